@@ -1,0 +1,117 @@
+//! Wiring: builds every component from a [`Config`] and runs until asked to stop.
+//!
+//! Why it exists: the data flow (intake → gate → chat actor → runner → renderer → outbox) is
+//! assembled in exactly one place, so each module can stay ignorant of the others' setup.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::chat::{Ctx, Router, COMMANDS};
+use crate::config::Config;
+use crate::gate::{Gate, Verdict};
+use crate::runner::env::child_env;
+use crate::store::Store;
+use crate::telegram::api::{ApiError, TelegramApi};
+use crate::telegram::instance_lock;
+use crate::telegram::intake::{self, UpdateSink};
+use crate::telegram::outbox::{Limits, Outbox};
+
+/// Connects intake to the gate and the chat router.
+struct Dispatcher {
+    gate: Gate,
+    router: Router,
+    store: Store,
+}
+
+impl UpdateSink for Dispatcher {
+    fn dispatch(&self, update: Value) {
+        match self.gate.check(&update) {
+            Verdict::Pass(incoming) => self.router.route(incoming),
+            Verdict::Drop { reason } => {
+                let id = update.get("update_id").and_then(Value::as_i64).unwrap_or(-1);
+                tracing::debug!(update_id = id, reason, "update dropped");
+                if let Err(e) = self.store.complete_updates(&[id], &[]) {
+                    tracing::error!(error = %e, "could not mark a dropped update done");
+                }
+            }
+        }
+    }
+}
+
+/// Run the bot until SIGINT/SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let _lock = instance_lock::acquire(&config.lock_dir, config.telegram_bot_token.expose_secret())?;
+    let store = Store::open(&config.database_path)?;
+    let api = TelegramApi::new(
+        &config.telegram_api_url,
+        &config.telegram_bot_token,
+        config.telegram_poll_timeout,
+    )?;
+
+    match api.get_me().await {
+        Ok(me) => {
+            let username = me.get("username").and_then(|u| u.as_str()).unwrap_or("?");
+            tracing::info!(username, "connected to Telegram")
+        }
+        Err(ApiError::Rejected { code, description }) => {
+            anyhow::bail!("Telegram refused the bot token ({code}: {description}); check TELEGRAM_BOT_TOKEN")
+        }
+        Err(e) => tracing::warn!(error = %e, "Telegram not reachable yet; will keep trying"),
+    }
+    if let Err(e) = api.delete_webhook().await {
+        tracing::warn!(error = %e, "could not clear a webhook; polling may conflict with it");
+    }
+    if let Err(e) = api.set_my_commands(COMMANDS).await {
+        tracing::warn!(error = %e, "could not register the command menu");
+    }
+    if config.allowed_users.is_empty() {
+        tracing::warn!("ALLOWED_USERS is empty: nobody can use this bot (fail closed)");
+    }
+
+    let outbox = Outbox::start(api.clone(), store.clone(), Limits::default());
+    let env = child_env(std::env::vars(), &config.claude_env_passthrough, &config.secret_values());
+    let ctx = Arc::new(Ctx::new(config.clone(), store.clone(), outbox, env));
+    let dispatcher = Arc::new(Dispatcher {
+        gate: Gate::new(&config.allowed_users, store.clone()),
+        router: Router::new(ctx),
+        store: store.clone(),
+    });
+
+    let replayed = intake::replay_pending(&store, dispatcher.as_ref())?;
+    if replayed > 0 {
+        tracing::info!(count = replayed, "re-dispatching updates left unfinished by the last run");
+    }
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let poller = tokio::spawn(intake::poll(
+        api,
+        store,
+        dispatcher.clone(),
+        config.telegram_poll_timeout,
+        shutdown_rx,
+    ));
+    tracing::info!(dir = %config.approved_directory.display(), "ccgate is running");
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    let _ = shutdown_tx.send(true);
+    dispatcher.router.shutdown_all();
+    let _ = tokio::time::timeout(Duration::from_secs(5), poller).await;
+    // Give actors a moment to stop their Claude processes.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+}

@@ -1,0 +1,758 @@
+//! The actor of one chat: its queue, directory, Claude process and the turn in flight.
+//!
+//! Why it exists: a turn is a long conversation with a child process (events, permission
+//! questions, interrupts, timeouts) while the user keeps typing. Serialising all of that through
+//! one task and one inbox makes ordering obvious: process events and Telegram updates for this
+//! chat are handled one after another, never concurrently, so no state needs a lock.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio::time::sleep_until;
+
+use super::Ctx;
+use crate::policy::{self, sandbox, ToolContext, ToolDecision};
+use crate::render::{self, Ending, Progress};
+use crate::runner::{
+    ClaudeEvent, ClaudeProcess, PermissionAnswer, PermissionRequest, ProcessEvent, SpawnSpec,
+    TurnResult,
+};
+use crate::store::{ChatSettings, NewOutbox, TurnRecord};
+use crate::telegram::api::Button;
+use crate::telegram::update::{parse_command, ChatRef, Incoming, IncomingKind};
+
+/// How long an interrupt may take before escalating to a signal, and then to a kill.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
+/// How often the progress message is refreshed (elapsed time) without new events.
+const PROGRESS_REFRESH: Duration = Duration::from_secs(5);
+/// Telegram's typing indicator lasts about five seconds.
+const TYPING_EVERY: Duration = Duration::from_secs(4);
+
+pub enum ActorMsg {
+    Incoming(Incoming),
+    Process { gen: u64, ev: ProcessEvent },
+    Shutdown,
+}
+
+pub fn spawn(ctx: Arc<Ctx>, chat: ChatRef, chat_kind: String) -> mpsc::UnboundedSender<ActorMsg> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let actor = Actor::new(ctx, chat, chat_kind, tx.clone());
+    tokio::spawn(actor.run(rx));
+    tx
+}
+
+/// A live `claude` process and what it is bound to.
+pub(super) struct Proc {
+    pub process: ClaudeProcess,
+    pub gen: u64,
+    pub user_id: i64,
+    pub dir: PathBuf,
+    pub resumed_from: Option<String>,
+    pub last_used: Instant,
+}
+
+/// A prompt waiting for its turn.
+pub(super) struct Queued {
+    pub update_id: i64,
+    pub user_id: i64,
+    pub message_id: i64,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopStage {
+    Running,
+    /// Interrupt sent; escalate at the instant.
+    Interrupted(Instant),
+    /// SIGINT sent; kill at the instant.
+    Signalled(Instant),
+}
+
+/// The turn in flight.
+pub(super) struct Turn {
+    pub id: u64,
+    pub user_id: i64,
+    pub prompt: String,
+    pub update_id: i64,
+    pub reply_to: i64,
+    pub started: Instant,
+    deadline: Instant,
+    stage: StopStage,
+    ending: Ending,
+    progress: Progress,
+    next_refresh: Instant,
+    texts: Vec<String>,
+    pub session_id: Option<String>,
+    typing: tokio::task::JoinHandle<()>,
+    retried_fresh: bool,
+}
+
+pub(super) struct Actor {
+    pub ctx: Arc<Ctx>,
+    pub chat: ChatRef,
+    pub chat_kind: String,
+    tx: mpsc::UnboundedSender<ActorMsg>,
+    pub settings: ChatSettings,
+    pub cwd: PathBuf,
+    pub proc: Option<Proc>,
+    pub turn: Option<Turn>,
+    pub queue: VecDeque<Queued>,
+}
+
+impl Actor {
+    fn new(ctx: Arc<Ctx>, chat: ChatRef, chat_kind: String, tx: mpsc::UnboundedSender<ActorMsg>) -> Self {
+        let root = ctx.config.approved_directory.clone();
+        let settings = ctx
+            .store
+            .chat_settings(chat.chat_id, chat.thread_id)
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "reading chat settings failed; using defaults");
+                ChatSettings::default()
+            });
+        // A stored directory is re-checked: it may have been removed or turned into a symlink
+        // pointing elsewhere since.
+        let cwd = settings
+            .current_dir
+            .as_deref()
+            .and_then(|d| sandbox::resolve_dir_within(&root, &root, d).ok())
+            .unwrap_or(root);
+        Actor {
+            ctx,
+            chat,
+            chat_kind,
+            tx,
+            settings,
+            cwd,
+            proc: None,
+            turn: None,
+            queue: VecDeque::new(),
+        }
+    }
+
+    pub fn verbose(&self) -> u8 {
+        self.settings.verbose.unwrap_or(self.ctx.config.verbose_level)
+    }
+
+    pub fn rel(&self, p: &std::path::Path) -> String {
+        sandbox::display_relative(&self.ctx.config.approved_directory, p)
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<ActorMsg>) {
+        loop {
+            let wake = self.next_wake();
+            let msg = tokio::select! {
+                m = rx.recv() => m,
+                _ = sleep_until(wake.unwrap_or_else(far_future).into()), if wake.is_some() => {
+                    self.on_timer().await;
+                    continue;
+                }
+            };
+            match msg {
+                Some(ActorMsg::Incoming(i)) => self.on_incoming(i).await,
+                Some(ActorMsg::Process { gen, ev }) => self.on_process(gen, ev).await,
+                Some(ActorMsg::Shutdown) | None => break,
+            }
+        }
+        if let Some(p) = self.proc.take() {
+            p.process.shutdown(Duration::from_secs(2)).await;
+        }
+    }
+
+    fn next_wake(&self) -> Option<Instant> {
+        match &self.turn {
+            Some(t) => Some(match t.stage {
+                StopStage::Running => t.deadline.min(t.next_refresh),
+                StopStage::Interrupted(at) | StopStage::Signalled(at) => at.min(t.next_refresh),
+            }),
+            None => self
+                .proc
+                .as_ref()
+                .map(|p| p.last_used + self.ctx.config.claude_idle_timeout),
+        }
+    }
+
+    async fn on_timer(&mut self) {
+        let now = Instant::now();
+        let Some(turn) = self.turn.as_mut() else {
+            // Idle: stop the process; the next message resumes the session.
+            if let Some(p) = &self.proc {
+                if p.last_used + self.ctx.config.claude_idle_timeout <= now {
+                    tracing::info!(chat = self.chat.chat_id, "reaping idle claude process");
+                    self.stop_process();
+                }
+            }
+            return;
+        };
+        if turn.next_refresh <= now {
+            turn.next_refresh = now + PROGRESS_REFRESH;
+            self.show_progress();
+        }
+        let Some(turn) = self.turn.as_mut() else { return };
+        match turn.stage {
+            StopStage::Running if turn.deadline <= now => {
+                tracing::warn!(chat = self.chat.chat_id, "turn timed out; interrupting");
+                self.stop_turn(Ending::TimedOut).await;
+            }
+            StopStage::Interrupted(at) if at <= now => {
+                tracing::warn!(chat = self.chat.chat_id, "interrupt not answered; sending SIGINT");
+                turn.stage = StopStage::Signalled(now + INTERRUPT_GRACE);
+                if let Some(p) = &self.proc {
+                    p.process.signal_interrupt();
+                }
+            }
+            StopStage::Signalled(at) if at <= now => {
+                tracing::warn!(chat = self.chat.chat_id, "claude ignored SIGINT; killing it");
+                self.stop_process();
+                self.finish_without_result("Claude did not stop in time and was killed", "").await;
+            }
+            _ => {}
+        }
+    }
+
+    async fn on_incoming(&mut self, i: Incoming) {
+        if let Err(e) = self.ctx.store.touch_user(i.user_id, i.username.as_deref()) {
+            tracing::error!(error = %e, "recording user failed");
+        }
+        match i.kind.clone() {
+            IncomingKind::Text { message_id, text } => {
+                let bot = self.ctx.config.telegram_bot_username.clone();
+                if text.trim_start().starts_with('/') {
+                    match parse_command(&text, bot.as_deref()) {
+                        Some((cmd, args)) => {
+                            let args = args.to_string();
+                            self.on_command(&i, &cmd, &args).await;
+                        }
+                        // A command addressed to another bot in a group: not ours.
+                        None => self.complete(i.update_id, None),
+                    }
+                    return;
+                }
+                self.on_prompt(Queued {
+                    update_id: i.update_id,
+                    user_id: i.user_id,
+                    message_id,
+                    text,
+                })
+                .await;
+            }
+            IncomingKind::Callback { callback_id, data, .. } => {
+                self.on_callback(&i, &callback_id, &data).await;
+            }
+            IncomingKind::Unsupported { what, .. } => {
+                self.reply(
+                    i.update_id,
+                    format!("ℹ️ ccgate does not handle {} yet; send text.", crate::telegram::html::escape(&what)),
+                );
+            }
+            IncomingKind::Edited { .. } => self.complete(i.update_id, None),
+        }
+    }
+
+    async fn on_callback(&mut self, i: &Incoming, callback_id: &str, data: &str) {
+        let answer = match data.split_once(':') {
+            Some(("stop", id)) => match &self.turn {
+                Some(t) if id.parse::<u64>().ok() == Some(t.id) => {
+                    self.stop_turn(Ending::StoppedByUser).await;
+                    "Stopping…"
+                }
+                _ => "Nothing to stop.",
+            },
+            _ => {
+                let _ = self.ctx.store.audit(
+                    Some(i.user_id),
+                    Some(self.chat.chat_id),
+                    "callback_unknown",
+                    "low",
+                    &json!({"data": data}),
+                );
+                "This button is no longer active."
+            }
+        };
+        self.ctx
+            .outbox
+            .answer_callback(callback_id.to_string(), Some(answer.to_string()));
+        self.complete(i.update_id, None);
+    }
+
+    async fn on_prompt(&mut self, q: Queued) {
+        if self.turn.is_some() {
+            self.queue.push_back(q);
+            let n = self.queue.len();
+            self.notify(format!(
+                "📥 Queued ({n} waiting). It runs when the current request finishes; /stop cancels."
+            ));
+            self.show_progress();
+            return;
+        }
+        self.start_turn(q).await;
+    }
+
+    /// Mark an update handled, optionally with a durable reply.
+    pub fn complete(&self, update_id: i64, reply: Option<String>) {
+        let rows: Vec<NewOutbox> = reply
+            .into_iter()
+            .flat_map(|html| crate::telegram::html::split_html(&html, crate::telegram::html::TELEGRAM_MAX_MESSAGE_LEN))
+            .map(|html| NewOutbox {
+                chat_id: self.chat.chat_id,
+                thread_id: self.chat.thread_id,
+                html,
+                reply_to: None,
+            })
+            .collect();
+        if let Err(e) = self.ctx.store.complete_updates(&[update_id], &rows) {
+            tracing::error!(error = %e, update_id, "could not complete update");
+        }
+        if !rows.is_empty() {
+            self.ctx.outbox.kick();
+        }
+    }
+
+    pub fn reply(&self, update_id: i64, html: String) {
+        self.complete(update_id, Some(html));
+    }
+
+    /// A durable message not tied to finishing an update.
+    pub fn notify(&self, html: String) {
+        let row = NewOutbox {
+            chat_id: self.chat.chat_id,
+            thread_id: self.chat.thread_id,
+            html,
+            reply_to: None,
+        };
+        match self.ctx.store.outbox_insert(&row) {
+            Ok(_) => self.ctx.outbox.kick(),
+            Err(e) => tracing::error!(error = %e, "could not queue a notice"),
+        }
+    }
+
+    /// Stop the Claude process (if any) in the background.
+    pub fn stop_process(&mut self) {
+        if let Some(p) = self.proc.take() {
+            tokio::spawn(p.process.shutdown(Duration::from_secs(3)));
+        }
+    }
+
+    /// Make sure a process for (`user_id`, current directory) runs; returns an error text.
+    fn ensure_process(&mut self, user_id: i64, fresh: bool) -> Result<(), String> {
+        let dir = self.cwd.clone();
+        if let Some(p) = &self.proc {
+            if p.user_id == user_id && p.dir == dir && !fresh {
+                return Ok(());
+            }
+            self.stop_process();
+        }
+        let dir_str = dir.to_string_lossy().into_owned();
+        let resume = if fresh {
+            None
+        } else {
+            self.ctx
+                .store
+                .active_session(user_id, self.chat.chat_id, self.chat.thread_id, &dir_str)
+                .map_err(|e| format!("database error: {e}"))?
+                .map(|s| s.claude_session_id)
+        };
+        let cfg = &self.ctx.config;
+        let spec = SpawnSpec {
+            cli_path: cfg.claude_cli_path.clone(),
+            cwd: dir.clone(),
+            resume: resume.clone(),
+            model: cfg.claude_model.clone(),
+            max_turns: cfg.claude_max_turns,
+            env: self.ctx.child_env.clone(),
+        };
+        let gen = self.ctx.next_id();
+        let tx = self.tx.clone();
+        let process = ClaudeProcess::spawn(&spec, move |ev| {
+            let _ = tx.send(ActorMsg::Process { gen, ev });
+        })
+        .map_err(|e| format!("could not start {}: {e}", cfg.claude_cli_path.display()))?;
+        tracing::info!(chat = self.chat.chat_id, pid = ?process.pid(), resume = ?resume, dir = %dir.display(), "claude started");
+        self.proc = Some(Proc {
+            process,
+            gen,
+            user_id,
+            dir,
+            resumed_from: resume,
+            last_used: Instant::now(),
+        });
+        Ok(())
+    }
+
+    async fn send_prompt(&mut self, user_id: i64, text: &str, fresh: bool) -> Result<(), String> {
+        self.ensure_process(user_id, fresh)?;
+        let p = self.proc.as_mut().expect("ensured");
+        if p.process.send_user(text).await.is_ok() {
+            return Ok(());
+        }
+        // The process died between turns: start again once.
+        self.proc = None;
+        self.ensure_process(user_id, fresh)?;
+        let p = self.proc.as_mut().expect("ensured");
+        p.process
+            .send_user(text)
+            .await
+            .map_err(|e| format!("could not talk to claude: {e}"))
+    }
+
+    async fn start_turn(&mut self, q: Queued) {
+        if let Err(e) = self.send_prompt(q.user_id, &q.text, false).await {
+            tracing::error!(chat = self.chat.chat_id, error = %e, "turn not started");
+            let html = render::failure_message("Could not start Claude", &e);
+            self.record_failure(&q, &html, "spawn");
+            self.start_next_boxed().await;
+            return;
+        }
+        let now = Instant::now();
+        let ctx = self.ctx.clone();
+        let chat = self.chat;
+        let typing = tokio::spawn(async move {
+            loop {
+                ctx.outbox.typing(chat);
+                tokio::time::sleep(TYPING_EVERY).await;
+            }
+        });
+        self.turn = Some(Turn {
+            id: self.ctx.next_id(),
+            user_id: q.user_id,
+            prompt: q.text,
+            update_id: q.update_id,
+            reply_to: q.message_id,
+            started: now,
+            deadline: now + self.ctx.config.claude_timeout,
+            stage: StopStage::Running,
+            ending: Ending::Done,
+            progress: Progress::new(self.verbose()),
+            next_refresh: now + PROGRESS_REFRESH,
+            texts: Vec::new(),
+            session_id: None,
+            typing,
+            retried_fresh: false,
+        });
+        self.show_progress();
+    }
+
+    /// Write a failed prompt's outcome (message row, reply, update done) in one go.
+    fn record_failure(&self, q: &Queued, html: &str, kind: &str) {
+        let dir = self.cwd.to_string_lossy().into_owned();
+        let rec = TurnRecord {
+            user_id: q.user_id,
+            chat_id: self.chat.chat_id,
+            thread_id: self.chat.thread_id,
+            directory: &dir,
+            claude_session_id: None,
+            prompt: &q.text,
+            response: None,
+            cost_usd: 0.0,
+            duration_ms: 0,
+            num_turns: 0,
+            is_error: true,
+            error_kind: Some(kind),
+        };
+        let row = NewOutbox {
+            chat_id: self.chat.chat_id,
+            thread_id: self.chat.thread_id,
+            html: html.to_string(),
+            reply_to: Some(q.message_id),
+        };
+        if let Err(e) = self.ctx.store.record_turn(&rec, &[row], &[q.update_id]) {
+            tracing::error!(error = %e, "could not record a failed turn");
+        }
+        self.ctx.outbox.kick();
+    }
+
+    fn show_progress(&self) {
+        let Some(t) = &self.turn else { return };
+        let html = t.progress.render(t.started.elapsed(), self.queue.len());
+        let stop = vec![vec![Button {
+            text: "⏹ Stop".into(),
+            data: format!("stop:{}", t.id),
+        }]];
+        self.ctx.outbox.progress(t.id, self.chat, html, stop);
+    }
+
+    /// Interrupt the running turn (user stop or timeout).
+    pub async fn stop_turn(&mut self, ending: Ending) {
+        let Some(t) = self.turn.as_mut() else { return };
+        if t.stage != StopStage::Running {
+            return;
+        }
+        t.ending = ending;
+        t.stage = StopStage::Interrupted(Instant::now() + INTERRUPT_GRACE);
+        let sent = match self.proc.as_mut() {
+            Some(p) => p.process.interrupt().await.is_ok(),
+            None => false,
+        };
+        if !sent {
+            if let Some(p) = &self.proc {
+                p.process.signal_interrupt();
+            }
+            if let Some(t) = self.turn.as_mut() {
+                t.stage = StopStage::Signalled(Instant::now() + INTERRUPT_GRACE);
+            }
+        }
+        // Queued prompts are cancelled with the stop: the user wants it to end.
+        let cancelled: Vec<Queued> = self.queue.drain(..).collect();
+        if !cancelled.is_empty() {
+            let ids: Vec<i64> = cancelled.iter().map(|q| q.update_id).collect();
+            let html = format!("🗑 {} queued message(s) cancelled.", cancelled.len());
+            let row = NewOutbox {
+                chat_id: self.chat.chat_id,
+                thread_id: self.chat.thread_id,
+                html,
+                reply_to: None,
+            };
+            if let Err(e) = self.ctx.store.complete_updates(&ids, &[row]) {
+                tracing::error!(error = %e, "could not cancel queued prompts");
+            }
+            self.ctx.outbox.kick();
+        }
+        self.show_progress();
+    }
+
+    async fn on_process(&mut self, gen: u64, ev: ProcessEvent) {
+        if self.proc.as_ref().map(|p| p.gen) != Some(gen) {
+            return; // from a process we already replaced
+        }
+        if let Some(p) = self.proc.as_mut() {
+            p.last_used = Instant::now();
+        }
+        match ev {
+            ProcessEvent::Claude(ev) => self.on_claude(ev).await,
+            ProcessEvent::Exited { stderr_tail } => {
+                self.proc = None;
+                if self.turn.is_some() {
+                    self.finish_without_result("Claude exited unexpectedly", &stderr_tail).await;
+                }
+            }
+        }
+    }
+
+    async fn on_claude(&mut self, ev: ClaudeEvent) {
+        let Some(turn) = self.turn.as_mut() else {
+            if let ClaudeEvent::PermissionRequest(req) = ev {
+                // Nothing is running on the user's behalf: refuse.
+                self.answer_permission(&req, ToolDecision::Deny("no request is running".into())).await;
+            }
+            return;
+        };
+        let changed = match ev {
+            ClaudeEvent::Init { session_id, .. } => {
+                turn.session_id = Some(session_id);
+                false
+            }
+            ClaudeEvent::Text { text } => {
+                let c = turn.progress.text(&text);
+                turn.texts.push(text);
+                c
+            }
+            ClaudeEvent::ToolUse { name, input, .. } => turn.progress.tool_use(&name, &input),
+            ClaudeEvent::ToolResult { is_error, content, .. } => turn.progress.tool_result(is_error, &content),
+            ClaudeEvent::ApiRetry { attempt, error_status } => turn.progress.note(&format!(
+                "API error {}, retrying (attempt {attempt})",
+                error_status.map(|s| s.to_string()).unwrap_or_else(|| "?".into())
+            )),
+            ClaudeEvent::PermissionRequest(req) => {
+                let decision = {
+                    let dir = self.proc.as_ref().map(|p| p.dir.clone()).unwrap_or_else(|| self.cwd.clone());
+                    let ctx = ToolContext {
+                        root: &self.ctx.config.approved_directory,
+                        cwd: &dir,
+                    };
+                    policy::decide_tool(&ctx, &req.tool_name, &req.input)
+                };
+                self.answer_permission(&req, decision).await;
+                true
+            }
+            ClaudeEvent::ControlCancel { request_id } => {
+                tracing::debug!(%request_id, "permission request withdrawn");
+                false
+            }
+            ClaudeEvent::ControlResponse { .. } | ClaudeEvent::Other => false,
+            ClaudeEvent::Result(r) => {
+                self.finish_turn(r).await;
+                return;
+            }
+        };
+        if changed {
+            self.show_progress();
+        }
+    }
+
+    async fn answer_permission(&mut self, req: &PermissionRequest, decision: ToolDecision) {
+        let (answer, label, reason) = match &decision {
+            ToolDecision::Allow => (
+                PermissionAnswer::Allow {
+                    updated_input: req.input.clone(),
+                },
+                "allow",
+                None,
+            ),
+            ToolDecision::Deny(reason) => (
+                PermissionAnswer::Deny {
+                    message: reason.clone(),
+                    interrupt: false,
+                },
+                "deny",
+                Some(reason.clone()),
+            ),
+        };
+        let user = self.turn.as_ref().map(|t| t.user_id).unwrap_or(0);
+        let session = self.turn.as_ref().and_then(|t| t.session_id.clone());
+        let input = req.input.to_string();
+        if let Err(e) = self.ctx.store.record_tool_use(
+            session.as_deref(),
+            user,
+            self.chat.chat_id,
+            &req.tool_name,
+            &input,
+            label,
+            reason.as_deref(),
+        ) {
+            tracing::error!(error = %e, "recording tool decision failed");
+        }
+        let _ = self.ctx.store.audit(
+            Some(user),
+            Some(self.chat.chat_id),
+            "tool_decision",
+            if label == "allow" { "low" } else { "medium" },
+            &json!({"tool": req.tool_name, "decision": label, "reason": reason, "rule": "fixed-sandbox"}),
+        );
+        if let (ToolDecision::Deny(reason), Some(t)) = (&decision, self.turn.as_mut()) {
+            t.progress.denied(&req.tool_name, reason);
+        }
+        if let Some(p) = self.proc.as_mut() {
+            if let Err(e) = p.process.answer_permission(&req.request_id, &answer).await {
+                tracing::warn!(error = %e, "could not answer a permission request");
+            }
+        }
+    }
+
+    async fn finish_turn(&mut self, result: TurnResult) {
+        let Some(mut turn) = self.turn.take() else { return };
+        // A session that cannot be resumed (its transcript is gone) is replaced by a fresh one,
+        // once, instead of failing every message from now on.
+        let resumed = self.proc.as_ref().and_then(|p| p.resumed_from.clone());
+        let not_found = result.errors.iter().any(|e| e.contains("No conversation found"));
+        if result.is_error && not_found && resumed.is_some() && !turn.retried_fresh {
+            let dir = self.cwd.to_string_lossy().into_owned();
+            let _ = self
+                .ctx
+                .store
+                .deactivate_sessions(turn.user_id, self.chat.chat_id, self.chat.thread_id, &dir);
+            turn.retried_fresh = true;
+            turn.progress.note("previous session not found; starting a new one");
+            let prompt = turn.prompt.clone();
+            let user = turn.user_id;
+            self.turn = Some(turn);
+            if let Err(e) = self.send_prompt(user, &prompt, true).await {
+                self.finish_without_result("Could not start Claude", &e).await;
+            } else {
+                self.show_progress();
+            }
+            return;
+        }
+        turn.typing.abort();
+        let session_id = result.session_id.clone().or(turn.session_id.clone());
+        let elapsed = turn.started.elapsed();
+        let messages = render::final_messages(
+            &result,
+            &turn.texts.join("\n\n"),
+            turn.ending,
+            elapsed,
+            session_id.as_deref(),
+        );
+        let rows: Vec<NewOutbox> = messages
+            .into_iter()
+            .enumerate()
+            .map(|(i, html)| NewOutbox {
+                chat_id: self.chat.chat_id,
+                thread_id: self.chat.thread_id,
+                html,
+                reply_to: (i == 0).then_some(turn.reply_to),
+            })
+            .collect();
+        let dir = self
+            .proc
+            .as_ref()
+            .map(|p| p.dir.clone())
+            .unwrap_or_else(|| self.cwd.clone())
+            .to_string_lossy()
+            .into_owned();
+        let error_kind = match turn.ending {
+            Ending::StoppedByUser => Some("stopped".to_string()),
+            Ending::TimedOut => Some("timeout".to_string()),
+            Ending::Done if result.is_error => Some(result.error_label()),
+            Ending::Done => None,
+        };
+        let rec = TurnRecord {
+            user_id: turn.user_id,
+            chat_id: self.chat.chat_id,
+            thread_id: self.chat.thread_id,
+            directory: &dir,
+            claude_session_id: session_id.as_deref(),
+            prompt: &turn.prompt,
+            response: result.result.as_deref(),
+            cost_usd: result.total_cost_usd,
+            duration_ms: elapsed.as_millis() as i64,
+            num_turns: result.num_turns,
+            is_error: result.is_error || turn.ending != Ending::Done,
+            error_kind: error_kind.as_deref(),
+        };
+        if let Err(e) = self.ctx.store.record_turn(&rec, &rows, &[turn.update_id]) {
+            tracing::error!(error = %e, "could not record the finished turn");
+        }
+        self.ctx.outbox.kick();
+        self.ctx.outbox.progress_close(turn.id, self.chat);
+        if let Some(p) = self.proc.as_mut() {
+            p.last_used = Instant::now();
+            if let Some(sid) = &session_id {
+                p.resumed_from = Some(sid.clone());
+            }
+        }
+        self.start_next_boxed().await;
+    }
+
+    /// The turn ended without a `result` line (crash, kill, spawn trouble).
+    async fn finish_without_result(&mut self, what: &str, detail: &str) {
+        let Some(turn) = self.turn.take() else { return };
+        turn.typing.abort();
+        let html = match turn.ending {
+            Ending::Done => render::failure_message(what, detail),
+            ending => {
+                let r = TurnResult {
+                    is_error: true,
+                    ..Default::default()
+                };
+                render::final_messages(&r, "", ending, turn.started.elapsed(), turn.session_id.as_deref()).join("\n")
+            }
+        };
+        let q = Queued {
+            update_id: turn.update_id,
+            user_id: turn.user_id,
+            message_id: turn.reply_to,
+            text: turn.prompt.clone(),
+        };
+        self.record_failure(&q, &html, "crash");
+        self.ctx.outbox.progress_close(turn.id, self.chat);
+        self.start_next_boxed().await;
+    }
+
+    /// Start the next queued prompt, if any. Boxed: it recurses through `start_turn`.
+    fn start_next_boxed(&mut self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            if self.turn.is_none() {
+                if let Some(q) = self.queue.pop_front() {
+                    self.start_turn(q).await;
+                }
+            }
+        })
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365)
+}

@@ -1,0 +1,345 @@
+//! The classic slash commands of a chat.
+//!
+//! Why a file of its own: commands are many small, independent handlers over the actor's state;
+//! keeping them apart from the turn machinery in `actor.rs` keeps both readable. Every reply is
+//! HTML with dynamic text escaped; every path goes through `policy::sandbox`.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use super::actor::Actor;
+use crate::policy::{self, sandbox};
+use crate::render::Ending;
+use crate::telegram::html::escape;
+use crate::telegram::update::Incoming;
+
+/// The command menu registered with `setMyCommands`, and the `/help` text.
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("new", "Start a fresh Claude session"),
+    ("stop", "Stop the running request"),
+    ("status", "Directory, session and today's cost"),
+    ("cd", "Change directory: /cd <path>"),
+    ("ls", "List the current directory"),
+    ("pwd", "Show the current directory"),
+    ("projects", "List projects in the approved directory"),
+    ("sessions", "List this chat's sessions"),
+    ("resume", "Switch to a session: /resume <id>"),
+    ("verbose", "Progress detail: /verbose 0|1|2"),
+    ("help", "Show help"),
+    ("start", "Welcome"),
+];
+
+const LIST_LIMIT: usize = 60;
+
+impl Actor {
+    pub(super) async fn on_command(&mut self, i: &Incoming, cmd: &str, args: &str) {
+        let _ = self.ctx.store.audit(
+            Some(i.user_id),
+            Some(self.chat.chat_id),
+            "command",
+            "low",
+            &json!({"command": cmd}),
+        );
+        let reply = match cmd {
+            "start" => self.cmd_start(),
+            "help" => help_text(),
+            "new" => self.cmd_new(i.user_id),
+            "stop" => self.cmd_stop().await,
+            "status" => self.cmd_status(i.user_id),
+            "verbose" => self.cmd_verbose(args),
+            "pwd" => format!("📂 <code>{}</code>", escape(&self.rel(&self.cwd.clone()))),
+            "cd" => self.cmd_cd(args),
+            "ls" => self.cmd_ls(),
+            "projects" => self.cmd_projects(),
+            "sessions" => self.cmd_sessions(i.user_id),
+            "resume" => self.cmd_resume(i.user_id, args),
+            other => format!("❓ Unknown command /{}. See /help.", escape(other)),
+        };
+        self.reply(i.update_id, reply);
+    }
+
+    fn busy(&self) -> Option<String> {
+        self.turn
+            .as_ref()
+            .map(|_| "⏳ A request is running. Wait for it or /stop it first.".to_string())
+    }
+
+    fn cmd_start(&self) -> String {
+        format!(
+            "👋 <b>ccgate</b> connects this chat to Claude Code on your machine.\n\n\
+             Send a message and Claude works in <code>{}</code>. Progress shows live; \
+             ⏹ Stop or /stop interrupts.\n\n{}",
+            escape(&self.rel(&self.cwd)),
+            help_text()
+        )
+    }
+
+    fn cmd_new(&mut self, user_id: i64) -> String {
+        if let Some(b) = self.busy() {
+            return b;
+        }
+        let dir = self.cwd.to_string_lossy().into_owned();
+        if let Err(e) = self
+            .ctx
+            .store
+            .deactivate_sessions(user_id, self.chat.chat_id, self.chat.thread_id, &dir)
+        {
+            return format!("❌ {}", escape(&e.to_string()));
+        }
+        self.stop_process();
+        "🆕 New session: your next message starts a fresh conversation.".into()
+    }
+
+    async fn cmd_stop(&mut self) -> String {
+        if self.turn.is_none() {
+            return "Nothing is running.".into();
+        }
+        self.stop_turn(Ending::StoppedByUser).await;
+        "⏹ Stopping…".into()
+    }
+
+    fn cmd_status(&self, user_id: i64) -> String {
+        let dir = self.cwd.to_string_lossy().into_owned();
+        let session = self
+            .ctx
+            .store
+            .active_session(user_id, self.chat.chat_id, self.chat.thread_id, &dir)
+            .ok()
+            .flatten();
+        let (cost, runs) = self.ctx.store.cost_today(user_id).unwrap_or((0.0, 0));
+        let mut s = format!("📂 Directory: <code>{}</code>\n", escape(&self.rel(&self.cwd)));
+        match &session {
+            Some(sess) => s.push_str(&format!(
+                "🧵 Session: <code>{}</code> ({} turn{}, ${:.4})\n",
+                escape(&sess.claude_session_id),
+                sess.turns,
+                if sess.turns == 1 { "" } else { "s" },
+                sess.total_cost_usd
+            )),
+            None => s.push_str("🧵 Session: none yet (the next message starts one)\n"),
+        }
+        s.push_str(match (&self.turn, &self.proc) {
+            (Some(_), _) => "⚙️ Claude: working",
+            (None, Some(_)) => "⚙️ Claude: idle (process warm)",
+            (None, None) => "⚙️ Claude: not running",
+        });
+        if let Some(t) = &self.turn {
+            s.push_str(&format!(" for {}s", t.started.elapsed().as_secs()));
+        }
+        if !self.queue.is_empty() {
+            s.push_str(&format!(", {} queued", self.queue.len()));
+        }
+        s.push_str(&format!(
+            "\n💰 Today: ${cost:.4} over {runs} request{}\n🔊 Verbose: {}",
+            if runs == 1 { "" } else { "s" },
+            self.verbose()
+        ));
+        s
+    }
+
+    fn cmd_verbose(&mut self, args: &str) -> String {
+        let explain = "0 = only the answer, 1 = tool names, 2 = tool inputs and Claude's notes";
+        if args.is_empty() {
+            return format!("🔊 Verbose level is {}. ({explain})", self.verbose());
+        }
+        match args.parse::<u8>() {
+            Ok(n @ 0..=2) => {
+                self.settings.verbose = Some(n);
+                if let Err(e) = self.save_settings() {
+                    return format!("❌ {}", escape(&e.to_string()));
+                }
+                format!("🔊 Verbose level set to {n}.")
+            }
+            _ => format!("❌ Use /verbose 0, 1 or 2 ({explain})."),
+        }
+    }
+
+    fn save_settings(&self) -> anyhow::Result<()> {
+        self.ctx
+            .store
+            .save_chat_settings(self.chat.chat_id, self.chat.thread_id, &self.chat_kind, &self.settings)
+    }
+
+    fn cmd_cd(&mut self, args: &str) -> String {
+        if let Some(b) = self.busy() {
+            return b;
+        }
+        let root = self.ctx.config.approved_directory.clone();
+        let target = if args.is_empty() { "/" } else { args };
+        // `/cd /` means the approved root, not the filesystem root.
+        let only_up = target.split('/').all(|p| matches!(p, ".." | "." | ""));
+        let resolved = if target == "/" || (only_up && self.cwd == root) {
+            // `/cd ..` at the top stays at the top.
+            Ok(root.clone())
+        } else {
+            sandbox::resolve_dir_within(&root, &self.cwd, target)
+        };
+        match resolved {
+            Ok(dir) => {
+                if dir != self.cwd {
+                    self.cwd = dir.clone();
+                    self.settings.current_dir = Some(dir.to_string_lossy().into_owned());
+                    if let Err(e) = self.save_settings() {
+                        return format!("❌ {}", escape(&e.to_string()));
+                    }
+                    // Sessions belong to a directory: the next message resumes this one's.
+                    self.stop_process();
+                }
+                format!("📂 Now in <code>{}</code>", escape(&self.rel(&dir)))
+            }
+            Err(e) => {
+                let _ = self.ctx.store.audit(
+                    None,
+                    Some(self.chat.chat_id),
+                    "path_rejected",
+                    "medium",
+                    &json!({"command": "cd", "input": target, "error": e.to_string()}),
+                );
+                format!("🚫 Cannot change directory: {}.", escape(&e.to_string()))
+            }
+        }
+    }
+
+    fn cmd_ls(&self) -> String {
+        match list_dir(&self.cwd, false) {
+            Ok(entries) if entries.is_empty() => {
+                format!("📂 <code>{}</code> is empty.", escape(&self.rel(&self.cwd)))
+            }
+            Ok(entries) => format!(
+                "📂 <code>{}</code>\n{}",
+                escape(&self.rel(&self.cwd)),
+                entries.join("\n")
+            ),
+            Err(e) => format!("❌ Cannot list the directory: {}", escape(&e.to_string())),
+        }
+    }
+
+    fn cmd_projects(&self) -> String {
+        let root = &self.ctx.config.approved_directory;
+        match list_dir(root, true) {
+            Ok(entries) if entries.is_empty() => "No projects: the approved directory has no subfolders.".into(),
+            Ok(entries) => format!("🗂 Projects (use /cd <i>name</i>):\n{}", entries.join("\n")),
+            Err(e) => format!("❌ Cannot list projects: {}", escape(&e.to_string())),
+        }
+    }
+
+    fn cmd_sessions(&self, user_id: i64) -> String {
+        match self
+            .ctx
+            .store
+            .list_sessions(user_id, self.chat.chat_id, self.chat.thread_id, 10)
+        {
+            Ok(list) if list.is_empty() => "No sessions yet in this chat.".into(),
+            Ok(list) => {
+                let mut s = String::from("🧵 Sessions (newest first; /resume <i>id</i>):\n");
+                for sess in list {
+                    s.push_str(&format!(
+                        "{} <code>{}</code> · {} · {} turn{} · ${:.4} · {}\n",
+                        if sess.active { "▶️" } else { "•" },
+                        escape(&sess.claude_session_id),
+                        escape(&self.rel(Path::new(&sess.directory))),
+                        sess.turns,
+                        if sess.turns == 1 { "" } else { "s" },
+                        sess.total_cost_usd,
+                        escape(sess.last_used_at.get(..16).unwrap_or(&sess.last_used_at)).replace('T', " ")
+                    ));
+                }
+                s
+            }
+            Err(e) => format!("❌ {}", escape(&e.to_string())),
+        }
+    }
+
+    fn cmd_resume(&mut self, user_id: i64, args: &str) -> String {
+        if let Some(b) = self.busy() {
+            return b;
+        }
+        if args.is_empty() {
+            return "Usage: /resume <i>session id</i> (see /sessions). A unique prefix is enough.".into();
+        }
+        let candidates = match self
+            .ctx
+            .store
+            .list_sessions(user_id, self.chat.chat_id, self.chat.thread_id, 1000)
+        {
+            Ok(c) => c,
+            Err(e) => return format!("❌ {}", escape(&e.to_string())),
+        };
+        let matching: Vec<_> = candidates
+            .iter()
+            .filter(|s| s.claude_session_id.starts_with(args))
+            .collect();
+        let sess = match matching.as_slice() {
+            [one] => (*one).clone(),
+            [] => return "❌ No session of yours in this chat matches that id. See /sessions.".into(),
+            _ => return "❌ That prefix matches several sessions; give more characters.".into(),
+        };
+        let root = self.ctx.config.approved_directory.clone();
+        let dir = match sandbox::resolve_dir_within(&root, &root, &sess.directory) {
+            Ok(d) => d,
+            Err(e) => {
+                return format!(
+                    "❌ That session's directory is no longer usable: {}",
+                    escape(&e.to_string())
+                )
+            }
+        };
+        match self
+            .ctx
+            .store
+            .activate_session(user_id, self.chat.chat_id, self.chat.thread_id, &sess.claude_session_id)
+        {
+            Ok(Some(_)) => {}
+            Ok(None) => return "❌ Session not found.".into(),
+            Err(e) => return format!("❌ {}", escape(&e.to_string())),
+        }
+        self.cwd = dir.clone();
+        self.settings.current_dir = Some(dir.to_string_lossy().into_owned());
+        let _ = self.save_settings();
+        self.stop_process();
+        format!(
+            "▶️ Resumed <code>{}</code> in <code>{}</code>. Your next message continues it.",
+            escape(&sess.claude_session_id),
+            escape(&self.rel(&dir))
+        )
+    }
+}
+
+pub fn help_text() -> String {
+    let mut s = String::from("<b>Commands</b>\n");
+    for (c, d) in COMMANDS {
+        s.push_str(&format!("/{c} — {}\n", escape(d)));
+    }
+    s.push_str("\nAnything else you send goes to Claude. Messages sent while Claude works are queued.");
+    s
+}
+
+/// Directory entries as display lines: folders first, then files; secrets and (for projects)
+/// hidden folders left out.
+fn list_dir(dir: &Path, dirs_only: bool) -> std::io::Result<Vec<String>> {
+    let mut dirs = Vec::new();
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if policy::is_secret_path(&path) || (dirs_only && name.starts_with('.')) {
+            continue;
+        }
+        let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        if is_dir {
+            dirs.push(format!("📁 {}/", escape(&name)));
+        } else if !dirs_only {
+            files.push(format!("📄 {}", escape(&name)));
+        }
+    }
+    dirs.sort();
+    files.sort();
+    let total = dirs.len() + files.len();
+    let mut out: Vec<String> = dirs.into_iter().chain(files).take(LIST_LIMIT).collect();
+    if total > LIST_LIMIT {
+        out.push(format!("… and {} more", total - LIST_LIMIT));
+    }
+    Ok(out)
+}

@@ -1,0 +1,88 @@
+//! Conversations: one actor per chat (or forum topic), created on first contact.
+//!
+//! Why it exists: a chat's turns must run one at a time, in order, with its own directory,
+//! session and queue — while different chats run in parallel. An actor per chat gives exactly
+//! that without locks: the [`Router`] only finds (or starts) the right actor and hands it the
+//! update; everything stateful happens inside the actor's own task.
+
+mod actor;
+mod commands;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::store::Store;
+use crate::telegram::outbox::Outbox;
+use crate::telegram::update::{ChatRef, Incoming};
+
+pub use commands::COMMANDS;
+
+/// What every chat actor shares.
+pub struct Ctx {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub outbox: Outbox,
+    /// The environment for `claude` children, computed once (see `runner::env`).
+    pub child_env: Vec<(String, String)>,
+    ids: AtomicU64,
+}
+
+impl Ctx {
+    pub fn new(config: Arc<Config>, store: Store, outbox: Outbox, child_env: Vec<(String, String)>) -> Self {
+        Ctx {
+            config,
+            store,
+            outbox,
+            child_env,
+            ids: AtomicU64::new(1),
+        }
+    }
+
+    /// A process-unique id (turns, progress messages, process generations).
+    pub fn next_id(&self) -> u64 {
+        self.ids.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Finds or starts the actor of a chat.
+pub struct Router {
+    ctx: Arc<Ctx>,
+    actors: Mutex<HashMap<ChatRef, mpsc::UnboundedSender<actor::ActorMsg>>>,
+}
+
+impl Router {
+    pub fn new(ctx: Arc<Ctx>) -> Self {
+        Router {
+            ctx,
+            actors: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Deliver an authorized update to its chat's actor (in arrival order).
+    pub fn route(&self, incoming: Incoming) {
+        let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
+        let mut msg = actor::ActorMsg::Incoming(incoming.clone());
+        if let Some(tx) = actors.get(&incoming.chat) {
+            match tx.send(msg) {
+                Ok(()) => return,
+                // The actor ended (it never should; a panic would do it): start a new one.
+                Err(mpsc::error::SendError(m)) => msg = m,
+            }
+        }
+        let tx = actor::spawn(self.ctx.clone(), incoming.chat, incoming.chat_kind.clone());
+        let _ = tx.send(msg);
+        actors.insert(incoming.chat, tx);
+    }
+
+    /// Stop every actor's Claude process (on shutdown).
+    pub fn shutdown_all(&self) {
+        let actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
+        for tx in actors.values() {
+            let _ = tx.send(actor::ActorMsg::Shutdown);
+        }
+    }
+}

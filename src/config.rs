@@ -1,0 +1,414 @@
+//! Settings, read once at start-up from the process environment and a `.env` file.
+//!
+//! Why a module of its own: every other module receives an already-validated [`Config`], so a
+//! typo in an operator's `.env` fails loudly at start (naming the variable, exit code 2) instead
+//! of surfacing as odd behaviour mid-conversation. Variable names follow the reference bot
+//! (`claude-code-telegram`) so an existing `.env` keeps working. Precedence is simple and
+//! explicit: a variable set in the real environment always wins over the same name in `.env`;
+//! nothing else (no "profile") ever overrides what the user set.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// Where the public Bot API lives; tests point `TELEGRAM_API_URL` at a local fake.
+pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
+/// Default database, relative to the working directory (`sqlite:///` + relative path).
+pub const DEFAULT_DATABASE_URL: &str = "sqlite:///data/ccgate.db";
+
+/// A configuration problem, always naming the variable at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error in {var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(var: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            var,
+            message: message.into(),
+        }
+    }
+}
+
+/// The validated settings of one ccgate instance.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub telegram_bot_token: SecretString,
+    pub telegram_bot_username: Option<String>,
+    /// Base URL of the Bot API without the `/bot<token>` part.
+    pub telegram_api_url: String,
+    /// Long-poll timeout passed to `getUpdates`.
+    pub telegram_poll_timeout: Duration,
+    /// Root every chat is confined to; canonical (symlinks resolved).
+    pub approved_directory: PathBuf,
+    /// Telegram user ids allowed to use the bot. Empty means nobody (fail closed).
+    pub allowed_users: Vec<i64>,
+    pub claude_cli_path: PathBuf,
+    pub claude_model: Option<String>,
+    pub claude_max_turns: u32,
+    /// Upper bound for one turn; past it the turn is interrupted and reported as an error.
+    pub claude_timeout: Duration,
+    /// A `claude` process idle this long is stopped; the next message resumes the session.
+    pub claude_idle_timeout: Duration,
+    /// Extra environment variable names passed through to `claude` (beyond the built-in allowlist).
+    pub claude_env_passthrough: Vec<String>,
+    pub verbose_level: u8,
+    /// Path of the SQLite database file.
+    pub database_path: PathBuf,
+    pub log_level: String,
+    /// Directory for the single-poller lock file.
+    pub lock_dir: PathBuf,
+}
+
+impl Config {
+    /// Load from the process environment, then `env_file` for names the environment lacks.
+    ///
+    /// A missing `env_file` is fine (the environment alone may configure everything); an
+    /// unreadable or malformed one is an error.
+    pub fn load(env_file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut vars: HashMap<String, String> = HashMap::new();
+        if let Some(path) = env_file {
+            if path.exists() {
+                let iter = dotenvy::from_path_iter(path).map_err(|e| {
+                    ConfigError::new("ENV_FILE", format!("cannot read {}: {e}", path.display()))
+                })?;
+                for item in iter {
+                    let (k, v) = item.map_err(|e| {
+                        ConfigError::new("ENV_FILE", format!("malformed {}: {e}", path.display()))
+                    })?;
+                    vars.insert(k, v);
+                }
+            }
+        }
+        // The real environment wins over the file.
+        for (k, v) in std::env::vars_os() {
+            if let (Ok(k), Ok(v)) = (k.into_string(), v.into_string()) {
+                vars.insert(k, v);
+            }
+        }
+        Self::from_map(&vars)
+    }
+
+    /// Build from an explicit name → value map (what `load` gathers); used directly by tests.
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            vars.get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+
+        let token = get("TELEGRAM_BOT_TOKEN")
+            .ok_or_else(|| ConfigError::new("TELEGRAM_BOT_TOKEN", "is required"))?;
+        validate_bot_token(&token)?;
+
+        let telegram_api_url = get("TELEGRAM_API_URL")
+            .unwrap_or_else(|| DEFAULT_TELEGRAM_API_URL.to_string())
+            .trim_end_matches('/')
+            .to_string();
+        if !(telegram_api_url.starts_with("https://") || telegram_api_url.starts_with("http://"))
+        {
+            return Err(ConfigError::new(
+                "TELEGRAM_API_URL",
+                "must start with https:// (or http:// for a local test server)",
+            ));
+        }
+
+        let approved = get("APPROVED_DIRECTORY")
+            .ok_or_else(|| ConfigError::new("APPROVED_DIRECTORY", "is required"))?;
+        let approved_directory = std::fs::canonicalize(&approved).map_err(|e| {
+            ConfigError::new("APPROVED_DIRECTORY", format!("{approved}: {e}"))
+        })?;
+        if !approved_directory.is_dir() {
+            return Err(ConfigError::new(
+                "APPROVED_DIRECTORY",
+                format!("{approved} is not a directory"),
+            ));
+        }
+
+        let allowed_users = match get("ALLOWED_USERS") {
+            None => Vec::new(),
+            Some(s) => parse_id_list(&s).map_err(|m| ConfigError::new("ALLOWED_USERS", m))?,
+        };
+
+        let claude_max_turns = parse_num(get("CLAUDE_MAX_TURNS"), "CLAUDE_MAX_TURNS", 10, 1, 1000)?;
+        let timeout_secs = parse_num(
+            get("CLAUDE_TIMEOUT_SECONDS"),
+            "CLAUDE_TIMEOUT_SECONDS",
+            300,
+            1,
+            86_400,
+        )?;
+        let idle_secs = parse_num(
+            get("CLAUDE_IDLE_TIMEOUT_SECONDS"),
+            "CLAUDE_IDLE_TIMEOUT_SECONDS",
+            900,
+            1,
+            86_400 * 7,
+        )?;
+        let poll_secs = parse_num(
+            get("TELEGRAM_POLL_TIMEOUT_SECONDS"),
+            "TELEGRAM_POLL_TIMEOUT_SECONDS",
+            30,
+            0,
+            50,
+        )?;
+        let verbose_level = parse_num(get("VERBOSE_LEVEL"), "VERBOSE_LEVEL", 1, 0, 2)? as u8;
+
+        let database_url =
+            get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+        let database_path = parse_database_url(&database_url)?;
+
+        let log_level = get("LOG_LEVEL").unwrap_or_else(|| "info".to_string());
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            return Err(ConfigError::new(
+                "LOG_LEVEL",
+                format!("{log_level:?} is not a valid level or filter (try info, debug)"),
+            ));
+        }
+
+        let claude_env_passthrough = get("CLAUDE_ENV_PASSTHROUGH")
+            .map(|s| split_list(&s).map(str::to_string).collect())
+            .unwrap_or_default();
+
+        Ok(Config {
+            telegram_bot_token: SecretString::from(token),
+            telegram_bot_username: get("TELEGRAM_BOT_USERNAME")
+                .map(|u| u.trim_start_matches('@').to_string()),
+            telegram_api_url,
+            telegram_poll_timeout: Duration::from_secs(poll_secs),
+            approved_directory,
+            allowed_users,
+            claude_cli_path: PathBuf::from(get("CLAUDE_CLI_PATH").unwrap_or_else(|| "claude".into())),
+            claude_model: get("CLAUDE_MODEL"),
+            claude_max_turns: claude_max_turns as u32,
+            claude_timeout: Duration::from_secs(timeout_secs),
+            claude_idle_timeout: Duration::from_secs(idle_secs),
+            claude_env_passthrough,
+            verbose_level,
+            database_path,
+            log_level,
+            lock_dir: get("LOCK_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(std::env::temp_dir),
+        })
+    }
+
+    /// The values that must never leave ccgate: not to Claude's environment, not to logs.
+    pub fn secret_values(&self) -> Vec<String> {
+        vec![self.telegram_bot_token.expose_secret().to_string()]
+    }
+}
+
+/// Split a comma (or whitespace) separated list, skipping empty items.
+fn split_list(s: &str) -> impl Iterator<Item = &str> {
+    s.split(|c: char| c == ',' || c.is_whitespace())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+fn parse_id_list(s: &str) -> Result<Vec<i64>, String> {
+    // Accept the reference's bracketed JSON-ish form too: "[123, 456]".
+    let s = s.trim().trim_start_matches('[').trim_end_matches(']');
+    let mut out = Vec::new();
+    for item in split_list(s) {
+        let id: i64 = item
+            .trim_matches('"')
+            .parse()
+            .map_err(|_| format!("{item:?} is not a numeric Telegram user id"))?;
+        if id <= 0 {
+            return Err(format!("{id} is not a valid user id (must be positive)"));
+        }
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+fn parse_num(
+    raw: Option<String>,
+    var: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = raw else { return Ok(default) };
+    let n: u64 = raw
+        .parse()
+        .map_err(|_| ConfigError::new(var, format!("{raw:?} is not a whole number")))?;
+    if n < min || n > max {
+        return Err(ConfigError::new(
+            var,
+            format!("{n} is out of range ({min}..={max})"),
+        ));
+    }
+    Ok(n)
+}
+
+/// `sqlite:///rel/path.db` (relative, as in the reference), `sqlite:////abs/path.db`
+/// (absolute), or a bare filesystem path.
+fn parse_database_url(url: &str) -> Result<PathBuf, ConfigError> {
+    let path = if let Some(rest) = url.strip_prefix("sqlite:///") {
+        rest.to_string()
+    } else if let Some(rest) = url.strip_prefix("sqlite://") {
+        rest.to_string()
+    } else if let Some(rest) = url.strip_prefix("sqlite:") {
+        rest.to_string()
+    } else if url.contains("://") {
+        return Err(ConfigError::new(
+            "DATABASE_URL",
+            format!("only sqlite URLs are supported, got {url:?}"),
+        ));
+    } else {
+        url.to_string()
+    };
+    if path.is_empty() || path.contains('\0') {
+        return Err(ConfigError::new("DATABASE_URL", "has no file path"));
+    }
+    if path == ":memory:" {
+        return Err(ConfigError::new(
+            "DATABASE_URL",
+            "an in-memory database would lose every message on restart; give a file path",
+        ));
+    }
+    Ok(PathBuf::from(path))
+}
+
+/// `<digits>:<35ish url-safe chars>`; checked so a pasted-wrong token fails at start, not at
+/// the first poll.
+fn validate_bot_token(token: &str) -> Result<(), ConfigError> {
+    let ok = match token.split_once(':') {
+        Some((id, secret)) => {
+            !id.is_empty()
+                && id.bytes().all(|b| b.is_ascii_digit())
+                && secret.len() >= 20
+                && secret
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        }
+        None => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        // Never echo the token itself.
+        Err(ConfigError::new(
+            "TELEGRAM_BOT_TOKEN",
+            "does not look like a bot token (expected <digits>:<secret> from @BotFather)",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(dir: &Path) -> HashMap<String, String> {
+        HashMap::from([
+            (
+                "TELEGRAM_BOT_TOKEN".to_string(),
+                "123456:ABCdefGHIjklMNOpqrsTUVwxyz_-12345".to_string(),
+            ),
+            (
+                "APPROVED_DIRECTORY".to_string(),
+                dir.to_string_lossy().into_owned(),
+            ),
+        ])
+    }
+
+    #[test]
+    fn defaults_are_applied_and_allowlist_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::from_map(&base(dir.path())).unwrap();
+        assert!(c.allowed_users.is_empty());
+        assert_eq!(c.telegram_api_url, DEFAULT_TELEGRAM_API_URL);
+        assert_eq!(c.database_path, PathBuf::from("data/ccgate.db"));
+        assert_eq!(c.verbose_level, 1);
+        assert_eq!(c.claude_max_turns, 10);
+        assert_eq!(c.approved_directory, dir.path().canonicalize().unwrap());
+    }
+
+    #[test]
+    fn comma_and_bracket_lists_parse() {
+        assert_eq!(parse_id_list("1, 2,3").unwrap(), vec![1, 2, 3]);
+        assert_eq!(parse_id_list("[10, 20]").unwrap(), vec![10, 20]);
+        assert_eq!(parse_id_list("5 5 6").unwrap(), vec![5, 6]);
+        assert!(parse_id_list("1,abc").unwrap_err().contains("abc"));
+        assert!(parse_id_list("-4").is_err());
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        for (var, val) in [
+            ("CLAUDE_MAX_TURNS", "ten"),
+            ("CLAUDE_MAX_TURNS", "0"),
+            ("VERBOSE_LEVEL", "3"),
+            ("ALLOWED_USERS", "12,x"),
+            ("DATABASE_URL", "postgres://x"),
+            ("TELEGRAM_API_URL", "ftp://x"),
+            ("TELEGRAM_BOT_TOKEN", "nonsense"),
+            ("LOG_LEVEL", "=="),
+        ] {
+            let mut m = base(dir.path());
+            m.insert(var.to_string(), val.to_string());
+            let err = Config::from_map(&m).unwrap_err();
+            assert_eq!(err.var, var, "{val}");
+            assert!(err.to_string().contains(var));
+        }
+        let mut m = base(dir.path());
+        m.insert("APPROVED_DIRECTORY".into(), "/definitely/not/here".into());
+        assert_eq!(Config::from_map(&m).unwrap_err().var, "APPROVED_DIRECTORY");
+        m.remove("APPROVED_DIRECTORY");
+        assert_eq!(Config::from_map(&m).unwrap_err().var, "APPROVED_DIRECTORY");
+    }
+
+    #[test]
+    fn token_error_never_echoes_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = base(dir.path());
+        m.insert("TELEGRAM_BOT_TOKEN".into(), "123:shortsecret".into());
+        let err = Config::from_map(&m).unwrap_err().to_string();
+        assert!(!err.contains("shortsecret"));
+    }
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(
+            parse_database_url("sqlite:///data/x.db").unwrap(),
+            PathBuf::from("data/x.db")
+        );
+        assert_eq!(
+            parse_database_url("sqlite:////var/x.db").unwrap(),
+            PathBuf::from("/var/x.db")
+        );
+        assert_eq!(parse_database_url("/a/b.db").unwrap(), PathBuf::from("/a/b.db"));
+        assert!(parse_database_url("sqlite:///:memory:").is_err());
+    }
+
+    #[test]
+    fn env_file_is_read_but_environment_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let env_path = dir.path().join(".env");
+        std::fs::write(
+            &env_path,
+            format!(
+                "TELEGRAM_BOT_TOKEN=123456:ABCdefGHIjklMNOpqrsTUVwxyz_-12345\nAPPROVED_DIRECTORY={}\nCCGATE_TEST_ONLY_VAR_FROM_FILE=file\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        // `load` reads the real environment; only check that the file alone suffices.
+        let c = Config::load(Some(&env_path)).unwrap();
+        assert_eq!(c.approved_directory, dir.path().canonicalize().unwrap());
+        // And the precedence rule itself, on the map level: a later (environment) insert wins.
+        let mut m = base(dir.path());
+        m.insert("VERBOSE_LEVEL".into(), "2".into());
+        assert_eq!(Config::from_map(&m).unwrap().verbose_level, 2);
+    }
+}

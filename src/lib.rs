@@ -1,0 +1,14 @@
+//! ccgate: a hardened Telegram gateway to Claude Code.
+//!
+//! Data flows one way: Telegram intake → gate → per-chat actor → Claude runner → renderer →
+//! outbox → Telegram. Decisions about what is allowed live only in [`policy`].
+
+pub mod app;
+pub mod chat;
+pub mod config;
+pub mod gate;
+pub mod policy;
+pub mod render;
+pub mod runner;
+pub mod store;
+pub mod telegram;

@@ -1,0 +1,423 @@
+//! The `claude` CLI's stream-json wire format, parsed tolerantly.
+//!
+//! Why it exists: the CLI ships almost daily and keeps adding fields and line types. We read
+//! each line as loose JSON, pick out the handful of things ccgate acts on, and map everything
+//! else to [`ClaudeEvent::Other`], so a new CLI version degrades to "ignored" instead of
+//! "crashed". Outgoing lines (user messages, control responses, interrupts) are built here too,
+//! so the wire format lives in one file.
+
+use serde_json::{json, Value};
+
+/// One thing the CLI told us.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClaudeEvent {
+    /// `system/init`: emitted at the start of every turn.
+    Init {
+        session_id: String,
+        model: Option<String>,
+    },
+    /// A text block from the assistant.
+    Text { text: String },
+    /// The assistant started a tool call.
+    ToolUse {
+        id: String,
+        name: String,
+        input: Value,
+    },
+    /// A tool finished.
+    ToolResult {
+        tool_use_id: String,
+        is_error: bool,
+        content: String,
+    },
+    /// The CLI asks whether a tool may run (`control_request` / `can_use_tool`).
+    PermissionRequest(PermissionRequest),
+    /// The CLI withdrew a pending request (e.g. after an interrupt).
+    ControlCancel { request_id: String },
+    /// An answer to one of our control requests (e.g. the interrupt acknowledgement).
+    ControlResponse { request_id: String, ok: bool },
+    /// The API call is being retried after an error.
+    ApiRetry {
+        attempt: u64,
+        error_status: Option<u64>,
+    },
+    /// The end of a turn.
+    Result(TurnResult),
+    /// Anything else: ignored on purpose.
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PermissionRequest {
+    pub request_id: String,
+    pub tool_name: String,
+    pub input: Value,
+    pub tool_use_id: Option<String>,
+    pub blocked_path: Option<String>,
+    pub description: Option<String>,
+}
+
+/// The `result` line, the only reliable verdict on a turn.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TurnResult {
+    pub session_id: Option<String>,
+    pub subtype: String,
+    /// Decide success on this, never on `subtype` (API errors come as subtype "success").
+    pub is_error: bool,
+    pub result: Option<String>,
+    pub total_cost_usd: f64,
+    pub num_turns: i64,
+    pub duration_ms: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub permission_denials: Vec<Value>,
+    pub errors: Vec<String>,
+    pub terminal_reason: Option<String>,
+    pub api_error_status: Option<i64>,
+}
+
+impl TurnResult {
+    /// A short human label for an error result.
+    pub fn error_label(&self) -> String {
+        if let Some(status) = self.api_error_status {
+            return format!("API error {status}");
+        }
+        match (self.subtype.as_str(), self.terminal_reason.as_deref()) {
+            ("error_max_turns", _) => "maximum number of turns reached".into(),
+            ("error_max_budget_usd", _) => "cost budget for this request reached".into(),
+            (_, Some("aborted_streaming" | "aborted_tools")) => "stopped".into(),
+            ("error_during_execution", _) => "error during execution".into(),
+            (s, _) if s != "success" => s.replace('_', " "),
+            _ => "error".into(),
+        }
+    }
+}
+
+fn s(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+fn content_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Parse one stdout line into zero or more events. Malformed lines yield nothing.
+pub fn parse_line(line: &str) -> Vec<ClaudeEvent> {
+    let line = line.trim();
+    if line.is_empty() {
+        return Vec::new();
+    }
+    let Ok(v) = serde_json::from_str::<Value>(line) else {
+        return Vec::new();
+    };
+    let typ = v.get("type").and_then(Value::as_str).unwrap_or("");
+    match typ {
+        "system" => match v.get("subtype").and_then(Value::as_str) {
+            Some("init") => match s(&v, "session_id") {
+                Some(session_id) => vec![ClaudeEvent::Init {
+                    session_id,
+                    model: s(&v, "model"),
+                }],
+                None => vec![ClaudeEvent::Other],
+            },
+            Some("api_retry") => vec![ClaudeEvent::ApiRetry {
+                attempt: v.get("attempt").and_then(Value::as_u64).unwrap_or(0),
+                error_status: v.get("error_status").and_then(Value::as_u64),
+            }],
+            _ => vec![ClaudeEvent::Other],
+        },
+        "assistant" => {
+            let blocks = v
+                .pointer("/message/content")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let out: Vec<_> = blocks
+                .iter()
+                .filter_map(|b| match b.get("type").and_then(Value::as_str) {
+                    Some("text") => Some(ClaudeEvent::Text {
+                        text: s(b, "text").unwrap_or_default(),
+                    }),
+                    Some("tool_use") => Some(ClaudeEvent::ToolUse {
+                        id: s(b, "id").unwrap_or_default(),
+                        name: s(b, "name").unwrap_or_default(),
+                        input: b.get("input").cloned().unwrap_or(Value::Null),
+                    }),
+                    _ => None,
+                })
+                .collect();
+            if out.is_empty() {
+                vec![ClaudeEvent::Other]
+            } else {
+                out
+            }
+        }
+        "user" => {
+            let blocks = v
+                .pointer("/message/content")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let out: Vec<_> = blocks
+                .iter()
+                .filter(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"))
+                .map(|b| ClaudeEvent::ToolResult {
+                    tool_use_id: s(b, "tool_use_id").unwrap_or_default(),
+                    is_error: b.get("is_error").and_then(Value::as_bool).unwrap_or(false),
+                    content: content_text(b.get("content").unwrap_or(&Value::Null)),
+                })
+                .collect();
+            if out.is_empty() {
+                vec![ClaudeEvent::Other]
+            } else {
+                out
+            }
+        }
+        "control_request" => {
+            let req = v.get("request").cloned().unwrap_or(Value::Null);
+            match (s(&v, "request_id"), req.get("subtype").and_then(Value::as_str)) {
+                (Some(request_id), Some("can_use_tool")) => {
+                    vec![ClaudeEvent::PermissionRequest(PermissionRequest {
+                        request_id,
+                        tool_name: s(&req, "tool_name").unwrap_or_default(),
+                        input: req.get("input").cloned().unwrap_or(Value::Null),
+                        tool_use_id: s(&req, "tool_use_id"),
+                        blocked_path: s(&req, "blocked_path"),
+                        description: s(&req, "description"),
+                    })]
+                }
+                _ => vec![ClaudeEvent::Other],
+            }
+        }
+        "control_cancel_request" => match s(&v, "request_id") {
+            Some(request_id) => vec![ClaudeEvent::ControlCancel { request_id }],
+            None => vec![ClaudeEvent::Other],
+        },
+        "control_response" => {
+            let resp = v.get("response").cloned().unwrap_or(Value::Null);
+            match s(&resp, "request_id") {
+                Some(request_id) => vec![ClaudeEvent::ControlResponse {
+                    request_id,
+                    ok: resp.get("subtype").and_then(Value::as_str) == Some("success"),
+                }],
+                None => vec![ClaudeEvent::Other],
+            }
+        }
+        "result" => vec![ClaudeEvent::Result(parse_result(&v))],
+        _ => vec![ClaudeEvent::Other],
+    }
+}
+
+fn parse_result(v: &Value) -> TurnResult {
+    let i = |key: &str| v.get(key).and_then(Value::as_i64).unwrap_or(0);
+    TurnResult {
+        session_id: s(v, "session_id"),
+        subtype: s(v, "subtype").unwrap_or_default(),
+        // An absent is_error on a non-success subtype still counts as an error.
+        is_error: v
+            .get("is_error")
+            .and_then(Value::as_bool)
+            .unwrap_or_else(|| s(v, "subtype").as_deref() != Some("success")),
+        result: s(v, "result"),
+        total_cost_usd: v
+            .get("total_cost_usd")
+            .and_then(Value::as_f64)
+            .filter(|c| c.is_finite() && *c >= 0.0)
+            .unwrap_or(0.0),
+        num_turns: i("num_turns"),
+        duration_ms: i("duration_ms"),
+        input_tokens: v
+            .pointer("/usage/input_tokens")
+            .and_then(Value::as_i64)
+            .unwrap_or(0),
+        output_tokens: v
+            .pointer("/usage/output_tokens")
+            .and_then(Value::as_i64)
+            .unwrap_or(0),
+        permission_denials: v
+            .get("permission_denials")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        errors: v
+            .get("errors")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|e| e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        terminal_reason: s(v, "terminal_reason"),
+        api_error_status: v.get("api_error_status").and_then(Value::as_i64),
+    }
+}
+
+/// A user message line for `--input-format stream-json`.
+pub fn user_message_line(text: &str) -> String {
+    json!({
+        "type": "user",
+        "message": {"role": "user", "content": text},
+        "parent_tool_use_id": null,
+        "session_id": "",
+    })
+    .to_string()
+}
+
+/// The host's answer to a `can_use_tool` request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PermissionAnswer {
+    Allow { updated_input: Value },
+    Deny { message: String, interrupt: bool },
+}
+
+pub fn permission_response_line(request_id: &str, answer: &PermissionAnswer) -> String {
+    let response = match answer {
+        PermissionAnswer::Allow { updated_input } => {
+            json!({"behavior": "allow", "updatedInput": updated_input})
+        }
+        PermissionAnswer::Deny { message, interrupt } => {
+            let mut r = json!({"behavior": "deny", "message": message});
+            if *interrupt {
+                r["interrupt"] = Value::Bool(true);
+            }
+            r
+        }
+    };
+    json!({
+        "type": "control_response",
+        "response": {"subtype": "success", "request_id": request_id, "response": response},
+    })
+    .to_string()
+}
+
+pub fn interrupt_line(request_id: &str) -> String {
+    json!({"type": "control_request", "request_id": request_id, "request": {"subtype": "interrupt"}})
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(line: &str) -> ClaudeEvent {
+        let mut v = parse_line(line);
+        assert_eq!(v.len(), 1, "{v:?}");
+        v.remove(0)
+    }
+
+    #[test]
+    fn parses_init_text_tool_and_result() {
+        let init = r#"{"type":"system","subtype":"init","cwd":"/x","session_id":"abc","model":"m","new_field":[1,2]}"#;
+        assert_eq!(
+            parse_line(init),
+            vec![ClaudeEvent::Init {
+                session_id: "abc".into(),
+                model: Some("m".into())
+            }]
+        );
+        let asst = r#"{"type":"assistant","message":{"content":[{"type":"text","text":"hi"},{"type":"tool_use","id":"t1","name":"Bash","input":{"command":"ls"}}]}}"#;
+        let ev = parse_line(asst);
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[0], ClaudeEvent::Text { text: "hi".into() });
+        assert!(matches!(&ev[1], ClaudeEvent::ToolUse { name, .. } if name == "Bash"));
+        let user = r#"{"type":"user","message":{"role":"user","content":[{"tool_use_id":"t1","type":"tool_result","content":[{"type":"text","text":"out"}],"is_error":true}]}}"#;
+        assert_eq!(
+            parse_line(user),
+            vec![ClaudeEvent::ToolResult {
+                tool_use_id: "t1".into(),
+                is_error: true,
+                content: "out".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn api_error_with_success_subtype_is_an_error() {
+        let line = r#"{"type":"result","subtype":"success","is_error":true,"api_error_status":401,"terminal_reason":"api_error","total_cost_usd":0,"num_turns":1,"result":"Failed to authenticate"}"#;
+        let ClaudeEvent::Result(r) = one(line) else {
+            panic!()
+        };
+        assert!(r.is_error);
+        assert_eq!(r.error_label(), "API error 401");
+    }
+
+    #[test]
+    fn max_turns_result() {
+        let line = r#"{"type":"result","subtype":"error_max_turns","is_error":true,"num_turns":2,"result":null,"errors":["Reached maximum number of turns (1)"],"total_cost_usd":0.02,"session_id":"s","permission_denials":[{"tool_name":"Write"}]}"#;
+        let ClaudeEvent::Result(r) = one(line) else {
+            panic!()
+        };
+        assert!(r.is_error);
+        assert_eq!(r.result, None);
+        assert_eq!(r.errors, vec!["Reached maximum number of turns (1)"]);
+        assert_eq!(r.error_label(), "maximum number of turns reached");
+        assert_eq!(r.permission_denials.len(), 1);
+        assert!((r.total_cost_usd - 0.02).abs() < 1e-12);
+    }
+
+    #[test]
+    fn control_messages() {
+        let req = r#"{"type":"control_request","request_id":"r1","request":{"subtype":"can_use_tool","tool_name":"Write","input":{"file_path":"/a"},"blocked_path":"/a","tool_use_id":"tu"}}"#;
+        let ClaudeEvent::PermissionRequest(p) = one(req) else {
+            panic!()
+        };
+        assert_eq!(p.request_id, "r1");
+        assert_eq!(p.tool_name, "Write");
+        assert_eq!(p.blocked_path.as_deref(), Some("/a"));
+        assert_eq!(
+            parse_line(r#"{"type":"control_cancel_request","request_id":"r1"}"#),
+            vec![ClaudeEvent::ControlCancel {
+                request_id: "r1".into()
+            }]
+        );
+        assert_eq!(
+            parse_line(r#"{"type":"control_response","response":{"subtype":"success","request_id":"i1","response":{}}}"#),
+            vec![ClaudeEvent::ControlResponse {
+                request_id: "i1".into(),
+                ok: true
+            }]
+        );
+    }
+
+    #[test]
+    fn tolerant_of_garbage_and_unknown_types() {
+        assert!(parse_line("not json").is_empty());
+        assert!(parse_line("").is_empty());
+        assert_eq!(parse_line(r#"{"type":"brand_new"}"#), vec![ClaudeEvent::Other]);
+        assert_eq!(parse_line(r#"[1,2]"#), vec![ClaudeEvent::Other]);
+        // A result missing everything still parses, as an error.
+        let ClaudeEvent::Result(r) = one(r#"{"type":"result"}"#) else {
+            panic!()
+        };
+        assert!(r.is_error);
+    }
+
+    #[test]
+    fn outgoing_lines_roundtrip() {
+        let v: Value = serde_json::from_str(&user_message_line("hé \"x\"\nnew")).unwrap();
+        assert_eq!(v["message"]["content"], "hé \"x\"\nnew");
+        let v: Value = serde_json::from_str(&permission_response_line(
+            "r",
+            &PermissionAnswer::Deny {
+                message: "no".into(),
+                interrupt: false,
+            },
+        ))
+        .unwrap();
+        assert_eq!(v["response"]["response"]["behavior"], "deny");
+        assert_eq!(v["response"]["request_id"], "r");
+        assert!(v["response"]["response"].get("interrupt").is_none());
+        let v: Value = serde_json::from_str(&interrupt_line("i9")).unwrap();
+        assert_eq!(v["request"]["subtype"], "interrupt");
+    }
+}

@@ -1,0 +1,641 @@
+//! Persistent state in one embedded SQLite file (bundled, WAL).
+//!
+//! Why it exists: ccgate promises that no message is lost or run twice across restarts and that
+//! costs and sessions survive; that needs one transactional place for the inbox of updates, the
+//! durable outbox, sessions, the cost ledger and the audit trail. The store holds data and
+//! answers questions about it; it never decides policy.
+//!
+//! SQLite calls are short (sub-millisecond on WAL); they run under a mutex on the caller's
+//! thread rather than hopping to a blocking pool, which keeps call sites plain.
+
+mod schema;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::Context;
+use rusqlite::{params, Connection, OptionalExtension};
+
+pub use rusqlite::Transaction;
+
+/// Current time as stored (RFC 3339, UTC, millisecond precision).
+pub fn now_str() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Today's UTC date, the key of the cost ledger.
+pub fn today() -> String {
+    chrono::Utc::now().format("%Y-%m-%d").to_string()
+}
+
+/// A handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+/// A chat's (or forum topic's) persisted settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatSettings {
+    pub current_dir: Option<String>,
+    pub verbose: Option<u8>,
+}
+
+/// One stored Claude Code session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRow {
+    pub claude_session_id: String,
+    pub directory: String,
+    pub active: bool,
+    pub turns: i64,
+    pub total_cost_usd: f64,
+    pub created_at: String,
+    pub last_used_at: String,
+}
+
+/// A message waiting in the durable outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub chat_id: i64,
+    pub thread_id: i64,
+    pub html: String,
+    pub reply_to: Option<i64>,
+    pub attempts: i64,
+}
+
+/// What a finished Claude turn leaves behind.
+#[derive(Debug, Clone)]
+pub struct TurnRecord<'a> {
+    pub user_id: i64,
+    pub chat_id: i64,
+    pub thread_id: i64,
+    pub directory: &'a str,
+    pub claude_session_id: Option<&'a str>,
+    pub prompt: &'a str,
+    pub response: Option<&'a str>,
+    pub cost_usd: f64,
+    pub duration_ms: i64,
+    pub num_turns: i64,
+    pub is_error: bool,
+    pub error_kind: Option<&'a str>,
+}
+
+impl Store {
+    /// Open (creating if needed) the database at `path`, with owner-only permissions, and bring
+    /// the schema up to date.
+    pub fn open(path: &Path) -> anyhow::Result<Store> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if !parent.exists() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+                set_mode(parent, 0o700);
+            }
+        }
+        let existed = path.exists();
+        let mut conn =
+            Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+        if !existed {
+            set_mode(path, 0o600);
+        }
+        Self::prepare(&mut conn)?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// A private in-memory database, for unit tests.
+    pub fn open_in_memory() -> anyhow::Result<Store> {
+        let mut conn = Connection::open_in_memory()?;
+        Self::prepare(&mut conn)?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    fn prepare(conn: &mut Connection) -> anyhow::Result<()> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        schema::migrations()
+            .to_latest(conn)
+            .context("applying database migrations")?;
+        Ok(())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite itself consistent (every change is
+        // transactional), so a poisoned mutex is safe to keep using.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Run `f` in one transaction; committed only if `f` returns Ok.
+    pub fn tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> anyhow::Result<T> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    // ----- intake inbox -------------------------------------------------------------------
+
+    /// Store an update received from Telegram. Returns false if it was already known (a
+    /// redelivery), in which case it must not be dispatched again.
+    pub fn insert_update(
+        &self,
+        update_id: i64,
+        chat_id: Option<i64>,
+        thread_id: i64,
+        payload: &str,
+    ) -> anyhow::Result<bool> {
+        self.tx(|tx| {
+            let n = tx.execute(
+                "INSERT OR IGNORE INTO telegram_updates (update_id, chat_id, thread_id, payload, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![update_id, chat_id, thread_id, payload, now_str()],
+            )?;
+            tx.execute(
+                "INSERT INTO kv (key, value) VALUES ('telegram_offset', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                params![(update_id + 1).to_string()],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    /// The offset to pass to `getUpdates`: one past the newest stored update.
+    pub fn telegram_offset(&self) -> anyhow::Result<i64> {
+        let conn = self.lock();
+        let v: Option<String> = conn
+            .query_row("SELECT value FROM kv WHERE key = 'telegram_offset'", [], |r| r.get(0))
+            .optional()?;
+        Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    /// Updates stored but not yet fully handled (oldest first): re-dispatched at start-up.
+    pub fn pending_updates(&self) -> anyhow::Result<Vec<(i64, String)>> {
+        let conn = self.lock();
+        let mut st = conn.prepare(
+            "SELECT update_id, payload FROM telegram_updates WHERE state = 'pending' ORDER BY update_id",
+        )?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Mark updates handled, together with durable replies, atomically.
+    pub fn complete_updates(&self, update_ids: &[i64], replies: &[NewOutbox]) -> anyhow::Result<()> {
+        self.tx(|tx| {
+            for r in replies {
+                insert_outbox(tx, r)?;
+            }
+            mark_updates_done(tx, update_ids)
+        })
+    }
+
+    // ----- users and chats ----------------------------------------------------------------
+
+    pub fn touch_user(&self, user_id: i64, username: Option<&str>) -> anyhow::Result<()> {
+        let now = now_str();
+        self.lock().execute(
+            "INSERT INTO users (user_id, username, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT(user_id) DO UPDATE SET username = excluded.username, last_seen = excluded.last_seen",
+            params![user_id, username, now],
+        )?;
+        Ok(())
+    }
+
+    pub fn chat_settings(&self, chat_id: i64, thread_id: i64) -> anyhow::Result<ChatSettings> {
+        let conn = self.lock();
+        let row = conn
+            .query_row(
+                "SELECT current_dir, verbose FROM chats WHERE chat_id = ?1 AND thread_id = ?2",
+                params![chat_id, thread_id],
+                |r| {
+                    Ok(ChatSettings {
+                        current_dir: r.get(0)?,
+                        verbose: r.get::<_, Option<i64>>(1)?.map(|v| v as u8),
+                    })
+                },
+            )
+            .optional()?;
+        Ok(row.unwrap_or_default())
+    }
+
+    pub fn save_chat_settings(
+        &self,
+        chat_id: i64,
+        thread_id: i64,
+        kind: &str,
+        s: &ChatSettings,
+    ) -> anyhow::Result<()> {
+        self.lock().execute(
+            "INSERT INTO chats (chat_id, thread_id, kind, current_dir, verbose, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(chat_id, thread_id) DO UPDATE SET kind = excluded.kind,
+                 current_dir = excluded.current_dir, verbose = excluded.verbose, updated_at = excluded.updated_at",
+            params![chat_id, thread_id, kind, s.current_dir, s.verbose.map(i64::from), now_str()],
+        )?;
+        Ok(())
+    }
+
+    // ----- sessions -----------------------------------------------------------------------
+
+    /// The session to resume for this user in this chat and directory, if any.
+    pub fn active_session(
+        &self,
+        user_id: i64,
+        chat_id: i64,
+        thread_id: i64,
+        directory: &str,
+    ) -> anyhow::Result<Option<SessionRow>> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                &format!(
+                    "SELECT {SESSION_COLS} FROM sessions WHERE user_id = ?1 AND chat_id = ?2 AND thread_id = ?3
+                     AND directory = ?4 AND active = 1 ORDER BY last_used_at DESC LIMIT 1"
+                ),
+                params![user_id, chat_id, thread_id, directory],
+                session_from_row,
+            )
+            .optional()?)
+    }
+
+    /// Forget the active session so the next message starts fresh (`/new`).
+    pub fn deactivate_sessions(
+        &self,
+        user_id: i64,
+        chat_id: i64,
+        thread_id: i64,
+        directory: &str,
+    ) -> anyhow::Result<usize> {
+        Ok(self.lock().execute(
+            "UPDATE sessions SET active = 0 WHERE user_id = ?1 AND chat_id = ?2 AND thread_id = ?3 AND directory = ?4",
+            params![user_id, chat_id, thread_id, directory],
+        )?)
+    }
+
+    /// This user's sessions in this chat, newest first.
+    pub fn list_sessions(
+        &self,
+        user_id: i64,
+        chat_id: i64,
+        thread_id: i64,
+        limit: usize,
+    ) -> anyhow::Result<Vec<SessionRow>> {
+        let conn = self.lock();
+        let mut st = conn.prepare(&format!(
+            "SELECT {SESSION_COLS} FROM sessions WHERE user_id = ?1 AND chat_id = ?2 AND thread_id = ?3
+             ORDER BY last_used_at DESC, id DESC LIMIT ?4"
+        ))?;
+        let rows = st
+            .query_map(params![user_id, chat_id, thread_id, limit as i64], session_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Make `claude_session_id` the active session of its (user, chat, directory); used by
+    /// `/resume`. Only sessions of this user in this chat can be chosen.
+    pub fn activate_session(
+        &self,
+        user_id: i64,
+        chat_id: i64,
+        thread_id: i64,
+        claude_session_id: &str,
+    ) -> anyhow::Result<Option<SessionRow>> {
+        self.tx(|tx| {
+            let row = tx
+                .query_row(
+                    &format!(
+                        "SELECT {SESSION_COLS} FROM sessions WHERE user_id = ?1 AND chat_id = ?2 AND thread_id = ?3
+                         AND claude_session_id = ?4"
+                    ),
+                    params![user_id, chat_id, thread_id, claude_session_id],
+                    session_from_row,
+                )
+                .optional()?;
+            if let Some(row) = &row {
+                tx.execute(
+                    "UPDATE sessions SET active = 0 WHERE user_id = ?1 AND chat_id = ?2 AND thread_id = ?3 AND directory = ?4",
+                    params![user_id, chat_id, thread_id, row.directory],
+                )?;
+                tx.execute(
+                    "UPDATE sessions SET active = 1, last_used_at = ?2 WHERE claude_session_id = ?1",
+                    params![claude_session_id, now_str()],
+                )?;
+            }
+            Ok(row)
+        })
+    }
+
+    /// Record a finished turn: the message row, the session's totals, the user's daily cost,
+    /// the durable replies and the handled updates, all in one transaction.
+    pub fn record_turn(
+        &self,
+        t: &TurnRecord<'_>,
+        replies: &[NewOutbox],
+        update_ids: &[i64],
+    ) -> anyhow::Result<()> {
+        let now = now_str();
+        self.tx(|tx| {
+            tx.execute(
+                "INSERT INTO messages (user_id, chat_id, thread_id, claude_session_id, prompt, response, cost_usd,
+                     duration_ms, num_turns, is_error, error_kind, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    t.user_id, t.chat_id, t.thread_id, t.claude_session_id, t.prompt, t.response,
+                    t.cost_usd, t.duration_ms, t.num_turns, t.is_error, t.error_kind, now
+                ],
+            )?;
+            if let Some(sid) = t.claude_session_id {
+                // Upsert: the first turn of a session creates it and makes it the active one.
+                let existing: Option<i64> = tx
+                    .query_row(
+                        "SELECT id FROM sessions WHERE claude_session_id = ?1",
+                        params![sid],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if existing.is_none() {
+                    tx.execute(
+                        "UPDATE sessions SET active = 0 WHERE user_id = ?1 AND chat_id = ?2 AND thread_id = ?3 AND directory = ?4",
+                        params![t.user_id, t.chat_id, t.thread_id, t.directory],
+                    )?;
+                    tx.execute(
+                        "INSERT INTO sessions (claude_session_id, user_id, chat_id, thread_id, directory, created_at, last_used_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                        params![sid, t.user_id, t.chat_id, t.thread_id, t.directory, now],
+                    )?;
+                }
+                tx.execute(
+                    "UPDATE sessions SET turns = turns + 1, total_cost_usd = total_cost_usd + ?2, last_used_at = ?3
+                     WHERE claude_session_id = ?1",
+                    params![sid, t.cost_usd, now],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO cost_ledger (user_id, day, cost_usd, runs) VALUES (?1, ?2, ?3, 1)
+                 ON CONFLICT(user_id, day) DO UPDATE SET cost_usd = cost_usd + excluded.cost_usd, runs = runs + 1",
+                params![t.user_id, today(), t.cost_usd],
+            )?;
+            for r in replies {
+                insert_outbox(tx, r)?;
+            }
+            mark_updates_done(tx, update_ids)
+        })
+    }
+
+    /// Real spend of `user_id` today (UTC) and the number of runs.
+    pub fn cost_today(&self, user_id: i64) -> anyhow::Result<(f64, i64)> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT cost_usd, runs FROM cost_ledger WHERE user_id = ?1 AND day = ?2",
+                params![user_id, today()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .unwrap_or((0.0, 0)))
+    }
+
+    pub fn record_tool_use(
+        &self,
+        claude_session_id: Option<&str>,
+        user_id: i64,
+        chat_id: i64,
+        tool_name: &str,
+        input: &str,
+        decision: &str,
+        reason: Option<&str>,
+    ) -> anyhow::Result<()> {
+        self.lock().execute(
+            "INSERT INTO tool_usage (claude_session_id, user_id, chat_id, tool_name, input, decision, reason, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![claude_session_id, user_id, chat_id, tool_name, input, decision, reason, now_str()],
+        )?;
+        Ok(())
+    }
+
+    // ----- outbox -------------------------------------------------------------------------
+
+    pub fn outbox_pending(&self) -> anyhow::Result<Vec<OutboxRow>> {
+        let conn = self.lock();
+        let mut st = conn.prepare(
+            "SELECT id, chat_id, thread_id, html, reply_to, attempts FROM outbox ORDER BY id",
+        )?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(OutboxRow {
+                    id: r.get(0)?,
+                    chat_id: r.get(1)?,
+                    thread_id: r.get(2)?,
+                    html: r.get(3)?,
+                    reply_to: r.get(4)?,
+                    attempts: r.get(5)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn outbox_insert(&self, r: &NewOutbox) -> anyhow::Result<i64> {
+        self.tx(|tx| insert_outbox(tx, r))
+    }
+
+    pub fn outbox_delete(&self, id: i64) -> anyhow::Result<()> {
+        self.lock()
+            .execute("DELETE FROM outbox WHERE id = ?1", params![id])?;
+        Ok(())
+    }
+
+    pub fn outbox_failed_attempt(&self, id: i64, error: &str) -> anyhow::Result<()> {
+        self.lock().execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+            params![id, error],
+        )?;
+        Ok(())
+    }
+
+    // ----- audit --------------------------------------------------------------------------
+
+    /// Append an audit row. (Hash chaining and risk rules arrive with the audit module.)
+    pub fn audit(
+        &self,
+        user_id: Option<i64>,
+        chat_id: Option<i64>,
+        event: &str,
+        risk: &str,
+        details: &serde_json::Value,
+    ) -> anyhow::Result<()> {
+        self.lock().execute(
+            "INSERT INTO audit_log (at, user_id, chat_id, event, risk, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![now_str(), user_id, chat_id, event, risk, details.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Count audit rows of one event kind (tests and `/status`).
+    pub fn audit_count(&self, event: &str) -> anyhow::Result<i64> {
+        Ok(self.lock().query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE event = ?1",
+            params![event],
+            |r| r.get(0),
+        )?)
+    }
+}
+
+/// A reply to be written to the durable outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutbox {
+    pub chat_id: i64,
+    pub thread_id: i64,
+    pub html: String,
+    pub reply_to: Option<i64>,
+}
+
+const SESSION_COLS: &str =
+    "claude_session_id, directory, active, turns, total_cost_usd, created_at, last_used_at";
+
+fn session_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
+    Ok(SessionRow {
+        claude_session_id: r.get(0)?,
+        directory: r.get(1)?,
+        active: r.get(2)?,
+        turns: r.get(3)?,
+        total_cost_usd: r.get(4)?,
+        created_at: r.get(5)?,
+        last_used_at: r.get(6)?,
+    })
+}
+
+fn insert_outbox(conn: &Connection, r: &NewOutbox) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT INTO outbox (chat_id, thread_id, html, reply_to, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![r.chat_id, r.thread_id, r.html, r.reply_to, now_str()],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+fn mark_updates_done(conn: &Connection, update_ids: &[i64]) -> rusqlite::Result<()> {
+    let now = now_str();
+    for id in update_ids {
+        conn.execute(
+            "UPDATE telegram_updates SET state = 'done', done_at = ?2 WHERE update_id = ?1",
+            params![id, now],
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+        tracing::warn!(path = %path.display(), error = %e, "could not restrict permissions");
+    }
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn turn<'a>(sid: Option<&'a str>, cost: f64) -> TurnRecord<'a> {
+        TurnRecord {
+            user_id: 7,
+            chat_id: 7,
+            thread_id: 0,
+            directory: "/p",
+            claude_session_id: sid,
+            prompt: "hi",
+            response: Some("hello"),
+            cost_usd: cost,
+            duration_ms: 5,
+            num_turns: 1,
+            is_error: false,
+            error_kind: None,
+        }
+    }
+
+    #[test]
+    fn inbox_dedups_and_tracks_offset() {
+        let s = Store::open_in_memory().unwrap();
+        assert_eq!(s.telegram_offset().unwrap(), 0);
+        assert!(s.insert_update(10, Some(1), 0, "{}").unwrap());
+        assert!(!s.insert_update(10, Some(1), 0, "{}").unwrap());
+        assert!(s.insert_update(12, Some(1), 0, "{}").unwrap());
+        assert_eq!(s.telegram_offset().unwrap(), 13);
+        // An older id arriving late never moves the offset backwards.
+        assert!(s.insert_update(11, Some(1), 0, "{}").unwrap());
+        assert_eq!(s.telegram_offset().unwrap(), 13);
+        assert_eq!(s.pending_updates().unwrap().len(), 3);
+        s.complete_updates(&[10, 11], &[]).unwrap();
+        let pending: Vec<i64> = s.pending_updates().unwrap().into_iter().map(|p| p.0).collect();
+        assert_eq!(pending, vec![12]);
+    }
+
+    #[test]
+    fn record_turn_is_atomic_and_accumulates() {
+        let s = Store::open_in_memory().unwrap();
+        s.insert_update(1, Some(7), 0, "{}").unwrap();
+        let reply = NewOutbox {
+            chat_id: 7,
+            thread_id: 0,
+            html: "hello".into(),
+            reply_to: None,
+        };
+        s.record_turn(&turn(Some("s1"), 0.5), std::slice::from_ref(&reply), &[1])
+            .unwrap();
+        s.record_turn(&turn(Some("s1"), 0.25), &[], &[]).unwrap();
+        assert!(s.pending_updates().unwrap().is_empty());
+        assert_eq!(s.outbox_pending().unwrap().len(), 1);
+        let (cost, runs) = s.cost_today(7).unwrap();
+        assert!((cost - 0.75).abs() < 1e-9);
+        assert_eq!(runs, 2);
+        let sess = s.active_session(7, 7, 0, "/p").unwrap().unwrap();
+        assert_eq!(sess.turns, 2);
+        assert_eq!(sess.claude_session_id, "s1");
+    }
+
+    #[test]
+    fn new_session_deactivates_previous_and_resume_switches_back() {
+        let s = Store::open_in_memory().unwrap();
+        s.record_turn(&turn(Some("a"), 0.0), &[], &[]).unwrap();
+        s.record_turn(&turn(Some("b"), 0.0), &[], &[]).unwrap();
+        assert_eq!(s.active_session(7, 7, 0, "/p").unwrap().unwrap().claude_session_id, "b");
+        assert!(s.activate_session(7, 7, 0, "a").unwrap().is_some());
+        assert_eq!(s.active_session(7, 7, 0, "/p").unwrap().unwrap().claude_session_id, "a");
+        // Someone else's session id cannot be activated from this user.
+        assert!(s.activate_session(8, 7, 0, "b").unwrap().is_none());
+        s.deactivate_sessions(7, 7, 0, "/p").unwrap();
+        assert!(s.active_session(7, 7, 0, "/p").unwrap().is_none());
+        assert_eq!(s.list_sessions(7, 7, 0, 10).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn file_database_is_private_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/db.sqlite");
+        {
+            let s = Store::open(&path).unwrap();
+            s.insert_update(5, None, 0, "{}").unwrap();
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let m = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(m, 0o600);
+            let d = std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777;
+            assert_eq!(d, 0o700);
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.telegram_offset().unwrap(), 6);
+        assert_eq!(s.pending_updates().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,133 @@
+//! The versioned schema. Append a migration; never edit one that has shipped.
+//!
+//! Why a file of its own: the schema is the contract between ccgate versions on the same
+//! database file; keeping every step in one ordered list makes upgrades reviewable.
+
+use rusqlite_migration::{Migrations, M};
+
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(
+        r#"
+        CREATE TABLE users (
+            user_id     INTEGER PRIMARY KEY,
+            username    TEXT,
+            first_seen  TEXT NOT NULL,
+            last_seen   TEXT NOT NULL
+        );
+
+        -- One row per chat, or per forum topic of a chat (thread_id 0 = no topic).
+        CREATE TABLE chats (
+            chat_id     INTEGER NOT NULL,
+            thread_id   INTEGER NOT NULL DEFAULT 0,
+            kind        TEXT NOT NULL DEFAULT 'private',
+            current_dir TEXT,
+            verbose     INTEGER,
+            updated_at  TEXT NOT NULL,
+            PRIMARY KEY (chat_id, thread_id)
+        );
+
+        -- A Claude Code session, bound to the user, the chat/topic and the directory it ran in.
+        CREATE TABLE sessions (
+            id                INTEGER PRIMARY KEY AUTOINCREMENT,
+            claude_session_id TEXT NOT NULL UNIQUE,
+            user_id           INTEGER NOT NULL,
+            chat_id           INTEGER NOT NULL,
+            thread_id         INTEGER NOT NULL DEFAULT 0,
+            directory         TEXT NOT NULL,
+            active            INTEGER NOT NULL DEFAULT 1,
+            turns             INTEGER NOT NULL DEFAULT 0,
+            total_cost_usd    REAL NOT NULL DEFAULT 0,
+            created_at        TEXT NOT NULL,
+            last_used_at      TEXT NOT NULL
+        );
+        CREATE INDEX sessions_by_chat ON sessions (chat_id, thread_id, user_id, last_used_at);
+
+        CREATE TABLE messages (
+            id                INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id           INTEGER NOT NULL,
+            chat_id           INTEGER NOT NULL,
+            thread_id         INTEGER NOT NULL DEFAULT 0,
+            claude_session_id TEXT,
+            prompt            TEXT NOT NULL,
+            response          TEXT,
+            cost_usd          REAL NOT NULL DEFAULT 0,
+            duration_ms       INTEGER NOT NULL DEFAULT 0,
+            num_turns         INTEGER NOT NULL DEFAULT 0,
+            is_error          INTEGER NOT NULL DEFAULT 0,
+            error_kind        TEXT,
+            created_at        TEXT NOT NULL
+        );
+        CREATE INDEX messages_by_user ON messages (user_id, created_at);
+
+        CREATE TABLE tool_usage (
+            id                INTEGER PRIMARY KEY AUTOINCREMENT,
+            claude_session_id TEXT,
+            user_id           INTEGER NOT NULL,
+            chat_id           INTEGER NOT NULL,
+            tool_name         TEXT NOT NULL,
+            input             TEXT NOT NULL,
+            decision          TEXT NOT NULL,
+            reason            TEXT,
+            created_at        TEXT NOT NULL
+        );
+
+        -- Real spend (from each result's total_cost_usd), per user per UTC day.
+        CREATE TABLE cost_ledger (
+            user_id  INTEGER NOT NULL,
+            day      TEXT NOT NULL,
+            cost_usd REAL NOT NULL DEFAULT 0,
+            runs     INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (user_id, day)
+        );
+
+        -- The intake inbox: an update is stored before its offset is confirmed to Telegram and
+        -- marked done only once fully handled, so nothing is lost or run twice across restarts.
+        CREATE TABLE telegram_updates (
+            update_id   INTEGER PRIMARY KEY,
+            chat_id     INTEGER,
+            thread_id   INTEGER NOT NULL DEFAULT 0,
+            payload     TEXT NOT NULL,
+            state       TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done')),
+            received_at TEXT NOT NULL,
+            done_at     TEXT
+        );
+        CREATE INDEX telegram_updates_pending ON telegram_updates (state, update_id);
+
+        -- Durable outgoing messages: written in the same transaction as the work they report,
+        -- deleted once Telegram accepted them.
+        CREATE TABLE outbox (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,
+            chat_id       INTEGER NOT NULL,
+            thread_id     INTEGER NOT NULL DEFAULT 0,
+            html          TEXT NOT NULL,
+            reply_to      INTEGER,
+            attempts      INTEGER NOT NULL DEFAULT 0,
+            last_error    TEXT,
+            created_at    TEXT NOT NULL
+        );
+
+        CREATE TABLE kv (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+
+        CREATE TABLE audit_log (
+            id         INTEGER PRIMARY KEY AUTOINCREMENT,
+            at         TEXT NOT NULL,
+            user_id    INTEGER,
+            chat_id    INTEGER,
+            event      TEXT NOT NULL,
+            risk       TEXT NOT NULL,
+            details    TEXT NOT NULL
+        );
+        "#,
+    )])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_valid() {
+        super::migrations().validate().unwrap();
+    }
+}

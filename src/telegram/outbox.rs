@@ -1,0 +1,435 @@
+//! Every message ccgate sends goes through here: one queue, Telegram's rate limits, retries.
+//!
+//! Why it exists: Telegram allows about one message per second per chat, twenty per minute per
+//! group and thirty per second overall, and answers excess with 429s. Sending from many places
+//! would trip those limits and lose messages on errors. Instead:
+//!
+//! * **Durable** messages (answers, command replies, errors) are rows in the database outbox,
+//!   written in the same transaction as the work they report; they leave the table only once
+//!   Telegram accepted them, so a crash or a Telegram outage never loses one.
+//! * **Progress** messages are created once per turn and then edited; pending edits of the same
+//!   message collapse into the newest, so a fast stream of tool calls costs at most one edit per
+//!   second.
+//! * Each chat has its own lane (a task), so a slow or rate-limited chat never delays another.
+//!
+//! Nothing is dropped silently: a permanent refusal is logged and audited.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::mpsc;
+
+use super::api::{ApiError, Button, TelegramApi};
+use super::html;
+use super::update::ChatRef;
+use crate::store::{OutboxRow, Store};
+
+/// Telegram's documented limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub per_chat_per_second: u32,
+    pub per_group_per_minute: u32,
+    pub global_per_second: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            per_chat_per_second: 1,
+            per_group_per_minute: 20,
+            global_per_second: 30,
+        }
+    }
+}
+
+struct Limiters {
+    chat: DefaultKeyedRateLimiter<i64>,
+    group: DefaultKeyedRateLimiter<i64>,
+    global: DefaultDirectRateLimiter,
+}
+
+impl Limiters {
+    fn new(l: Limits) -> Self {
+        let nz = |n: u32| NonZeroU32::new(n.max(1)).expect("nonzero");
+        Limiters {
+            chat: RateLimiter::keyed(Quota::per_second(nz(l.per_chat_per_second))),
+            group: RateLimiter::keyed(Quota::per_minute(nz(l.per_group_per_minute))),
+            global: RateLimiter::direct(Quota::per_second(nz(l.global_per_second))),
+        }
+    }
+
+    /// Wait until one more message to `chat` is within every limit.
+    async fn message_slot(&self, chat: i64) {
+        self.chat.until_key_ready(&chat).await;
+        if chat < 0 {
+            self.group.until_key_ready(&chat).await;
+        }
+        self.global.until_ready().await;
+    }
+}
+
+enum Op {
+    /// Load undelivered rows from the database outbox.
+    Kick,
+    Progress {
+        key: u64,
+        chat: ChatRef,
+        html: String,
+        buttons: Vec<Vec<Button>>,
+    },
+    ProgressClose {
+        key: u64,
+        chat: ChatRef,
+    },
+    Typing(ChatRef),
+    AnswerCallback {
+        id: String,
+        text: Option<String>,
+    },
+}
+
+enum LaneOp {
+    Durable(OutboxRow),
+    Progress {
+        key: u64,
+        html: String,
+        buttons: Vec<Vec<Button>>,
+    },
+    ProgressClose {
+        key: u64,
+    },
+}
+
+/// Handle to the outbox; cheap to clone.
+#[derive(Clone)]
+pub struct Outbox {
+    tx: mpsc::UnboundedSender<Op>,
+}
+
+struct Shared {
+    api: TelegramApi,
+    store: Store,
+    limiters: Limiters,
+    in_flight: Mutex<HashSet<i64>>,
+}
+
+impl Outbox {
+    /// Start the outbox tasks. Undelivered rows from a previous run are sent right away.
+    pub fn start(api: TelegramApi, store: Store, limits: Limits) -> Outbox {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            api,
+            store,
+            limiters: Limiters::new(limits),
+            in_flight: Mutex::new(HashSet::new()),
+        });
+        tokio::spawn(dispatcher(shared, rx));
+        let outbox = Outbox { tx };
+        outbox.kick();
+        outbox
+    }
+
+    /// New rows were committed to the database outbox: deliver them.
+    pub fn kick(&self) {
+        let _ = self.tx.send(Op::Kick);
+    }
+
+    /// Show (first call) or update (later calls) the progress message identified by `key`.
+    pub fn progress(&self, key: u64, chat: ChatRef, html: String, buttons: Vec<Vec<Button>>) {
+        let _ = self.tx.send(Op::Progress {
+            key,
+            chat,
+            html,
+            buttons,
+        });
+    }
+
+    /// Remove the progress message `key` (after the final answer was queued).
+    pub fn progress_close(&self, key: u64, chat: ChatRef) {
+        let _ = self.tx.send(Op::ProgressClose { key, chat });
+    }
+
+    pub fn typing(&self, chat: ChatRef) {
+        let _ = self.tx.send(Op::Typing(chat));
+    }
+
+    pub fn answer_callback(&self, id: String, text: Option<String>) {
+        let _ = self.tx.send(Op::AnswerCallback { id, text });
+    }
+}
+
+async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
+    let mut lanes: HashMap<ChatRef, mpsc::UnboundedSender<LaneOp>> = HashMap::new();
+    let lane = |chat: ChatRef, lanes: &mut HashMap<ChatRef, mpsc::UnboundedSender<LaneOp>>| {
+        lanes
+            .entry(chat)
+            .or_insert_with(|| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                tokio::spawn(run_lane(shared.clone(), chat, rx));
+                tx
+            })
+            .clone()
+    };
+    // A periodic sweep picks up rows whose kick was lost (e.g. written by another component
+    // before the outbox started).
+    let mut sweep = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        let op = tokio::select! {
+            op = rx.recv() => match op { Some(op) => op, None => return },
+            _ = sweep.tick() => Op::Kick,
+        };
+        match op {
+            Op::Kick => {
+                let rows = match shared.store.outbox_pending() {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading the outbox failed");
+                        continue;
+                    }
+                };
+                for row in rows {
+                    let fresh = shared
+                        .in_flight
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(row.id);
+                    if fresh {
+                        let chat = ChatRef {
+                            chat_id: row.chat_id,
+                            thread_id: row.thread_id,
+                        };
+                        let _ = lane(chat, &mut lanes).send(LaneOp::Durable(row));
+                    }
+                }
+            }
+            Op::Progress {
+                key,
+                chat,
+                html,
+                buttons,
+            } => {
+                let _ = lane(chat, &mut lanes).send(LaneOp::Progress { key, html, buttons });
+            }
+            Op::ProgressClose { key, chat } => {
+                let _ = lane(chat, &mut lanes).send(LaneOp::ProgressClose { key });
+            }
+            Op::Typing(chat) => {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    shared.limiters.global.until_ready().await;
+                    if let Err(e) = shared.api.send_typing(chat.chat_id, chat.thread_id).await {
+                        tracing::debug!(error = %e, "typing indicator failed");
+                    }
+                });
+            }
+            Op::AnswerCallback { id, text } => {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    shared.limiters.global.until_ready().await;
+                    if let Err(e) = shared.api.answer_callback_query(&id, text.as_deref()).await {
+                        tracing::debug!(error = %e, "answerCallbackQuery failed");
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Merge a newly arrived op into the lane's queue: a progress update replaces a queued update
+/// of the same message; a close cancels queued updates of that message.
+fn enqueue(queue: &mut VecDeque<LaneOp>, op: LaneOp) {
+    match op {
+        LaneOp::Progress { key, html, buttons } => {
+            for q in queue.iter_mut() {
+                if let LaneOp::Progress {
+                    key: k,
+                    html: h,
+                    buttons: b,
+                } = q
+                {
+                    if *k == key {
+                        *h = html;
+                        *b = buttons;
+                        return;
+                    }
+                }
+            }
+            queue.push_back(LaneOp::Progress { key, html, buttons });
+        }
+        LaneOp::ProgressClose { key } => {
+            // Queued edits of a message about to disappear are pointless, except the very first
+            // (creating it): without it there is nothing to delete, which is fine too.
+            queue.retain(|q| !matches!(q, LaneOp::Progress { key: k, .. } if *k == key));
+            queue.push_back(LaneOp::ProgressClose { key });
+        }
+        durable => queue.push_back(durable),
+    }
+}
+
+async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedReceiver<LaneOp>) {
+    let mut queue: VecDeque<LaneOp> = VecDeque::new();
+    // Progress key → Telegram message id.
+    let mut progress: HashMap<u64, i64> = HashMap::new();
+    loop {
+        if queue.is_empty() {
+            match rx.recv().await {
+                Some(op) => enqueue(&mut queue, op),
+                None => return,
+            }
+        }
+        while let Ok(op) = rx.try_recv() {
+            enqueue(&mut queue, op);
+        }
+        let Some(op) = queue.pop_front() else { continue };
+        match op {
+            LaneOp::Durable(row) => {
+                deliver_durable(&shared, chat, &row).await;
+                shared
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&row.id);
+            }
+            LaneOp::Progress { key, html, buttons } => {
+                // Take the freshest text: edits that arrived while we waited for the slot win.
+                shared.limiters.message_slot(chat.chat_id).await;
+                let (html, buttons) = freshest(&mut queue, &mut rx, key, html, buttons);
+                let b = (!buttons.is_empty()).then_some(buttons.as_slice());
+                let result = match progress.get(&key) {
+                    Some(&mid) => {
+                        match with_retries(|| shared.api.edit_message_text(chat.chat_id, mid, &html, true, b), 3)
+                            .await
+                        {
+                            Err(e) if e.is_message_gone() => {
+                                progress.remove(&key);
+                                Err(e)
+                            }
+                            other => other,
+                        }
+                    }
+                    None => with_retries(
+                        || shared.api.send_message(chat.chat_id, chat.thread_id, &html, true, b, None),
+                        3,
+                    )
+                    .await
+                    .map(|mid| {
+                        progress.insert(key, mid);
+                    }),
+                };
+                if let Err(e) = result {
+                    tracing::warn!(chat = chat.chat_id, error = %e, "progress update not shown");
+                }
+            }
+            LaneOp::ProgressClose { key } => {
+                if let Some(mid) = progress.remove(&key) {
+                    shared.limiters.global.until_ready().await;
+                    if let Err(e) = with_retries(|| shared.api.delete_message(chat.chat_id, mid), 3).await {
+                        tracing::warn!(chat = chat.chat_id, error = %e, "progress message not removed");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// After waiting for a rate-limit slot, fold in any newer edit of the same progress message.
+fn freshest(
+    queue: &mut VecDeque<LaneOp>,
+    rx: &mut mpsc::UnboundedReceiver<LaneOp>,
+    key: u64,
+    mut html: String,
+    mut buttons: Vec<Vec<Button>>,
+) -> (String, Vec<Vec<Button>>) {
+    while let Ok(op) = rx.try_recv() {
+        enqueue(queue, op);
+    }
+    if let Some(pos) = queue
+        .iter()
+        .position(|q| matches!(q, LaneOp::Progress { key: k, .. } if *k == key))
+    {
+        if let Some(LaneOp::Progress { html: h, buttons: b, .. }) = queue.remove(pos) {
+            html = h;
+            buttons = b;
+        }
+    }
+    (html, buttons)
+}
+
+/// Retry rate limits and transient errors a few times; refusals return at once.
+async fn with_retries<T, F, Fut>(mut f: F, attempts: u32) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let mut delay = Duration::from_millis(500);
+    let mut n = 0;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(ApiError::RetryAfter(d)) if n < attempts => tokio::time::sleep(d).await,
+            Err(ApiError::Transient(_)) if n < attempts => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            Err(e) => return Err(e),
+        }
+        n += 1;
+    }
+}
+
+/// Deliver one durable row, retrying until Telegram accepts or definitively refuses it.
+async fn deliver_durable(shared: &Shared, chat: ChatRef, row: &OutboxRow) {
+    let mut delay = Duration::from_secs(1);
+    let mut as_html = true;
+    loop {
+        shared.limiters.message_slot(chat.chat_id).await;
+        let text = if as_html {
+            row.html.clone()
+        } else {
+            html::html_to_plain(&row.html)
+        };
+        let result = shared
+            .api
+            .send_message(chat.chat_id, chat.thread_id, &text, as_html, None, row.reply_to)
+            .await;
+        match result {
+            Ok(_) => {
+                if let Err(e) = shared.store.outbox_delete(row.id) {
+                    // The message went out; a failed delete means a duplicate after restart,
+                    // which is the lesser evil than a loss.
+                    tracing::error!(error = %e, id = row.id, "could not remove a delivered outbox row");
+                }
+                return;
+            }
+            Err(e) if as_html && e.is_parse_error() => {
+                tracing::warn!(chat = chat.chat_id, error = %e, "Telegram rejected the HTML; resending as plain text");
+                as_html = false;
+            }
+            Err(ApiError::RetryAfter(d)) => {
+                tracing::info!(chat = chat.chat_id, secs = d.as_secs(), "rate limited by Telegram");
+                tokio::time::sleep(d).await;
+            }
+            Err(ApiError::Transient(m)) => {
+                let _ = shared.store.outbox_failed_attempt(row.id, &m);
+                tracing::warn!(chat = chat.chat_id, error = %m, retry_in = ?delay, "send failed; will retry");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(60));
+            }
+            Err(e @ ApiError::Rejected { .. }) => {
+                tracing::error!(chat = chat.chat_id, error = %e, id = row.id, "Telegram refused a message for good; dropping it");
+                let _ = shared.store.audit(
+                    None,
+                    Some(chat.chat_id),
+                    "outbox_refused",
+                    "medium",
+                    &serde_json::json!({"error": e.to_string(), "outbox_id": row.id}),
+                );
+                let _ = shared.store.outbox_delete(row.id);
+                return;
+            }
+        }
+    }
+}

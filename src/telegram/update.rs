@@ -1,0 +1,222 @@
+//! What ccgate understands of a Telegram update.
+//!
+//! Why it exists: the Bot API's update objects are huge and grow every month. The rest of
+//! ccgate works on [`Incoming`], a small, stable summary: who, where (chat and forum topic),
+//! and what (text, button press, or something we do not handle). Parsing is tolerant: a field
+//! we do not know is ignored; an update we cannot place is reported, not fatal.
+
+use serde_json::Value;
+
+/// A chat, or a forum topic inside a chat (`thread_id` 0 = none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChatRef {
+    pub chat_id: i64,
+    pub thread_id: i64,
+}
+
+impl ChatRef {
+    pub fn is_group(&self) -> bool {
+        self.chat_id < 0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum IncomingKind {
+    /// A text message (commands included).
+    Text { message_id: i64, text: String },
+    /// An inline-button press.
+    Callback {
+        callback_id: String,
+        message_id: Option<i64>,
+        data: String,
+    },
+    /// An edit of an earlier message: never re-run as a prompt.
+    Edited { message_id: i64 },
+    /// Something we do not handle yet (photo, sticker, …), with a short label.
+    Unsupported { message_id: Option<i64>, what: String },
+}
+
+/// One update, reduced to what ccgate needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incoming {
+    pub update_id: i64,
+    pub chat: ChatRef,
+    /// Telegram's chat type: private, group, supergroup, channel.
+    pub chat_kind: String,
+    /// The sender (for callbacks: the user who pressed the button).
+    pub user_id: i64,
+    pub username: Option<String>,
+    pub kind: IncomingKind,
+}
+
+/// Where an update belongs, without interpreting it further (used to index the inbox).
+pub fn locate(update: &Value) -> (Option<i64>, i64) {
+    let msg = message_of(update);
+    let chat = msg.and_then(|m| m.pointer("/chat/id")).and_then(Value::as_i64);
+    let thread = msg.map(thread_of).unwrap_or(0);
+    (chat, thread)
+}
+
+fn message_of(update: &Value) -> Option<&Value> {
+    update
+        .get("message")
+        .or_else(|| update.get("edited_message"))
+        .or_else(|| update.pointer("/callback_query/message"))
+}
+
+fn thread_of(msg: &Value) -> i64 {
+    // Only forum topics carry a meaningful thread; a reply chain in a plain group also sets
+    // message_thread_id, which must not split the conversation.
+    if msg.get("is_topic_message").and_then(Value::as_bool) == Some(true) {
+        msg.get("message_thread_id").and_then(Value::as_i64).unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+/// Reduce a raw update. `None` when it has no sender or chat we could answer to.
+pub fn parse(update: &Value) -> Option<Incoming> {
+    let update_id = update.get("update_id").and_then(Value::as_i64)?;
+    if let Some(cb) = update.get("callback_query") {
+        let msg = cb.get("message")?;
+        let from = cb.get("from")?;
+        return Some(Incoming {
+            update_id,
+            chat: ChatRef {
+                chat_id: msg.pointer("/chat/id").and_then(Value::as_i64)?,
+                thread_id: thread_of(msg),
+            },
+            chat_kind: chat_kind(msg),
+            user_id: from.get("id").and_then(Value::as_i64)?,
+            username: from.get("username").and_then(Value::as_str).map(str::to_string),
+            kind: IncomingKind::Callback {
+                callback_id: cb.get("id").and_then(Value::as_str)?.to_string(),
+                message_id: msg.get("message_id").and_then(Value::as_i64),
+                data: cb.get("data").and_then(Value::as_str).unwrap_or("").to_string(),
+            },
+        });
+    }
+    let (msg, edited) = match (update.get("message"), update.get("edited_message")) {
+        (Some(m), _) => (m, false),
+        (None, Some(m)) => (m, true),
+        _ => return None,
+    };
+    let from = msg.get("from")?;
+    let message_id = msg.get("message_id").and_then(Value::as_i64);
+    let kind = if edited {
+        IncomingKind::Edited {
+            message_id: message_id?,
+        }
+    } else if let Some(text) = msg.get("text").and_then(Value::as_str) {
+        IncomingKind::Text {
+            message_id: message_id?,
+            text: text.to_string(),
+        }
+    } else {
+        let what = ["photo", "document", "voice", "audio", "video", "sticker", "location", "contact"]
+            .into_iter()
+            .find(|k| msg.get(*k).is_some())
+            .unwrap_or("this kind of message");
+        IncomingKind::Unsupported {
+            message_id,
+            what: what.to_string(),
+        }
+    };
+    Some(Incoming {
+        update_id,
+        chat: ChatRef {
+            chat_id: msg.pointer("/chat/id").and_then(Value::as_i64)?,
+            thread_id: thread_of(msg),
+        },
+        chat_kind: chat_kind(msg),
+        user_id: from.get("id").and_then(Value::as_i64)?,
+        username: from.get("username").and_then(Value::as_str).map(str::to_string),
+        kind,
+    })
+}
+
+fn chat_kind(msg: &Value) -> String {
+    msg.pointer("/chat/type")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown")
+        .to_string()
+}
+
+/// Split `/cmd@bot args` into (`cmd`, `args`) when the text is a command for us.
+///
+/// In groups, `/cmd@otherbot` is someone else's command and yields `None`.
+pub fn parse_command<'a>(text: &'a str, bot_username: Option<&str>) -> Option<(String, &'a str)> {
+    let text = text.trim_start();
+    let rest = text.strip_prefix('/')?;
+    let (head, args) = match rest.find(char::is_whitespace) {
+        Some(i) => (&rest[..i], rest[i..].trim()),
+        None => (rest, ""),
+    };
+    let (cmd, target) = match head.split_once('@') {
+        Some((c, t)) => (c, Some(t)),
+        None => (head, None),
+    };
+    if let (Some(target), Some(me)) = (target, bot_username) {
+        if !target.eq_ignore_ascii_case(me) {
+            return None;
+        }
+    }
+    if cmd.is_empty() || !cmd.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return None;
+    }
+    Some((cmd.to_ascii_lowercase(), args))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn text_message_in_topic() {
+        let u = json!({"update_id": 5, "message": {"message_id": 9, "message_thread_id": 3, "is_topic_message": true,
+            "from": {"id": 42, "is_bot": false, "first_name": "A", "username": "al"},
+            "chat": {"id": -100, "type": "supergroup"}, "date": 0, "text": "hi", "brand_new_field": {"x": 1}}});
+        let i = parse(&u).unwrap();
+        assert_eq!(i.chat, ChatRef { chat_id: -100, thread_id: 3 });
+        assert_eq!(i.user_id, 42);
+        assert_eq!(i.kind, IncomingKind::Text { message_id: 9, text: "hi".into() });
+        assert_eq!(locate(&u), (Some(-100), 3));
+    }
+
+    #[test]
+    fn reply_thread_without_topic_is_not_a_topic() {
+        let u = json!({"update_id": 5, "message": {"message_id": 9, "message_thread_id": 3,
+            "from": {"id": 42}, "chat": {"id": -100, "type": "group"}, "text": "hi"}});
+        assert_eq!(parse(&u).unwrap().chat.thread_id, 0);
+    }
+
+    #[test]
+    fn callback_uses_presser_identity() {
+        let u = json!({"update_id": 6, "callback_query": {"id": "cb1", "from": {"id": 77},
+            "message": {"message_id": 3, "chat": {"id": 42, "type": "private"}}, "data": "stop:1", "chat_instance": "x"}});
+        let i = parse(&u).unwrap();
+        assert_eq!(i.user_id, 77);
+        assert!(matches!(i.kind, IncomingKind::Callback { ref data, .. } if data == "stop:1"));
+    }
+
+    #[test]
+    fn unplaceable_updates() {
+        assert!(parse(&json!({"update_id": 1, "poll": {}})).is_none());
+        assert!(parse(&json!({"message": {"text": "x"}})).is_none());
+        let photo = json!({"update_id": 2, "message": {"message_id": 1, "from": {"id": 1}, "chat": {"id": 1, "type": "private"}, "photo": []}});
+        assert!(matches!(parse(&photo).unwrap().kind, IncomingKind::Unsupported { ref what, .. } if what == "photo"));
+    }
+
+    #[test]
+    fn commands() {
+        assert_eq!(parse_command("/start", None), Some(("start".into(), "")));
+        assert_eq!(parse_command("/cd  src/x ", None), Some(("cd".into(), "src/x")));
+        assert_eq!(parse_command("/help@my_bot", Some("my_bot")), Some(("help".into(), "")));
+        assert_eq!(parse_command("/help@other_bot", Some("my_bot")), None);
+        assert_eq!(parse_command("hello /start", None), None);
+        assert_eq!(parse_command("/", None), None);
+        assert_eq!(parse_command("/../etc", None), None);
+        assert_eq!(parse_command("/STOP", None), Some(("stop".into(), "")));
+    }
+}

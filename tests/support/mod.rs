@@ -1,0 +1,274 @@
+//! Test support: fake Telegram and Anthropic servers on 127.0.0.1 and a harness that runs the
+//! real `ccgate` binary against them with the real `claude` CLI.
+//!
+//! Why it exists: ccgate's promises (nothing lost across restarts, Stop works, errors are
+//! errors) only mean something when tested through the real boundaries — HTTP to a Bot API,
+//! a real child process speaking stream-json — not against mocks of our own functions.
+
+#![allow(dead_code)]
+
+pub mod fake_anthropic;
+pub mod fake_telegram;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use fake_anthropic::FakeAnthropic;
+use fake_telegram::{FakeTelegram, SentMessage};
+use tokio::process::{Child, Command};
+
+/// The pinned Claude Code CLI, installed by `scripts/install-claude-cli.sh`.
+pub fn claude_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("CCGATE_TEST_CLAUDE_BIN") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/.claude-cli/node_modules/@anthropic-ai/claude-code-linux-x64/claude");
+    assert!(
+        p.exists(),
+        "the claude CLI is not installed at {}; run scripts/install-claude-cli.sh (or set CCGATE_TEST_CLAUDE_BIN)",
+        p.display()
+    );
+    p
+}
+
+pub const USER: i64 = 4242;
+pub const OTHER_USER: i64 = 5151;
+pub const STRANGER: i64 = 666;
+
+/// A ccgate under test with its fakes and private directories.
+pub struct Harness {
+    pub tg: FakeTelegram,
+    pub model: FakeAnthropic,
+    pub tmp: tempfile::TempDir,
+    pub token: String,
+    child: Option<Child>,
+    pub extra_env: Vec<(String, String)>,
+    runs: usize,
+}
+
+fn random_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    let n = h.finish();
+    format!("{}:AAtest{:016x}{:016x}", 100000 + (n % 900000), n, n.rotate_left(17))
+}
+
+impl Harness {
+    pub async fn new() -> Harness {
+        let token = random_token();
+        let tg = FakeTelegram::start(&token).await;
+        let model = FakeAnthropic::start().await;
+        let tmp = tempfile::tempdir().unwrap();
+        for d in ["approved/proj/src", "home", "data", "lock"] {
+            std::fs::create_dir_all(tmp.path().join(d)).unwrap();
+        }
+        std::fs::write(tmp.path().join("approved/proj/README.md"), "# proj\n").unwrap();
+        Harness {
+            tg,
+            model,
+            tmp,
+            token,
+            child: None,
+            extra_env: Vec::new(),
+            runs: 0,
+        }
+    }
+
+    pub fn approved(&self) -> PathBuf {
+        self.tmp.path().join("approved").canonicalize().unwrap()
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.tmp.path().join("data/ccgate.db")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.tmp.path().join("ccgate.log")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    pub fn set_env(&mut self, k: &str, v: &str) {
+        self.extra_env.retain(|(n, _)| n != k);
+        self.extra_env.push((k.to_string(), v.to_string()));
+    }
+
+    /// The environment ccgate runs with (nothing inherited but PATH).
+    pub fn env(&self) -> Vec<(String, String)> {
+        let home = self.tmp.path().join("home");
+        let mut env: Vec<(String, String)> = vec![
+            ("PATH".into(), std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())),
+            ("HOME".into(), home.display().to_string()),
+            ("CLAUDE_CONFIG_DIR".into(), home.join(".claude").display().to_string()),
+            ("ANTHROPIC_BASE_URL".into(), self.model.base_url()),
+            ("ANTHROPIC_API_KEY".into(), "sk-test-dummy".into()),
+            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(), "1".into()),
+            ("CLAUDE_CODE_MAX_RETRIES".into(), "0".into()),
+            ("TELEGRAM_BOT_TOKEN".into(), self.token.clone()),
+            ("TELEGRAM_BOT_USERNAME".into(), "fake_bot".into()),
+            ("TELEGRAM_API_URL".into(), self.tg.api_url()),
+            ("TELEGRAM_POLL_TIMEOUT_SECONDS".into(), "1".into()),
+            ("APPROVED_DIRECTORY".into(), self.approved().display().to_string()),
+            ("ALLOWED_USERS".into(), format!("{USER},{OTHER_USER}")),
+            ("CLAUDE_CLI_PATH".into(), claude_bin().display().to_string()),
+            ("DATABASE_URL".into(), format!("sqlite://{}", self.db_path().display())),
+            ("LOCK_DIR".into(), self.tmp.path().join("lock").display().to_string()),
+            ("LOG_LEVEL".into(), "info,ccgate=debug".into()),
+        ];
+        for (k, v) in &self.extra_env {
+            env.retain(|(n, _)| n != k);
+            env.push((k.clone(), v.clone()));
+        }
+        env
+    }
+
+    /// A `ccgate` command with the harness environment.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccgate"));
+        cmd.env_clear()
+            .envs(self.env())
+            .current_dir(self.tmp.path())
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// Start ccgate and wait until it polls for updates.
+    pub async fn start(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        self.runs += 1;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
+        let child = self
+            .command()
+            .arg("run")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn ccgate");
+        self.child = Some(child);
+        let polls_before = self.tg.calls_to("getUpdates").len();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while self.tg.calls_to("getUpdates").len() <= polls_before {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("ccgate exited early ({status}); log:\n{}", self.log());
+            }
+            assert!(tokio::time::Instant::now() < deadline, "ccgate never polled; log:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGKILL: a crash, no cleanup.
+    pub async fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill().await;
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub async fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            if let Some(pid) = c.id() {
+                unsafe_kill(pid as i32, 15);
+            }
+            match tokio::time::timeout(Duration::from_secs(15), c.wait()).await {
+                Ok(status) => assert!(status.unwrap().success(), "unclean exit; log:\n{}", self.log()),
+                Err(_) => panic!("ccgate did not stop on SIGTERM; log:\n{}", self.log()),
+            }
+        }
+    }
+
+    pub fn send(&self, text: &str) -> i64 {
+        self.tg.inject_message(USER, USER, text)
+    }
+
+    /// Wait for a message to `chat` whose text satisfies `pred`; returns it.
+    pub async fn wait_message(&self, chat: i64, what: &str, pred: impl Fn(&SentMessage) -> bool) -> SentMessage {
+        self.wait_message_for(chat, what, Duration::from_secs(45), pred).await
+    }
+
+    pub async fn wait_message_for(
+        &self,
+        chat: i64,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&SentMessage) -> bool,
+    ) -> SentMessage {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(m) = self.tg.messages(chat).into_iter().find(|m| pred(m)) {
+                return m;
+            }
+            if tokio::time::Instant::now() > deadline {
+                let msgs: Vec<String> = self
+                    .tg
+                    .messages(chat)
+                    .iter()
+                    .map(|m| format!("  #{} deleted={} {:?}", m.message_id, m.deleted, m.text))
+                    .collect();
+                panic!(
+                    "timed out waiting for {what}\nmessages in chat {chat}:\n{}\nccgate log:\n{}",
+                    msgs.join("\n"),
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Final answers (messages carrying the footer) sent to `chat`, in order.
+    pub fn finals(&self, chat: i64) -> Vec<SentMessage> {
+        self.tg
+            .messages(chat)
+            .into_iter()
+            .filter(|m| m.text.contains("claude --resume") || m.text.contains("💰"))
+            .collect()
+    }
+
+    /// The progress message of the running turn (the one with a Stop button).
+    pub async fn wait_progress(&self, chat: i64) -> SentMessage {
+        self.wait_message(chat, "a progress message with a Stop button", |m| {
+            !m.deleted && m.reply_markup.as_ref().is_some_and(|r| r.to_string().contains("stop:"))
+        })
+        .await
+    }
+
+    /// Open the database read-only to look at what ccgate stored.
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open_with_flags(self.db_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap()
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("---- ccgate log ----\n{}", self.log());
+        }
+    }
+}
+
+/// The session id from a final answer's `claude --resume <id>` line.
+pub fn session_of(m: &SentMessage) -> String {
+    let idx = m.text.find("claude --resume ").expect("footer with resume line");
+    m.text[idx + "claude --resume ".len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn unsafe_kill(pid: i32, sig: i32) {
+    // std has no kill(2) with a signal; use the `kill` utility to stay free of unsafe code.
+    let _ = std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
+}
