@@ -47,6 +47,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let _lock = instance_lock::acquire(&config.lock_dir, config.telegram_bot_token.expose_secret())?;
     let store = Store::open(&config.database_path)?;
+    tracing::info!(
+        path = %std::fs::canonicalize(&config.database_path).unwrap_or_else(|_| config.database_path.clone()).display(),
+        "database opened"
+    );
     let api = TelegramApi::new(
         &config.telegram_api_url,
         &config.telegram_bot_token,

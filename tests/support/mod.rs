@@ -116,7 +116,7 @@ impl Harness {
             ("APPROVED_DIRECTORY".into(), self.approved().display().to_string()),
             ("ALLOWED_USERS".into(), format!("{USER},{OTHER_USER}")),
             ("CLAUDE_CLI_PATH".into(), claude_bin().display().to_string()),
-            ("DATABASE_URL".into(), format!("sqlite://{}", self.db_path().display())),
+            ("DATABASE_URL".into(), format!("sqlite:///{}", self.db_path().display())),
             ("LOCK_DIR".into(), self.tmp.path().join("lock").display().to_string()),
             ("LOG_LEVEL".into(), "info,ccgate=debug".into()),
         ];
@@ -155,9 +155,9 @@ impl Harness {
             .spawn()
             .expect("spawn ccgate");
         self.child = Some(child);
-        let polls_before = self.tg.calls_to("getUpdates").len();
+        let polls_before = self.tg.received("getUpdates");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while self.tg.calls_to("getUpdates").len() <= polls_before {
+        while self.tg.received("getUpdates") <= polls_before {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("ccgate exited early ({status}); log:\n{}", self.log());
             }
