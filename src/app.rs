@@ -32,7 +32,10 @@ impl UpdateSink for Dispatcher {
         match self.gate.check(&update) {
             Verdict::Pass(incoming) => self.router.route(incoming),
             Verdict::Drop { reason } => {
-                let id = update.get("update_id").and_then(Value::as_i64).unwrap_or(-1);
+                let id = update
+                    .get("update_id")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(-1);
                 tracing::debug!(update_id = id, reason, "update dropped");
                 if let Err(e) = self.store.complete_updates(&[id], &[]) {
                     tracing::error!(error = %e, "could not mark a dropped update done");
@@ -45,7 +48,8 @@ impl UpdateSink for Dispatcher {
 /// Run the bot until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
-    let _lock = instance_lock::acquire(&config.lock_dir, config.telegram_bot_token.expose_secret())?;
+    let _lock =
+        instance_lock::acquire(&config.lock_dir, config.telegram_bot_token.expose_secret())?;
     let store = Store::open(&config.database_path)?;
     tracing::info!(
         path = %std::fs::canonicalize(&config.database_path).unwrap_or_else(|_| config.database_path.clone()).display(),
@@ -63,7 +67,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             tracing::info!(username, "connected to Telegram")
         }
         Err(ApiError::Rejected { code, description }) => {
-            anyhow::bail!("Telegram refused the bot token ({code}: {description}); check TELEGRAM_BOT_TOKEN")
+            anyhow::bail!(
+                "Telegram refused the bot token ({code}: {description}); check TELEGRAM_BOT_TOKEN"
+            )
         }
         Err(e) => tracing::warn!(error = %e, "Telegram not reachable yet; will keep trying"),
     }
@@ -78,7 +84,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
 
     let outbox = Outbox::start(api.clone(), store.clone(), Limits::default());
-    let env = child_env(std::env::vars(), &config.claude_env_passthrough, &config.secret_values());
+    let env = child_env(
+        std::env::vars(),
+        &config.claude_env_passthrough,
+        &config.secret_values(),
+    );
     let ctx = Arc::new(Ctx::new(config.clone(), store.clone(), outbox, env));
     let dispatcher = Arc::new(Dispatcher {
         gate: Gate::new(&config.allowed_users, store.clone()),
@@ -88,7 +98,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let replayed = intake::replay_pending(&store, dispatcher.as_ref())?;
     if replayed > 0 {
-        tracing::info!(count = replayed, "re-dispatching updates left unfinished by the last run");
+        tracing::info!(
+            count = replayed,
+            "re-dispatching updates left unfinished by the last run"
+        );
     }
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);

@@ -110,8 +110,7 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_TELEGRAM_API_URL.to_string())
             .trim_end_matches('/')
             .to_string();
-        if !(telegram_api_url.starts_with("https://") || telegram_api_url.starts_with("http://"))
-        {
+        if !(telegram_api_url.starts_with("https://") || telegram_api_url.starts_with("http://")) {
             return Err(ConfigError::new(
                 "TELEGRAM_API_URL",
                 "must start with https:// (or http:// for a local test server)",
@@ -120,9 +119,8 @@ impl Config {
 
         let approved = get("APPROVED_DIRECTORY")
             .ok_or_else(|| ConfigError::new("APPROVED_DIRECTORY", "is required"))?;
-        let approved_directory = std::fs::canonicalize(&approved).map_err(|e| {
-            ConfigError::new("APPROVED_DIRECTORY", format!("{approved}: {e}"))
-        })?;
+        let approved_directory = std::fs::canonicalize(&approved)
+            .map_err(|e| ConfigError::new("APPROVED_DIRECTORY", format!("{approved}: {e}")))?;
         if !approved_directory.is_dir() {
             return Err(ConfigError::new(
                 "APPROVED_DIRECTORY",
@@ -159,8 +157,7 @@ impl Config {
         )?;
         let verbose_level = parse_num(get("VERBOSE_LEVEL"), "VERBOSE_LEVEL", 1, 0, 2)? as u8;
 
-        let database_url =
-            get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
         let database_path = parse_database_url(&database_url)?;
 
         let log_level = get("LOG_LEVEL").unwrap_or_else(|| "info".to_string());
@@ -183,7 +180,9 @@ impl Config {
             telegram_poll_timeout: Duration::from_secs(poll_secs),
             approved_directory,
             allowed_users,
-            claude_cli_path: PathBuf::from(get("CLAUDE_CLI_PATH").unwrap_or_else(|| "claude".into())),
+            claude_cli_path: PathBuf::from(
+                get("CLAUDE_CLI_PATH").unwrap_or_else(|| "claude".into()),
+            ),
             claude_model: get("CLAUDE_MODEL"),
             claude_max_turns: claude_max_turns as u32,
             claude_timeout: Duration::from_secs(timeout_secs),
@@ -387,7 +386,10 @@ mod tests {
             parse_database_url("sqlite:////var/x.db").unwrap(),
             PathBuf::from("/var/x.db")
         );
-        assert_eq!(parse_database_url("/a/b.db").unwrap(), PathBuf::from("/a/b.db"));
+        assert_eq!(
+            parse_database_url("/a/b.db").unwrap(),
+            PathBuf::from("/a/b.db")
+        );
         assert!(parse_database_url("sqlite:///:memory:").is_err());
     }
 

@@ -43,7 +43,13 @@ impl Gate {
     /// Decide about a raw update.
     pub fn check(&self, raw: &Value) -> Verdict {
         let Some(incoming) = update::parse(raw) else {
-            self.audit(None, None, "update_unparsed", "low", json!({"update_id": raw.get("update_id")}));
+            self.audit(
+                None,
+                None,
+                "update_unparsed",
+                "low",
+                json!({"update_id": raw.get("update_id")}),
+            );
             return Verdict::Drop {
                 reason: "unparseable or unsupported update",
             };
@@ -56,7 +62,12 @@ impl Gate {
                 IncomingKind::Edited { .. } => "edited_message",
                 IncomingKind::Unsupported { .. } => "other",
             };
-            tracing::warn!(user = incoming.user_id, chat = incoming.chat.chat_id, what, "unauthorized update dropped");
+            tracing::warn!(
+                user = incoming.user_id,
+                chat = incoming.chat.chat_id,
+                what,
+                "unauthorized update dropped"
+            );
             self.audit(
                 Some(incoming.user_id),
                 Some(incoming.chat.chat_id),

@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "ccgate", version, about = "A hardened Telegram gateway to Claude Code")]
+#[command(
+    name = "ccgate",
+    version,
+    about = "A hardened Telegram gateway to Claude Code"
+)]
 struct Cli {
     /// The .env file to read (values already in the environment win).
     #[arg(long, global = true, default_value = ".env")]
@@ -41,7 +45,10 @@ fn main() -> ExitCode {
         .init();
     match cli.command.unwrap_or(Command::Run) {
         Command::Check => {
-            println!("approved directory: {}", config.approved_directory.display());
+            println!(
+                "approved directory: {}",
+                config.approved_directory.display()
+            );
             println!("allowed users:      {:?}", config.allowed_users);
             println!("database:           {}", config.database_path.display());
             println!("claude cli:         {}", config.claude_cli_path.display());

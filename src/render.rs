@@ -49,7 +49,11 @@ impl Progress {
         match self.verbose {
             0 => false,
             1 => {
-                self.push(format!("{} {}", tool_icon(name), escape(&tool_summary(name, input))));
+                self.push(format!(
+                    "{} {}",
+                    tool_icon(name),
+                    escape(&tool_summary(name, input))
+                ));
                 true
             }
             _ => {
@@ -71,7 +75,10 @@ impl Progress {
             return false;
         }
         let first = content.lines().next().unwrap_or("");
-        self.push(format!("   ❌ {}", escape(&truncate(first, MAX_LINE_CHARS))));
+        self.push(format!(
+            "   ❌ {}",
+            escape(&truncate(first, MAX_LINE_CHARS))
+        ));
         true
     }
 
@@ -81,13 +88,20 @@ impl Progress {
             return false;
         }
         let first = text.trim().lines().next().unwrap_or("");
-        self.push(format!("💬 <i>{}</i>", escape(&truncate(first, MAX_LINE_CHARS))));
+        self.push(format!(
+            "💬 <i>{}</i>",
+            escape(&truncate(first, MAX_LINE_CHARS))
+        ));
         true
     }
 
     /// A policy denial, always shown: the user should know Claude was stopped.
     pub fn denied(&mut self, tool: &str, reason: &str) -> bool {
-        self.push(format!("🚫 {}: {}", escape(tool), escape(&truncate(reason, MAX_LINE_CHARS))));
+        self.push(format!(
+            "🚫 {}: {}",
+            escape(tool),
+            escape(&truncate(reason, MAX_LINE_CHARS))
+        ));
         true
     }
 
@@ -100,7 +114,11 @@ impl Progress {
     pub fn render(&self, elapsed: Duration, queued: usize) -> String {
         let mut out = format!("⏳ <b>Working…</b> {}s", elapsed.as_secs());
         if self.tools > 0 {
-            out.push_str(&format!(" · {} tool call{}", self.tools, plural(self.tools)));
+            out.push_str(&format!(
+                " · {} tool call{}",
+                self.tools,
+                plural(self.tools)
+            ));
         }
         if queued > 0 {
             out.push_str(&format!(" · {queued} queued"));
@@ -212,16 +230,24 @@ pub fn final_messages(
     let foot = footer(result, elapsed, session_id);
     let body = match ending {
         Ending::StoppedByUser => "⏹ <b>Stopped.</b>".to_string(),
-        Ending::TimedOut => "⌛ <b>Timed out</b>: the request took too long and was stopped.".to_string(),
+        Ending::TimedOut => {
+            "⌛ <b>Timed out</b>: the request took too long and was stopped.".to_string()
+        }
         Ending::Done if result.is_error => {
             let mut detail: Vec<String> = result.errors.clone();
             if let Some(r) = result.result.as_deref().filter(|r| !r.trim().is_empty()) {
                 detail.insert(0, r.to_string());
             }
             let detail = detail.join("\n");
-            let mut b = format!("❌ <b>Claude stopped with an error</b>: {}", escape(&result.error_label()));
+            let mut b = format!(
+                "❌ <b>Claude stopped with an error</b>: {}",
+                escape(&result.error_label())
+            );
             if !detail.trim().is_empty() {
-                b.push_str(&format!("\n<pre>{}</pre>", escape(&truncate(detail.trim(), 1500))));
+                b.push_str(&format!(
+                    "\n<pre>{}</pre>",
+                    escape(&truncate(detail.trim(), 1500))
+                ));
             }
             b
         }
@@ -257,7 +283,10 @@ pub fn final_messages(
 pub fn failure_message(what: &str, detail: &str) -> String {
     let mut s = format!("❌ <b>{}</b>", escape(what));
     if !detail.trim().is_empty() {
-        s.push_str(&format!("\n<pre>{}</pre>", escape(&truncate(detail.trim(), 1500))));
+        s.push_str(&format!(
+            "\n<pre>{}</pre>",
+            escape(&truncate(detail.trim(), 1500))
+        ));
     }
     s
 }
@@ -273,7 +302,9 @@ mod tests {
         let mut quiet = Progress::new(0);
         assert!(!quiet.tool_use("Bash", &input));
         assert!(!quiet.render(Duration::from_secs(3), 0).contains("cargo"));
-        assert!(quiet.render(Duration::from_secs(3), 0).contains("1 tool call"));
+        assert!(quiet
+            .render(Duration::from_secs(3), 0)
+            .contains("1 tool call"));
 
         let mut normal = Progress::new(1);
         assert!(normal.tool_use("Bash", &input));
@@ -294,7 +325,10 @@ mod tests {
     fn progress_scrolls_and_stays_short() {
         let mut p = Progress::new(2);
         for i in 0..100 {
-            p.tool_use("Read", &json!({"file_path": format!("{i}/{}", "x".repeat(500))}));
+            p.tool_use(
+                "Read",
+                &json!({"file_path": format!("{i}/{}", "x".repeat(500))}),
+            );
         }
         let r = p.render(Duration::from_secs(1), 0);
         assert!(r.contains("earlier"));
@@ -310,7 +344,8 @@ mod tests {
             num_turns: 2,
             ..Default::default()
         };
-        let m = final_messages(&r, "", Ending::Done, Duration::from_secs(1), Some("sid-1")).join("");
+        let m =
+            final_messages(&r, "", Ending::Done, Duration::from_secs(1), Some("sid-1")).join("");
         assert!(m.contains("❌"));
         assert!(m.contains("maximum number of turns"));
         assert!(m.contains("claude --resume sid-1"));
@@ -325,7 +360,13 @@ mod tests {
             result: Some("**hi**".into()),
             ..Default::default()
         };
-        let m = final_messages(&r, "", Ending::Done, Duration::from_millis(1500), Some("abc"));
+        let m = final_messages(
+            &r,
+            "",
+            Ending::Done,
+            Duration::from_millis(1500),
+            Some("abc"),
+        );
         let all = m.join("");
         assert!(all.contains("$0.0123"));
         assert!(all.contains("2 turns"));

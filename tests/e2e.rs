@@ -13,7 +13,9 @@ async fn message_streams_progress_then_final_answer_with_footer() {
     // A tool call that takes a moment, so the progress message has something to show.
     h.send(r#"please run [[tool:Bash:{"command":"python3 -c 'import time; time.sleep(1.5)'","description":"nap"}]]"#);
     let fin = h
-        .wait_message(USER, "final answer", |m| m.text.contains("FAKE: tool result was"))
+        .wait_message(USER, "final answer", |m| {
+            m.text.contains("FAKE: tool result was")
+        })
         .await;
     assert!(fin.text.contains("💰 $"), "{}", fin.text);
     assert!(fin.text.contains("2 turns"), "{}", fin.text);
@@ -27,10 +29,15 @@ async fn message_streams_progress_then_final_answer_with_footer() {
         .iter()
         .find(|c| c.params["text"].as_str().unwrap_or("").contains("Working"))
         .expect("progress message sent");
-    assert!(progress_send.params["reply_markup"].to_string().contains("stop:"));
+    assert!(progress_send.params["reply_markup"]
+        .to_string()
+        .contains("stop:"));
     let edits = h.tg.calls_to("editMessageText");
     assert!(
-        edits.iter().any(|c| c.params["text"].as_str().unwrap_or("").contains("Bash: python3")),
+        edits.iter().any(|c| c.params["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Bash: python3")),
         "no progress edit showed the tool: {edits:?}"
     );
     h.tg.wait_for(Duration::from_secs(10), "progress message deleted", |tg| {
@@ -43,30 +50,41 @@ async fn message_streams_progress_then_final_answer_with_footer() {
     assert!(cmds[0].params.to_string().contains("\"stop\""));
 
     // No chat got more than one message or edit per second.
-    let mut times: Vec<_> = h
-        .tg
-        .calls()
-        .into_iter()
-        .filter(|c| matches!(c.method.as_str(), "sendMessage" | "editMessageText") && c.status == 200)
-        .map(|c| c.at)
-        .collect();
+    let mut times: Vec<_> =
+        h.tg.calls()
+            .into_iter()
+            .filter(|c| {
+                matches!(c.method.as_str(), "sendMessage" | "editMessageText") && c.status == 200
+            })
+            .map(|c| c.at)
+            .collect();
     times.sort();
     for w in times.windows(2) {
-        assert!(w[1] - w[0] >= Duration::from_millis(900), "two sends within {:?}", w[1] - w[0]);
+        assert!(
+            w[1] - w[0] >= Duration::from_millis(900),
+            "two sends within {:?}",
+            w[1] - w[0]
+        );
     }
 
     // The turn is in the database with its real cost.
     let db = h.db();
     let (cost, turns, is_error): (f64, i64, bool) = db
-        .query_row("SELECT cost_usd, num_turns, is_error FROM messages", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+        .query_row(
+            "SELECT cost_usd, num_turns, is_error FROM messages",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .unwrap();
     assert!(cost > 0.0);
     assert_eq!(turns, 2);
     assert!(!is_error);
     let pending: i64 = db
-        .query_row("SELECT COUNT(*) FROM telegram_updates WHERE state = 'pending'", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM telegram_updates WHERE state = 'pending'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(pending, 0);
     h.stop().await;
@@ -77,11 +95,19 @@ async fn session_resumes_across_messages_and_restarts() {
     let mut h = Harness::new().await;
     h.start().await;
     h.send("remember the word pineapple");
-    let first = h.wait_message(USER, "first answer", |m| m.text.contains("FAKE: you said remember")).await;
+    let first = h
+        .wait_message(USER, "first answer", |m| {
+            m.text.contains("FAKE: you said remember")
+        })
+        .await;
     let sid = session_of(&first);
 
     h.send("second message");
-    let second = h.wait_message(USER, "second answer", |m| m.text.contains("FAKE: you said second")).await;
+    let second = h
+        .wait_message(USER, "second answer", |m| {
+            m.text.contains("FAKE: you said second")
+        })
+        .await;
     assert_eq!(session_of(&second), sid, "same session continues");
     let last = h.model.requests().last().unwrap().to_string();
     assert!(last.contains("pineapple"), "history was sent again");
@@ -90,7 +116,11 @@ async fn session_resumes_across_messages_and_restarts() {
     h.stop().await;
     h.start().await;
     h.send("third after restart");
-    let third = h.wait_message(USER, "third answer", |m| m.text.contains("FAKE: you said third")).await;
+    let third = h
+        .wait_message(USER, "third answer", |m| {
+            m.text.contains("FAKE: you said third")
+        })
+        .await;
     assert_eq!(session_of(&third), sid, "resumed after restart");
     let last = h.model.requests().last().unwrap().to_string();
     assert!(last.contains("pineapple") && last.contains("second message"));
@@ -110,8 +140,14 @@ async fn stop_button_and_stop_command_interrupt_a_running_turn() {
         .to_string();
     let t0 = std::time::Instant::now();
     h.tg.inject_callback(USER, USER, progress.message_id, &data);
-    let stopped = h.wait_message(USER, "stopped answer", |m| m.text.contains("Stopped")).await;
-    assert!(t0.elapsed() < Duration::from_secs(10), "stop took {:?}", t0.elapsed());
+    let stopped = h
+        .wait_message(USER, "stopped answer", |m| m.text.contains("Stopped"))
+        .await;
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "stop took {:?}",
+        t0.elapsed()
+    );
     assert!(stopped.text.contains("claude --resume"));
     assert!(!h.tg.calls_to("answerCallbackQuery").is_empty());
 
@@ -122,10 +158,15 @@ async fn stop_button_and_stop_command_interrupt_a_running_turn() {
     })
     .await;
     h.send("/stop");
-    h.wait_message(USER, "second stop", |m| m.text.contains("Stopped") && m.message_id > stopped.message_id)
-        .await;
+    h.wait_message(USER, "second stop", |m| {
+        m.text.contains("Stopped") && m.message_id > stopped.message_id
+    })
+    .await;
     h.send("are you there");
-    h.wait_message(USER, "answer after stops", |m| m.text.contains("FAKE: you said are you there")).await;
+    h.wait_message(USER, "answer after stops", |m| {
+        m.text.contains("FAKE: you said are you there")
+    })
+    .await;
     let kinds: Vec<String> = h
         .db()
         .prepare("SELECT COALESCE(error_kind, '') FROM messages ORDER BY id")
@@ -143,7 +184,9 @@ async fn error_result_is_reported_as_an_error() {
     let mut h = Harness::new().await;
     h.start().await;
     h.send("[[error:500:api_error]] break please");
-    let m = h.wait_message(USER, "error answer", |m| m.text.contains("❌")).await;
+    let m = h
+        .wait_message(USER, "error answer", |m| m.text.contains("❌"))
+        .await;
     assert!(m.text.contains("API error 500"), "{}", m.text);
     assert!(!m.text.contains("FAKE: you said"));
     let is_error: bool = h
@@ -158,7 +201,9 @@ async fn error_result_is_reported_as_an_error() {
     h.start().await;
     h.send(r#"[[tool:Bash:{"command":"echo hi","description":"x"}]] one tool"#);
     let m = h
-        .wait_message(USER, "max turns error", |m| m.text.contains("maximum number of turns"))
+        .wait_message(USER, "max turns error", |m| {
+            m.text.contains("maximum number of turns")
+        })
         .await;
     assert!(m.text.contains("❌"));
     h.stop().await;
@@ -172,8 +217,14 @@ async fn messages_sent_during_a_turn_are_queued_and_run_in_order() {
     h.wait_progress(USER).await;
     h.send("second");
     h.send("third");
-    h.wait_message(USER, "queued notice", |m| m.text.contains("Queued (2 waiting)")).await;
-    h.wait_message(USER, "third answer", |m| m.text.contains("FAKE: you said third")).await;
+    h.wait_message(USER, "queued notice", |m| {
+        m.text.contains("Queued (2 waiting)")
+    })
+    .await;
+    h.wait_message(USER, "third answer", |m| {
+        m.text.contains("FAKE: you said third")
+    })
+    .await;
     let finals: Vec<String> = h.finals(USER).into_iter().map(|m| m.text).collect();
     assert_eq!(finals.len(), 3, "{finals:?}");
     assert!(finals[0].contains("FAKE: ok"), "{finals:?}");
@@ -194,8 +245,12 @@ async fn two_chats_run_in_parallel() {
     h.wait_progress(USER).await;
     h.wait_progress(OTHER_USER).await;
     assert!(h.finals(USER).is_empty() && h.finals(OTHER_USER).is_empty());
-    let a = h.wait_message(USER, "answer one", |m| m.text.contains("FAKE: ok")).await;
-    let b = h.wait_message(OTHER_USER, "answer two", |m| m.text.contains("FAKE: ok")).await;
+    let a = h
+        .wait_message(USER, "answer one", |m| m.text.contains("FAKE: ok"))
+        .await;
+    let b = h
+        .wait_message(OTHER_USER, "answer two", |m| m.text.contains("FAKE: ok"))
+        .await;
     assert_ne!(session_of(&a), session_of(&b), "separate sessions");
     h.stop().await;
 }
@@ -208,9 +263,16 @@ async fn crash_between_receive_and_reply_reprocesses_exactly_once() {
     h.wait_progress(USER).await;
     // Crash mid-turn: stored, confirmed to Telegram, not answered.
     h.kill().await;
-    assert_eq!(h.tg.pending_updates(), 0, "offset was confirmed before the crash");
+    assert_eq!(
+        h.tg.pending_updates(),
+        0,
+        "offset was confirmed before the crash"
+    );
     h.start().await;
-    h.wait_message(USER, "answer after restart", |m| m.text.contains("FAKE: ok")).await;
+    h.wait_message(USER, "answer after restart", |m| {
+        m.text.contains("FAKE: ok")
+    })
+    .await;
     // Give a duplicate every chance to appear.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let answers = h.finals(USER);
@@ -224,7 +286,11 @@ async fn crash_between_receive_and_reply_reprocesses_exactly_once() {
     assert_eq!(runs, 2, "the crashed run and exactly one re-run");
     let pending: i64 = h
         .db()
-        .query_row("SELECT COUNT(*) FROM telegram_updates WHERE state = 'pending'", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM telegram_updates WHERE state = 'pending'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(pending, 0);
     h.stop().await;
@@ -237,12 +303,19 @@ async fn failed_poll_neither_loses_nor_repeats_an_update() {
     h.start().await;
     h.tg.fail_next("getUpdates", support::fake_telegram::Fault::ServerError);
     let id = h.send("only once please");
-    h.wait_message(USER, "answer", |m| m.text.contains("FAKE: you said only once")).await;
+    h.wait_message(USER, "answer", |m| {
+        m.text.contains("FAKE: you said only once")
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(h.finals(USER).len(), 1);
     assert!(h.tg.confirmed_offset() > id);
     assert_eq!(
-        h.model.last_prompt_texts().iter().filter(|p| p.contains("only once")).count(),
+        h.model
+            .last_prompt_texts()
+            .iter()
+            .filter(|p| p.contains("only once"))
+            .count(),
         1
     );
     h.stop().await;
@@ -254,7 +327,9 @@ async fn timeout_interrupts_and_reports() {
     h.set_env("CLAUDE_TIMEOUT_SECONDS", "2");
     h.start().await;
     h.send("[[sleep:30]] too slow");
-    let m = h.wait_message(USER, "timeout answer", |m| m.text.contains("Timed out")).await;
+    let m = h
+        .wait_message(USER, "timeout answer", |m| m.text.contains("Timed out"))
+        .await;
     assert!(m.text.contains("claude --resume"));
     h.stop().await;
 }
@@ -265,12 +340,25 @@ async fn idle_process_is_reaped_and_session_resumed() {
     h.set_env("CLAUDE_IDLE_TIMEOUT_SECONDS", "1");
     h.start().await;
     h.send("hello idle");
-    let a = h.wait_message(USER, "first", |m| m.text.contains("FAKE: you said hello idle")).await;
-    h.tg.wait_for(Duration::from_secs(10), "idle reap", |_| h.log().contains("reaping idle claude process"))
+    let a = h
+        .wait_message(USER, "first", |m| {
+            m.text.contains("FAKE: you said hello idle")
+        })
         .await;
+    h.tg.wait_for(Duration::from_secs(10), "idle reap", |_| {
+        h.log().contains("reaping idle claude process")
+    })
+    .await;
     h.send("after idle");
-    let b = h.wait_message(USER, "second", |m| m.text.contains("FAKE: you said after idle")).await;
+    let b = h
+        .wait_message(USER, "second", |m| {
+            m.text.contains("FAKE: you said after idle")
+        })
+        .await;
     assert_eq!(session_of(&a), session_of(&b));
-    assert!(h.log().matches("claude started").count() >= 2, "a new process resumed the session");
+    assert!(
+        h.log().matches("claude started").count() >= 2,
+        "a new process resumed the session"
+    );
     h.stop().await;
 }

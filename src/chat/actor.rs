@@ -21,7 +21,7 @@ use crate::runner::{
     ClaudeEvent, ClaudeProcess, PermissionAnswer, PermissionRequest, ProcessEvent, SpawnSpec,
     TurnResult,
 };
-use crate::store::{ChatSettings, NewOutbox, TurnRecord};
+use crate::store::{ChatSettings, NewOutbox, ToolUseRecord, TurnRecord};
 use crate::telegram::api::Button;
 use crate::telegram::update::{parse_command, ChatRef, Incoming, IncomingKind};
 
@@ -104,7 +104,12 @@ pub(super) struct Actor {
 }
 
 impl Actor {
-    fn new(ctx: Arc<Ctx>, chat: ChatRef, chat_kind: String, tx: mpsc::UnboundedSender<ActorMsg>) -> Self {
+    fn new(
+        ctx: Arc<Ctx>,
+        chat: ChatRef,
+        chat_kind: String,
+        tx: mpsc::UnboundedSender<ActorMsg>,
+    ) -> Self {
         let root = ctx.config.approved_directory.clone();
         let settings = ctx
             .store
@@ -134,7 +139,9 @@ impl Actor {
     }
 
     pub fn verbose(&self) -> u8 {
-        self.settings.verbose.unwrap_or(self.ctx.config.verbose_level)
+        self.settings
+            .verbose
+            .unwrap_or(self.ctx.config.verbose_level)
     }
 
     pub fn rel(&self, p: &std::path::Path) -> String {
@@ -191,23 +198,32 @@ impl Actor {
             turn.next_refresh = now + PROGRESS_REFRESH;
             self.show_progress();
         }
-        let Some(turn) = self.turn.as_mut() else { return };
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
         match turn.stage {
             StopStage::Running if turn.deadline <= now => {
                 tracing::warn!(chat = self.chat.chat_id, "turn timed out; interrupting");
                 self.stop_turn(Ending::TimedOut).await;
             }
             StopStage::Interrupted(at) if at <= now => {
-                tracing::warn!(chat = self.chat.chat_id, "interrupt not answered; sending SIGINT");
+                tracing::warn!(
+                    chat = self.chat.chat_id,
+                    "interrupt not answered; sending SIGINT"
+                );
                 turn.stage = StopStage::Signalled(now + INTERRUPT_GRACE);
                 if let Some(p) = &self.proc {
                     p.process.signal_interrupt();
                 }
             }
             StopStage::Signalled(at) if at <= now => {
-                tracing::warn!(chat = self.chat.chat_id, "claude ignored SIGINT; killing it");
+                tracing::warn!(
+                    chat = self.chat.chat_id,
+                    "claude ignored SIGINT; killing it"
+                );
                 self.stop_process();
-                self.finish_without_result("Claude did not stop in time and was killed", "").await;
+                self.finish_without_result("Claude did not stop in time and was killed", "")
+                    .await;
             }
             _ => {}
         }
@@ -239,13 +255,18 @@ impl Actor {
                 })
                 .await;
             }
-            IncomingKind::Callback { callback_id, data, .. } => {
+            IncomingKind::Callback {
+                callback_id, data, ..
+            } => {
                 self.on_callback(&i, &callback_id, &data).await;
             }
             IncomingKind::Unsupported { what, .. } => {
                 self.reply(
                     i.update_id,
-                    format!("ℹ️ ccgate does not handle {} yet; send text.", crate::telegram::html::escape(&what)),
+                    format!(
+                        "ℹ️ ccgate does not handle {} yet; send text.",
+                        crate::telegram::html::escape(&what)
+                    ),
                 );
             }
             IncomingKind::Edited { .. } => self.complete(i.update_id, None),
@@ -295,7 +316,12 @@ impl Actor {
     pub fn complete(&self, update_id: i64, reply: Option<String>) {
         let rows: Vec<NewOutbox> = reply
             .into_iter()
-            .flat_map(|html| crate::telegram::html::split_html(&html, crate::telegram::html::TELEGRAM_MAX_MESSAGE_LEN))
+            .flat_map(|html| {
+                crate::telegram::html::split_html(
+                    &html,
+                    crate::telegram::html::TELEGRAM_MAX_MESSAGE_LEN,
+                )
+            })
             .map(|html| NewOutbox {
                 chat_id: self.chat.chat_id,
                 thread_id: self.chat.thread_id,
@@ -525,7 +551,8 @@ impl Actor {
             ProcessEvent::Exited { stderr_tail } => {
                 self.proc = None;
                 if self.turn.is_some() {
-                    self.finish_without_result("Claude exited unexpectedly", &stderr_tail).await;
+                    self.finish_without_result("Claude exited unexpectedly", &stderr_tail)
+                        .await;
                 }
             }
         }
@@ -535,7 +562,8 @@ impl Actor {
         let Some(turn) = self.turn.as_mut() else {
             if let ClaudeEvent::PermissionRequest(req) = ev {
                 // Nothing is running on the user's behalf: refuse.
-                self.answer_permission(&req, ToolDecision::Deny("no request is running".into())).await;
+                self.answer_permission(&req, ToolDecision::Deny("no request is running".into()))
+                    .await;
             }
             return;
         };
@@ -550,14 +578,25 @@ impl Actor {
                 c
             }
             ClaudeEvent::ToolUse { name, input, .. } => turn.progress.tool_use(&name, &input),
-            ClaudeEvent::ToolResult { is_error, content, .. } => turn.progress.tool_result(is_error, &content),
-            ClaudeEvent::ApiRetry { attempt, error_status } => turn.progress.note(&format!(
+            ClaudeEvent::ToolResult {
+                is_error, content, ..
+            } => turn.progress.tool_result(is_error, &content),
+            ClaudeEvent::ApiRetry {
+                attempt,
+                error_status,
+            } => turn.progress.note(&format!(
                 "API error {}, retrying (attempt {attempt})",
-                error_status.map(|s| s.to_string()).unwrap_or_else(|| "?".into())
+                error_status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "?".into())
             )),
             ClaudeEvent::PermissionRequest(req) => {
                 let decision = {
-                    let dir = self.proc.as_ref().map(|p| p.dir.clone()).unwrap_or_else(|| self.cwd.clone());
+                    let dir = self
+                        .proc
+                        .as_ref()
+                        .map(|p| p.dir.clone())
+                        .unwrap_or_else(|| self.cwd.clone());
                     let ctx = ToolContext {
                         root: &self.ctx.config.approved_directory,
                         cwd: &dir,
@@ -603,15 +642,15 @@ impl Actor {
         let user = self.turn.as_ref().map(|t| t.user_id).unwrap_or(0);
         let session = self.turn.as_ref().and_then(|t| t.session_id.clone());
         let input = req.input.to_string();
-        if let Err(e) = self.ctx.store.record_tool_use(
-            session.as_deref(),
-            user,
-            self.chat.chat_id,
-            &req.tool_name,
-            &input,
-            label,
-            reason.as_deref(),
-        ) {
+        if let Err(e) = self.ctx.store.record_tool_use(&ToolUseRecord {
+            claude_session_id: session.as_deref(),
+            user_id: user,
+            chat_id: self.chat.chat_id,
+            tool_name: &req.tool_name,
+            input: &input,
+            decision: label,
+            reason: reason.as_deref(),
+        }) {
             tracing::error!(error = %e, "recording tool decision failed");
         }
         let _ = self.ctx.store.audit(
@@ -632,24 +671,33 @@ impl Actor {
     }
 
     async fn finish_turn(&mut self, result: TurnResult) {
-        let Some(mut turn) = self.turn.take() else { return };
+        let Some(mut turn) = self.turn.take() else {
+            return;
+        };
         // A session that cannot be resumed (its transcript is gone) is replaced by a fresh one,
         // once, instead of failing every message from now on.
         let resumed = self.proc.as_ref().and_then(|p| p.resumed_from.clone());
-        let not_found = result.errors.iter().any(|e| e.contains("No conversation found"));
+        let not_found = result
+            .errors
+            .iter()
+            .any(|e| e.contains("No conversation found"));
         if result.is_error && not_found && resumed.is_some() && !turn.retried_fresh {
             let dir = self.cwd.to_string_lossy().into_owned();
-            let _ = self
-                .ctx
-                .store
-                .deactivate_sessions(turn.user_id, self.chat.chat_id, self.chat.thread_id, &dir);
+            let _ = self.ctx.store.deactivate_sessions(
+                turn.user_id,
+                self.chat.chat_id,
+                self.chat.thread_id,
+                &dir,
+            );
             turn.retried_fresh = true;
-            turn.progress.note("previous session not found; starting a new one");
+            turn.progress
+                .note("previous session not found; starting a new one");
             let prompt = turn.prompt.clone();
             let user = turn.user_id;
             self.turn = Some(turn);
             if let Err(e) = self.send_prompt(user, &prompt, true).await {
-                self.finish_without_result("Could not start Claude", &e).await;
+                self.finish_without_result("Could not start Claude", &e)
+                    .await;
             } else {
                 self.show_progress();
             }
@@ -727,7 +775,14 @@ impl Actor {
                     is_error: true,
                     ..Default::default()
                 };
-                render::final_messages(&r, "", ending, turn.started.elapsed(), turn.session_id.as_deref()).join("\n")
+                render::final_messages(
+                    &r,
+                    "",
+                    ending,
+                    turn.started.elapsed(),
+                    turn.session_id.as_deref(),
+                )
+                .join("\n")
             }
         };
         let q = Queued {
@@ -742,7 +797,9 @@ impl Actor {
     }
 
     /// Start the next queued prompt, if any. Boxed: it recurses through `start_turn`.
-    fn start_next_boxed(&mut self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+    fn start_next_boxed(
+        &mut self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
         Box::pin(async move {
             if self.turn.is_none() {
                 if let Some(q) = self.queue.pop_front() {

@@ -80,11 +80,12 @@ impl Actor {
             return b;
         }
         let dir = self.cwd.to_string_lossy().into_owned();
-        if let Err(e) = self
-            .ctx
-            .store
-            .deactivate_sessions(user_id, self.chat.chat_id, self.chat.thread_id, &dir)
-        {
+        if let Err(e) = self.ctx.store.deactivate_sessions(
+            user_id,
+            self.chat.chat_id,
+            self.chat.thread_id,
+            &dir,
+        ) {
             return format!("❌ {}", escape(&e.to_string()));
         }
         self.stop_process();
@@ -108,7 +109,10 @@ impl Actor {
             .ok()
             .flatten();
         let (cost, runs) = self.ctx.store.cost_today(user_id).unwrap_or((0.0, 0));
-        let mut s = format!("📂 Directory: <code>{}</code>\n", escape(&self.rel(&self.cwd)));
+        let mut s = format!(
+            "📂 Directory: <code>{}</code>\n",
+            escape(&self.rel(&self.cwd))
+        );
         match &session {
             Some(sess) => s.push_str(&format!(
                 "🧵 Session: <code>{}</code> ({} turn{}, ${:.4})\n",
@@ -156,9 +160,12 @@ impl Actor {
     }
 
     fn save_settings(&self) -> anyhow::Result<()> {
-        self.ctx
-            .store
-            .save_chat_settings(self.chat.chat_id, self.chat.thread_id, &self.chat_kind, &self.settings)
+        self.ctx.store.save_chat_settings(
+            self.chat.chat_id,
+            self.chat.thread_id,
+            &self.chat_kind,
+            &self.settings,
+        )
     }
 
     fn cmd_cd(&mut self, args: &str) -> String {
@@ -218,7 +225,9 @@ impl Actor {
     fn cmd_projects(&self) -> String {
         let root = &self.ctx.config.approved_directory;
         match list_dir(root, true) {
-            Ok(entries) if entries.is_empty() => "No projects: the approved directory has no subfolders.".into(),
+            Ok(entries) if entries.is_empty() => {
+                "No projects: the approved directory has no subfolders.".into()
+            }
             Ok(entries) => format!("🗂 Projects (use /cd <i>name</i>):\n{}", entries.join("\n")),
             Err(e) => format!("❌ Cannot list projects: {}", escape(&e.to_string())),
         }
@@ -242,7 +251,8 @@ impl Actor {
                         sess.turns,
                         if sess.turns == 1 { "" } else { "s" },
                         sess.total_cost_usd,
-                        escape(sess.last_used_at.get(..16).unwrap_or(&sess.last_used_at)).replace('T', " ")
+                        escape(sess.last_used_at.get(..16).unwrap_or(&sess.last_used_at))
+                            .replace('T', " ")
                     ));
                 }
                 s
@@ -256,13 +266,15 @@ impl Actor {
             return b;
         }
         if args.is_empty() {
-            return "Usage: /resume <i>session id</i> (see /sessions). A unique prefix is enough.".into();
+            return "Usage: /resume <i>session id</i> (see /sessions). A unique prefix is enough."
+                .into();
         }
-        let candidates = match self
-            .ctx
-            .store
-            .list_sessions(user_id, self.chat.chat_id, self.chat.thread_id, 1000)
-        {
+        let candidates = match self.ctx.store.list_sessions(
+            user_id,
+            self.chat.chat_id,
+            self.chat.thread_id,
+            1000,
+        ) {
             Ok(c) => c,
             Err(e) => return format!("❌ {}", escape(&e.to_string())),
         };
@@ -272,7 +284,9 @@ impl Actor {
             .collect();
         let sess = match matching.as_slice() {
             [one] => (*one).clone(),
-            [] => return "❌ No session of yours in this chat matches that id. See /sessions.".into(),
+            [] => {
+                return "❌ No session of yours in this chat matches that id. See /sessions.".into()
+            }
             _ => return "❌ That prefix matches several sessions; give more characters.".into(),
         };
         let root = self.ctx.config.approved_directory.clone();
@@ -285,11 +299,12 @@ impl Actor {
                 )
             }
         };
-        match self
-            .ctx
-            .store
-            .activate_session(user_id, self.chat.chat_id, self.chat.thread_id, &sess.claude_session_id)
-        {
+        match self.ctx.store.activate_session(
+            user_id,
+            self.chat.chat_id,
+            self.chat.thread_id,
+            &sess.claude_session_id,
+        ) {
             Ok(Some(_)) => {}
             Ok(None) => return "❌ Session not found.".into(),
             Err(e) => return format!("❌ {}", escape(&e.to_string())),
@@ -311,7 +326,9 @@ pub fn help_text() -> String {
     for (c, d) in COMMANDS {
         s.push_str(&format!("/{c} — {}\n", escape(d)));
     }
-    s.push_str("\nAnything else you send goes to Claude. Messages sent while Claude works are queued.");
+    s.push_str(
+        "\nAnything else you send goes to Claude. Messages sent while Claude works are queued.",
+    );
     s
 }
 

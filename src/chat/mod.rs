@@ -32,7 +32,12 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(config: Arc<Config>, store: Store, outbox: Outbox, child_env: Vec<(String, String)>) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        outbox: Outbox,
+        child_env: Vec<(String, String)>,
+    ) -> Self {
         Ctx {
             config,
             store,

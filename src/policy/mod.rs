@@ -54,11 +54,16 @@ pub fn is_secret_path(path: &Path) -> bool {
             return true;
         }
     }
-    let Some(name) = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()) else {
+    let Some(name) = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+    else {
         return false;
     };
     if name == ".env" || name.starts_with(".env.") {
-        return !name.ends_with(".example") && !name.ends_with(".sample") && !name.ends_with(".template");
+        return !name.ends_with(".example")
+            && !name.ends_with(".sample")
+            && !name.ends_with(".template");
     }
     if SECRET_FILE_NAMES.contains(&name.as_str()) {
         return true;
@@ -81,7 +86,14 @@ const FILE_TOOLS: &[(&str, &[&str])] = &[
 ];
 
 /// Tools with no side effects outside the conversation itself.
-const HARMLESS_TOOLS: &[&str] = &["TodoWrite", "TodoRead", "Task", "Agent", "ToolSearch", "ExitPlanMode"];
+const HARMLESS_TOOLS: &[&str] = &[
+    "TodoWrite",
+    "TodoRead",
+    "Task",
+    "Agent",
+    "ToolSearch",
+    "ExitPlanMode",
+];
 
 /// Decide a `can_use_tool` request with the fixed safe policy.
 pub fn decide_tool(ctx: &ToolContext<'_>, tool: &str, input: &Value) -> ToolDecision {
@@ -126,7 +138,9 @@ fn decide_file_tool(ctx: &ToolContext<'_>, keys: &[&str], input: &Value) -> Tool
 /// Characters and words that make a shell command's effect impossible to bound by reading it.
 const BASH_OPAQUE: &[&str] = &["$", "`", "<(", ">(", "~"];
 const BASH_PRIVILEGED: &[&str] = &["sudo", "su", "doas", "pkexec", "chroot", "mount", "umount"];
-const BASH_NETWORK: &[&str] = &["curl", "wget", "nc", "ncat", "ssh", "scp", "rsync", "ftp", "telnet", "socat"];
+const BASH_NETWORK: &[&str] = &[
+    "curl", "wget", "nc", "ncat", "ssh", "scp", "rsync", "ftp", "telnet", "socat",
+];
 
 /// The interim Bash rule: allow only commands whose every path-like word resolves inside the
 /// project and that use no expansions, privilege or network tools. Anything else is denied
@@ -141,9 +155,13 @@ fn decide_bash(ctx: &ToolContext<'_>, cmd: &str) -> ToolDecision {
         ));
     }
     for word in shell_words(cmd) {
-        let bare = word.trim_start_matches(['<', '>', '&', '|', ';', '(']).trim_end_matches([';', ')', '&', '|']);
+        let bare = word
+            .trim_start_matches(['<', '>', '&', '|', ';', '('])
+            .trim_end_matches([';', ')', '&', '|']);
         if BASH_PRIVILEGED.contains(&bare) || BASH_NETWORK.contains(&bare) {
-            return ToolDecision::Deny(format!("ccgate policy: {bare} is not allowed from this chat"));
+            return ToolDecision::Deny(format!(
+                "ccgate policy: {bare} is not allowed from this chat"
+            ));
         }
         // `--out=/etc/x` style options carry paths too.
         let candidate = bare.rsplit_once('=').map(|(_, v)| v).unwrap_or(bare);
@@ -162,7 +180,11 @@ fn decide_bash(ctx: &ToolContext<'_>, cmd: &str) -> ToolDecision {
                     ))
                 }
                 Ok(_) => {}
-                Err(_) if !path.is_absolute() && !candidate.contains("..") && !candidate.starts_with('.') => {
+                Err(_)
+                    if !path.is_absolute()
+                        && !candidate.contains("..")
+                        && !candidate.starts_with('.') =>
+                {
                     // Not a path after all (e.g. a regex like a/b in grep); fine.
                 }
                 Err(e) => {
@@ -188,7 +210,9 @@ fn shell_words(cmd: &str) -> Vec<String> {
             (Some(q), c) if c == q => quote = None,
             (Some(_), c) => cur.push(c),
             (None, '\'' | '"') => quote = Some(c),
-            (None, c) if c.is_whitespace() || matches!(c, ';' | '|' | '&' | '<' | '>' | '(' | ')') => {
+            (None, c)
+                if c.is_whitespace() || matches!(c, ';' | '|' | '&' | '<' | '>' | '(' | ')') =>
+            {
                 if !cur.is_empty() {
                     words.push(std::mem::take(&mut cur));
                 }
@@ -215,16 +239,28 @@ mod tests {
         std::fs::create_dir_all(&proj).unwrap();
         std::fs::write(proj.join("a.txt"), "a").unwrap();
         std::fs::create_dir_all(base.join("outside")).unwrap();
-        let ctx = ToolContext { root: &root, cwd: &proj };
+        let ctx = ToolContext {
+            root: &root,
+            cwd: &proj,
+        };
         f(&ctx, &base);
     }
 
     #[test]
     fn file_tools_inside_allowed_outside_denied() {
         with_ctx(|ctx, base| {
-            assert_eq!(decide_tool(ctx, "Read", &json!({"file_path": "a.txt"})), ToolDecision::Allow);
-            assert_eq!(decide_tool(ctx, "Write", &json!({"file_path": "new/b.txt"})), ToolDecision::Allow);
-            assert_eq!(decide_tool(ctx, "Glob", &json!({"pattern": "**/*.rs"})), ToolDecision::Allow);
+            assert_eq!(
+                decide_tool(ctx, "Read", &json!({"file_path": "a.txt"})),
+                ToolDecision::Allow
+            );
+            assert_eq!(
+                decide_tool(ctx, "Write", &json!({"file_path": "new/b.txt"})),
+                ToolDecision::Allow
+            );
+            assert_eq!(
+                decide_tool(ctx, "Glob", &json!({"pattern": "**/*.rs"})),
+                ToolDecision::Allow
+            );
             let outside = base.join("outside/x").display().to_string();
             for input in [
                 json!({"file_path": "../../outside/x"}),
@@ -236,18 +272,38 @@ mod tests {
                 json!({"file_path": ".ssh/config"}),
                 json!({"file_path": 42}),
             ] {
-                assert!(matches!(decide_tool(ctx, "Read", &input), ToolDecision::Deny(_)), "{input}");
+                assert!(
+                    matches!(decide_tool(ctx, "Read", &input), ToolDecision::Deny(_)),
+                    "{input}"
+                );
             }
-            assert_eq!(decide_tool(ctx, "Read", &json!({"file_path": ".env.example"})), ToolDecision::Allow);
-            assert!(matches!(decide_tool(ctx, "Grep", &json!({"pattern": "x", "path": "/"})), ToolDecision::Deny(_)));
+            assert_eq!(
+                decide_tool(ctx, "Read", &json!({"file_path": ".env.example"})),
+                ToolDecision::Allow
+            );
+            assert!(matches!(
+                decide_tool(ctx, "Grep", &json!({"pattern": "x", "path": "/"})),
+                ToolDecision::Deny(_)
+            ));
         });
     }
 
     #[test]
     fn bash_interim_rule() {
         with_ctx(|ctx, _| {
-            for ok in ["ls -la", "touch made.txt", "cat a.txt | wc -l", "mkdir -p out/dir && echo ok", "grep -r foo ./src", "echo a/b"] {
-                assert_eq!(decide_tool(ctx, "Bash", &json!({"command": ok})), ToolDecision::Allow, "{ok}");
+            for ok in [
+                "ls -la",
+                "touch made.txt",
+                "cat a.txt | wc -l",
+                "mkdir -p out/dir && echo ok",
+                "grep -r foo ./src",
+                "echo a/b",
+            ] {
+                assert_eq!(
+                    decide_tool(ctx, "Bash", &json!({"command": ok})),
+                    ToolDecision::Allow,
+                    "{ok}"
+                );
             }
             for bad in [
                 "cat /etc/passwd",
@@ -263,7 +319,13 @@ mod tests {
                 "cp a.txt --target-directory=/tmp",
                 "",
             ] {
-                assert!(matches!(decide_tool(ctx, "Bash", &json!({"command": bad})), ToolDecision::Deny(_)), "{bad}");
+                assert!(
+                    matches!(
+                        decide_tool(ctx, "Bash", &json!({"command": bad})),
+                        ToolDecision::Deny(_)
+                    ),
+                    "{bad}"
+                );
             }
         });
     }
@@ -272,18 +334,38 @@ mod tests {
     fn unknown_and_network_tools_denied() {
         with_ctx(|ctx, _| {
             for t in ["WebFetch", "WebSearch", "mcp__x__y", "SomethingNew"] {
-                assert!(matches!(decide_tool(ctx, t, &json!({})), ToolDecision::Deny(_)), "{t}");
+                assert!(
+                    matches!(decide_tool(ctx, t, &json!({})), ToolDecision::Deny(_)),
+                    "{t}"
+                );
             }
-            assert_eq!(decide_tool(ctx, "TodoWrite", &json!({})), ToolDecision::Allow);
+            assert_eq!(
+                decide_tool(ctx, "TodoWrite", &json!({})),
+                ToolDecision::Allow
+            );
         });
     }
 
     #[test]
     fn secret_names() {
-        for p in ["/a/.env", "/a/.env.local", "/h/.ssh/known_hosts", "/k/id_ed25519", "/x/tls.PEM", "/x/.aws/credentials", "/x/.git-credentials"] {
+        for p in [
+            "/a/.env",
+            "/a/.env.local",
+            "/h/.ssh/known_hosts",
+            "/k/id_ed25519",
+            "/x/tls.PEM",
+            "/x/.aws/credentials",
+            "/x/.git-credentials",
+        ] {
             assert!(is_secret_path(Path::new(p)), "{p}");
         }
-        for p in ["/a/env.rs", "/a/.env.example", "/a/keyboard.rs", "/a/README.md", "/a/.environment/x.txt"] {
+        for p in [
+            "/a/env.rs",
+            "/a/.env.example",
+            "/a/keyboard.rs",
+            "/a/README.md",
+            "/a/.environment/x.txt",
+        ] {
             assert!(!is_secret_path(Path::new(p)), "{p}");
         }
     }

@@ -85,7 +85,11 @@ fn check_input(input: &str) -> Result<(), SandboxError> {
     }
     // `%2e%2e`, `%2f`: nothing in a filesystem path needs percent-encoding; someone is probing.
     let lower = input.to_ascii_lowercase();
-    if lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00") {
+    if lower.contains("%2e")
+        || lower.contains("%2f")
+        || lower.contains("%5c")
+        || lower.contains("%00")
+    {
         return Err(SandboxError::Encoded);
     }
     if input.split('/').any(|part| part.len() > MAX_NAME_LEN) {
@@ -185,7 +189,10 @@ mod tests {
         let t = tree();
         let proj = t.root.join("proj");
         assert_eq!(resolve_dir_within(&t.root, &t.root, "proj").unwrap(), proj);
-        assert_eq!(resolve_dir_within(&t.root, &proj, "src").unwrap(), proj.join("src"));
+        assert_eq!(
+            resolve_dir_within(&t.root, &proj, "src").unwrap(),
+            proj.join("src")
+        );
         assert_eq!(resolve_dir_within(&t.root, &proj, "..").unwrap(), t.root);
         assert_eq!(
             resolve_dir_within(&t.root, &proj, "inner-link").unwrap(),
@@ -205,7 +212,10 @@ mod tests {
     #[test]
     fn cd_dotdot_at_root_stays_at_root() {
         let t = tree();
-        assert_eq!(resolve_dir_within(&t.root, &t.root, "..").unwrap_err(), SandboxError::Outside);
+        assert_eq!(
+            resolve_dir_within(&t.root, &t.root, "..").unwrap_err(),
+            SandboxError::Outside
+        );
         // Lexically `/..` is `/`, which is outside too.
         assert_eq!(
             resolve_dir_within(&t.root, &t.root, "/..").unwrap_err(),
@@ -238,7 +248,11 @@ mod tests {
             ("src/\u{1b}[31m", SandboxError::Control),
         ];
         for (input, want) in cases {
-            assert_eq!(resolve_within(&t.root, &proj, input).unwrap_err(), want, "{input:?}");
+            assert_eq!(
+                resolve_within(&t.root, &proj, input).unwrap_err(),
+                want,
+                "{input:?}"
+            );
         }
         assert_eq!(
             resolve_within(&t.root, &proj, outside_abs.to_str().unwrap()).unwrap_err(),

@@ -38,7 +38,13 @@ const ALLOWED_NAMES: &[&str] = &[
 const ALLOWED_PREFIXES: &[&str] = &["CLAUDE_CODE_", "LC_", "AWS_REGION", "CLOUD_ML_REGION"];
 
 /// Names that never pass, whatever the allowlist or passthrough says.
-const DENIED_PREFIXES: &[&str] = &["TELEGRAM_", "CCGATE_", "AUTH_TOKEN_SECRET", "WEBHOOK_", "GITHUB_WEBHOOK"];
+const DENIED_PREFIXES: &[&str] = &[
+    "TELEGRAM_",
+    "CCGATE_",
+    "AUTH_TOKEN_SECRET",
+    "WEBHOOK_",
+    "GITHUB_WEBHOOK",
+];
 
 /// Build the child's environment from `source` (normally `std::env::vars()`).
 ///
@@ -57,7 +63,11 @@ pub fn child_env(
                 || extra.iter().any(|e| e == k)
         })
         .filter(|(k, _)| !DENIED_PREFIXES.iter().any(|p| k.starts_with(p)))
-        .filter(|(_, v)| !secrets.iter().any(|s| !s.is_empty() && v.contains(s.as_str())))
+        .filter(|(_, v)| {
+            !secrets
+                .iter()
+                .any(|s| !s.is_empty() && v.contains(s.as_str()))
+        })
         .collect();
     out.sort();
     // Quiet by default: no telemetry or auto-update traffic from a headless gateway.
@@ -101,11 +111,22 @@ mod tests {
     fn only_allowlisted_names_pass_and_secrets_never() {
         let env = child_env(
             src(),
-            &["MY_TOOL_HOME".into(), "LEAKY".into(), "TELEGRAM_PASSTHROUGH_ATTEMPT".into()],
+            &[
+                "MY_TOOL_HOME".into(),
+                "LEAKY".into(),
+                "TELEGRAM_PASSTHROUGH_ATTEMPT".into(),
+            ],
             &["123:secret".into()],
         );
         let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
-        for must in ["PATH", "HOME", "ANTHROPIC_API_KEY", "CLAUDE_CODE_MAX_RETRIES", "LC_ALL", "MY_TOOL_HOME"] {
+        for must in [
+            "PATH",
+            "HOME",
+            "ANTHROPIC_API_KEY",
+            "CLAUDE_CODE_MAX_RETRIES",
+            "LC_ALL",
+            "MY_TOOL_HOME",
+        ] {
             assert!(names.contains(&must), "{must} missing from {names:?}");
         }
         for never in [

@@ -68,7 +68,9 @@ impl SpawnSpec {
 pub enum ProcessEvent {
     Claude(ClaudeEvent),
     /// stdout closed and the process ended. `stderr_tail` holds its last lines for diagnostics.
-    Exited { stderr_tail: String },
+    Exited {
+        stderr_tail: String,
+    },
 }
 
 /// A running `claude` process.

@@ -184,7 +184,10 @@ pub fn parse_line(line: &str) -> Vec<ClaudeEvent> {
         }
         "control_request" => {
             let req = v.get("request").cloned().unwrap_or(Value::Null);
-            match (s(&v, "request_id"), req.get("subtype").and_then(Value::as_str)) {
+            match (
+                s(&v, "request_id"),
+                req.get("subtype").and_then(Value::as_str),
+            ) {
                 (Some(request_id), Some("can_use_tool")) => {
                     vec![ClaudeEvent::PermissionRequest(PermissionRequest {
                         request_id,
@@ -253,7 +256,11 @@ fn parse_result(v: &Value) -> TurnResult {
             .and_then(Value::as_array)
             .map(|a| {
                 a.iter()
-                    .map(|e| e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string()))
+                    .map(|e| {
+                        e.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| e.to_string())
+                    })
                     .collect()
             })
             .unwrap_or_default(),
@@ -381,7 +388,9 @@ mod tests {
             }]
         );
         assert_eq!(
-            parse_line(r#"{"type":"control_response","response":{"subtype":"success","request_id":"i1","response":{}}}"#),
+            parse_line(
+                r#"{"type":"control_response","response":{"subtype":"success","request_id":"i1","response":{}}}"#
+            ),
             vec![ClaudeEvent::ControlResponse {
                 request_id: "i1".into(),
                 ok: true
@@ -393,7 +402,10 @@ mod tests {
     fn tolerant_of_garbage_and_unknown_types() {
         assert!(parse_line("not json").is_empty());
         assert!(parse_line("").is_empty());
-        assert_eq!(parse_line(r#"{"type":"brand_new"}"#), vec![ClaudeEvent::Other]);
+        assert_eq!(
+            parse_line(r#"{"type":"brand_new"}"#),
+            vec![ClaudeEvent::Other]
+        );
         assert_eq!(parse_line(r#"[1,2]"#), vec![ClaudeEvent::Other]);
         // A result missing everything still parses, as an error.
         let ClaudeEvent::Result(r) = one(r#"{"type":"result"}"#) else {

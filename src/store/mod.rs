@@ -131,7 +131,10 @@ impl Store {
     }
 
     /// Run `f` in one transaction; committed only if `f` returns Ok.
-    pub fn tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> anyhow::Result<T> {
+    pub fn tx<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> anyhow::Result<T> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let out = f(&tx)?;
@@ -169,7 +172,11 @@ impl Store {
     pub fn telegram_offset(&self) -> anyhow::Result<i64> {
         let conn = self.lock();
         let v: Option<String> = conn
-            .query_row("SELECT value FROM kv WHERE key = 'telegram_offset'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM kv WHERE key = 'telegram_offset'",
+                [],
+                |r| r.get(0),
+            )
             .optional()?;
         Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
@@ -187,7 +194,11 @@ impl Store {
     }
 
     /// Mark updates handled, together with durable replies, atomically.
-    pub fn complete_updates(&self, update_ids: &[i64], replies: &[NewOutbox]) -> anyhow::Result<()> {
+    pub fn complete_updates(
+        &self,
+        update_ids: &[i64],
+        replies: &[NewOutbox],
+    ) -> anyhow::Result<()> {
         self.tx(|tx| {
             for r in replies {
                 insert_outbox(tx, r)?;
@@ -293,7 +304,10 @@ impl Store {
              ORDER BY last_used_at DESC, id DESC LIMIT ?4"
         ))?;
         let rows = st
-            .query_map(params![user_id, chat_id, thread_id, limit as i64], session_from_row)?
+            .query_map(
+                params![user_id, chat_id, thread_id, limit as i64],
+                session_from_row,
+            )?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
@@ -402,20 +416,11 @@ impl Store {
             .unwrap_or((0.0, 0)))
     }
 
-    pub fn record_tool_use(
-        &self,
-        claude_session_id: Option<&str>,
-        user_id: i64,
-        chat_id: i64,
-        tool_name: &str,
-        input: &str,
-        decision: &str,
-        reason: Option<&str>,
-    ) -> anyhow::Result<()> {
+    pub fn record_tool_use(&self, t: &ToolUseRecord<'_>) -> anyhow::Result<()> {
         self.lock().execute(
             "INSERT INTO tool_usage (claude_session_id, user_id, chat_id, tool_name, input, decision, reason, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![claude_session_id, user_id, chat_id, tool_name, input, decision, reason, now_str()],
+            params![t.claude_session_id, t.user_id, t.chat_id, t.tool_name, t.input, t.decision, t.reason, now_str()],
         )?;
         Ok(())
     }
@@ -486,6 +491,18 @@ impl Store {
             |r| r.get(0),
         )?)
     }
+}
+
+/// A tool call and what was decided about it.
+#[derive(Debug, Clone)]
+pub struct ToolUseRecord<'a> {
+    pub claude_session_id: Option<&'a str>,
+    pub user_id: i64,
+    pub chat_id: i64,
+    pub tool_name: &'a str,
+    pub input: &'a str,
+    pub decision: &'a str,
+    pub reason: Option<&'a str>,
 }
 
 /// A reply to be written to the durable outbox.
@@ -576,7 +593,12 @@ mod tests {
         assert_eq!(s.telegram_offset().unwrap(), 13);
         assert_eq!(s.pending_updates().unwrap().len(), 3);
         s.complete_updates(&[10, 11], &[]).unwrap();
-        let pending: Vec<i64> = s.pending_updates().unwrap().into_iter().map(|p| p.0).collect();
+        let pending: Vec<i64> = s
+            .pending_updates()
+            .unwrap()
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
         assert_eq!(pending, vec![12]);
     }
 
@@ -608,9 +630,21 @@ mod tests {
         let s = Store::open_in_memory().unwrap();
         s.record_turn(&turn(Some("a"), 0.0), &[], &[]).unwrap();
         s.record_turn(&turn(Some("b"), 0.0), &[], &[]).unwrap();
-        assert_eq!(s.active_session(7, 7, 0, "/p").unwrap().unwrap().claude_session_id, "b");
+        assert_eq!(
+            s.active_session(7, 7, 0, "/p")
+                .unwrap()
+                .unwrap()
+                .claude_session_id,
+            "b"
+        );
         assert!(s.activate_session(7, 7, 0, "a").unwrap().is_some());
-        assert_eq!(s.active_session(7, 7, 0, "/p").unwrap().unwrap().claude_session_id, "a");
+        assert_eq!(
+            s.active_session(7, 7, 0, "/p")
+                .unwrap()
+                .unwrap()
+                .claude_session_id,
+            "a"
+        );
         // Someone else's session id cannot be activated from this user.
         assert!(s.activate_session(8, 7, 0, "b").unwrap().is_none());
         s.deactivate_sessions(7, 7, 0, "/p").unwrap();
@@ -631,7 +665,11 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let m = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
             assert_eq!(m, 0o600);
-            let d = std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777;
+            let d = std::fs::metadata(path.parent().unwrap())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
             assert_eq!(d, 0o700);
         }
         let s = Store::open(&path).unwrap();

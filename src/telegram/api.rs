@@ -124,8 +124,16 @@ impl std::fmt::Debug for TelegramApi {
 }
 
 impl TelegramApi {
-    pub fn new(base_url: &str, token: &SecretString, poll_timeout: Duration) -> anyhow::Result<Self> {
-        let url = format!("{}/bot{}", base_url.trim_end_matches('/'), token.expose_secret());
+    pub fn new(
+        base_url: &str,
+        token: &SecretString,
+        poll_timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        let url = format!(
+            "{}/bot{}",
+            base_url.trim_end_matches('/'),
+            token.expose_secret()
+        );
         let client = |timeout: Duration| {
             reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(10))
@@ -160,7 +168,11 @@ impl TelegramApi {
     }
 
     /// `getUpdates`, returning each update as raw JSON.
-    pub async fn get_updates(&self, offset: i64, timeout: Duration) -> Result<Vec<Value>, ApiError> {
+    pub async fn get_updates(
+        &self,
+        offset: i64,
+        timeout: Duration,
+    ) -> Result<Vec<Value>, ApiError> {
         let params = GetUpdatesParams::builder()
             .offset(offset)
             .timeout(timeout.as_secs() as u32)
@@ -170,7 +182,10 @@ impl TelegramApi {
                 AllowedUpdate::CallbackQuery,
             ])
             .build();
-        match self.call(&self.poll_bot, "getUpdates", Some(&params)).await? {
+        match self
+            .call(&self.poll_bot, "getUpdates", Some(&params))
+            .await?
+        {
             Value::Array(items) => Ok(items),
             other => Err(ApiError::Transient(format!(
                 "getUpdates returned {} instead of a list",
@@ -181,8 +196,12 @@ impl TelegramApi {
 
     /// Stop any webhook so long polling is allowed (Telegram refuses both at once).
     pub async fn delete_webhook(&self) -> Result<(), ApiError> {
-        let params = DeleteWebhookParams::builder().drop_pending_updates(false).build();
-        self.call(&self.bot, "deleteWebhook", Some(&params)).await.map(|_| ())
+        let params = DeleteWebhookParams::builder()
+            .drop_pending_updates(false)
+            .build();
+        self.call(&self.bot, "deleteWebhook", Some(&params))
+            .await
+            .map(|_| ())
     }
 
     /// `sendMessage`; returns the new message id.
@@ -244,7 +263,9 @@ impl TelegramApi {
             .chat_id(chat_id)
             .message_id(message_id as i32)
             .build();
-        self.call(&self.bot, "deleteMessage", Some(&params)).await.map(|_| ())
+        self.call(&self.bot, "deleteMessage", Some(&params))
+            .await
+            .map(|_| ())
     }
 
     pub async fn send_typing(&self, chat_id: i64, thread_id: i64) -> Result<(), ApiError> {
@@ -253,15 +274,23 @@ impl TelegramApi {
             .maybe_message_thread_id(thread(thread_id))
             .action(ChatAction::Typing)
             .build();
-        self.call(&self.bot, "sendChatAction", Some(&params)).await.map(|_| ())
+        self.call(&self.bot, "sendChatAction", Some(&params))
+            .await
+            .map(|_| ())
     }
 
-    pub async fn answer_callback_query(&self, id: &str, text: Option<&str>) -> Result<(), ApiError> {
+    pub async fn answer_callback_query(
+        &self,
+        id: &str,
+        text: Option<&str>,
+    ) -> Result<(), ApiError> {
         let params = AnswerCallbackQueryParams::builder()
             .callback_query_id(id)
             .maybe_text(text.map(str::to_string))
             .build();
-        self.call(&self.bot, "answerCallbackQuery", Some(&params)).await.map(|_| ())
+        self.call(&self.bot, "answerCallbackQuery", Some(&params))
+            .await
+            .map(|_| ())
     }
 
     pub async fn set_my_commands(&self, commands: &[(&str, &str)]) -> Result<(), ApiError> {
@@ -273,7 +302,9 @@ impl TelegramApi {
                     .collect::<Vec<_>>(),
             )
             .build();
-        self.call(&self.bot, "setMyCommands", Some(&params)).await.map(|_| ())
+        self.call(&self.bot, "setMyCommands", Some(&params))
+            .await
+            .map(|_| ())
     }
 }
 

@@ -51,7 +51,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = acquire(dir.path(), "1:tok").unwrap();
         assert!(!a.path.to_string_lossy().contains("tok"));
-        assert!(matches!(acquire(dir.path(), "1:tok"), Err(LockError::Held(_))));
+        assert!(matches!(
+            acquire(dir.path(), "1:tok"),
+            Err(LockError::Held(_))
+        ));
         // Another token is independent.
         let _b = acquire(dir.path(), "2:tok").unwrap();
         drop(a);

@@ -87,11 +87,17 @@ pub async fn poll(
                 tracing::warn!(secs = d.as_secs(), "getUpdates rate limited");
                 sleep_or_shutdown(d, &mut shutdown).await;
             }
-            Err(ApiError::Rejected { code: 401 | 404, description }) => {
+            Err(ApiError::Rejected {
+                code: 401 | 404,
+                description,
+            }) => {
                 tracing::error!(%description, "Telegram rejected the bot token; check TELEGRAM_BOT_TOKEN");
                 sleep_or_shutdown(Duration::from_secs(30), &mut shutdown).await;
             }
-            Err(ApiError::Rejected { code: 409, description }) => {
+            Err(ApiError::Rejected {
+                code: 409,
+                description,
+            }) => {
                 tracing::error!(%description, "another getUpdates consumer or a webhook is active for this token");
                 sleep_or_shutdown(Duration::from_secs(10), &mut shutdown).await;
             }

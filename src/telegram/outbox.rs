@@ -283,7 +283,9 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
         while let Ok(op) = rx.try_recv() {
             enqueue(&mut queue, op);
         }
-        let Some(op) = queue.pop_front() else { continue };
+        let Some(op) = queue.pop_front() else {
+            continue;
+        };
         match op {
             LaneOp::Durable(row) => {
                 deliver_durable(&shared, chat, &row).await;
@@ -300,8 +302,15 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                 let b = (!buttons.is_empty()).then_some(buttons.as_slice());
                 let result = match progress.get(&key) {
                     Some(&mid) => {
-                        match with_retries(|| shared.api.edit_message_text(chat.chat_id, mid, &html, true, b), 3)
-                            .await
+                        match with_retries(
+                            || {
+                                shared
+                                    .api
+                                    .edit_message_text(chat.chat_id, mid, &html, true, b)
+                            },
+                            3,
+                        )
+                        .await
                         {
                             Err(e) if e.is_message_gone() => {
                                 progress.remove(&key);
@@ -311,7 +320,16 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                         }
                     }
                     None => with_retries(
-                        || shared.api.send_message(chat.chat_id, chat.thread_id, &html, true, b, None),
+                        || {
+                            shared.api.send_message(
+                                chat.chat_id,
+                                chat.thread_id,
+                                &html,
+                                true,
+                                b,
+                                None,
+                            )
+                        },
                         3,
                     )
                     .await
@@ -326,7 +344,9 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
             LaneOp::ProgressClose { key } => {
                 if let Some(mid) = progress.remove(&key) {
                     shared.limiters.global.until_ready().await;
-                    if let Err(e) = with_retries(|| shared.api.delete_message(chat.chat_id, mid), 3).await {
+                    if let Err(e) =
+                        with_retries(|| shared.api.delete_message(chat.chat_id, mid), 3).await
+                    {
                         tracing::warn!(chat = chat.chat_id, error = %e, "progress message not removed");
                     }
                 }
@@ -350,7 +370,12 @@ fn freshest(
         .iter()
         .position(|q| matches!(q, LaneOp::Progress { key: k, .. } if *k == key))
     {
-        if let Some(LaneOp::Progress { html: h, buttons: b, .. }) = queue.remove(pos) {
+        if let Some(LaneOp::Progress {
+            html: h,
+            buttons: b,
+            ..
+        }) = queue.remove(pos)
+        {
             html = h;
             buttons = b;
         }
@@ -393,7 +418,14 @@ async fn deliver_durable(shared: &Shared, chat: ChatRef, row: &OutboxRow) {
         };
         let result = shared
             .api
-            .send_message(chat.chat_id, chat.thread_id, &text, as_html, None, row.reply_to)
+            .send_message(
+                chat.chat_id,
+                chat.thread_id,
+                &text,
+                as_html,
+                None,
+                row.reply_to,
+            )
             .await;
         match result {
             Ok(_) => {
@@ -409,7 +441,11 @@ async fn deliver_durable(shared: &Shared, chat: ChatRef, row: &OutboxRow) {
                 as_html = false;
             }
             Err(ApiError::RetryAfter(d)) => {
-                tracing::info!(chat = chat.chat_id, secs = d.as_secs(), "rate limited by Telegram");
+                tracing::info!(
+                    chat = chat.chat_id,
+                    secs = d.as_secs(),
+                    "rate limited by Telegram"
+                );
                 tokio::time::sleep(d).await;
             }
             Err(ApiError::Transient(m)) => {

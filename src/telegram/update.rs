@@ -33,7 +33,10 @@ pub enum IncomingKind {
     /// An edit of an earlier message: never re-run as a prompt.
     Edited { message_id: i64 },
     /// Something we do not handle yet (photo, sticker, …), with a short label.
-    Unsupported { message_id: Option<i64>, what: String },
+    Unsupported {
+        message_id: Option<i64>,
+        what: String,
+    },
 }
 
 /// One update, reduced to what ccgate needs.
@@ -52,7 +55,9 @@ pub struct Incoming {
 /// Where an update belongs, without interpreting it further (used to index the inbox).
 pub fn locate(update: &Value) -> (Option<i64>, i64) {
     let msg = message_of(update);
-    let chat = msg.and_then(|m| m.pointer("/chat/id")).and_then(Value::as_i64);
+    let chat = msg
+        .and_then(|m| m.pointer("/chat/id"))
+        .and_then(Value::as_i64);
     let thread = msg.map(thread_of).unwrap_or(0);
     (chat, thread)
 }
@@ -68,7 +73,9 @@ fn thread_of(msg: &Value) -> i64 {
     // Only forum topics carry a meaningful thread; a reply chain in a plain group also sets
     // message_thread_id, which must not split the conversation.
     if msg.get("is_topic_message").and_then(Value::as_bool) == Some(true) {
-        msg.get("message_thread_id").and_then(Value::as_i64).unwrap_or(0)
+        msg.get("message_thread_id")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
     } else {
         0
     }
@@ -88,11 +95,18 @@ pub fn parse(update: &Value) -> Option<Incoming> {
             },
             chat_kind: chat_kind(msg),
             user_id: from.get("id").and_then(Value::as_i64)?,
-            username: from.get("username").and_then(Value::as_str).map(str::to_string),
+            username: from
+                .get("username")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             kind: IncomingKind::Callback {
                 callback_id: cb.get("id").and_then(Value::as_str)?.to_string(),
                 message_id: msg.get("message_id").and_then(Value::as_i64),
-                data: cb.get("data").and_then(Value::as_str).unwrap_or("").to_string(),
+                data: cb
+                    .get("data")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
             },
         });
     }
@@ -113,10 +127,12 @@ pub fn parse(update: &Value) -> Option<Incoming> {
             text: text.to_string(),
         }
     } else {
-        let what = ["photo", "document", "voice", "audio", "video", "sticker", "location", "contact"]
-            .into_iter()
-            .find(|k| msg.get(*k).is_some())
-            .unwrap_or("this kind of message");
+        let what = [
+            "photo", "document", "voice", "audio", "video", "sticker", "location", "contact",
+        ]
+        .into_iter()
+        .find(|k| msg.get(*k).is_some())
+        .unwrap_or("this kind of message");
         IncomingKind::Unsupported {
             message_id,
             what: what.to_string(),
@@ -130,7 +146,10 @@ pub fn parse(update: &Value) -> Option<Incoming> {
         },
         chat_kind: chat_kind(msg),
         user_id: from.get("id").and_then(Value::as_i64)?,
-        username: from.get("username").and_then(Value::as_str).map(str::to_string),
+        username: from
+            .get("username")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         kind,
     })
 }
@@ -178,9 +197,21 @@ mod tests {
             "from": {"id": 42, "is_bot": false, "first_name": "A", "username": "al"},
             "chat": {"id": -100, "type": "supergroup"}, "date": 0, "text": "hi", "brand_new_field": {"x": 1}}});
         let i = parse(&u).unwrap();
-        assert_eq!(i.chat, ChatRef { chat_id: -100, thread_id: 3 });
+        assert_eq!(
+            i.chat,
+            ChatRef {
+                chat_id: -100,
+                thread_id: 3
+            }
+        );
         assert_eq!(i.user_id, 42);
-        assert_eq!(i.kind, IncomingKind::Text { message_id: 9, text: "hi".into() });
+        assert_eq!(
+            i.kind,
+            IncomingKind::Text {
+                message_id: 9,
+                text: "hi".into()
+            }
+        );
         assert_eq!(locate(&u), (Some(-100), 3));
     }
 
@@ -205,14 +236,22 @@ mod tests {
         assert!(parse(&json!({"update_id": 1, "poll": {}})).is_none());
         assert!(parse(&json!({"message": {"text": "x"}})).is_none());
         let photo = json!({"update_id": 2, "message": {"message_id": 1, "from": {"id": 1}, "chat": {"id": 1, "type": "private"}, "photo": []}});
-        assert!(matches!(parse(&photo).unwrap().kind, IncomingKind::Unsupported { ref what, .. } if what == "photo"));
+        assert!(
+            matches!(parse(&photo).unwrap().kind, IncomingKind::Unsupported { ref what, .. } if what == "photo")
+        );
     }
 
     #[test]
     fn commands() {
         assert_eq!(parse_command("/start", None), Some(("start".into(), "")));
-        assert_eq!(parse_command("/cd  src/x ", None), Some(("cd".into(), "src/x")));
-        assert_eq!(parse_command("/help@my_bot", Some("my_bot")), Some(("help".into(), "")));
+        assert_eq!(
+            parse_command("/cd  src/x ", None),
+            Some(("cd".into(), "src/x"))
+        );
+        assert_eq!(
+            parse_command("/help@my_bot", Some("my_bot")),
+            Some(("help".into(), ""))
+        );
         assert_eq!(parse_command("/help@other_bot", Some("my_bot")), None);
         assert_eq!(parse_command("hello /start", None), None);
         assert_eq!(parse_command("/", None), None);

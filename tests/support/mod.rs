@@ -51,9 +51,19 @@ pub struct Harness {
 fn random_token() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
     let n = h.finish();
-    format!("{}:AAtest{:016x}{:016x}", 100000 + (n % 900000), n, n.rotate_left(17))
+    format!(
+        "{}:AAtest{:016x}{:016x}",
+        100000 + (n % 900000),
+        n,
+        n.rotate_left(17)
+    )
 }
 
 impl Harness {
@@ -102,22 +112,40 @@ impl Harness {
     pub fn env(&self) -> Vec<(String, String)> {
         let home = self.tmp.path().join("home");
         let mut env: Vec<(String, String)> = vec![
-            ("PATH".into(), std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())),
+            (
+                "PATH".into(),
+                std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
+            ),
             ("HOME".into(), home.display().to_string()),
-            ("CLAUDE_CONFIG_DIR".into(), home.join(".claude").display().to_string()),
+            (
+                "CLAUDE_CONFIG_DIR".into(),
+                home.join(".claude").display().to_string(),
+            ),
             ("ANTHROPIC_BASE_URL".into(), self.model.base_url()),
             ("ANTHROPIC_API_KEY".into(), "sk-test-dummy".into()),
-            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(), "1".into()),
+            (
+                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(),
+                "1".into(),
+            ),
             ("CLAUDE_CODE_MAX_RETRIES".into(), "0".into()),
             ("TELEGRAM_BOT_TOKEN".into(), self.token.clone()),
             ("TELEGRAM_BOT_USERNAME".into(), "fake_bot".into()),
             ("TELEGRAM_API_URL".into(), self.tg.api_url()),
             ("TELEGRAM_POLL_TIMEOUT_SECONDS".into(), "1".into()),
-            ("APPROVED_DIRECTORY".into(), self.approved().display().to_string()),
+            (
+                "APPROVED_DIRECTORY".into(),
+                self.approved().display().to_string(),
+            ),
             ("ALLOWED_USERS".into(), format!("{USER},{OTHER_USER}")),
             ("CLAUDE_CLI_PATH".into(), claude_bin().display().to_string()),
-            ("DATABASE_URL".into(), format!("sqlite:///{}", self.db_path().display())),
-            ("LOCK_DIR".into(), self.tmp.path().join("lock").display().to_string()),
+            (
+                "DATABASE_URL".into(),
+                format!("sqlite:///{}", self.db_path().display()),
+            ),
+            (
+                "LOCK_DIR".into(),
+                self.tmp.path().join("lock").display().to_string(),
+            ),
             ("LOG_LEVEL".into(), "info,ccgate=debug".into()),
         ];
         for (k, v) in &self.extra_env {
@@ -161,7 +189,11 @@ impl Harness {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("ccgate exited early ({status}); log:\n{}", self.log());
             }
-            assert!(tokio::time::Instant::now() < deadline, "ccgate never polled; log:\n{}", self.log());
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "ccgate never polled; log:\n{}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -180,7 +212,11 @@ impl Harness {
                 unsafe_kill(pid as i32, 15);
             }
             match tokio::time::timeout(Duration::from_secs(15), c.wait()).await {
-                Ok(status) => assert!(status.unwrap().success(), "unclean exit; log:\n{}", self.log()),
+                Ok(status) => assert!(
+                    status.unwrap().success(),
+                    "unclean exit; log:\n{}",
+                    self.log()
+                ),
                 Err(_) => panic!("ccgate did not stop on SIGTERM; log:\n{}", self.log()),
             }
         }
@@ -191,8 +227,14 @@ impl Harness {
     }
 
     /// Wait for a message to `chat` whose text satisfies `pred`; returns it.
-    pub async fn wait_message(&self, chat: i64, what: &str, pred: impl Fn(&SentMessage) -> bool) -> SentMessage {
-        self.wait_message_for(chat, what, Duration::from_secs(45), pred).await
+    pub async fn wait_message(
+        &self,
+        chat: i64,
+        what: &str,
+        pred: impl Fn(&SentMessage) -> bool,
+    ) -> SentMessage {
+        self.wait_message_for(chat, what, Duration::from_secs(45), pred)
+            .await
     }
 
     pub async fn wait_message_for(
@@ -236,14 +278,21 @@ impl Harness {
     /// The progress message of the running turn (the one with a Stop button).
     pub async fn wait_progress(&self, chat: i64) -> SentMessage {
         self.wait_message(chat, "a progress message with a Stop button", |m| {
-            !m.deleted && m.reply_markup.as_ref().is_some_and(|r| r.to_string().contains("stop:"))
+            !m.deleted
+                && m.reply_markup
+                    .as_ref()
+                    .is_some_and(|r| r.to_string().contains("stop:"))
         })
         .await
     }
 
     /// Open the database read-only to look at what ccgate stored.
     pub fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open_with_flags(self.db_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap()
+        rusqlite::Connection::open_with_flags(
+            self.db_path(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap()
     }
 }
 
@@ -257,7 +306,10 @@ impl Drop for Harness {
 
 /// The session id from a final answer's `claude --resume <id>` line.
 pub fn session_of(m: &SentMessage) -> String {
-    let idx = m.text.find("claude --resume ").expect("footer with resume line");
+    let idx = m
+        .text
+        .find("claude --resume ")
+        .expect("footer with resume line");
     m.text[idx + "claude --resume ".len()..]
         .split_whitespace()
         .next()
