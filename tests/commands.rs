@@ -1,0 +1,165 @@
+//! End to end: the chat commands, through the real binary and the fake Telegram.
+
+mod support;
+
+use support::{session_of, Harness, USER};
+
+/// Send a command and return the text of the reply that follows it.
+async fn ask(h: &Harness, text: &str, expect: &str) -> String {
+    let before =
+        h.tg.messages(USER)
+            .iter()
+            .map(|m| m.message_id)
+            .max()
+            .unwrap_or(0);
+    h.send(text);
+    h.wait_message(
+        USER,
+        &format!("reply to {text:?} containing {expect:?}"),
+        |m| m.message_id > before && m.text.contains(expect),
+    )
+    .await
+    .text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_commands_stay_inside_the_approved_directory() {
+    let mut h = Harness::new().await;
+    let root = h.approved();
+    std::os::unix::fs::symlink("/etc", root.join("escape")).unwrap();
+    std::fs::write(root.join("proj/.env"), "SECRET=1").unwrap();
+    std::fs::create_dir_all(root.join("other")).unwrap();
+    h.start().await;
+
+    ask(&h, "/start", "ccgate").await;
+    assert!(ask(&h, "/help", "Commands").await.contains("/resume"));
+    ask(&h, "/pwd", ".").await;
+    let projects = ask(&h, "/projects", "Projects").await;
+    assert!(
+        projects.contains("proj/") && projects.contains("other/"),
+        "{projects}"
+    );
+    assert!(
+        !projects.contains("escape"),
+        "a symlink out is not a project: {projects}"
+    );
+
+    ask(&h, "/cd ..", "Now in .").await; // at the root, `..` stays at the root
+    ask(&h, "/cd proj", "Now in proj").await;
+    let ls = ask(&h, "/ls", "README.md").await;
+    assert!(ls.contains("src/"), "{ls}");
+    assert!(!ls.contains(".env"), "secret files are not listed: {ls}");
+
+    for attack in [
+        "/cd /etc",
+        "/cd ../..",
+        "/cd ../escape",
+        "/cd %2e%2e/%2e%2e",
+        "/cd ~",
+        "/cd src/../../../",
+        "/cd README.md",
+    ] {
+        let reply = ask(&h, attack, "Cannot change directory").await;
+        assert!(!reply.contains("Now in"), "{attack}: {reply}");
+    }
+    ask(&h, "/pwd", "proj").await;
+
+    // Claude runs in the chat's directory.
+    h.send("where am I");
+    h.wait_message(USER, "answer", |m| {
+        m.text.contains("FAKE: you said where am I")
+    })
+    .await;
+    let req = h.model.requests().last().unwrap().to_string();
+    assert!(
+        req.contains(&root.join("proj").display().to_string()),
+        "cwd is proj"
+    );
+
+    // Every rejection is audited.
+    let rejected: i64 = h
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE event = 'path_rejected'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rejected, 7);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_new_resume_status_and_verbose() {
+    let mut h = Harness::new().await;
+    h.start().await;
+
+    let s = ask(&h, "/status", "Session: none").await;
+    assert!(s.contains("$0.0000 over 0 requests"), "{s}");
+
+    h.send("first conversation");
+    let a = h
+        .wait_message(USER, "first", |m| m.text.contains("FAKE: you said first"))
+        .await;
+    let sid_a = session_of(&a);
+    let cost_a = a
+        .text
+        .split("💰 $")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+
+    let status = ask(&h, "/status", "Today").await;
+    assert!(status.contains(&sid_a), "{status}");
+    assert!(
+        status.contains(&format!("${cost_a} over 1 request")),
+        "real cost in status: {status}"
+    );
+
+    ask(&h, "/new", "New session").await;
+    h.send("second conversation");
+    let b = h
+        .wait_message(USER, "second", |m| m.text.contains("FAKE: you said second"))
+        .await;
+    let sid_b = session_of(&b);
+    assert_ne!(sid_a, sid_b);
+    assert!(!h
+        .model
+        .requests()
+        .last()
+        .unwrap()
+        .to_string()
+        .contains("first conversation"));
+
+    let list = ask(&h, "/sessions", "Sessions").await;
+    assert!(list.contains(&sid_a) && list.contains(&sid_b), "{list}");
+
+    ask(&h, "/resume zzzz", "No session").await;
+    ask(&h, &format!("/resume {}", &sid_a[..8]), "Resumed").await;
+    h.send("back to the first");
+    let c = h
+        .wait_message(USER, "third", |m| m.text.contains("FAKE: you said back to"))
+        .await;
+    assert_eq!(session_of(&c), sid_a);
+    assert!(h
+        .model
+        .requests()
+        .last()
+        .unwrap()
+        .to_string()
+        .contains("first conversation"));
+
+    ask(&h, "/verbose 7", "Use /verbose 0, 1 or 2").await;
+    ask(&h, "/verbose 0", "set to 0").await;
+    ask(&h, "/verbose", "level is 0").await;
+    ask(&h, "/nonsense", "Unknown command").await;
+    // A command for another bot in a group-style mention is not ours: no reply.
+    let before = h.tg.messages(USER).len();
+    h.send("/status@someone_else_bot");
+    ask(&h, "/pwd", ".").await;
+    assert_eq!(h.tg.messages(USER).len(), before + 1, "only the /pwd reply");
+    h.stop().await;
+}

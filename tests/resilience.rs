@@ -1,0 +1,228 @@
+//! End to end: Telegram faults, rendering limits, the boundaries around Claude, start-up errors.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::fake_telegram::Fault;
+use support::{Harness, STRANGER, USER};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_survive_rate_limits_server_errors_and_dropped_connections() {
+    let mut h = Harness::new().await;
+    h.start().await;
+    // The first sends of this chat fail in every way Telegram can fail; the answer still arrives.
+    h.tg.fail_next("sendMessage", Fault::RetryAfter(2));
+    h.tg.fail_next("sendMessage", Fault::ServerError);
+    h.tg.fail_next("sendMessage", Fault::Drop);
+    h.tg.fail_next("sendMessage", Fault::BadGateway);
+    h.send("/verbose 0");
+    let t0 = Instant::now();
+    h.wait_message(USER, "the /verbose reply", |m| m.text.contains("set to 0"))
+        .await;
+    assert!(
+        t0.elapsed() >= Duration::from_secs(2),
+        "retry_after was honoured"
+    );
+    let sends = h.tg.calls_to("sendMessage");
+    let first_429 = sends.iter().find(|c| c.status == 429).unwrap().at;
+    let next = sends.iter().find(|c| c.at > first_429).unwrap().at;
+    assert!(
+        next - first_429 >= Duration::from_millis(1900),
+        "retried too early: {:?}",
+        next - first_429
+    );
+
+    // Intake survives faults on getUpdates too.
+    h.tg.fail_next("getUpdates", Fault::RetryAfter(1));
+    h.tg.fail_next("getUpdates", Fault::ServerError);
+    h.tg.fail_next("getUpdates", Fault::Drop);
+    h.send("still there?");
+    h.wait_message(USER, "answer after poll faults", |m| {
+        m.text.contains("FAKE: you said still there")
+    })
+    .await;
+    assert_eq!(h.finals(USER).len(), 1);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_answers_are_split_and_rejected_html_is_resent_as_plain_text() {
+    let mut h = Harness::new().await;
+    h.start().await;
+    let para = "**bold** and `code <x>` & more text here. ".repeat(40);
+    let long = format!("{para}\n\n{para}\n\n{para}\n\n{para}");
+    h.send(&format!("[[text:{long}]]"));
+    h.wait_message(USER, "footer of the long answer", |m| {
+        m.text.contains("claude --resume")
+    })
+    .await;
+    let parts: Vec<_> =
+        h.tg.messages(USER)
+            .into_iter()
+            .filter(|m| !m.deleted && m.text.contains("code <x>"))
+            .collect();
+    assert!(parts.len() >= 2, "split into several messages");
+    for p in &parts {
+        assert!(p.raw_text.encode_utf16().count() <= 4096);
+        assert_eq!(p.parse_mode.as_deref(), Some("HTML"));
+    }
+    assert!(parts[0].raw_text.contains("<b>bold</b>"));
+
+    // Telegram refuses the HTML of the next answer: it is sent again as plain text.
+    h.send("[[sleep:2]] [[text:plain **fallback** please]]");
+    h.wait_message(USER, "progress", |m| {
+        !m.deleted && m.text.contains("Working")
+    })
+    .await;
+    h.tg.fail_next(
+        "sendMessage",
+        Fault::BadRequest("Bad Request: can't parse entities: Unsupported start tag".into()),
+    );
+    let m = h
+        .wait_message(USER, "plain fallback", |m| m.text.contains("fallback"))
+        .await;
+    assert_eq!(m.parse_mode, None);
+    assert!(m.text.contains("plain fallback please"), "{}", m.text);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_are_ignored_silently_and_audited() {
+    let mut h = Harness::new().await;
+    h.start().await;
+    h.tg.inject_message(STRANGER, STRANGER, "let me in");
+    h.tg.inject_message(STRANGER, STRANGER, "/status");
+    // A stranger pressing a Stop button of someone else's chat.
+    h.tg.inject_callback(USER, STRANGER, 1, "stop:1");
+    h.send("/pwd");
+    h.wait_message(USER, "reply to the allowed user", |m| m.text.contains('.'))
+        .await;
+    assert!(h.tg.messages(STRANGER).is_empty(), "no reply to a stranger");
+    assert!(h.tg.calls_to("answerCallbackQuery").is_empty());
+    assert_eq!(h.model.request_count(), 0, "Claude never ran");
+    let audited: i64 = h
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE event = 'auth_rejected' AND user_id = ?1",
+            [STRANGER],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(audited, 3);
+
+    // An empty allowlist means nobody, not everybody.
+    h.stop().await;
+    h.set_env("ALLOWED_USERS", "");
+    h.start().await;
+    h.send("hello?");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(h.model.request_count(), 0);
+    assert_eq!(h.tg.messages(USER).len(), 1, "only the earlier /pwd reply");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_calls_outside_the_directory_are_denied_and_claude_sees_why() {
+    let mut h = Harness::new().await;
+    let outside = h.tmp.path().join("outside.txt");
+    h.start().await;
+    h.send("/cd proj");
+    h.wait_message(USER, "cd", |m| m.text.contains("Now in proj"))
+        .await;
+
+    let write = format!(
+        r#"[[tool:Write:{{"file_path":"{}","content":"pwned"}}]]"#,
+        outside.display()
+    );
+    h.send(&write);
+    let m = h
+        .wait_message(USER, "denied write", |m| {
+            m.text.contains("FAKE: tool error was")
+        })
+        .await;
+    assert!(
+        m.text.contains("ccgate policy"),
+        "Claude was told why: {}",
+        m.text
+    );
+    assert!(!outside.exists(), "nothing was written outside");
+
+    h.send(r#"[[tool:Write:{"file_path":"inside.txt","content":"ok"}]]"#);
+    h.wait_message(USER, "allowed write", |m| {
+        m.text.contains("FAKE: tool result was")
+    })
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(h.approved().join("proj/inside.txt")).unwrap(),
+        "ok"
+    );
+
+    h.send(r#"[[tool:Bash:{"command":"touch ../../escaped","description":"x"}]]"#);
+    h.wait_message(USER, "denied bash", |m| {
+        m.text.contains("parent-directory references")
+    })
+    .await;
+
+    let decisions: Vec<(String, String)> = h
+        .db()
+        .prepare("SELECT tool_name, decision FROM tool_usage ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        decisions.contains(&("Write".into(), "deny".into())),
+        "{decisions:?}"
+    );
+    assert!(
+        decisions.contains(&("Write".into(), "allow".into())),
+        "{decisions:?}"
+    );
+    assert!(
+        decisions.contains(&("Bash".into(), "deny".into())),
+        "{decisions:?}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_never_sees_the_bot_token_or_other_secrets() {
+    let mut h = Harness::new().await;
+    h.set_env("AUTH_TOKEN_SECRET", "hmac-secret-value");
+    h.set_env("SOME_OTHER_VAR", "not-allowlisted");
+    h.start().await;
+    let probe = r#"import os; e=os.environ; print('LEAK' if any(k.startswith('TELEGRAM') or 'AAtest' in v or v.startswith('hmac-') or k=='SOME_OTHER_VAR' for k,v in e.items()) else 'CLEAN', 'HOME' in e)"#;
+    h.send(&format!(
+        r#"[[tool:Bash:{{"command":"python3 -c \"{probe}\"","description":"env probe"}}]]"#
+    ));
+    let m = h
+        .wait_message(USER, "probe result", |m| m.text.contains("FAKE: tool"))
+        .await;
+    assert!(m.text.contains("CLEAN True"), "{}", m.text);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_config_exits_2_naming_the_variable_and_second_instance_is_refused() {
+    let mut h = Harness::new().await;
+    h.set_env("CLAUDE_MAX_TURNS", "lots");
+    let out = h.command().arg("run").output().await.unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("CLAUDE_MAX_TURNS"), "{err}");
+    assert!(!err.contains(&h.token), "the token is never printed");
+
+    h.set_env("CLAUDE_MAX_TURNS", "5");
+    h.start().await;
+    let out = h.command().arg("run").output().await.unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already running"), "{err}");
+    assert!(
+        !h.log().contains(&h.token),
+        "the token never reaches the log"
+    );
+    h.stop().await;
+}
