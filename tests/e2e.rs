@@ -362,3 +362,46 @@ async fn idle_process_is_reaped_and_session_resumed() {
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forum_topics_are_separate_conversations() {
+    let mut h = Harness::new().await;
+    h.start().await;
+    let group = -100_777;
+    h.tg.inject_topic_message(group, 10, USER, "/cd proj");
+    h.wait_message(group, "cd in topic 10", |m| m.text.contains("Now in proj"))
+        .await;
+    h.tg.inject_topic_message(group, 10, USER, "topic ten here");
+    h.tg.inject_topic_message(group, 20, USER, "topic twenty here");
+    let ten = h
+        .wait_message(group, "answer in 10", |m| {
+            m.text.contains("FAKE: you said topic ten")
+        })
+        .await;
+    let twenty = h
+        .wait_message(group, "answer in 20", |m| {
+            m.text.contains("FAKE: you said topic twenty")
+        })
+        .await;
+    assert_eq!(ten.message_thread_id, Some(10), "answered in its own topic");
+    assert_eq!(twenty.message_thread_id, Some(20));
+    assert_ne!(session_of(&ten), session_of(&twenty));
+    // Each topic keeps its own directory.
+    h.tg.inject_topic_message(group, 20, USER, "/pwd");
+    h.wait_message(group, "pwd in 20", |m| {
+        m.message_thread_id == Some(20) && m.text.trim() == "📂 ."
+    })
+    .await;
+    let dirs: Vec<(i64, String)> = h
+        .db()
+        .prepare("SELECT thread_id, directory FROM sessions ORDER BY thread_id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(dirs.len(), 2);
+    assert!(dirs[0].1.ends_with("/proj") && dirs[0].0 == 10, "{dirs:?}");
+    assert!(!dirs[1].1.ends_with("/proj") && dirs[1].0 == 20, "{dirs:?}");
+    h.stop().await;
+}

@@ -226,3 +226,53 @@ async fn bad_config_exits_2_naming_the_variable_and_second_instance_is_refused()
     );
     h.stop().await;
 }
+
+/// The real CLI always honours the interrupt; a hung one must still be stopped. This stand-in
+/// starts a turn, then ignores interrupts and SIGINT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claude_that_ignores_interrupts_is_signalled_then_killed() {
+    let mut h = Harness::new().await;
+    let stub = h.tmp.path().join("stubborn-claude");
+    std::fs::write(
+        &stub,
+        "#!/usr/bin/env python3\n\
+         import json, signal, sys\n\
+         signal.signal(signal.SIGINT, signal.SIG_IGN)\n\
+         for line in sys.stdin:\n\
+         \x20   if json.loads(line).get('type') == 'user':\n\
+         \x20       print(json.dumps({'type': 'system', 'subtype': 'init', 'session_id': 'stubborn'}), flush=True)\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    h.set_env("CLAUDE_CLI_PATH", stub.to_str().unwrap());
+    h.start().await;
+    h.send("hang forever");
+    h.wait_progress(USER).await;
+    let t0 = Instant::now();
+    h.send("/stop");
+    let m = h
+        .wait_message(USER, "stopped after escalation", |m| {
+            m.text.contains("Stopped")
+        })
+        .await;
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_secs(9),
+        "interrupt, then SIGINT, then kill: {took:?}"
+    );
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    assert!(!m.text.contains("FAKE"));
+    let log = h.log();
+    assert!(
+        log.contains("sending SIGINT") && log.contains("killing it"),
+        "{log}"
+    );
+    // The chat still works afterwards (a new process is started for the next message).
+    h.send("/status");
+    h.wait_message(USER, "status after kill", |m| {
+        m.text.contains("not running")
+    })
+    .await;
+    h.stop().await;
+}

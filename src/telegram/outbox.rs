@@ -469,3 +469,85 @@ async fn deliver_durable(shared: &Shared, chat: ChatRef, row: &OutboxRow) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[tokio::test]
+    async fn group_and_global_limits_hold_back_the_next_message() {
+        // Generous per-chat limit so the group and global buckets are what is measured.
+        let l = Limiters::new(Limits {
+            per_chat_per_second: 1000,
+            per_group_per_minute: 120, // burst 120, then one per 500 ms
+            global_per_second: 1000,
+        });
+        let t0 = Instant::now();
+        for _ in 0..120 {
+            l.message_slot(-42).await;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_millis(200),
+            "the burst is immediate"
+        );
+        let t1 = Instant::now();
+        l.message_slot(-42).await;
+        assert!(
+            t1.elapsed() >= Duration::from_millis(400),
+            "121st group message waited {:?}",
+            t1.elapsed()
+        );
+        // A private chat is not subject to the group bucket.
+        let t2 = Instant::now();
+        l.message_slot(42).await;
+        assert!(t2.elapsed() < Duration::from_millis(100));
+
+        let g = Limiters::new(Limits {
+            per_chat_per_second: 1000,
+            per_group_per_minute: 1000,
+            global_per_second: 5, // burst 5, then one per 200 ms
+        });
+        for chat in 1..=5 {
+            g.message_slot(chat).await;
+        }
+        let t3 = Instant::now();
+        g.message_slot(6).await;
+        assert!(
+            t3.elapsed() >= Duration::from_millis(150),
+            "global limit spans chats: {:?}",
+            t3.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn one_message_per_second_per_chat() {
+        let l = Limiters::new(Limits::default());
+        l.message_slot(7).await;
+        let t = Instant::now();
+        l.message_slot(7).await;
+        assert!(
+            t.elapsed() >= Duration::from_millis(900),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+
+    #[test]
+    fn progress_edits_coalesce_and_close_cancels_them() {
+        let mut q = VecDeque::new();
+        let p = |html: &str| LaneOp::Progress {
+            key: 1,
+            html: html.into(),
+            buttons: vec![],
+        };
+        enqueue(&mut q, p("a"));
+        enqueue(&mut q, p("b"));
+        enqueue(&mut q, p("c"));
+        assert_eq!(q.len(), 1);
+        assert!(matches!(&q[0], LaneOp::Progress { html, .. } if html == "c"));
+        enqueue(&mut q, LaneOp::ProgressClose { key: 1 });
+        assert_eq!(q.len(), 1);
+        assert!(matches!(q[0], LaneOp::ProgressClose { key: 1 }));
+    }
+}
