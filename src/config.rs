@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::policy::roles::Role;
+
 /// Where the public Bot API lives; tests point `TELEGRAM_API_URL` at a local fake.
 pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
 /// Default database, relative to the working directory (`sqlite:///` + relative path).
@@ -63,6 +65,41 @@ pub struct Config {
     pub log_level: String,
     /// Directory for the single-poller lock file.
     pub lock_dir: PathBuf,
+
+    // ----- limits -----
+    /// Per-user token bucket: `rate_limit_requests` messages per `rate_limit_window`,
+    /// with bursts of up to `rate_limit_burst`.
+    pub rate_limit_requests: u32,
+    pub rate_limit_window: Duration,
+    pub rate_limit_burst: u32,
+    /// Daily real-cost budget per user (USD, UTC day). `None` = unlimited.
+    pub max_cost_per_user: Option<f64>,
+    /// Passed to `claude` as `--max-budget-usd`.
+    pub max_cost_per_request: Option<f64>,
+    /// Daily real-cost budget over all users.
+    pub max_cost_global: Option<f64>,
+
+    // ----- access -----
+    /// Group and supergroup chat ids where the bot works; groups are off unless listed.
+    pub allowed_groups: Vec<i64>,
+    /// Explicit roles; allowed users without one get `default_role`.
+    pub user_roles: HashMap<i64, Role>,
+    pub default_role: Role,
+    /// Top-level project folder → users who may work in it. Unlisted projects are open to all
+    /// allowed users.
+    pub project_access: HashMap<String, Vec<i64>>,
+    /// Require `/login <token>` in addition to the allowlist.
+    pub enable_token_auth: bool,
+    /// Key for hashing login tokens (HMAC-SHA256). Required with token auth.
+    pub auth_token_secret: Option<SecretString>,
+    /// An auth session ends after this much inactivity.
+    pub session_timeout: Duration,
+    /// Unknown users who DM the bot get a pairing code for the operator to approve.
+    pub pairing: bool,
+    /// Extra secret-file globs on top of the built-in ones (which cannot be removed).
+    pub secret_file_patterns: Vec<String>,
+    /// Extra secret values (from `*_FILE` or env) that must be redacted everywhere.
+    pub extra_secrets: Vec<SecretString>,
 }
 
 impl Config {
@@ -102,7 +139,7 @@ impl Config {
                 .filter(|v| !v.is_empty())
         };
 
-        let token = get("TELEGRAM_BOT_TOKEN")
+        let token = get_secret(vars, "TELEGRAM_BOT_TOKEN", "TELEGRAM_BOT_TOKEN_FILE")?
             .ok_or_else(|| ConfigError::new("TELEGRAM_BOT_TOKEN", "is required"))?;
         validate_bot_token(&token)?;
 
@@ -168,6 +205,118 @@ impl Config {
             ));
         }
 
+        let rate_limit_requests = parse_num(
+            get("RATE_LIMIT_REQUESTS"),
+            "RATE_LIMIT_REQUESTS",
+            10,
+            1,
+            100_000,
+        )? as u32;
+        let rate_limit_window = Duration::from_secs(parse_num(
+            get("RATE_LIMIT_WINDOW"),
+            "RATE_LIMIT_WINDOW",
+            60,
+            1,
+            86_400,
+        )?);
+        let rate_limit_burst =
+            parse_num(get("RATE_LIMIT_BURST"), "RATE_LIMIT_BURST", 5, 1, 100_000)? as u32;
+        let max_cost_per_user = parse_money(
+            get("CLAUDE_MAX_COST_PER_USER"),
+            "CLAUDE_MAX_COST_PER_USER",
+            Some(10.0),
+        )?;
+        let max_cost_per_request = parse_money(
+            get("CLAUDE_MAX_COST_PER_REQUEST"),
+            "CLAUDE_MAX_COST_PER_REQUEST",
+            None,
+        )?;
+        let max_cost_global = parse_money(
+            get("CLAUDE_MAX_COST_GLOBAL"),
+            "CLAUDE_MAX_COST_GLOBAL",
+            None,
+        )?;
+
+        let allowed_groups = match get("ALLOWED_GROUPS") {
+            None => Vec::new(),
+            Some(s) => {
+                let ids =
+                    parse_signed_id_list(&s).map_err(|m| ConfigError::new("ALLOWED_GROUPS", m))?;
+                if let Some(bad) = ids.iter().find(|id| **id > 0) {
+                    return Err(ConfigError::new(
+                        "ALLOWED_GROUPS",
+                        format!("{bad} is a user id; group chat ids are negative"),
+                    ));
+                }
+                ids
+            }
+        };
+        let default_role = match get("DEFAULT_ROLE") {
+            None => Role::Developer,
+            Some(r) => Role::parse(&r).ok_or_else(|| {
+                ConfigError::new(
+                    "DEFAULT_ROLE",
+                    format!("{r:?} is not one of viewer, developer, admin"),
+                )
+            })?,
+        };
+        let user_roles = match get("USER_ROLES") {
+            None => HashMap::new(),
+            Some(s) => parse_roles(&s).map_err(|m| ConfigError::new("USER_ROLES", m))?,
+        };
+        let project_access = match get("PROJECT_ACCESS") {
+            None => HashMap::new(),
+            Some(s) => {
+                parse_project_access(&s).map_err(|m| ConfigError::new("PROJECT_ACCESS", m))?
+            }
+        };
+        let enable_token_auth = parse_bool(get("ENABLE_TOKEN_AUTH"), "ENABLE_TOKEN_AUTH", false)?;
+        let auth_token_secret = get_secret(vars, "AUTH_TOKEN_SECRET", "AUTH_TOKEN_SECRET_FILE")?;
+        if let Some(s) = &auth_token_secret {
+            if s.len() < 32 {
+                return Err(ConfigError::new(
+                    "AUTH_TOKEN_SECRET",
+                    "must be at least 32 characters (try: openssl rand -hex 32)",
+                ));
+            }
+        }
+        if enable_token_auth && auth_token_secret.is_none() {
+            return Err(ConfigError::new(
+                "AUTH_TOKEN_SECRET",
+                "is required when ENABLE_TOKEN_AUTH is on",
+            ));
+        }
+        let session_timeout = Duration::from_secs(
+            parse_num(
+                get("SESSION_TIMEOUT_HOURS"),
+                "SESSION_TIMEOUT_HOURS",
+                24,
+                1,
+                24 * 365,
+            )? * 3600,
+        );
+        let pairing = match get("PAIRING")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("on") | Some("true") | Some("1") | Some("yes") => true,
+            Some("off") | Some("false") | Some("0") | Some("no") => false,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "PAIRING",
+                    format!("{other:?} is not on or off"),
+                ))
+            }
+        };
+        let secret_file_patterns = get("SECRET_FILE_PATTERNS")
+            .map(|s| split_list(&s).map(str::to_string).collect())
+            .unwrap_or_default();
+        let mut extra_secrets: Vec<SecretString> = Vec::new();
+        if let Some(key) = get_secret(vars, "ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY_FILE")? {
+            extra_secrets.push(SecretString::from(key));
+        }
+
         let claude_env_passthrough = get("CLAUDE_ENV_PASSTHROUGH")
             .map(|s| split_list(&s).map(str::to_string).collect())
             .unwrap_or_default();
@@ -194,12 +343,52 @@ impl Config {
             lock_dir: get("LOCK_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(std::env::temp_dir),
+            rate_limit_requests,
+            rate_limit_window,
+            rate_limit_burst,
+            max_cost_per_user,
+            max_cost_per_request,
+            max_cost_global,
+            allowed_groups,
+            user_roles,
+            default_role,
+            project_access,
+            enable_token_auth,
+            auth_token_secret: auth_token_secret.map(SecretString::from),
+            session_timeout,
+            pairing,
+            secret_file_patterns,
+            extra_secrets,
         })
     }
 
     /// The values that must never leave ccgate: not to Claude's environment, not to logs.
     pub fn secret_values(&self) -> Vec<String> {
-        vec![self.telegram_bot_token.expose_secret().to_string()]
+        let mut v = vec![self.telegram_bot_token.expose_secret().to_string()];
+        if let Some(s) = &self.auth_token_secret {
+            v.push(s.expose_secret().to_string());
+        }
+        v
+    }
+
+    /// Every value that must be masked in logs, audit rows and chat (includes the API key,
+    /// which Claude itself legitimately receives).
+    pub fn redacted_values(&self) -> Vec<String> {
+        let mut v = self.secret_values();
+        v.extend(
+            self.extra_secrets
+                .iter()
+                .map(|s| s.expose_secret().to_string()),
+        );
+        v
+    }
+
+    /// The role of an allowed user.
+    pub fn role_of(&self, user_id: i64) -> Role {
+        self.user_roles
+            .get(&user_id)
+            .copied()
+            .unwrap_or(self.default_role)
     }
 }
 
@@ -227,6 +416,129 @@ fn parse_id_list(s: &str) -> Result<Vec<i64>, String> {
         }
     }
     Ok(out)
+}
+
+fn parse_signed_id_list(s: &str) -> Result<Vec<i64>, String> {
+    let s = s.trim().trim_start_matches('[').trim_end_matches(']');
+    let mut out = Vec::new();
+    for item in split_list(s) {
+        let id: i64 = item
+            .trim_matches('"')
+            .parse()
+            .map_err(|_| format!("{item:?} is not a numeric chat id"))?;
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// `123:admin,456:viewer`
+fn parse_roles(s: &str) -> Result<HashMap<i64, Role>, String> {
+    let mut out = HashMap::new();
+    for item in split_list(s) {
+        let (id, role) = item
+            .split_once(':')
+            .ok_or_else(|| format!("{item:?} should look like <user id>:<role>"))?;
+        let id: i64 = id
+            .trim()
+            .parse()
+            .map_err(|_| format!("{id:?} is not a user id"))?;
+        let role = Role::parse(role)
+            .ok_or_else(|| format!("{role:?} is not one of viewer, developer, admin"))?;
+        out.insert(id, role);
+    }
+    Ok(out)
+}
+
+/// `webapp:123 456;infra:789` — project folder, then the users allowed in it.
+fn parse_project_access(s: &str) -> Result<HashMap<String, Vec<i64>>, String> {
+    let mut out = HashMap::new();
+    for item in s.split(';').map(str::trim).filter(|i| !i.is_empty()) {
+        let (project, users) = item
+            .split_once(':')
+            .ok_or_else(|| format!("{item:?} should look like <project>:<user id> <user id>…"))?;
+        let project = project.trim();
+        if project.is_empty() || project.contains('/') || project == ".." || project == "." {
+            return Err(format!(
+                "{project:?} is not a top-level project folder name"
+            ));
+        }
+        out.insert(project.to_string(), parse_id_list(users)?);
+    }
+    Ok(out)
+}
+
+fn parse_bool(raw: Option<String>, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match raw.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => Err(ConfigError::new(
+            var,
+            format!("{other:?} is not true or false"),
+        )),
+    }
+}
+
+/// A USD amount; `0`, `none` or `off` mean unlimited.
+fn parse_money(
+    raw: Option<String>,
+    var: &'static str,
+    default: Option<f64>,
+) -> Result<Option<f64>, ConfigError> {
+    let Some(raw) = raw else { return Ok(default) };
+    if matches!(
+        raw.to_ascii_lowercase().as_str(),
+        "none" | "off" | "unlimited"
+    ) {
+        return Ok(None);
+    }
+    let v: f64 = raw
+        .trim_start_matches('$')
+        .parse()
+        .map_err(|_| ConfigError::new(var, format!("{raw:?} is not an amount in USD")))?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(ConfigError::new(
+            var,
+            format!("{raw:?} must be a positive amount"),
+        ));
+    }
+    Ok((v > 0.0).then_some(v))
+}
+
+/// A secret from `NAME` or from the file named by `NAME_FILE` (systemd credentials, Docker
+/// secrets). Both set is ambiguous and refused.
+fn get_secret(
+    vars: &HashMap<String, String>,
+    name: &'static str,
+    file_var: &'static str,
+) -> Result<Option<String>, ConfigError> {
+    let direct = vars
+        .get(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
+    let file = vars
+        .get(file_var)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
+    match (direct, file) {
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            file_var,
+            format!("set either {name} or {file_var}, not both"),
+        )),
+        (Some(v), None) => Ok(Some(v)),
+        (None, Some(path)) => {
+            let content = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError::new(file_var, format!("cannot read {path}: {e}")))?;
+            let v = content.trim_end_matches(['\n', '\r']).to_string();
+            if v.is_empty() {
+                return Err(ConfigError::new(file_var, format!("{path} is empty")));
+            }
+            Ok(Some(v))
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 fn parse_num(

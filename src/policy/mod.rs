@@ -9,6 +9,7 @@
 //! directory, deny what it cannot understand). Interactive approval, roles and configurable
 //! rules build on top of it.
 
+pub mod roles;
 pub mod sandbox;
 
 use std::path::{Path, PathBuf};

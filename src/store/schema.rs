@@ -6,8 +6,9 @@
 use rusqlite_migration::{Migrations, M};
 
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        r#"
+    Migrations::new(vec![
+        M::up(
+            r#"
         CREATE TABLE users (
             user_id     INTEGER PRIMARY KEY,
             username    TEXT,
@@ -121,7 +122,60 @@ pub fn migrations() -> Migrations<'static> {
             details    TEXT NOT NULL
         );
         "#,
-    )])
+        ),
+        // Security layer: a hash chain over the audit log, login tokens, auth sessions, pairing
+        // codes, users admitted by pairing, and lockouts.
+        M::up(
+            r#"
+        ALTER TABLE audit_log ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
+        ALTER TABLE audit_log ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+
+        -- Login tokens, stored only as HMAC-SHA256(AUTH_TOKEN_SECRET, token).
+        CREATE TABLE auth_tokens (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id     INTEGER NOT NULL,
+            token_hash  TEXT NOT NULL UNIQUE,
+            created_at  TEXT NOT NULL,
+            expires_at  TEXT NOT NULL,
+            used_at     TEXT,
+            revoked_at  TEXT
+        );
+
+        -- A logged-in user; ends after SESSION_TIMEOUT_HOURS without activity.
+        CREATE TABLE auth_sessions (
+            user_id     INTEGER PRIMARY KEY,
+            token_id    INTEGER NOT NULL,
+            created_at  TEXT NOT NULL,
+            last_seen   TEXT NOT NULL
+        );
+
+        CREATE TABLE pairing_codes (
+            code        TEXT PRIMARY KEY,
+            user_id     INTEGER NOT NULL,
+            username    TEXT,
+            created_at  TEXT NOT NULL,
+            expires_at  TEXT NOT NULL,
+            approved_at TEXT
+        );
+        CREATE INDEX pairing_codes_by_user ON pairing_codes (user_id);
+
+        -- Users admitted by an operator-approved pairing code, in addition to ALLOWED_USERS.
+        CREATE TABLE paired_users (
+            user_id     INTEGER PRIMARY KEY,
+            username    TEXT,
+            approved_at TEXT NOT NULL,
+            code        TEXT NOT NULL
+        );
+
+        CREATE TABLE lockouts (
+            user_id     INTEGER PRIMARY KEY,
+            reason      TEXT NOT NULL,
+            locked_at   TEXT NOT NULL,
+            until       TEXT
+        );
+        "#,
+        ),
+    ])
 }
 
 #[cfg(test)]
