@@ -10,11 +10,12 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use crate::audit::Redactor;
 use crate::chat::{Ctx, Router, COMMANDS};
 use crate::config::Config;
 use crate::gate::{Gate, Verdict};
 use crate::runner::env::child_env;
-use crate::store::Store;
+use crate::store::{NewOutbox, Store};
 use crate::telegram::api::{ApiError, TelegramApi};
 use crate::telegram::instance_lock;
 use crate::telegram::intake::{self, UpdateSink};
@@ -25,17 +26,37 @@ struct Dispatcher {
     gate: Gate,
     router: Router,
     store: Store,
+    outbox: Outbox,
 }
 
 impl UpdateSink for Dispatcher {
     fn dispatch(&self, update: Value) {
+        let id = update
+            .get("update_id")
+            .and_then(Value::as_i64)
+            .unwrap_or(-1);
         match self.gate.check(&update) {
-            Verdict::Pass(incoming) => self.router.route(incoming),
+            Verdict::Pass(admitted) => self.router.route(admitted),
+            Verdict::Reply {
+                chat,
+                html,
+                delete_message,
+            } => {
+                let row = NewOutbox {
+                    chat_id: chat.chat_id,
+                    thread_id: chat.thread_id,
+                    html,
+                    reply_to: None,
+                };
+                if let Err(e) = self.store.complete_updates(&[id], &[row]) {
+                    tracing::error!(error = %e, "could not answer at the gate");
+                }
+                self.outbox.kick();
+                if let Some(mid) = delete_message {
+                    self.outbox.delete(chat, mid);
+                }
+            }
             Verdict::Drop { reason } => {
-                let id = update
-                    .get("update_id")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(-1);
                 tracing::debug!(update_id = id, reason, "update dropped");
                 if let Err(e) = self.store.complete_updates(&[id], &[]) {
                     tracing::error!(error = %e, "could not mark a dropped update done");
@@ -50,7 +71,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let _lock =
         instance_lock::acquire(&config.lock_dir, config.telegram_bot_token.expose_secret())?;
-    let store = Store::open(&config.database_path)?;
+    let redactor = Redactor::new(config.redacted_values());
+    let store = Store::open(&config.database_path)?.with_redactor(redactor.clone());
     tracing::info!(
         path = %std::fs::canonicalize(&config.database_path).unwrap_or_else(|_| config.database_path.clone()).display(),
         "database opened"
@@ -83,17 +105,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::warn!("ALLOWED_USERS is empty: nobody can use this bot (fail closed)");
     }
 
-    let outbox = Outbox::start(api.clone(), store.clone(), Limits::default());
+    let outbox = Outbox::start(api.clone(), store.clone(), Limits::default(), redactor);
     let env = child_env(
         std::env::vars(),
         &config.claude_env_passthrough,
         &config.secret_values(),
     );
-    let ctx = Arc::new(Ctx::new(config.clone(), store.clone(), outbox, env));
+    let secrets = config.secret_files()?;
+    let ctx = Arc::new(Ctx::new(
+        config.clone(),
+        store.clone(),
+        outbox.clone(),
+        env,
+        secrets,
+    ));
     let dispatcher = Arc::new(Dispatcher {
-        gate: Gate::new(&config.allowed_users, store.clone()),
+        gate: Gate::new(config.clone(), store.clone()),
         router: Router::new(ctx),
         store: store.clone(),
+        outbox,
     });
 
     let replayed = intake::replay_pending(&store, dispatcher.as_ref())?;

@@ -176,7 +176,8 @@ impl Auth {
     /// Is `user_id` logged in? Refreshes the inactivity timer when so; ends a stale session.
     pub fn check_session(&self, user_id: i64) -> anyhow::Result<bool> {
         let cutoff = ts(chrono::Utc::now()
-            - chrono::Duration::from_std(self.session_timeout).unwrap_or(chrono::Duration::days(1)));
+            - chrono::Duration::from_std(self.session_timeout)
+                .unwrap_or(chrono::Duration::days(1)));
         self.store.tx(|tx| {
             let last: Option<String> = tx
                 .query_row(
@@ -194,7 +195,10 @@ impl Auth {
                     Ok(true)
                 }
                 Some(_) => {
-                    tx.execute("DELETE FROM auth_sessions WHERE user_id = ?1", params![user_id])?;
+                    tx.execute(
+                        "DELETE FROM auth_sessions WHERE user_id = ?1",
+                        params![user_id],
+                    )?;
                     Ok(false)
                 }
                 None => Ok(false),
@@ -203,10 +207,12 @@ impl Auth {
     }
 
     pub fn logout(&self, user_id: i64) -> anyhow::Result<bool> {
-        Ok(self
-            .store
-            .tx(|tx| tx.execute("DELETE FROM auth_sessions WHERE user_id = ?1", params![user_id]))?
-            > 0)
+        Ok(self.store.tx(|tx| {
+            tx.execute(
+                "DELETE FROM auth_sessions WHERE user_id = ?1",
+                params![user_id],
+            )
+        })? > 0)
     }
 }
 
@@ -222,7 +228,11 @@ pub enum PairingOutcome {
 }
 
 /// Hand out a pairing code to `user_id`, within the limits.
-pub fn request_pairing(store: &Store, user_id: i64, username: Option<&str>) -> anyhow::Result<PairingOutcome> {
+pub fn request_pairing(
+    store: &Store,
+    user_id: i64,
+    username: Option<&str>,
+) -> anyhow::Result<PairingOutcome> {
     let now = now_str();
     store.tx(|tx| {
         let given: i64 = tx.query_row(
@@ -314,7 +324,9 @@ pub fn approve_pairing(store: &Store, code: &str) -> anyhow::Result<Result<i64, 
 pub fn paired_users(store: &Store) -> anyhow::Result<Vec<i64>> {
     store.tx(|tx| {
         let mut st = tx.prepare("SELECT user_id FROM paired_users")?;
-        let rows = st.query_map([], |r| r.get(0))?.collect::<Result<Vec<i64>, _>>();
+        let rows = st
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<Vec<i64>, _>>();
         rows
     })
 }
@@ -363,7 +375,11 @@ mod tests {
         assert_eq!(a.revoke_user(7).unwrap(), 2);
         assert_eq!(a.login(7, &t).unwrap(), Err(LoginError::Revoked));
         // A token hashed under another secret is unknown here.
-        let other = Auth::new(Store::open_in_memory().unwrap(), SecretString::from("x".repeat(40)), Duration::from_secs(1));
+        let other = Auth::new(
+            Store::open_in_memory().unwrap(),
+            SecretString::from("x".repeat(40)),
+            Duration::from_secs(1),
+        );
         let t2 = other.issue(7, Duration::from_secs(60)).unwrap();
         assert_eq!(a.login(7, &t2).unwrap(), Err(LoginError::Unknown));
     }
@@ -371,11 +387,20 @@ mod tests {
     #[test]
     fn session_expires_with_inactivity() {
         let store = Store::open_in_memory().unwrap();
-        let a = Auth::new(store.clone(), SecretString::from("k".repeat(40)), Duration::from_secs(3600));
+        let a = Auth::new(
+            store.clone(),
+            SecretString::from("k".repeat(40)),
+            Duration::from_secs(3600),
+        );
         let t = a.issue(7, Duration::from_secs(60)).unwrap();
         a.login(7, &t).unwrap().unwrap();
         store
-            .tx(|tx| tx.execute("UPDATE auth_sessions SET last_seen = '2000-01-01T00:00:00.000Z'", []))
+            .tx(|tx| {
+                tx.execute(
+                    "UPDATE auth_sessions SET last_seen = '2000-01-01T00:00:00.000Z'",
+                    [],
+                )
+            })
             .unwrap();
         assert!(!a.check_session(7).unwrap());
         assert!(!a.check_session(7).unwrap(), "and it stays ended");
@@ -392,26 +417,53 @@ mod tests {
     #[test]
     fn pairing_limits_and_approval() {
         let store = Store::open_in_memory().unwrap();
-        let PairingOutcome::Code(c1) = request_pairing(&store, 1, Some("a")).unwrap() else { panic!() };
+        let PairingOutcome::Code(c1) = request_pairing(&store, 1, Some("a")).unwrap() else {
+            panic!()
+        };
         assert_eq!(c1.len(), CODE_LEN);
         assert!(c1.bytes().all(|b| CODE_ALPHABET.contains(&b)));
-        assert!(matches!(request_pairing(&store, 1, None).unwrap(), PairingOutcome::Code(_)));
-        assert_eq!(request_pairing(&store, 1, None).unwrap(), PairingOutcome::Exhausted, "at most twice");
-        assert!(matches!(request_pairing(&store, 2, None).unwrap(), PairingOutcome::Code(_)));
-        assert_eq!(request_pairing(&store, 3, None).unwrap(), PairingOutcome::Busy, "at most 3 pending");
+        assert!(matches!(
+            request_pairing(&store, 1, None).unwrap(),
+            PairingOutcome::Code(_)
+        ));
+        assert_eq!(
+            request_pairing(&store, 1, None).unwrap(),
+            PairingOutcome::Exhausted,
+            "at most twice"
+        );
+        assert!(matches!(
+            request_pairing(&store, 2, None).unwrap(),
+            PairingOutcome::Code(_)
+        ));
+        assert_eq!(
+            request_pairing(&store, 3, None).unwrap(),
+            PairingOutcome::Busy,
+            "at most 3 pending"
+        );
         assert_eq!(pending_pairings(&store).unwrap().len(), 3);
 
-        assert_eq!(approve_pairing(&store, "NOPE1234").unwrap(), Err("no such pairing code"));
+        assert_eq!(
+            approve_pairing(&store, "NOPE1234").unwrap(),
+            Err("no such pairing code")
+        );
         assert_eq!(approve_pairing(&store, &c1.to_lowercase()).unwrap(), Ok(1));
         assert!(approve_pairing(&store, &c1).unwrap().is_err(), "not twice");
         assert_eq!(paired_users(&store).unwrap(), vec![1]);
 
         store
-            .tx(|tx| tx.execute("UPDATE pairing_codes SET expires_at = '2000-01-01T00:00:00.000Z'", []))
+            .tx(|tx| {
+                tx.execute(
+                    "UPDATE pairing_codes SET expires_at = '2000-01-01T00:00:00.000Z'",
+                    [],
+                )
+            })
             .unwrap();
         let pending = pending_pairings(&store).unwrap();
         assert!(pending.is_empty(), "expired codes are not pending");
-        assert!(matches!(request_pairing(&store, 3, None).unwrap(), PairingOutcome::Code(_)));
+        assert!(matches!(
+            request_pairing(&store, 3, None).unwrap(),
+            PairingOutcome::Code(_)
+        ));
     }
 
     #[test]

@@ -220,7 +220,7 @@ impl Config {
             86_400,
         )?);
         let rate_limit_burst =
-            parse_num(get("RATE_LIMIT_BURST"), "RATE_LIMIT_BURST", 5, 1, 100_000)? as u32;
+            parse_num(get("RATE_LIMIT_BURST"), "RATE_LIMIT_BURST", 20, 1, 100_000)? as u32;
         let max_cost_per_user = parse_money(
             get("CLAUDE_MAX_COST_PER_USER"),
             "CLAUDE_MAX_COST_PER_USER",
@@ -309,9 +309,12 @@ impl Config {
                 ))
             }
         };
-        let secret_file_patterns = get("SECRET_FILE_PATTERNS")
+        let secret_file_patterns: Vec<String> = get("SECRET_FILE_PATTERNS")
             .map(|s| split_list(&s).map(str::to_string).collect())
             .unwrap_or_default();
+        // Refuse bad globs and attempts to lift built-in protections at start-up.
+        crate::policy::secret_files::SecretFiles::new(&secret_file_patterns)
+            .map_err(|e| ConfigError::new("SECRET_FILE_PATTERNS", e.to_string()))?;
         let mut extra_secrets: Vec<SecretString> = Vec::new();
         if let Some(key) = get_secret(vars, "ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY_FILE")? {
             extra_secrets.push(SecretString::from(key));
@@ -381,6 +384,21 @@ impl Config {
                 .map(|s| s.expose_secret().to_string()),
         );
         v
+    }
+
+    /// The secret-file matcher: built-ins, `SECRET_FILE_PATTERNS`, and ccgate's own database
+    /// and `.env`, which Claude must never read.
+    pub fn secret_files(&self) -> Result<crate::policy::secret_files::SecretFiles, ConfigError> {
+        let mut own = vec![self.database_path.clone(), PathBuf::from(".env")];
+        own = own
+            .into_iter()
+            .map(|p| std::path::absolute(&p).unwrap_or(p))
+            .collect();
+        Ok(
+            crate::policy::secret_files::SecretFiles::new(&self.secret_file_patterns)
+                .map_err(|e| ConfigError::new("SECRET_FILE_PATTERNS", e.to_string()))?
+                .with_exact_paths(own),
+        )
     }
 
     /// The role of an allowed user.

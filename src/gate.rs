@@ -1,43 +1,95 @@
 //! The checkpoint every update passes before anything acts on it.
 //!
-//! Why it exists: identification and authorization must happen once, in order, for every kind
-//! of update (messages, edits, button presses) — a check living in a command handler is a check
-//! some other handler forgets. Rejected traffic is dropped without a reply (the bot does not
-//! confirm it exists to strangers) and written to the audit log.
+//! Why it exists: identification, authorization and rate limiting must happen once, in order,
+//! for every kind of update (messages, edits, button presses) — a check living in a command
+//! handler is a check some other handler forgets. The order is: lockout → user allowed (or
+//! offered a pairing code) → chat enabled → logged in (token auth) → rate limit → role.
+//! Rejected traffic is dropped without a reply (the bot does not confirm it exists to
+//! strangers) and written to the audit log. The gate never runs Claude; when it answers
+//! itself (pairing code, login result, slow-down notice) it returns the reply as data.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde_json::{json, Value};
 
+use crate::auth::{self, Auth, PairingOutcome};
+use crate::config::Config;
+use crate::policy::roles::Role;
 use crate::store::Store;
-use crate::telegram::update::{self, Incoming, IncomingKind};
+use crate::telegram::html::escape;
+use crate::telegram::update::{self, parse_command, ChatRef, Incoming, IncomingKind};
+
+/// An update that passed every check, with the sender's role.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Admitted {
+    pub incoming: Incoming,
+    pub role: Role,
+}
 
 /// What the gate decided about one update.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     /// Hand it to the chat.
-    Pass(Incoming),
-    /// Nothing to do (already handled here, or not for us); `reason` is for logs.
+    Pass(Admitted),
+    /// Answered here: send `html` to `chat` (and delete `delete_message`, e.g. a login token).
+    Reply {
+        chat: ChatRef,
+        html: String,
+        delete_message: Option<i64>,
+    },
+    /// Nothing to do; `reason` is for logs.
     Drop { reason: &'static str },
 }
 
 pub struct Gate {
-    allowed_users: HashSet<i64>,
+    config: Arc<Config>,
     store: Store,
+    auth: Option<Auth>,
+    limiter: DefaultKeyedRateLimiter<i64>,
+    /// When each user was last told to slow down (one notice per window, not one per message).
+    slow_down_notices: Mutex<HashMap<i64, Instant>>,
 }
 
 impl Gate {
-    pub fn new(allowed_users: &[i64], store: Store) -> Self {
+    pub fn new(config: Arc<Config>, store: Store) -> Self {
+        let auth = match (&config.enable_token_auth, &config.auth_token_secret) {
+            (true, Some(secret)) => Some(Auth::new(
+                store.clone(),
+                secret.clone(),
+                config.session_timeout,
+            )),
+            _ => None,
+        };
+        let period = config.rate_limit_window / config.rate_limit_requests.max(1);
+        let quota = Quota::with_period(period.max(Duration::from_millis(1)))
+            .expect("nonzero period")
+            .allow_burst(NonZeroU32::new(config.rate_limit_burst.max(1)).expect("nonzero"));
         Gate {
-            allowed_users: allowed_users.iter().copied().collect(),
+            config,
             store,
+            auth,
+            limiter: RateLimiter::keyed(quota),
+            slow_down_notices: Mutex::new(HashMap::new()),
         }
     }
 
-    fn audit(&self, user: Option<i64>, chat: Option<i64>, event: &str, risk: &str, details: Value) {
-        if let Err(e) = self.store.audit(user, chat, event, risk, &details) {
+    fn audit(&self, user: Option<i64>, chat: Option<i64>, event: &str, details: Value) {
+        if let Err(e) = self.store.audit_event(user, chat, event, &details) {
             tracing::error!(error = %e, event, "audit write failed");
         }
+    }
+
+    fn allowed_users(&self) -> HashSet<i64> {
+        let mut set: HashSet<i64> = self.config.allowed_users.iter().copied().collect();
+        match auth::paired_users(&self.store) {
+            Ok(p) => set.extend(p),
+            Err(e) => tracing::error!(error = %e, "reading paired users failed"),
+        }
+        set
     }
 
     /// Decide about a raw update.
@@ -47,80 +99,422 @@ impl Gate {
                 None,
                 None,
                 "update_unparsed",
-                "low",
                 json!({"update_id": raw.get("update_id")}),
             );
             return Verdict::Drop {
                 reason: "unparseable or unsupported update",
             };
         };
-        // Fail closed: an empty allowlist admits nobody.
-        if !self.allowed_users.contains(&incoming.user_id) {
-            let what = match &incoming.kind {
-                IncomingKind::Text { .. } => "message",
-                IncomingKind::Callback { .. } => "callback",
-                IncomingKind::Edited { .. } => "edited_message",
-                IncomingKind::Unsupported { .. } => "other",
-            };
-            tracing::warn!(
-                user = incoming.user_id,
-                chat = incoming.chat.chat_id,
-                what,
-                "unauthorized update dropped"
-            );
-            self.audit(
-                Some(incoming.user_id),
-                Some(incoming.chat.chat_id),
-                "auth_rejected",
-                "medium",
-                json!({"kind": what, "username": incoming.username, "chat_kind": incoming.chat_kind}),
-            );
-            return Verdict::Drop {
-                reason: "user not allowed",
-            };
+        let user = incoming.user_id;
+        let chat = incoming.chat;
+        let kind = kind_label(&incoming.kind);
+
+        match self.store.lockout_of(user) {
+            Ok(Some(reason)) => {
+                self.audit(
+                    Some(user),
+                    Some(chat.chat_id),
+                    "lockout_blocked",
+                    json!({"kind": kind, "reason": reason}),
+                );
+                return Verdict::Drop {
+                    reason: "user locked out",
+                };
+            }
+            Ok(None) => {}
+            Err(e) => {
+                // Fail closed: if we cannot tell, we do not let it through.
+                tracing::error!(error = %e, "lockout check failed");
+                return Verdict::Drop {
+                    reason: "lockout check failed",
+                };
+            }
         }
+
+        // Fail closed: an empty allowlist (and no paired users) admits nobody.
+        if !self.allowed_users().contains(&user) {
+            return self.stranger(&incoming, kind);
+        }
+
+        match incoming.chat_kind.as_str() {
+            "private" => {}
+            "group" | "supergroup" if self.config.allowed_groups.contains(&chat.chat_id) => {}
+            other => {
+                self.audit(
+                    Some(user),
+                    Some(chat.chat_id),
+                    "group_not_enabled",
+                    json!({"kind": kind, "chat_kind": other}),
+                );
+                return Verdict::Drop {
+                    reason: "chat not enabled",
+                };
+            }
+        }
+
         if let IncomingKind::Edited { .. } = incoming.kind {
             // Editing a sent prompt never re-runs it: the original already ran.
             return Verdict::Drop {
                 reason: "edited message",
             };
         }
-        if incoming.chat_kind == "channel" {
+
+        if let Some(auth) = &self.auth {
+            if let Some(v) = self.token_auth(auth, &incoming) {
+                return v;
+            }
+        }
+
+        if let IncomingKind::Text { .. } = incoming.kind {
+            if self.limiter.check_key(&user).is_err() {
+                self.audit(
+                    Some(user),
+                    Some(chat.chat_id),
+                    "rate_limited",
+                    json!({"kind": kind}),
+                );
+                let mut notices = self
+                    .slow_down_notices
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                let now = Instant::now();
+                let recent = notices
+                    .get(&user)
+                    .is_some_and(|t| now.duration_since(*t) < self.config.rate_limit_window);
+                if recent {
+                    return Verdict::Drop {
+                        reason: "rate limited (already told)",
+                    };
+                }
+                notices.insert(user, now);
+                return Verdict::Reply {
+                    chat,
+                    html: format!(
+                        "🐢 Too many messages: at most {} per {}s (bursts of {}). This one was not run; send it again in a moment.",
+                        self.config.rate_limit_requests,
+                        self.config.rate_limit_window.as_secs(),
+                        self.config.rate_limit_burst
+                    ),
+                    delete_message: None,
+                };
+            }
+        }
+
+        Verdict::Pass(Admitted {
+            role: self.config.role_of(user),
+            incoming,
+        })
+    }
+
+    /// An unknown sender: a pairing code in a private chat (if enabled), silence otherwise.
+    fn stranger(&self, incoming: &Incoming, kind: &str) -> Verdict {
+        let user = incoming.user_id;
+        let chat = incoming.chat;
+        tracing::warn!(
+            user,
+            chat = chat.chat_id,
+            kind,
+            "unauthorized update dropped"
+        );
+        self.audit(
+            Some(user),
+            Some(chat.chat_id),
+            "auth_rejected",
+            json!({"kind": kind, "username": incoming.username, "chat_kind": incoming.chat_kind}),
+        );
+        let eligible = self.config.pairing
+            && incoming.chat_kind == "private"
+            && matches!(incoming.kind, IncomingKind::Text { .. });
+        if !eligible {
             return Verdict::Drop {
-                reason: "channel post",
+                reason: "user not allowed",
             };
         }
-        Verdict::Pass(incoming)
+        match auth::request_pairing(&self.store, user, incoming.username.as_deref()) {
+            Ok(PairingOutcome::Code(code)) => {
+                self.audit(
+                    Some(user),
+                    Some(chat.chat_id),
+                    "pairing_requested",
+                    json!({"username": incoming.username}),
+                );
+                Verdict::Reply {
+                    chat,
+                    html: format!(
+                        "🔐 This bot is private. To request access, give this code to its operator:\n\n<code>{}</code>\n\nThey approve it on their machine with <code>ccgate pair approve {}</code>. The code expires in 1 hour.",
+                        escape(&code),
+                        escape(&code)
+                    ),
+                    delete_message: None,
+                }
+            }
+            Ok(outcome) => {
+                self.audit(
+                    Some(user),
+                    Some(chat.chat_id),
+                    "pairing_refused",
+                    json!({"outcome": format!("{outcome:?}")}),
+                );
+                Verdict::Drop {
+                    reason: "pairing limit reached",
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "pairing failed");
+                Verdict::Drop {
+                    reason: "pairing failed",
+                }
+            }
+        }
+    }
+
+    /// `/login`, `/logout`, and the session requirement. `None` means "go on".
+    fn token_auth(&self, auth: &Auth, incoming: &Incoming) -> Option<Verdict> {
+        let user = incoming.user_id;
+        let chat = incoming.chat;
+        let bot = self.config.telegram_bot_username.as_deref();
+        if let IncomingKind::Text { message_id, text } = &incoming.kind {
+            match parse_command(text, bot) {
+                Some((cmd, args)) if cmd == "login" => {
+                    let outcome = match auth.login(user, args) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            tracing::error!(error = %e, "login failed");
+                            Err(auth::LoginError::Unknown)
+                        }
+                    };
+                    let html = match outcome {
+                        Ok(()) => {
+                            self.audit(Some(user), Some(chat.chat_id), "login", json!({}));
+                            format!(
+                                "🔓 Logged in. The session ends after {}h without activity; /logout ends it now.",
+                                self.config.session_timeout.as_secs() / 3600
+                            )
+                        }
+                        Err(e) => {
+                            self.audit(
+                                Some(user),
+                                Some(chat.chat_id),
+                                e.event(),
+                                json!({"reason": format!("{e:?}")}),
+                            );
+                            "🔒 That token is not valid (unknown, expired, already used or not yours). Ask the operator for a new one.".to_string()
+                        }
+                    };
+                    // The token was typed into the chat: remove it whatever the outcome.
+                    return Some(Verdict::Reply {
+                        chat,
+                        html,
+                        delete_message: Some(*message_id),
+                    });
+                }
+                Some((cmd, _)) if cmd == "logout" => {
+                    let _ = auth.logout(user);
+                    self.audit(Some(user), Some(chat.chat_id), "logout", json!({}));
+                    return Some(Verdict::Reply {
+                        chat,
+                        html: "🔒 Logged out.".into(),
+                        delete_message: None,
+                    });
+                }
+                _ => {}
+            }
+        }
+        match auth.check_session(user) {
+            Ok(true) => None,
+            Ok(false) => {
+                self.audit(
+                    Some(user),
+                    Some(chat.chat_id),
+                    "auth_required",
+                    json!({"kind": kind_label(&incoming.kind)}),
+                );
+                Some(match incoming.kind {
+                    IncomingKind::Text { .. } => Verdict::Reply {
+                        chat,
+                        html: "🔒 Please log in first: <code>/login &lt;token&gt;</code> (the operator issues tokens with <code>ccgate token issue</code>).".into(),
+                        delete_message: None,
+                    },
+                    _ => Verdict::Drop {
+                        reason: "not logged in",
+                    },
+                })
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "session check failed");
+                Some(Verdict::Drop {
+                    reason: "session check failed",
+                })
+            }
+        }
+    }
+}
+
+fn kind_label(kind: &IncomingKind) -> &'static str {
+    match kind {
+        IncomingKind::Text { .. } => "message",
+        IncomingKind::Callback { .. } => "callback",
+        IncomingKind::Edited { .. } => "edited_message",
+        IncomingKind::Unsupported { .. } => "other",
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap as Map;
 
-    fn msg(user: i64, chat: i64) -> Value {
-        json!({"update_id": 1, "message": {"message_id": 1, "from": {"id": user}, "chat": {"id": chat, "type": if chat > 0 {"private"} else {"supergroup"}}, "text": "hi"}})
+    fn config(extra: &[(&str, &str)]) -> (tempfile::TempDir, Arc<Config>) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m: Map<String, String> = Map::from([
+            (
+                "TELEGRAM_BOT_TOKEN".into(),
+                "123456:ABCdefGHIjklMNOpqrsTUVwxyz_-12345".into(),
+            ),
+            (
+                "APPROVED_DIRECTORY".into(),
+                dir.path().display().to_string(),
+            ),
+            ("ALLOWED_USERS".into(), "10".into()),
+        ]);
+        for (k, v) in extra {
+            m.insert(k.to_string(), v.to_string());
+        }
+        let c = Config::from_map(&m).unwrap();
+        (dir, Arc::new(c))
+    }
+
+    fn msg(user: i64, chat: i64, text: &str) -> Value {
+        json!({"update_id": 1, "message": {"message_id": 1, "from": {"id": user},
+            "chat": {"id": chat, "type": if chat > 0 {"private"} else {"supergroup"}}, "text": text}})
     }
 
     #[test]
     fn empty_allowlist_admits_nobody() {
         let store = Store::open_in_memory().unwrap();
-        let g = Gate::new(&[], store.clone());
-        assert!(matches!(g.check(&msg(1, 1)), Verdict::Drop { .. }));
+        let (_d, c) = config(&[("ALLOWED_USERS", ""), ("PAIRING", "off")]);
+        let g = Gate::new(c, store.clone());
+        assert!(matches!(g.check(&msg(10, 10, "hi")), Verdict::Drop { .. }));
         assert_eq!(store.audit_count("auth_rejected").unwrap(), 1);
     }
 
     #[test]
     fn every_update_kind_is_checked() {
         let store = Store::open_in_memory().unwrap();
-        let g = Gate::new(&[10], store.clone());
-        assert!(matches!(g.check(&msg(10, 10)), Verdict::Pass(_)));
-        assert!(matches!(g.check(&msg(11, -5)), Verdict::Drop { .. }));
+        let (_d, c) = config(&[("PAIRING", "off")]);
+        let g = Gate::new(c, store.clone());
+        assert!(matches!(g.check(&msg(10, 10, "hi")), Verdict::Pass(_)));
+        assert!(matches!(g.check(&msg(11, 11, "hi")), Verdict::Drop { .. }));
         let cb = json!({"update_id": 2, "callback_query": {"id": "c", "from": {"id": 11},
             "message": {"message_id": 4, "chat": {"id": 10, "type": "private"}}, "data": "stop:1"}});
         assert!(matches!(g.check(&cb), Verdict::Drop { .. }));
-        let edit = json!({"update_id": 3, "edited_message": {"message_id": 1, "from": {"id": 11}, "chat": {"id": 10, "type": "private"}, "text": "x"}});
+        let edit = json!({"update_id": 3, "edited_message": {"message_id": 1, "from": {"id": 11}, "chat": {"id": 11, "type": "private"}, "text": "x"}});
         assert!(matches!(g.check(&edit), Verdict::Drop { .. }));
         assert_eq!(store.audit_count("auth_rejected").unwrap(), 3);
+    }
+
+    #[test]
+    fn groups_must_be_enabled_even_for_allowed_users() {
+        let store = Store::open_in_memory().unwrap();
+        let (_d, c) = config(&[("ALLOWED_GROUPS", "-100")]);
+        let g = Gate::new(c, store.clone());
+        assert!(matches!(g.check(&msg(10, -100, "hi")), Verdict::Pass(_)));
+        assert!(matches!(
+            g.check(&msg(10, -200, "hi")),
+            Verdict::Drop { .. }
+        ));
+        // A stranger in an enabled group gets no pairing code and no reply.
+        assert!(matches!(
+            g.check(&msg(11, -100, "hi")),
+            Verdict::Drop { .. }
+        ));
+        assert_eq!(store.audit_count("group_not_enabled").unwrap(), 1);
+    }
+
+    #[test]
+    fn rate_limit_is_one_token_per_message_and_notices_once() {
+        let store = Store::open_in_memory().unwrap();
+        let (_d, c) = config(&[
+            ("RATE_LIMIT_REQUESTS", "1"),
+            ("RATE_LIMIT_WINDOW", "3600"),
+            ("RATE_LIMIT_BURST", "3"),
+        ]);
+        let g = Gate::new(c, store.clone());
+        for _ in 0..3 {
+            assert!(matches!(g.check(&msg(10, 10, "hi")), Verdict::Pass(_)));
+        }
+        assert!(matches!(g.check(&msg(10, 10, "hi")), Verdict::Reply { .. }));
+        assert!(
+            matches!(g.check(&msg(10, 10, "hi")), Verdict::Drop { .. }),
+            "told once"
+        );
+        assert_eq!(store.audit_count("rate_limited").unwrap(), 2);
+    }
+
+    #[test]
+    fn strangers_get_at_most_two_pairing_codes() {
+        let store = Store::open_in_memory().unwrap();
+        let (_d, c) = config(&[]);
+        let g = Gate::new(c, store.clone());
+        let replies = (0..5)
+            .filter(|_| matches!(g.check(&msg(77, 77, "let me in")), Verdict::Reply { .. }))
+            .count();
+        assert_eq!(replies, 2);
+        let code = auth::pending_pairings(&store).unwrap()[0].code.clone();
+        auth::approve_pairing(&store, &code).unwrap().unwrap();
+        assert!(matches!(g.check(&msg(77, 77, "now?")), Verdict::Pass(_)));
+    }
+
+    #[test]
+    fn token_auth_requires_login_and_deletes_the_token_message() {
+        let store = Store::open_in_memory().unwrap();
+        let secret = "s".repeat(40);
+        let (_d, c) = config(&[
+            ("ENABLE_TOKEN_AUTH", "true"),
+            ("AUTH_TOKEN_SECRET", &secret),
+        ]);
+        let g = Gate::new(c.clone(), store.clone());
+        assert!(matches!(
+            g.check(&msg(10, 10, "hi")),
+            Verdict::Reply {
+                delete_message: None,
+                ..
+            }
+        ));
+        let a = Auth::new(
+            store.clone(),
+            c.auth_token_secret.clone().unwrap(),
+            c.session_timeout,
+        );
+        let t = a.issue(10, Duration::from_secs(60)).unwrap();
+        let Verdict::Reply {
+            html,
+            delete_message,
+            ..
+        } = g.check(&msg(10, 10, &format!("/login {t}")))
+        else {
+            panic!()
+        };
+        assert!(html.contains("Logged in"));
+        assert_eq!(delete_message, Some(1));
+        assert!(matches!(g.check(&msg(10, 10, "hi")), Verdict::Pass(_)));
+        // Replay after logout fails.
+        g.check(&msg(10, 10, "/logout"));
+        let Verdict::Reply { html, .. } = g.check(&msg(10, 10, &format!("/login {t}"))) else {
+            panic!()
+        };
+        assert!(html.contains("not valid"));
+        assert_eq!(store.audit_count("token_replay").unwrap(), 1);
+    }
+
+    #[test]
+    fn locked_out_users_are_dropped() {
+        let store = Store::open_in_memory().unwrap();
+        let (_d, c) = config(&[]);
+        let g = Gate::new(c, store.clone());
+        store.lock_out(10, "test", None).unwrap();
+        assert!(matches!(g.check(&msg(10, 10, "hi")), Verdict::Drop { .. }));
+        store.unlock(10).unwrap();
+        assert!(matches!(g.check(&msg(10, 10, "hi")), Verdict::Pass(_)));
     }
 }

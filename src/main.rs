@@ -27,6 +27,21 @@ enum Command {
     Check,
 }
 
+/// Log output with every secret masked: a log line quoting a URL or an error body must not
+/// leak the bot token or a key.
+struct RedactingStderr(std::sync::Arc<ccgate::audit::Redactor>);
+
+impl std::io::Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(self.0.redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match ccgate::config::Config::load(Some(&cli.env_file)) {
@@ -36,12 +51,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let redactor = std::sync::Arc::new(ccgate::audit::Redactor::new(config.redacted_values()));
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&config.log_level)
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(move || RedactingStderr(redactor.clone()))
         .init();
     match cli.command.unwrap_or(Command::Run) {
         Command::Check => {

@@ -366,8 +366,9 @@ async fn idle_process_is_reaped_and_session_resumed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forum_topics_are_separate_conversations() {
     let mut h = Harness::new().await;
-    h.start().await;
     let group = -100_777;
+    h.set_env("ALLOWED_GROUPS", &group.to_string());
+    h.start().await;
     h.tg.inject_topic_message(group, 10, USER, "/cd proj");
     h.wait_message(group, "cd in topic 10", |m| m.text.contains("Now in proj"))
         .await;

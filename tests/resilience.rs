@@ -90,6 +90,7 @@ async fn long_answers_are_split_and_rejected_html_is_resent_as_plain_text() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strangers_are_ignored_silently_and_audited() {
     let mut h = Harness::new().await;
+    h.set_env("PAIRING", "off");
     h.start().await;
     h.tg.inject_message(STRANGER, STRANGER, "let me in");
     h.tg.inject_message(STRANGER, STRANGER, "/status");
@@ -190,7 +191,10 @@ async fn tool_calls_outside_the_directory_are_denied_and_claude_sees_why() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claude_never_sees_the_bot_token_or_other_secrets() {
     let mut h = Harness::new().await;
-    h.set_env("AUTH_TOKEN_SECRET", "hmac-secret-value");
+    h.set_env(
+        "AUTH_TOKEN_SECRET",
+        "hmac-secret-value-0123456789abcdef0123456789",
+    );
     h.set_env("SOME_OTHER_VAR", "not-allowlisted");
     h.start().await;
     let probe = r#"import os; e=os.environ; print('LEAK' if any(k.startswith('TELEGRAM') or 'AAtest' in v or v.startswith('hmac-') or k=='SOME_OTHER_VAR' for k,v in e.items()) else 'CLEAN', 'HOME' in e)"#;

@@ -15,6 +15,10 @@ use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
 use super::Ctx;
+use crate::gate::Admitted;
+use crate::policy::access;
+use crate::policy::budget::{self, BudgetVerdict, Budgets};
+use crate::policy::roles::Role;
 use crate::policy::{self, sandbox, ToolContext, ToolDecision};
 use crate::render::{self, Ending, Progress};
 use crate::runner::{
@@ -23,7 +27,7 @@ use crate::runner::{
 };
 use crate::store::{ChatSettings, NewOutbox, ToolUseRecord, TurnRecord};
 use crate::telegram::api::Button;
-use crate::telegram::update::{parse_command, ChatRef, Incoming, IncomingKind};
+use crate::telegram::update::{parse_command, ChatRef, IncomingKind};
 
 /// How long an interrupt may take before escalating to a signal, and then to a kill.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
@@ -33,7 +37,7 @@ const PROGRESS_REFRESH: Duration = Duration::from_secs(5);
 const TYPING_EVERY: Duration = Duration::from_secs(4);
 
 pub enum ActorMsg {
-    Incoming(Incoming),
+    Incoming(Admitted),
     Process { gen: u64, ev: ProcessEvent },
     Shutdown,
 }
@@ -50,6 +54,7 @@ pub(super) struct Proc {
     pub process: ClaudeProcess,
     pub gen: u64,
     pub user_id: i64,
+    pub role: Role,
     pub dir: PathBuf,
     pub resumed_from: Option<String>,
     pub last_used: Instant,
@@ -59,6 +64,7 @@ pub(super) struct Proc {
 pub(super) struct Queued {
     pub update_id: i64,
     pub user_id: i64,
+    pub role: Role,
     pub message_id: i64,
     pub text: String,
 }
@@ -76,6 +82,7 @@ enum StopStage {
 pub(super) struct Turn {
     pub id: u64,
     pub user_id: i64,
+    pub role: Role,
     pub prompt: String,
     pub update_id: i64,
     pub reply_to: i64,
@@ -159,7 +166,7 @@ impl Actor {
                 }
             };
             match msg {
-                Some(ActorMsg::Incoming(i)) => self.on_incoming(i).await,
+                Some(ActorMsg::Incoming(a)) => self.on_incoming(a).await,
                 Some(ActorMsg::Process { gen, ev }) => self.on_process(gen, ev).await,
                 Some(ActorMsg::Shutdown) | None => break,
             }
@@ -229,7 +236,8 @@ impl Actor {
         }
     }
 
-    async fn on_incoming(&mut self, i: Incoming) {
+    async fn on_incoming(&mut self, a: Admitted) {
+        let Admitted { incoming: i, role } = a;
         if let Err(e) = self.ctx.store.touch_user(i.user_id, i.username.as_deref()) {
             tracing::error!(error = %e, "recording user failed");
         }
@@ -240,7 +248,7 @@ impl Actor {
                     match parse_command(&text, bot.as_deref()) {
                         Some((cmd, args)) => {
                             let args = args.to_string();
-                            self.on_command(&i, &cmd, &args).await;
+                            self.on_command(&i, role, &cmd, &args).await;
                         }
                         // A command addressed to another bot in a group: not ours.
                         None => self.complete(i.update_id, None),
@@ -250,6 +258,7 @@ impl Actor {
                 self.on_prompt(Queued {
                     update_id: i.update_id,
                     user_id: i.user_id,
+                    role,
                     message_id,
                     text,
                 })
@@ -273,7 +282,12 @@ impl Actor {
         }
     }
 
-    async fn on_callback(&mut self, i: &Incoming, callback_id: &str, data: &str) {
+    async fn on_callback(
+        &mut self,
+        i: &crate::telegram::update::Incoming,
+        callback_id: &str,
+        data: &str,
+    ) {
         let answer = match data.split_once(':') {
             Some(("stop", id)) => match &self.turn {
                 Some(t) if id.parse::<u64>().ok() == Some(t.id) => {
@@ -283,11 +297,10 @@ impl Actor {
                 _ => "Nothing to stop.",
             },
             _ => {
-                let _ = self.ctx.store.audit(
+                let _ = self.ctx.store.audit_event(
                     Some(i.user_id),
                     Some(self.chat.chat_id),
                     "callback_unknown",
-                    "low",
                     &json!({"data": data}),
                 );
                 "This button is no longer active."
@@ -363,10 +376,10 @@ impl Actor {
     }
 
     /// Make sure a process for (`user_id`, current directory) runs; returns an error text.
-    fn ensure_process(&mut self, user_id: i64, fresh: bool) -> Result<(), String> {
+    fn ensure_process(&mut self, user_id: i64, role: Role, fresh: bool) -> Result<(), String> {
         let dir = self.cwd.clone();
         if let Some(p) = &self.proc {
-            if p.user_id == user_id && p.dir == dir && !fresh {
+            if p.user_id == user_id && p.role == role && p.dir == dir && !fresh {
                 return Ok(());
             }
             self.stop_process();
@@ -388,6 +401,16 @@ impl Actor {
             resume: resume.clone(),
             model: cfg.claude_model.clone(),
             max_turns: cfg.claude_max_turns,
+            max_budget_usd: cfg.max_cost_per_request,
+            // Viewers: writes are removed from the session, not just refused when asked.
+            disallowed_tools: if role.can_write() {
+                Vec::new()
+            } else {
+                crate::policy::WRITE_TOOLS
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect()
+            },
             env: self.ctx.child_env.clone(),
         };
         let gen = self.ctx.next_id();
@@ -401,6 +424,7 @@ impl Actor {
             process,
             gen,
             user_id,
+            role,
             dir,
             resumed_from: resume,
             last_used: Instant::now(),
@@ -408,15 +432,21 @@ impl Actor {
         Ok(())
     }
 
-    async fn send_prompt(&mut self, user_id: i64, text: &str, fresh: bool) -> Result<(), String> {
-        self.ensure_process(user_id, fresh)?;
+    async fn send_prompt(
+        &mut self,
+        user_id: i64,
+        role: Role,
+        text: &str,
+        fresh: bool,
+    ) -> Result<(), String> {
+        self.ensure_process(user_id, role, fresh)?;
         let p = self.proc.as_mut().expect("ensured");
         if p.process.send_user(text).await.is_ok() {
             return Ok(());
         }
         // The process died between turns: start again once.
         self.proc = None;
-        self.ensure_process(user_id, fresh)?;
+        self.ensure_process(user_id, role, fresh)?;
         let p = self.proc.as_mut().expect("ensured");
         p.process
             .send_user(text)
@@ -425,7 +455,12 @@ impl Actor {
     }
 
     async fn start_turn(&mut self, q: Queued) {
-        if let Err(e) = self.send_prompt(q.user_id, &q.text, false).await {
+        if let Some(refusal) = self.refusal(&q) {
+            self.record_failure(&q, &refusal, "refused");
+            self.start_next_boxed().await;
+            return;
+        }
+        if let Err(e) = self.send_prompt(q.user_id, q.role, &q.text, false).await {
             tracing::error!(chat = self.chat.chat_id, error = %e, "turn not started");
             let html = render::failure_message("Could not start Claude", &e);
             self.record_failure(&q, &html, "spawn");
@@ -444,6 +479,7 @@ impl Actor {
         self.turn = Some(Turn {
             id: self.ctx.next_id(),
             user_id: q.user_id,
+            role: q.role,
             prompt: q.text,
             update_id: q.update_id,
             reply_to: q.message_id,
@@ -459,6 +495,61 @@ impl Actor {
             retried_fresh: false,
         });
         self.show_progress();
+    }
+
+    /// Why this prompt must not run now (project access, budgets), as the reply; audited.
+    fn refusal(&self, q: &Queued) -> Option<String> {
+        let cfg = &self.ctx.config;
+        if let Err(why) = access::may_work_in(
+            &cfg.project_access,
+            q.role,
+            q.user_id,
+            &cfg.approved_directory,
+            &self.cwd,
+        ) {
+            let _ = self.ctx.store.audit_event(
+                Some(q.user_id),
+                Some(self.chat.chat_id),
+                "access_denied",
+                &json!({"dir": self.rel(&self.cwd), "reason": why}),
+            );
+            return Some(format!(
+                "🚫 Not run: {}.",
+                crate::telegram::html::escape(&why)
+            ));
+        }
+        let budgets = Budgets {
+            per_user: cfg.max_cost_per_user,
+            global: cfg.max_cost_global,
+        };
+        let user_spent = self.ctx.store.cost_today(q.user_id).map(|c| c.0);
+        let global_spent = self.ctx.store.cost_today_all();
+        let (Ok(user_spent), Ok(global_spent)) = (user_spent, global_spent) else {
+            // Fail closed: without the ledger we cannot know the budget holds.
+            return Some("❌ Not run: the cost ledger could not be read.".into());
+        };
+        let now = chrono::Utc::now();
+        match budget::check(&budgets, user_spent, global_spent, now) {
+            BudgetVerdict::Ok => None,
+            BudgetVerdict::Exceeded {
+                scope,
+                limit,
+                spent,
+                resets_at,
+            } => {
+                let _ = self.ctx.store.audit_event(
+                    Some(q.user_id),
+                    Some(self.chat.chat_id),
+                    "budget_exceeded",
+                    &json!({"scope": scope, "limit": limit, "spent": spent}),
+                );
+                Some(format!(
+                    "💸 Not run: {scope} daily budget is used up (${spent:.4} of ${limit:.2}). It resets at {} UTC, in {}.",
+                    resets_at.format("%H:%M"),
+                    budget::human_duration(resets_at - now)
+                ))
+            }
+        }
     }
 
     /// Write a failed prompt's outcome (message row, reply, update done) in one go.
@@ -600,6 +691,8 @@ impl Actor {
                     let ctx = ToolContext {
                         root: &self.ctx.config.approved_directory,
                         cwd: &dir,
+                        role: turn.role,
+                        secrets: &self.ctx.secrets,
                     };
                     policy::decide_tool(&ctx, &req.tool_name, &req.input)
                 };
@@ -653,11 +746,10 @@ impl Actor {
         }) {
             tracing::error!(error = %e, "recording tool decision failed");
         }
-        let _ = self.ctx.store.audit(
+        let _ = self.ctx.store.audit_event(
             Some(user),
             Some(self.chat.chat_id),
             "tool_decision",
-            if label == "allow" { "low" } else { "medium" },
             &json!({"tool": req.tool_name, "decision": label, "reason": reason, "rule": "fixed-sandbox"}),
         );
         if let (ToolDecision::Deny(reason), Some(t)) = (&decision, self.turn.as_mut()) {
@@ -694,8 +786,9 @@ impl Actor {
                 .note("previous session not found; starting a new one");
             let prompt = turn.prompt.clone();
             let user = turn.user_id;
+            let role = turn.role;
             self.turn = Some(turn);
-            if let Err(e) = self.send_prompt(user, &prompt, true).await {
+            if let Err(e) = self.send_prompt(user, role, &prompt, true).await {
                 self.finish_without_result("Could not start Claude", &e)
                     .await;
             } else {
@@ -788,6 +881,7 @@ impl Actor {
         let q = Queued {
             update_id: turn.update_id,
             user_id: turn.user_id,
+            role: turn.role,
             message_id: turn.reply_to,
             text: turn.prompt.clone(),
         };

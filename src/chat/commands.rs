@@ -9,7 +9,9 @@ use std::path::Path;
 use serde_json::json;
 
 use super::actor::Actor;
-use crate::policy::{self, sandbox};
+use crate::policy::roles::Role;
+use crate::policy::secret_files::SecretFiles;
+use crate::policy::{access, sandbox};
 use crate::render::Ending;
 use crate::telegram::html::escape;
 use crate::telegram::update::Incoming;
@@ -33,12 +35,11 @@ pub const COMMANDS: &[(&str, &str)] = &[
 const LIST_LIMIT: usize = 60;
 
 impl Actor {
-    pub(super) async fn on_command(&mut self, i: &Incoming, cmd: &str, args: &str) {
-        let _ = self.ctx.store.audit(
+    pub(super) async fn on_command(&mut self, i: &Incoming, role: Role, cmd: &str, args: &str) {
+        let _ = self.ctx.store.audit_event(
             Some(i.user_id),
             Some(self.chat.chat_id),
             "command",
-            "low",
             &json!({"command": cmd}),
         );
         let reply = match cmd {
@@ -49,11 +50,11 @@ impl Actor {
             "status" => self.cmd_status(i.user_id),
             "verbose" => self.cmd_verbose(args),
             "pwd" => format!("📂 <code>{}</code>", escape(&self.rel(&self.cwd.clone()))),
-            "cd" => self.cmd_cd(args),
+            "cd" => self.cmd_cd(i.user_id, role, args),
             "ls" => self.cmd_ls(),
             "projects" => self.cmd_projects(),
             "sessions" => self.cmd_sessions(i.user_id),
-            "resume" => self.cmd_resume(i.user_id, args),
+            "resume" => self.cmd_resume(i.user_id, role, args),
             other => format!("❓ Unknown command /{}. See /help.", escape(other)),
         };
         self.reply(i.update_id, reply);
@@ -168,7 +169,7 @@ impl Actor {
         )
     }
 
-    fn cmd_cd(&mut self, args: &str) -> String {
+    fn cmd_cd(&mut self, user_id: i64, role: Role, args: &str) -> String {
         if let Some(b) = self.busy() {
             return b;
         }
@@ -182,6 +183,19 @@ impl Actor {
         } else {
             sandbox::resolve_dir_within(&root, &self.cwd, target)
         };
+        let resolved = resolved.and_then(|dir| {
+            access::may_work_in(&self.ctx.config.project_access, role, user_id, &root, &dir)
+                .map(|()| dir)
+                .map_err(|why| {
+                    let _ = self.ctx.store.audit_event(
+                        Some(user_id),
+                        Some(self.chat.chat_id),
+                        "access_denied",
+                        &json!({"command": "cd", "reason": why}),
+                    );
+                    sandbox::SandboxError::Outside
+                })
+        });
         match resolved {
             Ok(dir) => {
                 if dir != self.cwd {
@@ -196,11 +210,10 @@ impl Actor {
                 format!("📂 Now in <code>{}</code>", escape(&self.rel(&dir)))
             }
             Err(e) => {
-                let _ = self.ctx.store.audit(
+                let _ = self.ctx.store.audit_event(
                     None,
                     Some(self.chat.chat_id),
                     "path_rejected",
-                    "medium",
                     &json!({"command": "cd", "input": target, "error": e.to_string()}),
                 );
                 format!("🚫 Cannot change directory: {}.", escape(&e.to_string()))
@@ -209,7 +222,7 @@ impl Actor {
     }
 
     fn cmd_ls(&self) -> String {
-        match list_dir(&self.cwd, false) {
+        match list_dir(&self.cwd, false, &self.ctx.secrets) {
             Ok(entries) if entries.is_empty() => {
                 format!("📂 <code>{}</code> is empty.", escape(&self.rel(&self.cwd)))
             }
@@ -224,7 +237,7 @@ impl Actor {
 
     fn cmd_projects(&self) -> String {
         let root = &self.ctx.config.approved_directory;
-        match list_dir(root, true) {
+        match list_dir(root, true, &self.ctx.secrets) {
             Ok(entries) if entries.is_empty() => {
                 "No projects: the approved directory has no subfolders.".into()
             }
@@ -261,7 +274,7 @@ impl Actor {
         }
     }
 
-    fn cmd_resume(&mut self, user_id: i64, args: &str) -> String {
+    fn cmd_resume(&mut self, user_id: i64, role: Role, args: &str) -> String {
         if let Some(b) = self.busy() {
             return b;
         }
@@ -299,6 +312,11 @@ impl Actor {
                 )
             }
         };
+        if let Err(why) =
+            access::may_work_in(&self.ctx.config.project_access, role, user_id, &root, &dir)
+        {
+            return format!("🚫 {}", escape(&why));
+        }
         match self.ctx.store.activate_session(
             user_id,
             self.chat.chat_id,
@@ -334,14 +352,14 @@ pub fn help_text() -> String {
 
 /// Directory entries as display lines: folders first, then files; secrets and (for projects)
 /// hidden folders left out.
-fn list_dir(dir: &Path, dirs_only: bool) -> std::io::Result<Vec<String>> {
+fn list_dir(dir: &Path, dirs_only: bool, secrets: &SecretFiles) -> std::io::Result<Vec<String>> {
     let mut dirs = Vec::new();
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
-        if policy::is_secret_path(&path) || (dirs_only && name.starts_with('.')) {
+        if secrets.is_secret(&path) || (dirs_only && name.starts_with('.')) {
             continue;
         }
         let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);

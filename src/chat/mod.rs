@@ -15,9 +15,11 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use crate::config::Config;
+use crate::gate::Admitted;
+use crate::policy::secret_files::SecretFiles;
 use crate::store::Store;
 use crate::telegram::outbox::Outbox;
-use crate::telegram::update::{ChatRef, Incoming};
+use crate::telegram::update::ChatRef;
 
 pub use commands::COMMANDS;
 
@@ -28,6 +30,8 @@ pub struct Ctx {
     pub outbox: Outbox,
     /// The environment for `claude` children, computed once (see `runner::env`).
     pub child_env: Vec<(String, String)>,
+    /// Files never read, written or sent (built-ins, operator globs, ccgate's own files).
+    pub secrets: SecretFiles,
     ids: AtomicU64,
 }
 
@@ -37,12 +41,14 @@ impl Ctx {
         store: Store,
         outbox: Outbox,
         child_env: Vec<(String, String)>,
+        secrets: SecretFiles,
     ) -> Self {
         Ctx {
             config,
             store,
             outbox,
             child_env,
+            secrets,
             ids: AtomicU64::new(1),
         }
     }
@@ -68,19 +74,21 @@ impl Router {
     }
 
     /// Deliver an authorized update to its chat's actor (in arrival order).
-    pub fn route(&self, incoming: Incoming) {
+    pub fn route(&self, admitted: Admitted) {
         let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
-        let mut msg = actor::ActorMsg::Incoming(incoming.clone());
-        if let Some(tx) = actors.get(&incoming.chat) {
+        let chat = admitted.incoming.chat;
+        let chat_kind = admitted.incoming.chat_kind.clone();
+        let mut msg = actor::ActorMsg::Incoming(admitted);
+        if let Some(tx) = actors.get(&chat) {
             match tx.send(msg) {
                 Ok(()) => return,
                 // The actor ended (it never should; a panic would do it): start a new one.
                 Err(mpsc::error::SendError(m)) => msg = m,
             }
         }
-        let tx = actor::spawn(self.ctx.clone(), incoming.chat, incoming.chat_kind.clone());
+        let tx = actor::spawn(self.ctx.clone(), chat, chat_kind);
         let _ = tx.send(msg);
-        actors.insert(incoming.chat, tx);
+        actors.insert(chat, tx);
     }
 
     /// Stop every actor's Claude process (on shutdown).

@@ -9,12 +9,20 @@
 //! directory, deny what it cannot understand). Interactive approval, roles and configurable
 //! rules build on top of it.
 
+pub mod access;
+pub mod approved_dir;
+pub mod budget;
+pub mod filename;
 pub mod roles;
 pub mod sandbox;
+pub mod secret_files;
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+
+use roles::Role;
+use secret_files::SecretFiles;
 
 /// The outcome of a tool-call check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,54 +32,21 @@ pub enum ToolDecision {
     Deny(String),
 }
 
-/// Where a tool call happens.
+/// Where a tool call happens, and for whom.
 #[derive(Debug, Clone)]
 pub struct ToolContext<'a> {
     /// The approved directory (canonical).
     pub root: &'a Path,
     /// The chat's current directory (canonical, inside `root`): Claude's cwd.
     pub cwd: &'a Path,
+    /// The role of the user the turn runs for.
+    pub role: Role,
+    /// Files never read, written or sent.
+    pub secrets: &'a SecretFiles,
 }
 
-/// File names and directories that are never read, written or sent.
-const SECRET_FILE_NAMES: &[&str] = &[
-    "id_rsa",
-    "id_dsa",
-    "id_ecdsa",
-    "id_ed25519",
-    ".netrc",
-    ".git-credentials",
-    ".pgpass",
-    "credentials.json",
-];
-const SECRET_DIR_NAMES: &[&str] = &[".ssh", ".aws", ".gnupg"];
-const SECRET_EXTENSIONS: &[&str] = &["pem", "key", "p12", "pfx"];
-
-/// Is `path` a secret file by name (`.env*`, keys, credential stores)?
-pub fn is_secret_path(path: &Path) -> bool {
-    for c in path.components() {
-        let name = c.as_os_str().to_string_lossy();
-        if SECRET_DIR_NAMES.contains(&name.as_ref()) {
-            return true;
-        }
-    }
-    let Some(name) = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_ascii_lowercase())
-    else {
-        return false;
-    };
-    if name == ".env" || name.starts_with(".env.") {
-        return !name.ends_with(".example")
-            && !name.ends_with(".sample")
-            && !name.ends_with(".template");
-    }
-    if SECRET_FILE_NAMES.contains(&name.as_str()) {
-        return true;
-    }
-    matches!(path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()),
-        Some(ext) if SECRET_EXTENSIONS.contains(&ext.as_str()))
-}
+/// Tools that change files. Viewers never get them.
+pub const WRITE_TOOLS: &[&str] = &["Write", "Edit", "MultiEdit", "NotebookEdit"];
 
 /// Tools whose input names files; the keys that hold the paths.
 const FILE_TOOLS: &[(&str, &[&str])] = &[
@@ -98,6 +73,12 @@ const HARMLESS_TOOLS: &[&str] = &[
 
 /// Decide a `can_use_tool` request with the fixed safe policy.
 pub fn decide_tool(ctx: &ToolContext<'_>, tool: &str, input: &Value) -> ToolDecision {
+    if !ctx.role.can_write() && (WRITE_TOOLS.contains(&tool) || tool == "Bash") {
+        // Until commands are classified as read-only or not, a viewer gets no shell at all.
+        return ToolDecision::Deny(format!(
+            "ccgate policy: your role (viewer) is read-only; {tool} is not allowed"
+        ));
+    }
     if let Some((_, keys)) = FILE_TOOLS.iter().find(|(n, _)| *n == tool) {
         return decide_file_tool(ctx, keys, input);
     }
@@ -123,7 +104,7 @@ fn decide_file_tool(ctx: &ToolContext<'_>, keys: &[&str], input: &Value) -> Tool
         any = true;
         match sandbox::resolve_within(ctx.root, ctx.cwd, p) {
             Ok(resolved) => {
-                if is_secret_path(&resolved) {
+                if ctx.secrets.is_secret(&resolved) {
                     return ToolDecision::Deny(format!(
                         "ccgate policy: {p} is a protected secret file"
                     ));
@@ -175,7 +156,7 @@ fn decide_bash(ctx: &ToolContext<'_>, cmd: &str) -> ToolDecision {
         if candidate.contains('/') || candidate.starts_with('.') {
             let path = PathBuf::from(candidate);
             match sandbox::resolve_within(ctx.root, ctx.cwd, candidate) {
-                Ok(resolved) if is_secret_path(&resolved) => {
+                Ok(resolved) if ctx.secrets.is_secret(&resolved) => {
                     return ToolDecision::Deny(format!(
                         "ccgate policy: {candidate} is a protected secret file"
                     ))
@@ -193,7 +174,7 @@ fn decide_bash(ctx: &ToolContext<'_>, cmd: &str) -> ToolDecision {
                 }
             }
         }
-        if is_secret_path(Path::new(bare)) {
+        if ctx.secrets.is_secret(&ctx.cwd.join(bare)) {
             return ToolDecision::Deny(format!("ccgate policy: {bare} is a protected secret file"));
         }
     }
@@ -240,9 +221,12 @@ mod tests {
         std::fs::create_dir_all(&proj).unwrap();
         std::fs::write(proj.join("a.txt"), "a").unwrap();
         std::fs::create_dir_all(base.join("outside")).unwrap();
+        let secrets = SecretFiles::defaults().unwrap();
         let ctx = ToolContext {
             root: &root,
             cwd: &proj,
+            role: Role::Developer,
+            secrets: &secrets,
         };
         f(&ctx, &base);
     }
@@ -332,6 +316,29 @@ mod tests {
     }
 
     #[test]
+    fn viewers_get_no_writes_and_no_shell() {
+        with_ctx(|ctx, _| {
+            let viewer = ToolContext {
+                role: Role::Viewer,
+                ..ctx.clone()
+            };
+            assert_eq!(
+                decide_tool(&viewer, "Read", &json!({"file_path": "a.txt"})),
+                ToolDecision::Allow
+            );
+            for t in ["Write", "Edit", "MultiEdit", "NotebookEdit", "Bash"] {
+                assert!(
+                    matches!(
+                        decide_tool(&viewer, t, &json!({"file_path": "a.txt", "command": "ls"})),
+                        ToolDecision::Deny(_)
+                    ),
+                    "{t}"
+                );
+            }
+        });
+    }
+
+    #[test]
     fn unknown_and_network_tools_denied() {
         with_ctx(|ctx, _| {
             for t in ["WebFetch", "WebSearch", "mcp__x__y", "SomethingNew"] {
@@ -345,29 +352,5 @@ mod tests {
                 ToolDecision::Allow
             );
         });
-    }
-
-    #[test]
-    fn secret_names() {
-        for p in [
-            "/a/.env",
-            "/a/.env.local",
-            "/h/.ssh/known_hosts",
-            "/k/id_ed25519",
-            "/x/tls.PEM",
-            "/x/.aws/credentials",
-            "/x/.git-credentials",
-        ] {
-            assert!(is_secret_path(Path::new(p)), "{p}");
-        }
-        for p in [
-            "/a/env.rs",
-            "/a/.env.example",
-            "/a/keyboard.rs",
-            "/a/README.md",
-            "/a/.environment/x.txt",
-        ] {
-            assert!(!is_secret_path(Path::new(p)), "{p}");
-        }
     }
 }

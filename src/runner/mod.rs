@@ -30,6 +30,10 @@ pub struct SpawnSpec {
     pub resume: Option<String>,
     pub model: Option<String>,
     pub max_turns: u32,
+    /// `--max-budget-usd` for each request.
+    pub max_budget_usd: Option<f64>,
+    /// Tools removed from the session entirely (`--disallowedTools`), e.g. writes for viewers.
+    pub disallowed_tools: Vec<String>,
     pub env: Vec<(String, String)>,
 }
 
@@ -54,6 +58,14 @@ impl SpawnSpec {
         if let Some(m) = &self.model {
             a.push("--model".into());
             a.push(m.clone());
+        }
+        if let Some(b) = self.max_budget_usd {
+            a.push("--max-budget-usd".into());
+            a.push(format!("{b}"));
+        }
+        if !self.disallowed_tools.is_empty() {
+            a.push("--disallowedTools".into());
+            a.push(self.disallowed_tools.join(","));
         }
         if let Some(r) = &self.resume {
             a.push("--resume".into());

@@ -32,6 +32,8 @@ pub fn today() -> String {
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// Masks secrets in everything written to the audit log.
+    redactor: Arc<crate::audit::Redactor>,
 }
 
 /// A chat's (or forum topic's) persisted settings.
@@ -101,7 +103,14 @@ impl Store {
         Self::prepare(&mut conn)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
+            redactor: Arc::new(crate::audit::Redactor::new(Vec::new())),
         })
+    }
+
+    /// Use `redactor` for audit details from now on.
+    pub fn with_redactor(mut self, redactor: crate::audit::Redactor) -> Store {
+        self.redactor = Arc::new(redactor);
+        self
     }
 
     /// A private in-memory database, for unit tests.
@@ -110,6 +119,7 @@ impl Store {
         Self::prepare(&mut conn)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
+            redactor: Arc::new(crate::audit::Redactor::new(Vec::new())),
         })
     }
 
@@ -416,6 +426,46 @@ impl Store {
             .unwrap_or((0.0, 0)))
     }
 
+    /// Real spend of all users today (UTC).
+    pub fn cost_today_all(&self) -> anyhow::Result<f64> {
+        Ok(self.lock().query_row(
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM cost_ledger WHERE day = ?1",
+            params![today()],
+            |r| r.get(0),
+        )?)
+    }
+
+    // ----- lockouts -----------------------------------------------------------------------
+
+    /// Why `user_id` is locked out, if it is (an expired lockout no longer counts).
+    pub fn lockout_of(&self, user_id: i64) -> anyhow::Result<Option<String>> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT reason FROM lockouts WHERE user_id = ?1 AND (until IS NULL OR until > ?2)",
+                params![user_id, now_str()],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Lock `user_id` out until `until` (RFC 3339) or, with `None`, until unlocked.
+    pub fn lock_out(&self, user_id: i64, reason: &str, until: Option<&str>) -> anyhow::Result<()> {
+        self.lock().execute(
+            "INSERT INTO lockouts (user_id, reason, locked_at, until) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(user_id) DO UPDATE SET reason = excluded.reason, locked_at = excluded.locked_at, until = excluded.until",
+            params![user_id, reason, now_str(), until],
+        )?;
+        Ok(())
+    }
+
+    pub fn unlock(&self, user_id: i64) -> anyhow::Result<bool> {
+        Ok(self
+            .lock()
+            .execute("DELETE FROM lockouts WHERE user_id = ?1", params![user_id])?
+            > 0)
+    }
+
     pub fn record_tool_use(&self, t: &ToolUseRecord<'_>) -> anyhow::Result<()> {
         self.lock().execute(
             "INSERT INTO tool_usage (claude_session_id, user_id, chat_id, tool_name, input, decision, reason, created_at)
@@ -467,20 +517,83 @@ impl Store {
 
     // ----- audit --------------------------------------------------------------------------
 
-    /// Append an audit row. (Hash chaining and risk rules arrive with the audit module.)
-    pub fn audit(
+    /// Append an audit row: risk assessed by the audit rules, details redacted, and the row
+    /// chained to the previous one by hash — all under one write transaction, so concurrent
+    /// writers cannot fork the chain.
+    pub fn audit_event(
         &self,
         user_id: Option<i64>,
         chat_id: Option<i64>,
         event: &str,
-        risk: &str,
         details: &serde_json::Value,
     ) -> anyhow::Result<()> {
-        self.lock().execute(
-            "INSERT INTO audit_log (at, user_id, chat_id, event, risk, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![now_str(), user_id, chat_id, event, risk, details.to_string()],
+        let risk = crate::audit::risk::assess(event, details);
+        let details = self.redactor.redact(&details.to_string()).into_owned();
+        let at = now_str();
+        self.tx(|tx| {
+            let (last_id, prev): (i64, String) = tx
+                .query_row("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?
+                .unwrap_or((0, crate::audit::chain::GENESIS.to_string()));
+            let id = last_id + 1;
+            let hash = crate::audit::chain::compute_hash(
+                id,
+                &at,
+                user_id,
+                chat_id,
+                event,
+                risk.as_str(),
+                &details,
+                &prev,
+            );
+            tx.execute(
+                "INSERT INTO audit_log (id, at, user_id, chat_id, event, risk, details, prev_hash, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![id, at, user_id, chat_id, event, risk.as_str(), details, prev, hash],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Audit rows with `id > after_id`, oldest first, at most `limit`.
+    pub fn audit_rows(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> anyhow::Result<Vec<crate::audit::chain::AuditEntry>> {
+        let conn = self.lock();
+        let mut st = conn.prepare(
+            "SELECT id, at, user_id, chat_id, event, risk, details, prev_hash, hash FROM audit_log
+             WHERE id > ?1 ORDER BY id LIMIT ?2",
         )?;
-        Ok(())
+        let rows = st
+            .query_map(params![after_id, limit as i64], |r| {
+                Ok(crate::audit::chain::AuditEntry {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    user_id: r.get(2)?,
+                    chat_id: r.get(3)?,
+                    event: r.get(4)?,
+                    risk: r.get(5)?,
+                    details: r.get(6)?,
+                    prev_hash: r.get(7)?,
+                    hash: r.get(8)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The newest audit rows (for `ccgate audit tail`), oldest first.
+    pub fn audit_tail(&self, n: usize) -> anyhow::Result<Vec<crate::audit::chain::AuditEntry>> {
+        let last: i64 =
+            self.lock()
+                .query_row("SELECT COALESCE(MAX(id), 0) FROM audit_log", [], |r| {
+                    r.get(0)
+                })?;
+        self.audit_rows((last - n as i64).max(0), n)
     }
 
     /// Count audit rows of one event kind (tests and `/status`).
@@ -650,6 +763,41 @@ mod tests {
         s.deactivate_sessions(7, 7, 0, "/p").unwrap();
         assert!(s.active_session(7, 7, 0, "/p").unwrap().is_none());
         assert_eq!(s.list_sessions(7, 7, 0, 10).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn audit_rows_are_chained_redacted_and_verifiable() {
+        let s = Store::open_in_memory()
+            .unwrap()
+            .with_redactor(crate::audit::Redactor::new(vec![
+                "supersecretvalue".to_string()
+            ]));
+        for i in 0..5 {
+            s.audit_event(
+                Some(i),
+                None,
+                "command",
+                &serde_json::json!({"n": i, "t": "x supersecretvalue y"}),
+            )
+            .unwrap();
+        }
+        let rows = s.audit_rows(0, 100).unwrap();
+        assert_eq!(rows.len(), 5);
+        assert!(rows.iter().all(|r| !r.details.contains("supersecretvalue")));
+        assert_eq!(crate::audit::chain::verify(&rows), Ok(5));
+        // Tampering with a row in the database is detected at that row.
+        s.tx(|tx| tx.execute("UPDATE audit_log SET details = '{}' WHERE id = 3", []))
+            .unwrap();
+        let rows = s.audit_rows(0, 100).unwrap();
+        assert_eq!(crate::audit::chain::verify(&rows).unwrap_err().id, 3);
+        assert_eq!(
+            s.audit_tail(2)
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>(),
+            vec![4, 5]
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 use super::api::{ApiError, Button, TelegramApi};
 use super::html;
 use super::update::ChatRef;
+use crate::audit::Redactor;
 use crate::store::{OutboxRow, Store};
 
 /// Telegram's documented limits.
@@ -85,6 +86,10 @@ enum Op {
         chat: ChatRef,
     },
     Typing(ChatRef),
+    Delete {
+        chat: ChatRef,
+        message_id: i64,
+    },
     AnswerCallback {
         id: String,
         text: Option<String>,
@@ -112,17 +117,20 @@ pub struct Outbox {
 struct Shared {
     api: TelegramApi,
     store: Store,
+    /// Every text is masked before it leaves: Claude's answers and tool output may quote secrets.
+    redactor: Redactor,
     limiters: Limiters,
     in_flight: Mutex<HashSet<i64>>,
 }
 
 impl Outbox {
     /// Start the outbox tasks. Undelivered rows from a previous run are sent right away.
-    pub fn start(api: TelegramApi, store: Store, limits: Limits) -> Outbox {
+    pub fn start(api: TelegramApi, store: Store, limits: Limits, redactor: Redactor) -> Outbox {
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             api,
             store,
+            redactor,
             limiters: Limiters::new(limits),
             in_flight: Mutex::new(HashSet::new()),
         });
@@ -150,6 +158,11 @@ impl Outbox {
     /// Remove the progress message `key` (after the final answer was queued).
     pub fn progress_close(&self, key: u64, chat: ChatRef) {
         let _ = self.tx.send(Op::ProgressClose { key, chat });
+    }
+
+    /// Delete a message (e.g. one holding a login token), with retries.
+    pub fn delete(&self, chat: ChatRef, message_id: i64) {
+        let _ = self.tx.send(Op::Delete { chat, message_id });
     }
 
     pub fn typing(&self, chat: ChatRef) {
@@ -222,6 +235,18 @@ async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
                     shared.limiters.global.until_ready().await;
                     if let Err(e) = shared.api.send_typing(chat.chat_id, chat.thread_id).await {
                         tracing::debug!(error = %e, "typing indicator failed");
+                    }
+                });
+            }
+            Op::Delete { chat, message_id } => {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    shared.limiters.global.until_ready().await;
+                    if let Err(e) =
+                        with_retries(|| shared.api.delete_message(chat.chat_id, message_id), 5)
+                            .await
+                    {
+                        tracing::error!(chat = chat.chat_id, error = %e, "could not delete a message");
                     }
                 });
             }
@@ -299,6 +324,7 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                 // Take the freshest text: edits that arrived while we waited for the slot win.
                 shared.limiters.message_slot(chat.chat_id).await;
                 let (html, buttons) = freshest(&mut queue, &mut rx, key, html, buttons);
+                let html = shared.redactor.redact(&html).into_owned();
                 let b = (!buttons.is_empty()).then_some(buttons.as_slice());
                 let result = match progress.get(&key) {
                     Some(&mid) => {
@@ -416,6 +442,7 @@ async fn deliver_durable(shared: &Shared, chat: ChatRef, row: &OutboxRow) {
         } else {
             html::html_to_plain(&row.html)
         };
+        let text = shared.redactor.redact(&text).into_owned();
         let result = shared
             .api
             .send_message(
@@ -456,11 +483,10 @@ async fn deliver_durable(shared: &Shared, chat: ChatRef, row: &OutboxRow) {
             }
             Err(e @ ApiError::Rejected { .. }) => {
                 tracing::error!(chat = chat.chat_id, error = %e, id = row.id, "Telegram refused a message for good; dropping it");
-                let _ = shared.store.audit(
+                let _ = shared.store.audit_event(
                     None,
                     Some(chat.chat_id),
                     "outbox_refused",
-                    "medium",
                     &serde_json::json!({"error": e.to_string(), "outbox_id": row.id}),
                 );
                 let _ = shared.store.outbox_delete(row.id);

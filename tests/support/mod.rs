@@ -147,6 +147,9 @@ impl Harness {
                 self.tmp.path().join("lock").display().to_string(),
             ),
             ("LOG_LEVEL".into(), "info,ccgate=debug".into()),
+            // Tests send commands back to back; the rate limit has its own test.
+            ("RATE_LIMIT_REQUESTS".into(), "1000".into()),
+            ("RATE_LIMIT_BURST".into(), "1000".into()),
         ];
         for (k, v) in &self.extra_env {
             env.retain(|(n, _)| n != k);
