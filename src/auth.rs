@@ -86,6 +86,9 @@ impl LoginError {
     }
 }
 
+/// (id, user_id, token_hash, expires_at, used_at, revoked_at)
+type TokenRow = (i64, i64, String, String, Option<String>, Option<String>);
+
 /// Token and session bookkeeping over the store.
 pub struct Auth {
     store: Store,
@@ -138,7 +141,7 @@ impl Auth {
         self.store.tx(|tx| {
             // Look up by the keyed hash; the equality below is re-checked in constant time so
             // the database index is not the only comparison.
-            let row: Option<(i64, i64, String, String, Option<String>, Option<String>)> = tx
+            let row: Option<TokenRow> = tx
                 .query_row(
                     "SELECT id, user_id, token_hash, expires_at, used_at, revoked_at FROM auth_tokens WHERE token_hash = ?1",
                     params![hash],
