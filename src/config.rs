@@ -156,14 +156,13 @@ impl Config {
 
         let approved = get("APPROVED_DIRECTORY")
             .ok_or_else(|| ConfigError::new("APPROVED_DIRECTORY", "is required"))?;
-        let approved_directory = std::fs::canonicalize(&approved)
-            .map_err(|e| ConfigError::new("APPROVED_DIRECTORY", format!("{approved}: {e}")))?;
-        if !approved_directory.is_dir() {
-            return Err(ConfigError::new(
-                "APPROVED_DIRECTORY",
-                format!("{approved} is not a directory"),
-            ));
-        }
+        // Refuse `/`, `/etc`, `$HOME` and other trees that would expose the whole machine.
+        let home = get("HOME").map(PathBuf::from);
+        let approved_directory = crate::policy::approved_dir::validate_approved_dir(
+            Path::new(&approved),
+            home.as_deref(),
+        )
+        .map_err(|e| ConfigError::new("APPROVED_DIRECTORY", e.to_string()))?;
 
         let allowed_users = match get("ALLOWED_USERS") {
             None => Vec::new(),

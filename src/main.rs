@@ -25,6 +25,235 @@ enum Command {
     Run,
     /// Check the configuration and print what would be used, without starting.
     Check,
+    /// Login tokens for ENABLE_TOKEN_AUTH.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Approve users who asked for access with a pairing code.
+    #[command(subcommand)]
+    Pair(PairCmd),
+    /// Inspect the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Lift an automatic or manual lockout.
+    Unlock {
+        #[arg(long)]
+        user: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Print a one-time login token for a user (shown once; stored only as a keyed hash).
+    Issue {
+        #[arg(long)]
+        user: i64,
+        /// How long the token can be redeemed: 30m, 8h, 2d…
+        #[arg(long, default_value = "8h")]
+        ttl: String,
+    },
+    /// Revoke a user's unused tokens and end their session.
+    Revoke {
+        #[arg(long)]
+        user: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum PairCmd {
+    /// Show pending pairing requests.
+    List,
+    /// Admit the user who received this code.
+    Approve { code: String },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Check the hash chain; reports the first broken link.
+    Verify,
+    /// Show the newest rows.
+    Tail {
+        #[arg(short, default_value_t = 20)]
+        n: usize,
+    },
+    /// Export every row.
+    Export {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `30m`, `8h`, `2d`, `90s`, or plain seconds.
+fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 30m, 8h or 2d"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use s, m, h or d)")),
+    };
+    if secs == 0 {
+        return Err("the duration must be positive".into());
+    }
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+fn open_store(config: &ccgate::config::Config) -> anyhow::Result<ccgate::store::Store> {
+    Ok(ccgate::store::Store::open(&config.database_path)?
+        .with_redactor(ccgate::audit::Redactor::new(config.redacted_values())))
+}
+
+/// The operator commands: each prints its result and returns the exit code.
+fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result<ExitCode> {
+    use ccgate::auth;
+    let store = open_store(config)?;
+    match command {
+        Command::Token(TokenCmd::Issue { user, ttl }) => {
+            let ttl = parse_ttl(&ttl).map_err(anyhow::Error::msg)?;
+            let Some(secret) = config.auth_token_secret.clone() else {
+                anyhow::bail!("AUTH_TOKEN_SECRET is not set; token auth needs it");
+            };
+            if !config.enable_token_auth {
+                eprintln!("note: ENABLE_TOKEN_AUTH is off; the token works once it is turned on");
+            }
+            let token =
+                auth::Auth::new(store.clone(), secret, config.session_timeout).issue(user, ttl)?;
+            store.audit_event(
+                None,
+                None,
+                "token_issued",
+                &serde_json::json!({"for_user": user, "ttl_secs": ttl.as_secs()}),
+            )?;
+            println!("{token}");
+            eprintln!(
+                "Send it to the bot as: /login {token}  (valid {}s, single use)",
+                ttl.as_secs()
+            );
+        }
+        Command::Token(TokenCmd::Revoke { user }) => {
+            let Some(secret) = config.auth_token_secret.clone() else {
+                anyhow::bail!("AUTH_TOKEN_SECRET is not set");
+            };
+            let n =
+                auth::Auth::new(store.clone(), secret, config.session_timeout).revoke_user(user)?;
+            store.audit_event(
+                None,
+                None,
+                "token_revoked",
+                &serde_json::json!({"for_user": user, "count": n}),
+            )?;
+            println!("revoked {n} token(s) of user {user}; any session ended");
+        }
+        Command::Pair(PairCmd::List) => {
+            let pending = auth::pending_pairings(&store)?;
+            if pending.is_empty() {
+                println!("no pending pairing requests");
+            }
+            for p in pending {
+                println!(
+                    "{}  user {}  {}  expires {}",
+                    p.code,
+                    p.user_id,
+                    p.username.map(|u| format!("@{u}")).unwrap_or_default(),
+                    p.expires_at
+                );
+            }
+        }
+        Command::Pair(PairCmd::Approve { code }) => match auth::approve_pairing(&store, &code)? {
+            Ok(user) => {
+                store.audit_event(
+                    Some(user),
+                    None,
+                    "pairing_approved",
+                    &serde_json::json!({"code": code}),
+                )?;
+                println!(
+                    "user {user} may now use the bot (role: {})",
+                    config.role_of(user)
+                );
+            }
+            Err(why) => {
+                eprintln!("ccgate: {why}");
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        Command::Audit(AuditCmd::Verify) => {
+            let mut after = 0;
+            let mut all = Vec::new();
+            loop {
+                let rows = store.audit_rows(after, 10_000)?;
+                let Some(last) = rows.last() else { break };
+                after = last.id;
+                all.extend(rows);
+            }
+            match ccgate::audit::chain::verify(&all) {
+                Ok(n) => {
+                    let last = all
+                        .last()
+                        .map(|r| r.hash.as_str())
+                        .unwrap_or(ccgate::audit::chain::GENESIS);
+                    println!("audit log intact: {n} rows; last hash {last}");
+                    println!("(keep the last hash elsewhere to detect truncation later)");
+                }
+                Err(b) => {
+                    println!("audit log BROKEN at row {}: {}", b.id, b.reason);
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Command::Audit(AuditCmd::Tail { n }) => {
+            for r in store.audit_tail(n)? {
+                println!(
+                    "{} #{:<6} {:<8} {:<20} user={} chat={} {}",
+                    r.at,
+                    r.id,
+                    r.risk,
+                    r.event,
+                    r.user_id.map(|u| u.to_string()).unwrap_or("-".into()),
+                    r.chat_id.map(|c| c.to_string()).unwrap_or("-".into()),
+                    r.details
+                );
+            }
+        }
+        Command::Audit(AuditCmd::Export { json }) => {
+            if !json {
+                anyhow::bail!("only --json export is supported");
+            }
+            let mut after = 0;
+            loop {
+                let rows = store.audit_rows(after, 10_000)?;
+                let Some(last) = rows.last() else { break };
+                after = last.id;
+                for r in rows {
+                    println!("{}", serde_json::to_string(&r)?);
+                }
+            }
+        }
+        Command::Unlock { user } => {
+            let lifted = store.unlock(user)?;
+            store.audit_event(
+                Some(user),
+                None,
+                "unlock",
+                &serde_json::json!({"was_locked": lifted}),
+            )?;
+            println!(
+                "{}",
+                if lifted {
+                    "lockout lifted"
+                } else {
+                    "that user was not locked out"
+                }
+            );
+        }
+        Command::Run | Command::Check => unreachable!("handled by main"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Log output with every secret masked: a log line quoting a URL or an error body must not
@@ -87,5 +316,12 @@ fn main() -> ExitCode {
                 }
             }
         }
+        other => match operator(other, &config) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("ccgate: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

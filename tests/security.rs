@@ -1,0 +1,341 @@
+//! End to end: each security layer, attacked through the running bot and the operator CLI.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Harness, STRANGER, USER};
+
+/// Run a `ccgate` operator command with the harness configuration; returns (exit code, stdout, stderr).
+async fn ccgate(h: &Harness, args: &[&str]) -> (i32, String, String) {
+    let out = h.command().args(args).output().await.unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef-auth-secret";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pairing_code_is_approved_on_the_machine_only() {
+    let mut h = Harness::new().await;
+    h.start().await;
+    for i in 0..4 {
+        h.tg.inject_message(STRANGER, STRANGER, &format!("hello {i}"));
+    }
+    let m = h
+        .wait_message(STRANGER, "pairing code", |m| {
+            m.text.contains("ccgate pair approve")
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        h.tg.messages(STRANGER).len(),
+        2,
+        "at most two codes per stranger"
+    );
+    let code = m
+        .text
+        .split("ccgate pair approve ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_end_matches('.')
+        .to_string();
+    assert_eq!(code.len(), 8);
+
+    // Approving from chat is impossible: the stranger cannot, and the allowed user's text is a prompt.
+    let (rc, out, _) = ccgate(&h, &["pair", "list"]).await;
+    assert_eq!(rc, 0);
+    assert!(
+        out.contains(&code) && out.contains(&STRANGER.to_string()),
+        "{out}"
+    );
+    let (rc, _, err) = ccgate(&h, &["pair", "approve", "WRONG123"]).await;
+    assert_ne!(rc, 0);
+    assert!(err.contains("no such pairing code"));
+    let (rc, out, _) = ccgate(&h, &["pair", "approve", &code]).await;
+    assert_eq!(rc, 0, "{out}");
+
+    h.tg.inject_message(STRANGER, STRANGER, "/pwd");
+    h.wait_message(STRANGER, "paired user is served", |m| m.text.contains("📂"))
+        .await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_login_is_single_use_deletes_the_token_and_expires() {
+    let mut h = Harness::new().await;
+    h.set_env("ENABLE_TOKEN_AUTH", "true");
+    h.set_env("AUTH_TOKEN_SECRET", SECRET);
+    h.start().await;
+
+    h.send("hello without login");
+    h.wait_message(USER, "login required", |m| m.text.contains("Please log in"))
+        .await;
+    assert_eq!(h.model.request_count(), 0);
+
+    let (rc, token, _) = ccgate(
+        &h,
+        &["token", "issue", "--user", &USER.to_string(), "--ttl", "1h"],
+    )
+    .await;
+    assert_eq!(rc, 0);
+    let token = token.trim().to_string();
+    assert!(token.starts_with("ccg_"));
+    // The database holds only a keyed hash.
+    let stored: String = h
+        .db()
+        .query_row("SELECT token_hash FROM auth_tokens", [], |r| r.get(0))
+        .unwrap();
+    assert!(!stored.contains(&token[4..]) && stored.len() == 64);
+
+    // Someone else's token does not work for this user.
+    let (_, other, _) = ccgate(&h, &["token", "issue", "--user", "999", "--ttl", "1h"]).await;
+    h.send(&format!("/login {}", other.trim()));
+    h.wait_message(USER, "wrong user's token", |m| m.text.contains("not valid"))
+        .await;
+
+    let before = h.tg.calls_to("deleteMessage").len();
+    let login_msg = h.send(&format!("/login {token}"));
+    let _ = login_msg;
+    h.wait_message(USER, "logged in", |m| m.text.contains("Logged in"))
+        .await;
+    h.tg.wait_for(Duration::from_secs(5), "token message deleted", |tg| {
+        tg.calls_to("deleteMessage").len() > before
+    })
+    .await;
+    h.send("now a prompt");
+    h.wait_message(USER, "prompt runs", |m| {
+        m.text.contains("FAKE: you said now a prompt")
+    })
+    .await;
+
+    h.send("/logout");
+    h.wait_message(USER, "logged out", |m| m.text.contains("Logged out"))
+        .await;
+    h.send(&format!("/login {token}"));
+    let replays = |h: &Harness| {
+        h.tg.messages(USER)
+            .iter()
+            .filter(|m| m.text.contains("not valid"))
+            .count()
+    };
+    h.wait_message(USER, "replay refused", |m| {
+        m.text.contains("not valid") && replays(&h) >= 2
+    })
+    .await;
+
+    let (_, short, _) = ccgate(
+        &h,
+        &["token", "issue", "--user", &USER.to_string(), "--ttl", "1s"],
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    h.send(&format!("/login {}", short.trim()));
+    h.wait_message(USER, "expired refused", |_| replays(&h) >= 3)
+        .await;
+
+    let db = h.db();
+    let count = |e: &str| -> i64 {
+        db.query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE event = ?1",
+            [e],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(count("token_replay"), 1);
+    assert_eq!(count("token_expired"), 1);
+    assert_eq!(count("token_invalid"), 1);
+    assert_eq!(count("login"), 1);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_bucket_exhaustion() {
+    let mut h = Harness::new().await;
+    h.set_env("RATE_LIMIT_REQUESTS", "1");
+    h.set_env("RATE_LIMIT_WINDOW", "3600");
+    h.set_env("RATE_LIMIT_BURST", "2");
+    h.start().await;
+    for _ in 0..5 {
+        h.send("/pwd");
+    }
+    h.wait_message(USER, "slow down", |m| m.text.contains("Too many messages"))
+        .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let texts: Vec<String> = h.tg.messages(USER).into_iter().map(|m| m.text).collect();
+    assert_eq!(
+        texts.iter().filter(|t| t.contains("📂")).count(),
+        2,
+        "{texts:?}"
+    );
+    assert_eq!(
+        texts.iter().filter(|t| t.contains("Too many")).count(),
+        1,
+        "told once: {texts:?}"
+    );
+    let limited: i64 = h
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE event = 'rate_limited'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(limited, 3);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn budget_exhaustion_stops_new_requests() {
+    let mut h = Harness::new().await;
+    h.set_env("CLAUDE_MAX_COST_PER_USER", "0.000001");
+    h.start().await;
+    h.send("first is within budget");
+    h.wait_message(USER, "first", |m| m.text.contains("FAKE: you said first"))
+        .await;
+    h.send("second is over");
+    let m = h
+        .wait_message(USER, "budget refusal", |m| {
+            m.text.contains("budget is used up")
+        })
+        .await;
+    assert!(m.text.contains("resets at"), "{}", m.text);
+    assert_eq!(h.model.request_count(), 1, "nothing ran");
+    // It holds across a restart: the ledger is persisted.
+    h.stop().await;
+    h.start().await;
+    h.send("third after restart");
+    h.wait_message(USER, "still refused", |m| {
+        m.text.contains("budget is used up") && m.text.contains("$0.0")
+    })
+    .await;
+    assert_eq!(h.model.request_count(), 1);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_cannot_write() {
+    let mut h = Harness::new().await;
+    h.set_env("USER_ROLES", &format!("{USER}:viewer"));
+    h.start().await;
+    h.send("/cd proj");
+    h.wait_message(USER, "cd", |m| m.text.contains("Now in proj"))
+        .await;
+    h.send(r#"[[tool:Write:{"file_path":"viewer.txt","content":"x"}]]"#);
+    h.wait_message(USER, "write refused", |m| {
+        m.text.contains("FAKE: tool error was")
+    })
+    .await;
+    assert!(!h.approved().join("proj/viewer.txt").exists());
+    // Writes are not even offered to the model in a viewer's session.
+    let tools = h.model.requests().last().unwrap()["tools"].to_string();
+    assert!(
+        !tools.contains("\"name\":\"Write\""),
+        "Write tool still offered"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_in_answers_are_redacted_before_telegram() {
+    let mut h = Harness::new().await;
+    h.start().await;
+    let token = h.token.clone();
+    h.send(&format!(
+        "[[text:the bot token is {token} and the url https://api.telegram.org/bot{token}/getMe]]"
+    ));
+    let m = h
+        .wait_message(USER, "answer", |m| m.text.contains("the bot token is"))
+        .await;
+    assert!(!m.text.contains(&token), "{}", m.text);
+    assert!(m.text.contains("[REDACTED"), "{}", m.text);
+    assert!(!h.log().contains(&token));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_chain_tampering_is_detected_by_the_cli() {
+    let mut h = Harness::new().await;
+    h.start().await;
+    h.tg.inject_message(STRANGER, STRANGER, "knock knock");
+    for c in ["/pwd", "/cd /etc", "/ls"] {
+        h.send(c);
+    }
+    h.wait_message(USER, "ls", |m| {
+        m.text.contains("README") || m.text.contains("proj/")
+    })
+    .await;
+    h.stop().await;
+
+    let (rc, out, _) = ccgate(&h, &["audit", "verify"]).await;
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("intact"), "{out}");
+    let (rc, out, _) = ccgate(&h, &["audit", "export", "--json"]).await;
+    assert_eq!(rc, 0);
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(rows.iter().any(|r| r["event"] == "auth_rejected"));
+    assert!(rows.iter().any(|r| r["event"] == "path_rejected"));
+    let (rc, out, _) = ccgate(&h, &["audit", "tail", "-n", "2"]).await;
+    assert_eq!(rc, 0);
+    assert_eq!(out.lines().count(), 2);
+
+    // Someone with database access rewrites history.
+    let target = rows[1]["id"].as_i64().unwrap();
+    let db = rusqlite::Connection::open(h.db_path()).unwrap();
+    db.execute(
+        "UPDATE audit_log SET details = '{\"innocent\":true}' WHERE id = ?1",
+        [target],
+    )
+    .unwrap();
+    drop(db);
+    let (rc, out, _) = ccgate(&h, &["audit", "verify"]).await;
+    assert_eq!(rc, 1);
+    assert!(out.contains(&format!("BROKEN at row {target}")), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dangerous_configuration_is_refused_at_start() {
+    let mut h = Harness::new().await;
+    let home = h.tmp.path().join("home").display().to_string();
+    for (var, val, expect) in [
+        ("APPROVED_DIRECTORY", "/", "APPROVED_DIRECTORY"),
+        ("APPROVED_DIRECTORY", "/etc", "APPROVED_DIRECTORY"),
+        ("APPROVED_DIRECTORY", home.as_str(), "APPROVED_DIRECTORY"),
+        ("SECRET_FILE_PATTERNS", "!**/.env", "SECRET_FILE_PATTERNS"),
+        ("ENABLE_TOKEN_AUTH", "true", "AUTH_TOKEN_SECRET"),
+        ("ALLOWED_GROUPS", "12345", "ALLOWED_GROUPS"),
+        ("USER_ROLES", "1:root", "USER_ROLES"),
+        ("CLAUDE_MAX_COST_PER_USER", "-3", "CLAUDE_MAX_COST_PER_USER"),
+    ] {
+        let saved = h.extra_env.clone();
+        h.set_env(var, val);
+        let (rc, _, err) = ccgate(&h, &["check"]).await;
+        assert_eq!(rc, 2, "{var}={val}: {err}");
+        assert!(err.contains(expect), "{var}={val}: {err}");
+        h.extra_env = saved;
+    }
+
+    // Secrets may come from files; both forms at once is ambiguous.
+    let token_file = h.tmp.path().join("token.txt");
+    std::fs::write(&token_file, format!("{}\n", h.token)).unwrap();
+    h.set_env("TELEGRAM_BOT_TOKEN_FILE", token_file.to_str().unwrap());
+    let (rc, _, err) = ccgate(&h, &["check"]).await;
+    assert_eq!(rc, 2);
+    assert!(err.contains("not both"), "{err}");
+    h.set_env("TELEGRAM_BOT_TOKEN", "");
+    h.start().await;
+    h.send("/pwd");
+    h.wait_message(USER, "works with a token file", |m| m.text.contains("📂"))
+        .await;
+    h.stop().await;
+}
