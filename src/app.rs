@@ -10,6 +10,7 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use crate::audit::anomaly::{Detector, Thresholds};
 use crate::audit::Redactor;
 use crate::chat::{Ctx, Router, COMMANDS};
 use crate::config::Config;
@@ -111,6 +112,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         &config.claude_env_passthrough,
         &config.secret_values(),
     );
+    install_anomaly_alerts(&config, &store, &outbox);
     let secrets = config.secret_files()?;
     let ctx = Arc::new(Ctx::new(
         config.clone(),
@@ -152,6 +154,71 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Give actors a moment to stop their Claude processes.
     tokio::time::sleep(Duration::from_millis(300)).await;
     Ok(())
+}
+
+/// Watch the audit stream; tell admins about anomalies in their private chats and apply the
+/// lockouts the detector asks for.
+fn install_anomaly_alerts(config: &Arc<Config>, store: &Store, outbox: &Outbox) {
+    let admins: Vec<i64> = config
+        .user_roles
+        .iter()
+        .filter(|(_, r)| r.is_admin())
+        .map(|(u, _)| *u)
+        .collect();
+    if admins.is_empty() {
+        tracing::warn!("no admin in USER_ROLES: security alerts go to the log only");
+    }
+    let detector = std::sync::Mutex::new(Detector::new(Thresholds::default()));
+    let (store2, outbox) = (store.clone(), outbox.clone());
+    store.set_audit_observer(Box::new(move |user, _chat, event, details| {
+        // Collect under the lock, act after releasing it: acting writes audit rows, which come
+        // back here.
+        let alerts = detector.lock().unwrap_or_else(|p| p.into_inner()).observe(
+            event,
+            user,
+            details,
+            std::time::Instant::now(),
+        );
+        for alert in alerts {
+            tracing::warn!(kind = alert.kind, user = ?alert.user_id, "{}", alert.message);
+            if let Some((locked, for_how_long)) = alert.lockout {
+                let until = chrono::Utc::now()
+                    + chrono::Duration::from_std(for_how_long).unwrap_or_default();
+                let until = until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                if let Err(e) = store2.lock_out(locked, alert.kind, Some(&until)) {
+                    tracing::error!(error = %e, "could not apply a lockout");
+                }
+                let _ = store2.audit_event(
+                    Some(locked),
+                    None,
+                    "lockout",
+                    &serde_json::json!({"reason": alert.kind, "until": until}),
+                );
+            }
+            let _ = store2.audit_event(
+                alert.user_id,
+                None,
+                "anomaly",
+                &serde_json::json!({"kind": alert.kind, "message": alert.message}),
+            );
+            for admin in &admins {
+                let row = NewOutbox {
+                    chat_id: *admin,
+                    thread_id: 0,
+                    html: format!(
+                        "🚨 <b>Security alert</b> ({})\n{}",
+                        alert.kind,
+                        crate::telegram::html::escape(&alert.message)
+                    ),
+                    reply_to: None,
+                };
+                if let Err(e) = store2.outbox_insert(&row) {
+                    tracing::error!(error = %e, "could not queue a security alert");
+                }
+            }
+            outbox.kick();
+        }
+    }));
 }
 
 async fn wait_for_signal() {

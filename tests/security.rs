@@ -339,3 +339,55 @@ async fn dangerous_configuration_is_refused_at_start() {
         .await;
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_rejections_alerts_admins_and_locks_the_user_out() {
+    let mut h = Harness::new().await;
+    h.set_env("USER_ROLES", &format!("{}:admin", support::OTHER_USER));
+    h.start().await;
+    for _ in 0..10 {
+        h.send("/cd /etc");
+    }
+    let alert = h
+        .wait_message(support::OTHER_USER, "alert to the admin", |m| {
+            m.text.contains("Security alert")
+        })
+        .await;
+    assert!(
+        alert.text.contains("rejection_burst") && alert.text.contains(&USER.to_string()),
+        "{}",
+        alert.text
+    );
+    // Locked out: nothing more is answered (once the ten refusals queued before have gone out).
+    let refusals = |h: &Harness| {
+        h.tg.messages(USER)
+            .iter()
+            .filter(|m| m.text.contains("Cannot change"))
+            .count()
+    };
+    h.wait_message(USER, "all ten refusals", |_| refusals(&h) == 10)
+        .await;
+    h.send("/pwd");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        h.tg.messages(USER).len(),
+        10,
+        "locked-out user gets no reply"
+    );
+    let db = h.db();
+    let lockouts: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE event = 'lockout' AND risk = 'critical'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(lockouts, 1);
+
+    let (rc, out, _) = ccgate(&h, &["unlock", "--user", &USER.to_string()]).await;
+    assert_eq!(rc, 0, "{out}");
+    h.send("/pwd");
+    h.wait_message(USER, "served again", |m| m.text.starts_with("📂"))
+        .await;
+    h.stop().await;
+}

@@ -1,4 +1,5 @@
 //! Audit trail support (placeholder until the full module lands).
+pub mod anomaly;
 pub mod chain;
 pub mod redact;
 pub mod risk;

@@ -846,6 +846,13 @@ impl Actor {
         if let Err(e) = self.ctx.store.record_turn(&rec, &rows, &[turn.update_id]) {
             tracing::error!(error = %e, "could not record the finished turn");
         }
+        let _ = self.ctx.store.audit_event(
+            Some(turn.user_id),
+            Some(self.chat.chat_id),
+            "run_finished",
+            &json!({"cost_usd": result.total_cost_usd, "turns": result.num_turns, "is_error": rec.is_error,
+                    "error": error_kind, "session": session_id}),
+        );
         self.ctx.outbox.kick();
         self.ctx.outbox.progress_close(turn.id, self.chat);
         if let Some(p) = self.proc.as_mut() {

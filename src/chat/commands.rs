@@ -211,7 +211,7 @@ impl Actor {
             }
             Err(e) => {
                 let _ = self.ctx.store.audit_event(
-                    None,
+                    Some(user_id),
                     Some(self.chat.chat_id),
                     "path_rejected",
                     &json!({"command": "cd", "input": target, "error": e.to_string()}),

@@ -34,7 +34,13 @@ pub struct Store {
     conn: Arc<Mutex<Connection>>,
     /// Masks secrets in everything written to the audit log.
     redactor: Arc<crate::audit::Redactor>,
+    /// Called after each audit row is committed (anomaly detection); set once at start-up.
+    audit_observer: Arc<std::sync::OnceLock<AuditObserver>>,
 }
+
+/// Sees every audit event after it was committed: (user, chat, event, details).
+pub type AuditObserver =
+    Box<dyn Fn(Option<i64>, Option<i64>, &str, &serde_json::Value) + Send + Sync>;
 
 /// A chat's (or forum topic's) persisted settings.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -104,7 +110,13 @@ impl Store {
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             redactor: Arc::new(crate::audit::Redactor::new(Vec::new())),
+            audit_observer: Arc::new(std::sync::OnceLock::new()),
         })
+    }
+
+    /// Install the observer of audit events (once; later calls are ignored).
+    pub fn set_audit_observer(&self, observer: AuditObserver) {
+        let _ = self.audit_observer.set(observer);
     }
 
     /// Use `redactor` for audit details from now on.
@@ -120,6 +132,7 @@ impl Store {
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             redactor: Arc::new(crate::audit::Redactor::new(Vec::new())),
+            audit_observer: Arc::new(std::sync::OnceLock::new()),
         })
     }
 
@@ -528,6 +541,7 @@ impl Store {
         details: &serde_json::Value,
     ) -> anyhow::Result<()> {
         let risk = crate::audit::risk::assess(event, details);
+        let original = details;
         let details = self.redactor.redact(&details.to_string()).into_owned();
         let at = now_str();
         self.tx(|tx| {
@@ -554,7 +568,11 @@ impl Store {
                 params![id, at, user_id, chat_id, event, risk.as_str(), details, prev, hash],
             )?;
             Ok(())
-        })
+        })?;
+        if let Some(observer) = self.audit_observer.get() {
+            observer(user_id, chat_id, event, original);
+        }
+        Ok(())
     }
 
     /// Audit rows with `id > after_id`, oldest first, at most `limit`.
