@@ -102,6 +102,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Err(e) = api.set_my_commands(COMMANDS).await {
         tracing::warn!(error = %e, "could not register the command menu");
     }
+    warn_about_permissions(&config);
     if config.allowed_users.is_empty() {
         tracing::warn!("ALLOWED_USERS is empty: nobody can use this bot (fail closed)");
     }
@@ -154,6 +155,36 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Give actors a moment to stop their Claude processes.
     tokio::time::sleep(Duration::from_millis(300)).await;
     Ok(())
+}
+
+/// Secrets at rest must be readable by the owner only; say so loudly when they are not.
+fn warn_about_permissions(config: &Config) {
+    use std::os::unix::fs::PermissionsExt;
+    let db_dir = config
+        .database_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(|p| p.to_path_buf());
+    let checks = [
+        (config.env_file.clone(), "the .env file", 0o077),
+        (Some(config.database_path.clone()), "the database", 0o077),
+        (db_dir, "the data directory", 0o077),
+    ];
+    for (path, what, forbidden) in checks {
+        let Some(path) = path else { continue };
+        if let Ok(meta) = std::fs::metadata(&path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & forbidden != 0 {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format!("{mode:o}"),
+                    "{what} is readable by other users; run: chmod {} {}",
+                    if meta.is_dir() { "700" } else { "600" },
+                    path.display()
+                );
+            }
+        }
+    }
 }
 
 /// Watch the audit stream; tell admins about anomalies in their private chats and apply the

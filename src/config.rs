@@ -100,6 +100,8 @@ pub struct Config {
     pub secret_file_patterns: Vec<String>,
     /// Extra secret values (from `*_FILE` or env) that must be redacted everywhere.
     pub extra_secrets: Vec<SecretString>,
+    /// The `.env` file that was read, if any (its permissions are checked at start).
+    pub env_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -128,7 +130,9 @@ impl Config {
                 vars.insert(k, v);
             }
         }
-        Self::from_map(&vars)
+        let mut config = Self::from_map(&vars)?;
+        config.env_file = env_file.filter(|p| p.exists()).map(Path::to_path_buf);
+        Ok(config)
     }
 
     /// Build from an explicit name → value map (what `load` gathers); used directly by tests.
@@ -361,6 +365,7 @@ impl Config {
             pairing,
             secret_file_patterns,
             extra_secrets,
+            env_file: None,
         })
     }
 

@@ -338,6 +338,20 @@ async fn dangerous_configuration_is_refused_at_start() {
     h.wait_message(USER, "works with a token file", |m| m.text.contains("📂"))
         .await;
     h.stop().await;
+
+    // The database is created owner-only; loosened permissions are reported at start.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(h.db_path()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(!h.log().contains("readable by other users"));
+    std::fs::set_permissions(h.db_path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    h.start().await;
+    h.stop().await;
+    assert!(
+        h.log().contains("the database is readable by other users"),
+        "{}",
+        h.log()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

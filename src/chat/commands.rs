@@ -150,6 +150,12 @@ impl Actor {
         }
         match args.parse::<u8>() {
             Ok(n @ 0..=2) => {
+                let _ = self.ctx.store.audit_event(
+                    None,
+                    Some(self.chat.chat_id),
+                    "config_change",
+                    &json!({"setting": "verbose", "from": self.verbose(), "to": n}),
+                );
                 self.settings.verbose = Some(n);
                 if let Err(e) = self.save_settings() {
                     return format!("❌ {}", escape(&e.to_string()));

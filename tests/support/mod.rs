@@ -76,6 +76,14 @@ impl Harness {
             std::fs::create_dir_all(tmp.path().join(d)).unwrap();
         }
         std::fs::write(tmp.path().join("approved/proj/README.md"), "# proj\n").unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                tmp.path().join("data"),
+                std::fs::Permissions::from_mode(0o700),
+            )
+            .unwrap();
+        }
         Harness {
             tg,
             model,
