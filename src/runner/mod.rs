@@ -22,6 +22,9 @@ use tokio::process::{Child, ChildStdin, Command};
 
 pub use protocol::{ClaudeEvent, PermissionAnswer, PermissionRequest, TurnResult};
 
+/// Settings that make the CLI ask the host (us) before every tool call.
+pub const ASK_EVERY_TOOL: &str = r#"{"permissions":{"ask":["*"]}}"#;
+
 /// How to start one `claude` process.
 #[derive(Debug, Clone)]
 pub struct SpawnSpec {
@@ -53,6 +56,10 @@ impl SpawnSpec {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        // Without this the CLI auto-allows reads and "safe" commands and ccgate's policy never
+        // sees them: an `ask` rule for every tool routes every call through `can_use_tool`.
+        a.push("--settings".into());
+        a.push(ASK_EVERY_TOOL.into());
         a.push("--max-turns".into());
         a.push(self.max_turns.to_string());
         if let Some(m) = &self.model {
