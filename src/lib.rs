@@ -4,6 +4,7 @@
 //! outbox → Telegram. Decisions about what is allowed live only in [`policy`].
 
 pub mod app;
+pub mod approval;
 pub mod audit;
 pub mod auth;
 pub mod chat;

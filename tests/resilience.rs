@@ -71,7 +71,12 @@ async fn long_answers_are_split_and_rejected_html_is_resent_as_plain_text() {
 
     // Telegram refuses the HTML of the next answer: it is sent again as plain text.
     h.send("[[sleep:2]] [[text:plain **fallback** please]]");
-    let last_id = h.tg.messages(USER).iter().map(|m| m.message_id).max().unwrap();
+    let last_id =
+        h.tg.messages(USER)
+            .iter()
+            .map(|m| m.message_id)
+            .max()
+            .unwrap();
     h.wait_message(USER, "progress of the second turn", |m| {
         !m.deleted && m.message_id > last_id && m.text.contains("Working")
     })

@@ -413,19 +413,36 @@ async fn every_tool_call_is_decided_by_ccgate_even_reads_the_cli_would_allow() {
     std::fs::write(proj.join(".env"), "API_KEY=topsecret-value-123").unwrap();
     h.start().await;
     h.send("/cd proj");
-    h.wait_message(USER, "cd", |m| m.text.contains("Now in proj")).await;
+    h.wait_message(USER, "cd", |m| m.text.contains("Now in proj"))
+        .await;
 
     // A plain read inside the project: allowed, but by ccgate, not by the CLI's defaults.
-    h.send(&format!(r#"[[tool:Read:{{"file_path":"{}"}}]]"#, proj.join("README.md").display()));
-    h.wait_message(USER, "read ok", |m| m.text.contains("FAKE: tool result was")).await;
+    h.send(&format!(
+        r#"[[tool:Read:{{"file_path":"{}"}}]]"#,
+        proj.join("README.md").display()
+    ));
+    h.wait_message(USER, "read ok", |m| {
+        m.text.contains("FAKE: tool result was")
+    })
+    .await;
     // A read of the secret file inside the project: the CLI would allow it; ccgate refuses.
-    h.send(&format!(r#"[[tool:Read:{{"file_path":"{}"}}]]"#, proj.join(".env").display()));
-    let m = h.wait_message(USER, "secret read refused", |m| m.text.contains("FAKE: tool error was")).await;
+    h.send(&format!(
+        r#"[[tool:Read:{{"file_path":"{}"}}]]"#,
+        proj.join(".env").display()
+    ));
+    let m = h
+        .wait_message(USER, "secret read refused", |m| {
+            m.text.contains("FAKE: tool error was")
+        })
+        .await;
     assert!(m.text.contains("secret"), "{}", m.text);
     assert!(!m.text.contains("topsecret"));
     // A harmless shell command is decided by ccgate too.
     h.send(r#"[[tool:Bash:{"command":"echo hi","description":"x"}]]"#);
-    h.wait_message(USER, "echo", |m| m.text.contains("FAKE: tool result was: hi")).await;
+    h.wait_message(USER, "echo", |m| {
+        m.text.contains("FAKE: tool result was: hi")
+    })
+    .await;
 
     let decisions: Vec<(String, String)> = h
         .db()
@@ -444,6 +461,10 @@ async fn every_tool_call_is_decided_by_ccgate_even_reads_the_cli_would_allow() {
         ]
     );
     // Nothing of the secret reached the model either.
-    assert!(!h.model.requests().iter().any(|r| r.to_string().contains("topsecret")));
+    assert!(!h
+        .model
+        .requests()
+        .iter()
+        .any(|r| r.to_string().contains("topsecret")));
     h.stop().await;
 }
