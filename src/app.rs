@@ -10,6 +10,7 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use crate::approval::registry::Approvals;
 use crate::audit::anomaly::{Detector, Thresholds};
 use crate::audit::Redactor;
 use crate::chat::{Ctx, Router, COMMANDS};
@@ -115,12 +116,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     install_anomaly_alerts(&config, &store, &outbox);
     let secrets = config.secret_files()?;
+    let rules = config.rules()?;
+    let approvals = Approvals::new(store.clone(), outbox.clone(), config.approval_timeout);
     let ctx = Arc::new(Ctx::new(
         config.clone(),
         store.clone(),
         outbox.clone(),
         env,
         secrets,
+        rules,
+        approvals,
     ));
     let dispatcher = Arc::new(Dispatcher {
         gate: Gate::new(config.clone(), store.clone()),
@@ -190,12 +195,7 @@ fn warn_about_permissions(config: &Config) {
 /// Watch the audit stream; tell admins about anomalies in their private chats and apply the
 /// lockouts the detector asks for.
 fn install_anomaly_alerts(config: &Arc<Config>, store: &Store, outbox: &Outbox) {
-    let admins: Vec<i64> = config
-        .user_roles
-        .iter()
-        .filter(|(_, r)| r.is_admin())
-        .map(|(u, _)| *u)
-        .collect();
+    let admins = config.admins();
     if admins.is_empty() {
         tracing::warn!("no admin in USER_ROLES: security alerts go to the log only");
     }

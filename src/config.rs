@@ -102,6 +102,10 @@ pub struct Config {
     pub extra_secrets: Vec<SecretString>,
     /// The `.env` file that was read, if any (its permissions are checked at start).
     pub env_file: Option<PathBuf>,
+    /// How long a human has to answer an approval before it is denied.
+    pub approval_timeout: Duration,
+    /// Tool-call rules (TOML); built-in secure defaults when unset.
+    pub policy_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -366,6 +370,14 @@ impl Config {
             secret_file_patterns,
             extra_secrets,
             env_file: None,
+            approval_timeout: Duration::from_secs(parse_num(
+                get("APPROVAL_TIMEOUT"),
+                "APPROVAL_TIMEOUT",
+                300,
+                5,
+                86_400,
+            )?),
+            policy_file: get("POLICY_FILE").map(PathBuf::from),
         })
     }
 
@@ -403,6 +415,27 @@ impl Config {
                 .map_err(|e| ConfigError::new("SECRET_FILE_PATTERNS", e.to_string()))?
                 .with_exact_paths(own),
         )
+    }
+
+    /// Users with the admin role (they approve others' actions and receive alerts).
+    pub fn admins(&self) -> Vec<i64> {
+        let mut a: Vec<i64> = self
+            .user_roles
+            .iter()
+            .filter(|(_, r)| r.is_admin())
+            .map(|(u, _)| *u)
+            .collect();
+        a.sort_unstable();
+        a
+    }
+
+    /// The tool-call rules: `POLICY_FILE` if set (refused when invalid or unsafe), else defaults.
+    pub fn rules(&self) -> Result<crate::policy::engine::Rules, ConfigError> {
+        match &self.policy_file {
+            None => Ok(crate::policy::engine::Rules::default()),
+            Some(p) => crate::policy::engine::Rules::load(p)
+                .map_err(|e| ConfigError::new("POLICY_FILE", e.to_string())),
+        }
     }
 
     /// The role of an allowed user.

@@ -165,11 +165,21 @@ async fn tool_calls_outside_the_directory_are_denied_and_claude_sees_why() {
         "ok"
     );
 
+    // A shell command reaching outside asks the user; denying it is what Claude sees.
     h.send(r#"[[tool:Bash:{"command":"touch ../../escaped","description":"x"}]]"#);
+    let prompt = h
+        .wait_message(USER, "approval prompt", |m| {
+            m.text.contains("Approval needed")
+        })
+        .await;
+    let deny = support::button_data(&prompt, "Deny");
+    h.tg.inject_callback(USER, USER, prompt.message_id, &deny);
     h.wait_message(USER, "denied bash", |m| {
-        m.text.contains("parent-directory references")
+        m.text
+            .contains("FAKE: tool error was: ccgate: denied by user")
     })
     .await;
+    assert!(!h.tmp.path().join("escaped").exists());
 
     let decisions: Vec<(String, String)> = h
         .db()

@@ -4,4 +4,5 @@
 //! — inline buttons, a fresh TOTP code, timeouts — is a separate concern with its own state.
 //! For now it holds the TOTP primitives the step-up flow is built on.
 
+pub mod registry;
 pub mod totp;

@@ -15,11 +15,13 @@ use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
 use super::Ctx;
+use crate::approval::registry::{Choice, Outcome, Request as ApprovalRequest, TIMED_GRANT};
 use crate::gate::Admitted;
 use crate::policy::access;
 use crate::policy::budget::{self, BudgetVerdict, Budgets};
+use crate::policy::engine::{self, Decision};
 use crate::policy::roles::Role;
-use crate::policy::{self, sandbox, ToolContext, ToolDecision};
+use crate::policy::{sandbox, ToolContext};
 use crate::render::{self, Ending, Progress};
 use crate::runner::{
     ClaudeEvent, ClaudeProcess, PermissionAnswer, PermissionRequest, ProcessEvent, SpawnSpec,
@@ -38,7 +40,17 @@ const TYPING_EVERY: Duration = Duration::from_secs(4);
 
 pub enum ActorMsg {
     Incoming(Admitted),
-    Process { gen: u64, ev: ProcessEvent },
+    Process {
+        gen: u64,
+        ev: ProcessEvent,
+    },
+    /// A human answered (or the approval expired) for a `can_use_tool` request.
+    Approval {
+        gen: u64,
+        req: PermissionRequest,
+        grant_scope: String,
+        outcome: Outcome,
+    },
     Shutdown,
 }
 
@@ -168,6 +180,12 @@ impl Actor {
             match msg {
                 Some(ActorMsg::Incoming(a)) => self.on_incoming(a).await,
                 Some(ActorMsg::Process { gen, ev }) => self.on_process(gen, ev).await,
+                Some(ActorMsg::Approval {
+                    gen,
+                    req,
+                    grant_scope,
+                    outcome,
+                }) => self.on_approval(gen, req, grant_scope, outcome).await,
                 Some(ActorMsg::Shutdown) | None => break,
             }
         }
@@ -243,6 +261,15 @@ impl Actor {
         }
         match i.kind.clone() {
             IncomingKind::Text { message_id, text } => {
+                // A TOTP code answering a step-up prompt (only ever in the approver's own chat).
+                if i.chat.chat_id == i.user_id {
+                    if let Some(reply) = self.ctx.approvals.on_text(i.user_id, &text) {
+                        self.reply(i.update_id, crate::telegram::html::escape(&reply));
+                        // The code was typed into the chat: remove it.
+                        self.ctx.outbox.delete(i.chat, message_id);
+                        return;
+                    }
+                }
                 let bot = self.ctx.config.telegram_bot_username.clone();
                 if text.trim_start().starts_with('/') {
                     match parse_command(&text, bot.as_deref()) {
@@ -288,6 +315,14 @@ impl Actor {
         callback_id: &str,
         data: &str,
     ) {
+        if data.starts_with("ap:") {
+            let answer = self.ctx.approvals.on_button(i.user_id, data);
+            self.ctx
+                .outbox
+                .answer_callback(callback_id.to_string(), Some(answer));
+            self.complete(i.update_id, None);
+            return;
+        }
         let answer = match data.split_once(':') {
             Some(("stop", id)) => match &self.turn {
                 Some(t) if id.parse::<u64>().ok() == Some(t.id) => {
@@ -653,8 +688,11 @@ impl Actor {
         let Some(turn) = self.turn.as_mut() else {
             if let ClaudeEvent::PermissionRequest(req) = ev {
                 // Nothing is running on the user's behalf: refuse.
-                self.answer_permission(&req, ToolDecision::Deny("no request is running".into()))
-                    .await;
+                let d = Decision::Deny {
+                    reason: "ccgate policy: no request is running".into(),
+                    rule: "no_turn".into(),
+                };
+                self.answer_permission(&req, &d).await;
             }
             return;
         };
@@ -694,13 +732,14 @@ impl Actor {
                         role: turn.role,
                         secrets: &self.ctx.secrets,
                     };
-                    policy::decide_tool(&ctx, &req.tool_name, &req.input)
+                    engine::decide(&self.ctx.rules, &ctx, &req.tool_name, &req.input)
                 };
-                self.answer_permission(&req, decision).await;
+                self.on_decision(req, decision).await;
                 true
             }
             ClaudeEvent::ControlCancel { request_id } => {
                 tracing::debug!(%request_id, "permission request withdrawn");
+                self.ctx.approvals.cancel_request(&request_id);
                 false
             }
             ClaudeEvent::ControlResponse { .. } | ClaudeEvent::Other => false,
@@ -714,23 +753,153 @@ impl Actor {
         }
     }
 
-    async fn answer_permission(&mut self, req: &PermissionRequest, decision: ToolDecision) {
-        let (answer, label, reason) = match &decision {
-            ToolDecision::Allow => (
+    /// Act on the policy's decision: answer now, or (for an ask) apply a grant or ask a human.
+    async fn on_decision(&mut self, req: PermissionRequest, decision: Decision) {
+        let Decision::Ask {
+            reason,
+            rule,
+            step_up,
+            grant_scope,
+        } = &decision
+        else {
+            self.answer_permission(&req, &decision).await;
+            return;
+        };
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        let (user, role, session) = (turn.user_id, turn.role, turn.session_id.clone());
+        // A grant covers asks without a fresh prompt — but never a step-up.
+        if !step_up {
+            if let Ok(Some(id)) = self.ctx.store.find_grant(
+                self.chat.chat_id,
+                self.chat.thread_id,
+                user,
+                grant_scope,
+                session.as_deref(),
+            ) {
+                let d = Decision::Allow {
+                    rule: format!("grant #{id} ({grant_scope})"),
+                };
+                self.answer_permission(&req, &d).await;
+                return;
+            }
+        }
+        // The requester approves their own calls if their role may do such things; otherwise
+        // admins do. Always in private chats.
+        let approvers: Vec<i64> = if role.can_write() {
+            vec![user]
+        } else {
+            self.ctx.config.admins()
+        };
+        turn.progress.note(&format!(
+            "waiting for approval: {}",
+            crate::render::tool_summary(&req.tool_name, &req.input)
+        ));
+        // Waiting for a human does not count against the turn's time limit.
+        turn.deadline += self.ctx.config.approval_timeout;
+        let gen = self.proc.as_ref().map(|p| p.gen).unwrap_or(0);
+        let tx = self.tx.clone();
+        let request = ApprovalRequest {
+            chat: self.chat,
+            requester: user,
+            approvers,
+            tool: req.tool_name.clone(),
+            input: req.input.clone(),
+            reason: reason.clone(),
+            rule: rule.clone(),
+            step_up: *step_up,
+            grant_scope: grant_scope.clone(),
+            request_id: req.request_id.clone(),
+        };
+        let scope = grant_scope.clone();
+        self.ctx.approvals.ask(request, move |outcome| {
+            let _ = tx.send(ActorMsg::Approval {
+                gen,
+                req,
+                grant_scope: scope,
+                outcome,
+            });
+        });
+        self.show_progress();
+    }
+
+    async fn on_approval(
+        &mut self,
+        gen: u64,
+        req: PermissionRequest,
+        grant_scope: String,
+        outcome: Outcome,
+    ) {
+        if self.proc.as_ref().map(|p| p.gen) != Some(gen) {
+            return; // the process that asked is gone
+        }
+        let decision = match outcome {
+            Outcome::Allowed { choice, approver } => {
+                if let Some(turn) = &self.turn {
+                    let expires = (choice == Choice::Timed).then(|| {
+                        (chrono::Utc::now()
+                            + chrono::Duration::from_std(TIMED_GRANT).unwrap_or_default())
+                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                    });
+                    let session = (choice == Choice::Session)
+                        .then(|| turn.session_id.clone())
+                        .flatten();
+                    if matches!(choice, Choice::Timed | Choice::Session) {
+                        let g = crate::store::NewGrant {
+                            chat_id: self.chat.chat_id,
+                            thread_id: self.chat.thread_id,
+                            user_id: turn.user_id,
+                            scope: &grant_scope,
+                            session_id: session.as_deref(),
+                            expires_at: expires.as_deref(),
+                            granted_by: approver,
+                        };
+                        match self.ctx.store.add_grant(&g) {
+                            Ok(id) => {
+                                let _ = self.ctx.store.audit_event(
+                                    Some(approver),
+                                    Some(self.chat.chat_id),
+                                    "grant_added",
+                                    &json!({"id": id, "scope": grant_scope, "session": session, "expires_at": expires}),
+                                );
+                            }
+                            Err(e) => tracing::error!(error = %e, "could not store a grant"),
+                        }
+                    }
+                }
+                Decision::Allow {
+                    rule: format!("approved by {approver} ({choice:?})"),
+                }
+            }
+            Outcome::Denied { reason } => Decision::Deny {
+                reason,
+                rule: "approval".into(),
+            },
+        };
+        self.answer_permission(&req, &decision).await;
+        self.show_progress();
+    }
+
+    async fn answer_permission(&mut self, req: &PermissionRequest, decision: &Decision) {
+        let (answer, reason) = match decision {
+            Decision::Allow { .. } => (
                 PermissionAnswer::Allow {
                     updated_input: req.input.clone(),
                 },
-                "allow",
                 None,
             ),
-            ToolDecision::Deny(reason) => (
+            Decision::Deny { reason, .. } | Decision::Ask { reason, .. } => (
                 PermissionAnswer::Deny {
                     message: reason.clone(),
                     interrupt: false,
                 },
-                "deny",
                 Some(reason.clone()),
             ),
+        };
+        let label = match decision {
+            Decision::Allow { .. } => "allow",
+            _ => "deny",
         };
         let user = self.turn.as_ref().map(|t| t.user_id).unwrap_or(0);
         let session = self.turn.as_ref().and_then(|t| t.session_id.clone());
@@ -750,9 +919,10 @@ impl Actor {
             Some(user),
             Some(self.chat.chat_id),
             "tool_decision",
-            &json!({"tool": req.tool_name, "decision": label, "reason": reason, "rule": "fixed-sandbox"}),
+            &json!({"tool": req.tool_name, "decision": label, "reason": reason, "rule": decision.rule(),
+                    "input_hash": crate::approval::registry::input_hash(&req.tool_name, &req.input), "input": req.input}),
         );
-        if let (ToolDecision::Deny(reason), Some(t)) = (&decision, self.turn.as_mut()) {
+        if let (Some(reason), Some(t)) = (&reason, self.turn.as_mut()) {
             t.progress.denied(&req.tool_name, reason);
         }
         if let Some(p) = self.proc.as_mut() {

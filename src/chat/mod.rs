@@ -14,8 +14,10 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
+use crate::approval::registry::Approvals;
 use crate::config::Config;
 use crate::gate::Admitted;
+use crate::policy::engine::Rules;
 use crate::policy::secret_files::SecretFiles;
 use crate::store::Store;
 use crate::telegram::outbox::Outbox;
@@ -32,16 +34,23 @@ pub struct Ctx {
     pub child_env: Vec<(String, String)>,
     /// Files never read, written or sent (built-ins, operator globs, ccgate's own files).
     pub secrets: SecretFiles,
+    /// The operator's tool-call rules.
+    pub rules: Rules,
+    /// Pending human approvals (shared by every chat: buttons arrive in approvers' chats).
+    pub approvals: Approvals,
     ids: AtomicU64,
 }
 
 impl Ctx {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Arc<Config>,
         store: Store,
         outbox: Outbox,
         child_env: Vec<(String, String)>,
         secrets: SecretFiles,
+        rules: Rules,
+        approvals: Approvals,
     ) -> Self {
         Ctx {
             config,
@@ -49,6 +58,8 @@ impl Ctx {
             outbox,
             child_env,
             secrets,
+            rules,
+            approvals,
             ids: AtomicU64::new(1),
         }
     }

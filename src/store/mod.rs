@@ -448,6 +448,105 @@ impl Store {
         )?)
     }
 
+    // ----- grants -------------------------------------------------------------------------
+
+    /// Record a grant; returns its id.
+    pub fn add_grant(&self, g: &NewGrant<'_>) -> anyhow::Result<i64> {
+        self.tx(|tx| {
+            tx.execute(
+                "INSERT INTO grants (chat_id, thread_id, user_id, scope, session_id, expires_at, granted_by, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![g.chat_id, g.thread_id, g.user_id, g.scope, g.session_id, g.expires_at, g.granted_by, now_str()],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    /// The id of a live grant covering `scope` for this user in this chat (and session).
+    pub fn find_grant(
+        &self,
+        chat_id: i64,
+        thread_id: i64,
+        user_id: i64,
+        scope: &str,
+        session_id: Option<&str>,
+    ) -> anyhow::Result<Option<i64>> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT id FROM grants WHERE chat_id = ?1 AND thread_id = ?2 AND user_id = ?3 AND scope = ?4
+                   AND revoked_at IS NULL
+                   AND (expires_at IS NULL OR expires_at > ?5)
+                   AND (session_id IS NULL OR session_id = ?6)
+                 ORDER BY id DESC LIMIT 1",
+                params![chat_id, thread_id, user_id, scope, now_str(), session_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Live grants of this chat, newest first.
+    pub fn list_grants(&self, chat_id: i64, thread_id: i64) -> anyhow::Result<Vec<GrantRow>> {
+        let conn = self.lock();
+        let mut st = conn.prepare(
+            "SELECT id, user_id, scope, session_id, expires_at FROM grants
+             WHERE chat_id = ?1 AND thread_id = ?2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)
+             ORDER BY id DESC",
+        )?;
+        let rows = st
+            .query_map(params![chat_id, thread_id, now_str()], |r| {
+                Ok(GrantRow {
+                    id: r.get(0)?,
+                    user_id: r.get(1)?,
+                    scope: r.get(2)?,
+                    session_id: r.get(3)?,
+                    expires_at: r.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Revoke a grant of this chat; false if there was no such live grant.
+    pub fn revoke_grant(&self, chat_id: i64, thread_id: i64, id: i64) -> anyhow::Result<bool> {
+        Ok(self.lock().execute(
+            "UPDATE grants SET revoked_at = ?4 WHERE id = ?1 AND chat_id = ?2 AND thread_id = ?3 AND revoked_at IS NULL",
+            params![id, chat_id, thread_id, now_str()],
+        )? > 0)
+    }
+
+    // ----- TOTP -------------------------------------------------------------------------
+
+    pub fn set_totp_secret(&self, user_id: i64, secret_b32: &str) -> anyhow::Result<()> {
+        self.lock().execute(
+            "INSERT INTO totp_secrets (user_id, secret, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(user_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at, last_step = 0",
+            params![user_id, secret_b32, now_str()],
+        )?;
+        Ok(())
+    }
+
+    /// (secret in base32, last accepted step)
+    pub fn totp_secret(&self, user_id: i64) -> anyhow::Result<Option<(String, u64)>> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT secret, last_step FROM totp_secrets WHERE user_id = ?1",
+                params![user_id],
+                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
+            )
+            .optional()?)
+    }
+
+    /// Accept time step `step` for `user_id` only if it is newer than the last accepted one
+    /// (atomic: the same code can never be used twice).
+    pub fn consume_totp_step(&self, user_id: i64, step: u64) -> anyhow::Result<bool> {
+        Ok(self.lock().execute(
+            "UPDATE totp_secrets SET last_step = ?2 WHERE user_id = ?1 AND last_step < ?2",
+            params![user_id, step as i64],
+        )? > 0)
+    }
+
     // ----- lockouts -----------------------------------------------------------------------
 
     /// Why `user_id` is locked out, if it is (an expired lockout no longer counts).
@@ -622,6 +721,28 @@ impl Store {
             |r| r.get(0),
         )?)
     }
+}
+
+/// A grant to record.
+#[derive(Debug, Clone)]
+pub struct NewGrant<'a> {
+    pub chat_id: i64,
+    pub thread_id: i64,
+    pub user_id: i64,
+    pub scope: &'a str,
+    pub session_id: Option<&'a str>,
+    pub expires_at: Option<&'a str>,
+    pub granted_by: i64,
+}
+
+/// A live grant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub scope: String,
+    pub session_id: Option<String>,
+    pub expires_at: Option<String>,
 }
 
 /// A tool call and what was decided about it.
@@ -816,6 +937,80 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![4, 5]
         );
+    }
+
+    #[test]
+    fn grants_match_scope_session_and_expiry() {
+        let s = Store::open_in_memory().unwrap();
+        let g = |scope: &'static str,
+                 session: Option<&'static str>,
+                 expires: Option<&'static str>| NewGrant {
+            chat_id: 1,
+            thread_id: 0,
+            user_id: 7,
+            scope,
+            session_id: session,
+            expires_at: expires,
+            granted_by: 7,
+        };
+        let a = s
+            .add_grant(&g("Bash(curl:*)", None, Some("2999-01-01T00:00:00.000Z")))
+            .unwrap();
+        s.add_grant(&g("WebFetch", Some("sess-1"), None)).unwrap();
+        s.add_grant(&g(
+            "Bash(git push:*)",
+            None,
+            Some("2000-01-01T00:00:00.000Z"),
+        ))
+        .unwrap();
+        assert_eq!(
+            s.find_grant(1, 0, 7, "Bash(curl:*)", None).unwrap(),
+            Some(a)
+        );
+        assert_eq!(
+            s.find_grant(1, 0, 8, "Bash(curl:*)", None).unwrap(),
+            None,
+            "another user"
+        );
+        assert_eq!(
+            s.find_grant(2, 0, 7, "Bash(curl:*)", None).unwrap(),
+            None,
+            "another chat"
+        );
+        assert!(s
+            .find_grant(1, 0, 7, "WebFetch", Some("sess-1"))
+            .unwrap()
+            .is_some());
+        assert!(
+            s.find_grant(1, 0, 7, "WebFetch", Some("sess-2"))
+                .unwrap()
+                .is_none(),
+            "another session"
+        );
+        assert!(
+            s.find_grant(1, 0, 7, "Bash(git push:*)", None)
+                .unwrap()
+                .is_none(),
+            "expired"
+        );
+        assert_eq!(s.list_grants(1, 0).unwrap().len(), 2);
+        assert!(s.revoke_grant(1, 0, a).unwrap());
+        assert!(!s.revoke_grant(1, 0, a).unwrap());
+        assert!(s
+            .find_grant(1, 0, 7, "Bash(curl:*)", None)
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn totp_steps_are_single_use() {
+        let s = Store::open_in_memory().unwrap();
+        s.set_totp_secret(7, "ABC").unwrap();
+        assert!(s.consume_totp_step(7, 100).unwrap());
+        assert!(!s.consume_totp_step(7, 100).unwrap(), "replay");
+        assert!(!s.consume_totp_step(7, 99).unwrap(), "older");
+        assert!(s.consume_totp_step(7, 101).unwrap());
+        assert_eq!(s.totp_secret(7).unwrap().unwrap().1, 101);
     }
 
     #[test]

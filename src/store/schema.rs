@@ -175,6 +175,34 @@ pub fn migrations() -> Migrations<'static> {
         );
         "#,
         ),
+        // Approvals: time-boxed grants and TOTP secrets for step-up.
+        M::up(
+            r#"
+        CREATE TABLE grants (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            chat_id     INTEGER NOT NULL,
+            thread_id   INTEGER NOT NULL DEFAULT 0,
+            user_id     INTEGER NOT NULL,
+            scope       TEXT NOT NULL,
+            -- Bound to one Claude session ("allow for this session"), or NULL.
+            session_id  TEXT,
+            -- Time-boxed ("allow for 15 min"), or NULL.
+            expires_at  TEXT,
+            granted_by  INTEGER NOT NULL,
+            created_at  TEXT NOT NULL,
+            revoked_at  TEXT
+        );
+        CREATE INDEX grants_by_chat ON grants (chat_id, thread_id, user_id);
+
+        CREATE TABLE totp_secrets (
+            user_id     INTEGER PRIMARY KEY,
+            secret      TEXT NOT NULL,
+            created_at  TEXT NOT NULL,
+            -- The last accepted time step: a code is never accepted twice.
+            last_step   INTEGER NOT NULL DEFAULT 0
+        );
+        "#,
+        ),
     ])
 }
 

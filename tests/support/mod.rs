@@ -315,6 +315,19 @@ impl Drop for Harness {
     }
 }
 
+/// The callback data of the inline button whose label contains `label`.
+pub fn button_data(m: &SentMessage, label: &str) -> String {
+    let markup = m.reply_markup.as_ref().expect("message has buttons");
+    markup["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .find(|b| b["text"].as_str().unwrap_or("").contains(label))
+        .and_then(|b| b["callback_data"].as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("no button {label:?} in {markup}"))
+}
+
 /// The session id from a final answer's `claude --resume <id>` line.
 pub fn session_of(m: &SentMessage) -> String {
     let idx = m

@@ -1,0 +1,464 @@
+//! Pending approvals: the buttons on a phone that let one specific tool call run.
+//!
+//! Why it exists: an "ask" must reach the right human (the requester if their role allows,
+//! otherwise admins — always in a private chat, never a group), be answerable exactly once by
+//! exactly those people, bind the answer to the exact call it was shown for, expire on its own,
+//! and optionally require a fresh TOTP code. The registry holds that state; the chat that asked
+//! is told the outcome through a callback, so this module knows nothing about chat actors.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::rngs::OsRng;
+use rand::{Rng, TryRngCore};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::totp::{self, TotpSecret};
+use crate::store::Store;
+use crate::telegram::api::Button;
+use crate::telegram::html::escape;
+use crate::telegram::outbox::Outbox;
+use crate::telegram::update::ChatRef;
+
+/// How long a grant from "Allow for 15 min" lasts.
+pub const TIMED_GRANT: Duration = Duration::from_secs(15 * 60);
+/// Wrong TOTP codes tolerated per approval before it is denied.
+pub const MAX_CODE_ATTEMPTS: u32 = 3;
+
+/// What the approver chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    Once,
+    Session,
+    Timed,
+    Deny,
+}
+
+/// The final outcome, delivered to the chat that asked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Allowed { choice: Choice, approver: i64 },
+    Denied { reason: String },
+}
+
+/// What the chat asks for.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The chat where Claude runs.
+    pub chat: ChatRef,
+    pub requester: i64,
+    /// Users who may answer (their private chats get the buttons).
+    pub approvers: Vec<i64>,
+    pub tool: String,
+    pub input: Value,
+    pub reason: String,
+    pub rule: String,
+    pub step_up: bool,
+    pub grant_scope: String,
+    /// The CLI's `can_use_tool` request id.
+    pub request_id: String,
+}
+
+type Notify = Box<dyn FnOnce(Outcome) + Send>;
+
+enum Stage {
+    Buttons,
+    /// Approved by `approver` with `choice`; waiting for their TOTP code.
+    Code {
+        approver: i64,
+        choice: Choice,
+        attempts: u32,
+    },
+}
+
+struct Pending {
+    req: Request,
+    input_hash: String,
+    stage: Stage,
+    notify: Option<Notify>,
+}
+
+/// The hash the buttons are bound to: the tool and its exact input.
+pub fn input_hash(tool: &str, input: &Value) -> String {
+    hex::encode(Sha256::digest(format!("{tool}\u{0}{input}").as_bytes()))
+}
+
+#[derive(Clone)]
+pub struct Approvals {
+    inner: Arc<Mutex<HashMap<String, Pending>>>,
+    store: Store,
+    outbox: Outbox,
+    timeout: Duration,
+}
+
+fn new_id() -> String {
+    let b: [u8; 8] = OsRng.unwrap_err().random();
+    hex::encode(b)
+}
+
+/// The progress-message key of one approval message in one approver's chat.
+fn message_key(id: &str, approver: i64) -> u64 {
+    let h = Sha256::digest(format!("approval:{id}:{approver}").as_bytes());
+    u64::from_be_bytes(h[..8].try_into().expect("8 bytes"))
+}
+
+impl Approvals {
+    pub fn new(store: Store, outbox: Outbox, timeout: Duration) -> Self {
+        Approvals {
+            inner: Arc::new(Mutex::new(HashMap::new())),
+            store,
+            outbox,
+            timeout,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn audit(&self, user: Option<i64>, chat: Option<i64>, event: &str, details: Value) {
+        if let Err(e) = self.store.audit_event(user, chat, event, &details) {
+            tracing::error!(error = %e, "audit write failed");
+        }
+    }
+
+    /// Show `req` to its approvers; `notify` is called exactly once with the outcome.
+    pub fn ask(&self, req: Request, notify: impl FnOnce(Outcome) + Send + 'static) -> String {
+        let id = new_id();
+        let hash = input_hash(&req.tool, &req.input);
+        if req.approvers.is_empty() {
+            notify(Outcome::Denied {
+                reason: "ccgate policy: this needs approval, but nobody may approve it (no admin configured)".into(),
+            });
+            return id;
+        }
+        let html = self.prompt_html(&req, false);
+        let buttons = buttons(&id);
+        for a in &req.approvers {
+            self.outbox.progress(
+                message_key(&id, *a),
+                private(*a),
+                html.clone(),
+                buttons.clone(),
+            );
+        }
+        self.audit(
+            Some(req.requester),
+            Some(req.chat.chat_id),
+            "approval_requested",
+            json!({"id": id, "tool": req.tool, "input_hash": hash, "rule": req.rule, "step_up": req.step_up, "approvers": req.approvers}),
+        );
+        self.lock().insert(
+            id.clone(),
+            Pending {
+                req,
+                input_hash: hash,
+                stage: Stage::Buttons,
+                notify: Some(Box::new(notify)),
+            },
+        );
+        let me = self.clone();
+        let id2 = id.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(me.timeout).await;
+            me.finish(
+                &id2,
+                Outcome::Denied {
+                    reason: format!(
+                        "ccgate policy: no approval within {} minutes",
+                        me.timeout.as_secs().div_ceil(60)
+                    ),
+                },
+                "⌛ Expired: no answer in time, denied.",
+            );
+        });
+        id
+    }
+
+    fn prompt_html(&self, req: &Request, details: bool) -> String {
+        let mut s = format!(
+            "🔐 <b>Approval needed</b>{}\nClaude wants to use <b>{}</b> in chat <code>{}</code>:\n<pre>{}</pre>\nWhy: {}",
+            if req.step_up { " (🔑 TOTP required)" } else { "" },
+            escape(&req.tool),
+            req.chat.chat_id,
+            escape(&summary(&req.tool, &req.input, if details { 3000 } else { 600 })),
+            escape(&req.reason),
+        );
+        s.push_str(&format!(
+            "\nGrant scope: <code>{}</code>",
+            escape(&req.grant_scope)
+        ));
+        s
+    }
+
+    /// End an approval (first caller wins): remove the buttons, tell the chat, audit.
+    fn finish(&self, id: &str, outcome: Outcome, shown: &str) {
+        let Some(mut p) = self.lock().remove(id) else {
+            return;
+        };
+        for a in &p.req.approvers {
+            self.outbox.progress(
+                message_key(id, *a),
+                private(*a),
+                format!("{}\n\n{}", self.prompt_html(&p.req, false), escape(shown)),
+                Vec::new(),
+            );
+        }
+        let (label, approver) = match &outcome {
+            Outcome::Allowed { choice, approver } => {
+                (format!("{choice:?}").to_lowercase(), Some(*approver))
+            }
+            Outcome::Denied { .. } => ("deny".to_string(), None),
+        };
+        self.audit(
+            Some(p.req.requester),
+            Some(p.req.chat.chat_id),
+            "approval_decided",
+            json!({"id": id, "tool": p.req.tool, "input_hash": p.input_hash, "decision": label, "approver": approver, "shown": shown}),
+        );
+        if let Some(n) = p.notify.take() {
+            n(outcome);
+        }
+    }
+
+    /// The CLI withdrew the request (e.g. the turn was interrupted).
+    pub fn cancel_request(&self, request_id: &str) {
+        let id = self
+            .lock()
+            .iter()
+            .find(|(_, p)| p.req.request_id == request_id)
+            .map(|(id, _)| id.clone());
+        if let Some(id) = id {
+            self.finish(
+                &id,
+                Outcome::Denied {
+                    reason: "withdrawn".into(),
+                },
+                "↩️ Withdrawn: Claude no longer needs this.",
+            );
+        }
+    }
+
+    /// A button press `ap:<id>:<action>` by `presser`. Returns the text for the callback answer.
+    pub fn on_button(&self, presser: i64, data: &str) -> String {
+        let mut parts = data.splitn(3, ':');
+        let (Some("ap"), Some(id), Some(action)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return "Unknown button.".into();
+        };
+        let (authorized, requester, chat, step_up, details) = {
+            let map = self.lock();
+            match map.get(id) {
+                None => (None, 0, 0, false, String::new()),
+                Some(p) => (
+                    Some(p.req.approvers.contains(&presser) && matches!(p.stage, Stage::Buttons)),
+                    p.req.requester,
+                    p.req.chat.chat_id,
+                    p.req.step_up,
+                    self.prompt_html(&p.req, true),
+                ),
+            }
+        };
+        match authorized {
+            None => {
+                // Answered, expired, or never existed (forged): nothing happens.
+                self.audit(
+                    Some(presser),
+                    None,
+                    "approval_stale_press",
+                    json!({"id": id, "action": action}),
+                );
+                "This request is no longer open.".into()
+            }
+            Some(false) => {
+                self.audit(
+                    Some(presser),
+                    Some(chat),
+                    "approval_unauthorized_press",
+                    json!({"id": id, "action": action, "requester": requester}),
+                );
+                "You cannot answer this request.".into()
+            }
+            Some(true) => {
+                let choice = match action {
+                    "once" => Choice::Once,
+                    "sess" => Choice::Session,
+                    "t15" => Choice::Timed,
+                    "deny" => Choice::Deny,
+                    "info" => {
+                        self.outbox.progress(
+                            message_key(id, presser) ^ 1,
+                            private(presser),
+                            details,
+                            Vec::new(),
+                        );
+                        return "Details sent.".into();
+                    }
+                    _ => return "Unknown button.".into(),
+                };
+                if choice == Choice::Deny {
+                    self.finish(
+                        id,
+                        Outcome::Denied {
+                            reason: format!("ccgate: denied by user {presser}"),
+                        },
+                        "❌ Denied.",
+                    );
+                    return "Denied.".into();
+                }
+                if step_up {
+                    if let Some(p) = self.lock().get_mut(id) {
+                        p.stage = Stage::Code {
+                            approver: presser,
+                            choice,
+                            attempts: 0,
+                        };
+                    }
+                    self.outbox.progress(
+                        message_key(id, presser),
+                        private(presser),
+                        format!(
+                            "{}\n\n🔑 Send your 6-digit authenticator code to confirm.",
+                            details
+                        ),
+                        vec![vec![Button {
+                            text: "❌ Deny".into(),
+                            data: format!("ap:{id}:deny"),
+                        }]],
+                    );
+                    return "Send your TOTP code.".into();
+                }
+                self.finish(
+                    id,
+                    Outcome::Allowed {
+                        choice,
+                        approver: presser,
+                    },
+                    &format!("✅ Allowed ({}).", choice_label(choice)),
+                );
+                "Allowed.".into()
+            }
+        }
+    }
+
+    /// A text from `user` in their private chat: consumed if it answers a step-up prompt.
+    /// Returns the reply to show, or `None` when the text is not a code for us.
+    pub fn on_text(&self, user: i64, text: &str) -> Option<String> {
+        let id = self
+            .lock()
+            .iter()
+            .find(|(_, p)| matches!(p.stage, Stage::Code { approver, .. } if approver == user))
+            .map(|(id, _)| id.clone())?;
+        let ok = self.check_code(user, text);
+        let mut map = self.lock();
+        let p = map.get_mut(&id)?;
+        let Stage::Code {
+            choice, attempts, ..
+        } = &mut p.stage
+        else {
+            return None;
+        };
+        let choice = *choice;
+        let chat = p.req.chat.chat_id;
+        if ok {
+            drop(map);
+            self.audit(Some(user), Some(chat), "step_up_ok", json!({"id": id}));
+            self.finish(
+                &id,
+                Outcome::Allowed {
+                    choice,
+                    approver: user,
+                },
+                &format!("✅ Allowed with TOTP ({}).", choice_label(choice)),
+            );
+            return Some("✅ Code accepted.".into());
+        }
+        *attempts += 1;
+        let left = MAX_CODE_ATTEMPTS.saturating_sub(*attempts);
+        drop(map);
+        self.audit(Some(user), Some(chat), "step_up_failed", json!({"id": id}));
+        if left == 0 {
+            self.finish(
+                &id,
+                Outcome::Denied {
+                    reason: "ccgate: step-up failed (wrong TOTP codes)".into(),
+                },
+                "❌ Denied: too many wrong codes.",
+            );
+            return Some("❌ Wrong code. Too many attempts: the request was denied.".into());
+        }
+        Some(format!("❌ Wrong or reused code. {left} attempt(s) left."))
+    }
+
+    fn check_code(&self, user: i64, text: &str) -> bool {
+        let Ok(Some((secret, _))) = self.store.totp_secret(user) else {
+            return false;
+        };
+        let Some(secret) = TotpSecret::from_base32(&secret) else {
+            return false;
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        match totp::verify(&secret, text, now) {
+            Some(step) => self.store.consume_totp_step(user, step).unwrap_or(false),
+            None => false,
+        }
+    }
+
+    pub fn pending_count(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+fn private(user: i64) -> ChatRef {
+    ChatRef {
+        chat_id: user,
+        thread_id: 0,
+    }
+}
+
+fn choice_label(c: Choice) -> &'static str {
+    match c {
+        Choice::Once => "once",
+        Choice::Session => "for this session",
+        Choice::Timed => "for 15 minutes",
+        Choice::Deny => "denied",
+    }
+}
+
+fn buttons(id: &str) -> Vec<Vec<Button>> {
+    let b = |t: &str, a: &str| Button {
+        text: t.into(),
+        data: format!("ap:{id}:{a}"),
+    };
+    vec![
+        vec![b("✅ Allow once", "once"), b("❌ Deny", "deny")],
+        vec![b("Allow for session", "sess"), b("Allow 15 min", "t15")],
+        vec![b("Details", "info")],
+    ]
+}
+
+/// A compact view of a tool call: the command, the file and a diff for edits.
+pub fn summary(tool: &str, input: &Value, max: usize) -> String {
+    let f = |k: &str| input.get(k).and_then(Value::as_str).unwrap_or("");
+    let s = match tool {
+        "Bash" => f("command").to_string(),
+        "Edit" => {
+            let mut d = format!("{}\n", f("file_path"));
+            for l in f("old_string").lines() {
+                d.push_str(&format!("- {l}\n"));
+            }
+            for l in f("new_string").lines() {
+                d.push_str(&format!("+ {l}\n"));
+            }
+            d
+        }
+        "Write" => format!("{}\n{}", f("file_path"), f("content")),
+        _ => serde_json::to_string_pretty(input).unwrap_or_default(),
+    };
+    crate::render::truncate(&s, max)
+}

@@ -1,0 +1,378 @@
+//! The policy engine: one decision — allow, deny, or ask a human — for every tool call.
+//!
+//! Why it exists: Claude asks before each tool call (`can_use_tool`); the answer must come from
+//! one place that knows the tool and its input, the user's role, the project, the rules the
+//! operator wrote, and the grants a human already gave. Every decision names the rule that made
+//! it, so `ccgate policy check` and the audit log can explain it. Unknown or unparseable input
+//! never becomes "allow".
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::bash::{self, Class};
+use super::{decide_file_tool_path, ToolContext, FILE_TOOLS, HARMLESS_TOOLS, WRITE_TOOLS};
+
+/// What a rule may say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Allow,
+    Ask,
+    Deny,
+}
+
+/// The decision about one tool call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Allow {
+        rule: String,
+    },
+    Deny {
+        reason: String,
+        rule: String,
+    },
+    /// A human must approve; `step_up` additionally requires a fresh TOTP code.
+    Ask {
+        reason: String,
+        rule: String,
+        step_up: bool,
+        /// What a time-boxed grant for this call would cover, e.g. `Bash(curl:*)`.
+        grant_scope: String,
+    },
+}
+
+impl Decision {
+    pub fn rule(&self) -> &str {
+        match self {
+            Decision::Allow { rule } | Decision::Deny { rule, .. } | Decision::Ask { rule, .. } => {
+                rule
+            }
+        }
+    }
+    pub fn label(&self) -> &'static str {
+        match self {
+            Decision::Allow { .. } => "allow",
+            Decision::Deny { .. } => "deny",
+            Decision::Ask { .. } => "ask",
+        }
+    }
+}
+
+/// Bash rules by class.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BashRules {
+    pub read_only: Action,
+    pub writes_inside: Action,
+    pub network: Action,
+    pub touches_outside: Action,
+    pub privileged: Action,
+    pub destructive: Action,
+    pub unparseable: Action,
+}
+
+impl Default for BashRules {
+    fn default() -> Self {
+        BashRules {
+            read_only: Action::Allow,
+            writes_inside: Action::Allow,
+            network: Action::Ask,
+            touches_outside: Action::Ask,
+            privileged: Action::Ask,
+            destructive: Action::Ask,
+            unparseable: Action::Deny,
+        }
+    }
+}
+
+/// Which asks also need a TOTP code.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StepUp {
+    /// Bash classes (snake_case names) whose asks need step-up.
+    pub bash: Vec<String>,
+    /// Tool names (or `prefix*` patterns) whose asks need step-up.
+    pub tools: Vec<String>,
+}
+
+impl Default for StepUp {
+    fn default() -> Self {
+        StepUp {
+            bash: vec!["privileged".into(), "destructive".into()],
+            tools: Vec::new(),
+        }
+    }
+}
+
+/// The operator's rules (TOML), with secure defaults for everything left out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rules {
+    pub bash: BashRules,
+    pub step_up: StepUp,
+    /// Tool name or `prefix*` pattern → action, for tools without built-in handling (WebFetch,
+    /// WebSearch, MCP tools…). `default` applies to anything unlisted.
+    pub tools: BTreeMap<String, Action>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            bash: BashRules::default(),
+            step_up: StepUp::default(),
+            tools: BTreeMap::from([
+                ("WebFetch".to_string(), Action::Ask),
+                ("WebSearch".to_string(), Action::Ask),
+                ("mcp__*".to_string(), Action::Ask),
+                ("default".to_string(), Action::Deny),
+            ]),
+        }
+    }
+}
+
+/// The built-in rules as TOML, for `ccgate policy defaults` and the README.
+pub const DEFAULT_RULES_TOML: &str = r#"# ccgate policy rules. Every key is optional; these are the defaults.
+[bash]
+read_only = "allow"        # ls, cat, grep, git status … on paths inside the project
+writes_inside = "allow"    # touch, mkdir, git commit … inside the project (never for viewers)
+network = "ask"            # curl, git push, npm install …
+touches_outside = "ask"    # any path outside the project
+privileged = "ask"         # sudo, chmod +s, systemctl …
+destructive = "ask"        # rm -rf of the project root, git push --force, curl | sh …
+unparseable = "deny"       # "ask" is the most lenient value accepted
+
+[step_up]                  # these asks also need a TOTP code (ccgate totp enroll)
+bash = ["privileged", "destructive"]
+tools = []
+
+[tools]                    # tools without built-in handling
+WebFetch = "ask"
+WebSearch = "ask"
+"mcp__*" = "ask"
+default = "deny"
+"#;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("cannot read {0}: {1}")]
+    Read(String, std::io::Error),
+    #[error("invalid policy rules: {0}")]
+    Parse(String),
+    #[error("{0}")]
+    Unsafe(String),
+}
+
+impl Rules {
+    pub fn from_toml(text: &str) -> Result<Rules, RulesError> {
+        let rules: Rules = toml::from_str(text).map_err(|e| RulesError::Parse(e.to_string()))?;
+        rules.validate()?;
+        Ok(rules)
+    }
+
+    pub fn load(path: &Path) -> Result<Rules, RulesError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| RulesError::Read(path.display().to_string(), e))?;
+        Self::from_toml(&text)
+    }
+
+    fn validate(&self) -> Result<(), RulesError> {
+        if self.bash.unparseable == Action::Allow {
+            return Err(RulesError::Unsafe(
+                "bash.unparseable = \"allow\" is refused: a command ccgate cannot read is never allowed unseen".into(),
+            ));
+        }
+        for c in &self.step_up.bash {
+            if class_by_name(c).is_none() {
+                return Err(RulesError::Parse(format!(
+                    "step_up.bash: unknown class {c:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn bash_action(&self, class: Class) -> Action {
+        match class {
+            Class::ReadOnly => self.bash.read_only,
+            Class::WritesInside => self.bash.writes_inside,
+            Class::Network => self.bash.network,
+            Class::TouchesOutside => self.bash.touches_outside,
+            Class::Privileged => self.bash.privileged,
+            Class::Destructive => self.bash.destructive,
+            Class::Unparseable => self.bash.unparseable,
+        }
+    }
+
+    /// The action for a tool without built-in handling, and the rule that gave it.
+    fn tool_action(&self, tool: &str) -> (Action, String) {
+        if let Some(a) = self.tools.get(tool) {
+            return (*a, format!("tools.{tool}"));
+        }
+        // The longest matching `prefix*` pattern wins.
+        let best = self
+            .tools
+            .iter()
+            .filter_map(|(k, a)| {
+                k.strip_suffix('*')
+                    .filter(|p| tool.starts_with(p))
+                    .map(|p| (p.len(), k, a))
+            })
+            .max_by_key(|(len, _, _)| *len);
+        if let Some((_, k, a)) = best {
+            return (*a, format!("tools.\"{k}\""));
+        }
+        (
+            self.tools.get("default").copied().unwrap_or(Action::Deny),
+            "tools.default".into(),
+        )
+    }
+
+    fn step_up_for_tool(&self, tool: &str) -> bool {
+        self.step_up
+            .tools
+            .iter()
+            .any(|p| p == tool || p.strip_suffix('*').is_some_and(|pre| tool.starts_with(pre)))
+    }
+}
+
+pub fn class_name(c: Class) -> &'static str {
+    match c {
+        Class::ReadOnly => "read_only",
+        Class::WritesInside => "writes_inside",
+        Class::Network => "network",
+        Class::TouchesOutside => "touches_outside",
+        Class::Privileged => "privileged",
+        Class::Destructive => "destructive",
+        Class::Unparseable => "unparseable",
+    }
+}
+
+fn class_by_name(n: &str) -> Option<Class> {
+    [
+        Class::ReadOnly,
+        Class::WritesInside,
+        Class::Network,
+        Class::TouchesOutside,
+        Class::Privileged,
+        Class::Destructive,
+        Class::Unparseable,
+    ]
+    .into_iter()
+    .find(|c| class_name(*c) == n)
+}
+
+/// What a grant for a Bash command covers: the program and, for multi-command tools like git,
+/// its subcommand — `Bash(cargo test:*)`, `Bash(curl:*)`.
+pub fn bash_grant_scope(analysis: &bash::Analysis) -> String {
+    let first = analysis.commands.first();
+    let prog = first
+        .and_then(|c| c.first())
+        .map(String::as_str)
+        .unwrap_or("");
+    let prog = prog.rsplit('/').next().unwrap_or(prog);
+    let with_sub = matches!(
+        prog,
+        "git" | "cargo" | "npm" | "pnpm" | "yarn" | "docker" | "kubectl" | "go" | "pip" | "make"
+    );
+    match (with_sub, first.and_then(|c| c.get(1))) {
+        (true, Some(sub)) if !sub.starts_with('-') => format!("Bash({prog} {sub}:*)"),
+        _ => format!("Bash({prog}:*)"),
+    }
+}
+
+/// Decide about one tool call (grants are applied by the caller on top of an `Ask`).
+pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -> Decision {
+    let deny = |reason: String, rule: &str| Decision::Deny {
+        reason: format!("ccgate policy: {reason}"),
+        rule: rule.to_string(),
+    };
+    if !ctx.role.can_write() && WRITE_TOOLS.contains(&tool) {
+        return deny(
+            format!("your role (viewer) is read-only; {tool} is not allowed"),
+            "role.viewer",
+        );
+    }
+    if let Some((_, keys)) = FILE_TOOLS.iter().find(|(n, _)| *n == tool) {
+        for key in *keys {
+            let Some(raw) = input.get(*key) else { continue };
+            let Some(p) = raw.as_str() else {
+                return deny(format!("{key} must be a string path"), "file.path_type");
+            };
+            if let Err((reason, rule)) = decide_file_tool_path(ctx, p) {
+                return deny(reason, rule);
+            }
+        }
+        return Decision::Allow {
+            rule: "file.inside_project".into(),
+        };
+    }
+    if tool == "Bash" {
+        let Some(cmd) = input.get("command").and_then(Value::as_str) else {
+            return deny("a Bash call without a command".into(), "bash.no_command");
+        };
+        let analysis = bash::analyze(cmd, ctx.root, ctx.cwd);
+        let class = analysis.class;
+        let why = analysis
+            .findings
+            .iter()
+            .max_by_key(|f| f.class)
+            .map(|f| f.reason.clone())
+            .unwrap_or_else(|| "read-only".into());
+        let rule = format!("bash.{}", class_name(class));
+        if !ctx.role.can_write() && class != Class::ReadOnly {
+            return deny(
+                format!("your role (viewer) allows read-only commands only ({why})"),
+                "role.viewer",
+            );
+        }
+        // Secret files are never touched, whatever the class.
+        for argv in &analysis.commands {
+            for arg in argv.iter().skip(1) {
+                let candidate = arg.rsplit_once('=').map(|(_, v)| v).unwrap_or(arg);
+                if candidate.starts_with('-') || candidate.is_empty() {
+                    continue;
+                }
+                if let Ok(p) = super::sandbox::resolve_within(ctx.root, ctx.cwd, candidate) {
+                    if ctx.secrets.is_secret(&p) {
+                        return deny(
+                            format!("{candidate} is a protected secret file"),
+                            "secret_files",
+                        );
+                    }
+                }
+            }
+        }
+        return match rules.bash_action(class) {
+            Action::Allow => Decision::Allow { rule },
+            Action::Deny => deny(why, &rule),
+            Action::Ask => Decision::Ask {
+                reason: why,
+                step_up: rules.step_up.bash.iter().any(|c| c == class_name(class)),
+                grant_scope: bash_grant_scope(&analysis),
+                rule,
+            },
+        };
+    }
+    if HARMLESS_TOOLS.contains(&tool) {
+        return Decision::Allow {
+            rule: "tools.harmless".into(),
+        };
+    }
+    let (action, rule) = rules.tool_action(tool);
+    match action {
+        Action::Allow => Decision::Allow { rule },
+        Action::Deny => deny(
+            format!("the tool {tool} is not allowed from this chat"),
+            &rule,
+        ),
+        Action::Ask => Decision::Ask {
+            reason: format!("{tool} reaches outside the machine or the project"),
+            step_up: rules.step_up_for_tool(tool),
+            grant_scope: tool.to_string(),
+            rule,
+        },
+    }
+}
