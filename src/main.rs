@@ -34,6 +34,12 @@ enum Command {
     /// Inspect the tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Step-up authentication for dangerous actions.
+    #[command(subcommand)]
+    Totp(TotpCmd),
+    /// Tool-call policy.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
     /// Lift an automatic or manual lockout.
     Unlock {
         #[arg(long)]
@@ -56,6 +62,23 @@ enum TokenCmd {
         #[arg(long)]
         user: i64,
     },
+}
+
+#[derive(Subcommand)]
+enum TotpCmd {
+    /// Create a TOTP secret for a user and show it (text and QR) for their authenticator app.
+    Enroll {
+        #[arg(long)]
+        user: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCmd {
+    /// Decide one tool call: '{"tool_name":"Bash","input":{"command":"ls"}}' (optional "cwd", "role").
+    Check { call: String },
+    /// Print the built-in rules as TOML (a starting point for POLICY_FILE).
+    Defaults,
 }
 
 #[derive(Subcommand)]
@@ -232,6 +255,69 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
                 for r in rows {
                     println!("{}", serde_json::to_string(&r)?);
                 }
+            }
+        }
+        Command::Totp(TotpCmd::Enroll { user }) => {
+            use ccgate::approval::totp;
+            let secret = totp::TotpSecret::generate();
+            store.set_totp_secret(user, &secret.to_base32())?;
+            store.audit_event(Some(user), None, "totp_enrolled", &serde_json::json!({}))?;
+            let uri = secret.otpauth_uri(&format!("user-{user}"));
+            println!("{}", totp::qr_for_terminal(&uri));
+            println!("secret: {}", secret.to_base32());
+            println!("uri:    {uri}");
+            eprintln!("Scan the QR code (or type the secret) into an authenticator app. Any earlier secret of this user no longer works.");
+        }
+        Command::Policy(PolicyCmd::Defaults) => {
+            print!("{}", ccgate::policy::engine::DEFAULT_RULES_TOML);
+        }
+        Command::Policy(PolicyCmd::Check { call }) => {
+            let v: serde_json::Value = serde_json::from_str(&call)
+                .map_err(|e| anyhow::anyhow!("the tool call must be JSON: {e}"))?;
+            let tool = v["tool_name"].as_str().or(v["tool"].as_str()).unwrap_or("");
+            if tool.is_empty() {
+                anyhow::bail!("the JSON needs a \"tool_name\"");
+            }
+            let root = &config.approved_directory;
+            let cwd = match v["cwd"].as_str() {
+                Some(c) => ccgate::policy::sandbox::resolve_dir_within(root, root, c)
+                    .map_err(|e| anyhow::anyhow!("cwd {c:?}: {e}"))?,
+                None => root.clone(),
+            };
+            let role = match v["role"].as_str() {
+                Some(r) => ccgate::policy::roles::Role::parse(r)
+                    .ok_or_else(|| anyhow::anyhow!("unknown role {r:?}"))?,
+                None => config.default_role,
+            };
+            let secrets = config.secret_files()?;
+            let rules = config.rules()?;
+            let ctx = ccgate::policy::ToolContext {
+                root,
+                cwd: &cwd,
+                role,
+                secrets: &secrets,
+            };
+            let d = ccgate::policy::engine::decide(&rules, &ctx, tool, &v["input"]);
+            println!("decision: {}", d.label());
+            println!("rule:     {}", d.rule());
+            match &d {
+                ccgate::policy::engine::Decision::Deny { reason, .. } => {
+                    println!("reason:   {reason}")
+                }
+                ccgate::policy::engine::Decision::Ask {
+                    reason,
+                    step_up,
+                    grant_scope,
+                    ..
+                } => {
+                    println!("reason:   {reason}");
+                    println!(
+                        "step-up:  {}",
+                        if *step_up { "TOTP required" } else { "no" }
+                    );
+                    println!("grant:    {grant_scope}");
+                }
+                ccgate::policy::engine::Decision::Allow { .. } => {}
             }
         }
         Command::Unlock { user } => {

@@ -253,7 +253,17 @@ impl Approvals {
             match map.get(id) {
                 None => (None, 0, 0, false, String::new()),
                 Some(p) => (
-                    Some(p.req.approvers.contains(&presser) && matches!(p.stage, Stage::Buttons)),
+                    // Approvers answer the buttons; while a code is awaited, only Deny remains
+                    // (for the approver who started the step-up).
+                    Some(
+                        p.req.approvers.contains(&presser)
+                            && match p.stage {
+                                Stage::Buttons => true,
+                                Stage::Code { approver, .. } => {
+                                    approver == presser && action == "deny"
+                                }
+                            },
+                    ),
                     p.req.requester,
                     p.req.chat.chat_id,
                     p.req.step_up,

@@ -28,6 +28,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("sessions", "List this chat's sessions"),
     ("resume", "Switch to a session: /resume <id>"),
     ("verbose", "Progress detail: /verbose 0|1|2"),
+    ("grants", "List tool grants in this chat"),
+    ("revoke", "Revoke a grant: /revoke <id>"),
     ("help", "Show help"),
     ("start", "Welcome"),
 ];
@@ -55,6 +57,8 @@ impl Actor {
             "projects" => self.cmd_projects(),
             "sessions" => self.cmd_sessions(i.user_id),
             "resume" => self.cmd_resume(i.user_id, role, args),
+            "grants" => self.cmd_grants(),
+            "revoke" => self.cmd_revoke(i.user_id, role, args),
             other => format!("❓ Unknown command /{}. See /help.", escape(other)),
         };
         self.reply(i.update_id, reply);
@@ -342,6 +346,61 @@ impl Actor {
             escape(&sess.claude_session_id),
             escape(&self.rel(&dir))
         )
+    }
+}
+
+impl Actor {
+    fn cmd_grants(&self) -> String {
+        match self.ctx.store.list_grants(self.chat.chat_id, self.chat.thread_id) {
+            Ok(g) if g.is_empty() => "No active grants. Approving with “Allow for session” or “Allow 15 min” creates one.".into(),
+            Ok(g) => {
+                let mut s = String::from("🎫 Active grants (/revoke <i>id</i>):\n");
+                for g in g {
+                    let lasts = match (&g.session_id, &g.expires_at) {
+                        (_, Some(until)) => format!("until {} UTC", escape(until.get(11..16).unwrap_or(until))),
+                        (Some(sid), None) => format!("this session ({})", escape(sid.get(..8).unwrap_or(sid))),
+                        (None, None) => "until revoked".into(),
+                    };
+                    s.push_str(&format!("#{} <code>{}</code> for user {} · {}\n", g.id, escape(&g.scope), g.user_id, lasts));
+                }
+                s
+            }
+            Err(e) => format!("❌ {}", escape(&e.to_string())),
+        }
+    }
+
+    fn cmd_revoke(&self, user_id: i64, role: Role, args: &str) -> String {
+        let Ok(id) = args.trim().trim_start_matches('#').parse::<i64>() else {
+            return "Usage: /revoke <i>id</i> (see /grants).".into();
+        };
+        // Your own grants, or anyone's in this chat if you are an admin.
+        let owned = self
+            .ctx
+            .store
+            .list_grants(self.chat.chat_id, self.chat.thread_id)
+            .unwrap_or_default()
+            .into_iter()
+            .any(|g| g.id == id && (g.user_id == user_id || role.is_admin()));
+        if !owned {
+            return format!("❌ No active grant #{id} of yours in this chat.");
+        }
+        match self
+            .ctx
+            .store
+            .revoke_grant(self.chat.chat_id, self.chat.thread_id, id)
+        {
+            Ok(true) => {
+                let _ = self.ctx.store.audit_event(
+                    Some(user_id),
+                    Some(self.chat.chat_id),
+                    "grant_revoked",
+                    &json!({"id": id}),
+                );
+                format!("🗑 Grant #{id} revoked.")
+            }
+            Ok(false) => format!("❌ No active grant #{id}."),
+            Err(e) => format!("❌ {}", escape(&e.to_string())),
+        }
     }
 }
 

@@ -268,8 +268,9 @@ impl Harness {
                     .map(|m| format!("  #{} deleted={} {:?}", m.message_id, m.deleted, m.text))
                     .collect();
                 panic!(
-                    "timed out waiting for {what}\nmessages in chat {chat}:\n{}\nccgate log:\n{}",
+                    "timed out waiting for {what}\nmessages in chat {chat}:\n{}\nTelegram calls:\n{}\nccgate log:\n{}",
                     msgs.join("\n"),
+                    self.tg.dump(),
                     self.log()
                 );
             }
