@@ -10,6 +10,7 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use crate::approval::questions::Questions;
 use crate::approval::registry::Approvals;
 use crate::audit::anomaly::{Detector, Thresholds};
 use crate::audit::Redactor;
@@ -126,6 +127,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         secrets,
         rules,
         approvals,
+        Questions::new(store.clone(), outbox.clone(), config.approval_timeout),
     ));
     let dispatcher = Arc::new(Dispatcher {
         gate: Gate::new(config.clone(), store.clone()),

@@ -296,6 +296,7 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
                 cwd: &cwd,
                 role,
                 secrets: &secrets,
+                plans_dir: None,
             };
             let d = ccgate::policy::engine::decide(&rules, &ctx, tool, &v["input"]);
             println!("decision: {}", d.label());

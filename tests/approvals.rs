@@ -376,3 +376,69 @@ async fn policy_check_cli_explains_decisions() {
     assert_eq!(rc, 0);
     assert!(out.contains("unparseable = \"deny\""));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claudes_questions_and_plans_are_answered_with_buttons() {
+    let mut h = Harness::new().await;
+    h.start().await;
+    h.send(r#"[[tool:AskUserQuestion:{"questions":[{"question":"Which color?","header":"Color","options":[{"label":"Red","description":"warm"},{"label":"Blue","description":"cool"}],"multiSelect":false}]}]]"#);
+    let q = h
+        .wait_message(USER, "question", |m| {
+            m.text.contains("Which color?") && m.reply_markup.is_some()
+        })
+        .await;
+    // Someone else cannot answer for the user.
+    h.tg.inject_callback(USER, OTHER_USER, q.message_id, &button_data(&q, "Blue"));
+    h.tg.inject_callback(USER, USER, q.message_id, &button_data(&q, "Blue"));
+    let m = h
+        .wait_message(USER, "answer reached Claude", |m| {
+            m.text.contains("\"Which color?\"=\"Blue\"")
+        })
+        .await;
+    assert!(m.text.contains("FAKE: tool result was"));
+
+    // Plan mode: Claude proposes a plan; the user approves it with a button.
+    h.send(r#"[[tool:EnterPlanMode:{}]]"#);
+    let mark = last_id(&h, USER);
+    h.wait_message(USER, "entered plan mode", |m| {
+        m.message_id > mark && m.text.contains("FAKE: tool result was")
+    })
+    .await;
+    // In plan mode Claude writes its plan to the CLI's plan file (outside the project): allowed.
+    let mark = last_id(&h, USER);
+    h.send(r#"[[tool:Write:{"file_path":"{{PLAN_FILE}}","content":"1. write tests\n2. make them pass"}]]"#);
+    let wrote = h
+        .wait_message(USER, "plan written", |m| {
+            m.message_id > mark && m.text.contains("FAKE: tool")
+        })
+        .await;
+    assert!(wrote.text.contains("tool result was"), "{}", wrote.text);
+    let mark = last_id(&h, USER);
+    h.send(r#"[[tool:ExitPlanMode:{}]]"#);
+    let plan = h
+        .wait_message(USER, "plan", |m| {
+            m.message_id > mark && m.text.contains("Claude's plan")
+        })
+        .await;
+    assert!(plan.text.contains("write tests"), "{}", plan.text);
+    h.tg.inject_callback(
+        USER,
+        USER,
+        plan.message_id,
+        &button_data(&plan, "Approve plan"),
+    );
+    h.wait_message(USER, "plan approved", |m| {
+        m.message_id > plan.message_id && m.text.contains("FAKE: tool result was")
+    })
+    .await;
+    let n: i64 = h
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE event = 'question_unauthorized_press'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    h.stop().await;
+}

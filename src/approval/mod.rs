@@ -4,5 +4,6 @@
 //! — inline buttons, a fresh TOTP code, timeouts — is a separate concern with its own state.
 //! For now it holds the TOTP primitives the step-up flow is built on.
 
+pub mod questions;
 pub mod registry;
 pub mod totp;

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
 use super::Ctx;
+use crate::approval::questions::Answer;
 use crate::approval::registry::{Choice, Outcome, Request as ApprovalRequest, TIMED_GRANT};
 use crate::gate::Admitted;
 use crate::policy::access;
@@ -43,6 +44,12 @@ pub enum ActorMsg {
     Process {
         gen: u64,
         ev: ProcessEvent,
+    },
+    /// The user answered one of Claude's questions (or a plan approval).
+    Question {
+        gen: u64,
+        req: PermissionRequest,
+        answer: Answer,
     },
     /// A human answered (or the approval expired) for a `can_use_tool` request.
     Approval {
@@ -186,6 +193,9 @@ impl Actor {
                     grant_scope,
                     outcome,
                 }) => self.on_approval(gen, req, grant_scope, outcome).await,
+                Some(ActorMsg::Question { gen, req, answer }) => {
+                    self.on_question_answer(gen, req, answer).await
+                }
                 Some(ActorMsg::Shutdown) | None => break,
             }
         }
@@ -315,6 +325,14 @@ impl Actor {
         callback_id: &str,
         data: &str,
     ) {
+        if data.starts_with("q:") {
+            let answer = self.ctx.questions.on_button(i.user_id, data);
+            self.ctx
+                .outbox
+                .answer_callback(callback_id.to_string(), Some(answer));
+            self.complete(i.update_id, None);
+            return;
+        }
         if data.starts_with("ap:") {
             let answer = self.ctx.approvals.on_button(i.user_id, data);
             self.ctx
@@ -719,6 +737,21 @@ impl Actor {
                     .map(|s| s.to_string())
                     .unwrap_or_else(|| "?".into())
             )),
+            ClaudeEvent::PermissionRequest(req)
+                if matches!(req.tool_name.as_str(), "AskUserQuestion" | "ExitPlanMode") =>
+            {
+                // Questions for the human in this chat, not actions to police.
+                turn.deadline += self.ctx.config.approval_timeout;
+                let gen = self.proc.as_ref().map(|p| p.gen).unwrap_or(0);
+                let tx = self.tx.clone();
+                let (tool, input) = (req.tool_name.clone(), req.input.clone());
+                self.ctx
+                    .questions
+                    .ask(self.chat, turn.user_id, &tool, input, move |answer| {
+                        let _ = tx.send(ActorMsg::Question { gen, req, answer });
+                    });
+                false
+            }
             ClaudeEvent::PermissionRequest(req) => {
                 let decision = {
                     let dir = self
@@ -731,6 +764,7 @@ impl Actor {
                         cwd: &dir,
                         role: turn.role,
                         secrets: &self.ctx.secrets,
+                        plans_dir: self.ctx.plans_dir.as_deref(),
                     };
                     engine::decide(&self.ctx.rules, &ctx, &req.tool_name, &req.input)
                 };
@@ -822,6 +856,29 @@ impl Actor {
             });
         });
         self.show_progress();
+    }
+
+    async fn on_question_answer(&mut self, gen: u64, req: PermissionRequest, answer: Answer) {
+        if self.proc.as_ref().map(|p| p.gen) != Some(gen) {
+            return;
+        }
+        let (decision, input) = match answer {
+            Answer::Allow(updated) => (
+                Decision::Allow {
+                    rule: "answered by the user".into(),
+                },
+                updated,
+            ),
+            Answer::Decline(reason) => (
+                Decision::Deny {
+                    reason,
+                    rule: "answered by the user".into(),
+                },
+                req.input.clone(),
+            ),
+        };
+        let req = PermissionRequest { input, ..req };
+        self.answer_permission(&req, &decision).await;
     }
 
     async fn on_approval(

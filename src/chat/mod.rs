@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
+use crate::approval::questions::Questions;
 use crate::approval::registry::Approvals;
 use crate::config::Config;
 use crate::gate::Admitted;
@@ -38,6 +39,10 @@ pub struct Ctx {
     pub rules: Rules,
     /// Pending human approvals (shared by every chat: buttons arrive in approvers' chats).
     pub approvals: Approvals,
+    /// Claude's open questions to users (AskUserQuestion, plan approval).
+    pub questions: Questions,
+    /// Claude Code's plan folder for our children (see `policy::ToolContext::plans_dir`).
+    pub plans_dir: Option<std::path::PathBuf>,
     ids: AtomicU64,
 }
 
@@ -51,8 +56,10 @@ impl Ctx {
         secrets: SecretFiles,
         rules: Rules,
         approvals: Approvals,
+        questions: Questions,
     ) -> Self {
         Ctx {
+            plans_dir: crate::policy::plans_dir_of(&child_env),
             config,
             store,
             outbox,
@@ -60,6 +67,7 @@ impl Ctx {
             secrets,
             rules,
             approvals,
+            questions,
             ids: AtomicU64::new(1),
         }
     }

@@ -265,19 +265,31 @@ fn class_by_name(n: &str) -> Option<Class> {
 }
 
 /// What a grant for a Bash command covers: the program and, for multi-command tools like git,
-/// its subcommand — `Bash(cargo test:*)`, `Bash(curl:*)`.
+/// its subcommand — `Bash(cargo test:*)`, `Bash(curl:*)`. A command line with several commands
+/// gets the scopes of all of them joined (`Bash(cargo test:*) + Bash(curl:*)`), so a grant for one
+/// command never covers a different command chained after it.
 pub fn bash_grant_scope(analysis: &bash::Analysis) -> String {
-    let first = analysis.commands.first();
-    let prog = first
-        .and_then(|c| c.first())
-        .map(String::as_str)
-        .unwrap_or("");
+    let mut scopes: Vec<String> = Vec::new();
+    for argv in &analysis.commands {
+        let scope = command_scope(argv);
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    if scopes.is_empty() {
+        return "Bash(:*)".into();
+    }
+    scopes.join(" + ")
+}
+
+fn command_scope(argv: &[String]) -> String {
+    let prog = argv.first().map(String::as_str).unwrap_or("");
     let prog = prog.rsplit('/').next().unwrap_or(prog);
     let with_sub = matches!(
         prog,
         "git" | "cargo" | "npm" | "pnpm" | "yarn" | "docker" | "kubectl" | "go" | "pip" | "make"
     );
-    match (with_sub, first.and_then(|c| c.get(1))) {
+    match (with_sub, argv.get(1)) {
         (true, Some(sub)) if !sub.starts_with('-') => format!("Bash({prog} {sub}:*)"),
         _ => format!("Bash({prog}:*)"),
     }

@@ -35,6 +35,47 @@ pub struct ToolContext<'a> {
     pub role: Role,
     /// Files never read, written or sent.
     pub secrets: &'a SecretFiles,
+    /// Claude Code's plan folder (`$CLAUDE_CONFIG_DIR/plans`, by default `~/.claude/plans`).
+    /// In plan mode the CLI tells Claude to write its plan to one markdown file there, and shows
+    /// that file with `ExitPlanMode`; file tools may touch such a file and nothing else outside.
+    pub plans_dir: Option<&'a Path>,
+}
+
+/// Claude Code's plan folder for a child with this environment.
+pub fn plans_dir_of(child_env: &[(String, String)]) -> Option<std::path::PathBuf> {
+    let get = |k: &str| {
+        child_env
+            .iter()
+            .find(|(n, v)| n == k && !v.is_empty())
+            .map(|(_, v)| std::path::PathBuf::from(v))
+    };
+    let config = get("CLAUDE_CONFIG_DIR").or_else(|| get("HOME").map(|h| h.join(".claude")))?;
+    config.is_absolute().then(|| config.join("plans"))
+}
+
+/// Whether `p` names a plan file: a `.md` file directly inside the plan folder, not a link.
+fn is_plan_file(plans_dir: &Path, p: &str) -> bool {
+    let path = Path::new(p);
+    if !path.is_absolute() || p.contains('\0') {
+        return false;
+    }
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+    else {
+        return false;
+    };
+    if !name.ends_with(".md") || name.starts_with('.') || name.len() > 255 {
+        return false;
+    }
+    let same_dir = match (parent.canonicalize(), plans_dir.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        (Err(_), Err(_)) => parent == plans_dir,
+        _ => false,
+    };
+    same_dir
+        && match std::fs::symlink_metadata(path) {
+            Ok(m) => m.file_type().is_file(),
+            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        }
 }
 
 /// Tools that change files. Viewers never get them.
@@ -61,6 +102,7 @@ pub(crate) const HARMLESS_TOOLS: &[&str] = &[
     "Agent",
     "ToolSearch",
     "ExitPlanMode",
+    "EnterPlanMode",
 ];
 
 /// Check one path named by a file tool: inside the project and not a secret.
@@ -69,6 +111,9 @@ pub(crate) fn decide_file_tool_path(
     ctx: &ToolContext<'_>,
     p: &str,
 ) -> Result<(), (String, &'static str)> {
+    if ctx.plans_dir.is_some_and(|d| is_plan_file(d, p)) {
+        return Ok(());
+    }
     match sandbox::resolve_within(ctx.root, ctx.cwd, p) {
         Ok(resolved) if ctx.secrets.is_secret(&resolved) => {
             Err((format!("{p} is a protected secret file"), "secret_files"))
@@ -98,6 +143,7 @@ mod tests {
             cwd: &proj,
             role: Role::Developer,
             secrets: &secrets,
+            plans_dir: None,
         };
         f(&ctx, &base);
     }
@@ -218,6 +264,17 @@ mod tests {
             };
             assert!(!step_up);
             assert_eq!(grant_scope, "Bash(curl:*)");
+            // A grant for one command never covers another one chained after it.
+            let Decision::Ask { grant_scope, .. } = decide(
+                &r,
+                ctx,
+                "Bash",
+                &json!({"command": "curl http://x && sudo rm -rf /x"}),
+            ) else {
+                panic!()
+            };
+            assert_ne!(grant_scope, "Bash(curl:*)");
+            assert!(grant_scope.contains("Bash(curl:*)") && grant_scope.contains("sudo"));
         });
     }
 
@@ -298,5 +355,47 @@ mod tests {
         assert!(Rules::from_toml("[bash]\nnetwork = \"maybe\"\n").is_err());
         let r = Rules::from_toml(super::engine::DEFAULT_RULES_TOML).unwrap();
         assert_eq!(r.bash.unparseable, super::engine::Action::Deny);
+    }
+
+    #[test]
+    fn the_plan_file_and_nothing_else_outside_may_be_written() {
+        with_ctx(|ctx, base| {
+            let plans = base.join("home/.claude/plans");
+            std::fs::create_dir_all(&plans).unwrap();
+            std::fs::write(base.join("home/.claude/settings.json"), "{}").unwrap();
+            std::os::unix::fs::symlink(base.join("outside"), plans.join("link.md")).unwrap();
+            let ctx = ToolContext {
+                plans_dir: Some(&plans),
+                ..ctx.clone()
+            };
+            let r = Rules::default();
+            let write = |p: &std::path::Path| {
+                decide(&r, &ctx, "Write", &json!({"file_path": p, "content": "x"}))
+            };
+            assert!(is_allow(&write(&plans.join("happy-plan.md"))));
+            for bad in [
+                plans.join("../settings.json"),
+                plans.join("../evil.md"),
+                plans.join("sub/x.md"),
+                plans.join("x.sh"),
+                plans.join(".hidden.md"),
+                plans.join("link.md"),
+                std::path::PathBuf::from("../../home/.claude/plans/rel.md"),
+            ] {
+                assert!(is_deny(&write(&bad)), "{}", bad.display());
+            }
+            assert_eq!(
+                plans_dir_of(&[("HOME".into(), "/home/u".into())]),
+                Some(std::path::PathBuf::from("/home/u/.claude/plans"))
+            );
+            assert_eq!(
+                plans_dir_of(&[
+                    ("HOME".into(), "/home/u".into()),
+                    ("CLAUDE_CONFIG_DIR".into(), "/etc/cc".into())
+                ]),
+                Some(std::path::PathBuf::from("/etc/cc/plans"))
+            );
+            assert_eq!(plans_dir_of(&[("HOME".into(), "rel".into())]), None);
+        });
     }
 }

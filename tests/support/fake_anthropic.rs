@@ -29,7 +29,8 @@
 //! directives in the newest user text block that is not a CLI-injected
 //! `<system-reminder>`:
 //!
-//! * `[[tool:NAME:{json input}]]`: a `tool_use` block (several allowed).
+//! * `[[tool:NAME:{json input}]]`: a `tool_use` block (several allowed). In the
+//!   JSON, `{{PLAN_FILE}}` stands for the plan file the CLI named in plan mode.
 //! * `[[text:some words]]`: answer exactly this text.
 //! * `[[sleep:SECONDS]]`: wait (fractional seconds) before answering.
 //! * `[[slowstream:SECONDS]]`: stream the text one word per SECONDS.
@@ -370,6 +371,19 @@ fn parse_secs(arg: &str) -> f64 {
     }
 }
 
+/// The plan file the CLI told the model to use in plan mode (from its system reminders).
+fn plan_file(body: &Value) -> Option<String> {
+    let all = body.to_string();
+    ["create your plan at ", "plan file already exists at "]
+        .iter()
+        .filter_map(|cue| {
+            let start = all.rfind(cue)? + cue.len();
+            let end = all[start..].find(".md")? + start + 3;
+            Some(all[start..end].to_string())
+        })
+        .next()
+}
+
 fn decide(inner: &Inner, body: &Value) -> Plan {
     let blocks = last_user_blocks(body);
     let (directive_src, joined) = prompt_source(&blocks);
@@ -400,6 +414,13 @@ fn decide(inner: &Inner, body: &Value) -> Plan {
         match kind {
             "tool" => {
                 let (name, js) = arg.split_once(':').unwrap_or((arg, ""));
+                let js = match plan_file(body) {
+                    Some(path) if js.contains("{{PLAN_FILE}}") => {
+                        js.replace("{{PLAN_FILE}}", &path)
+                    }
+                    _ => js.to_string(),
+                };
+                let js = js.as_str();
                 let input = if js.trim().is_empty() {
                     json!({})
                 } else {
