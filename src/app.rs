@@ -10,14 +10,18 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use crate::api::{self, ApiState, TelegramHook};
 use crate::approval::questions::Questions;
 use crate::approval::registry::Approvals;
 use crate::audit::anomaly::{Detector, Thresholds};
 use crate::audit::Redactor;
+use crate::automation::triggers::Triggers;
+use crate::automation::{self, Bus, Event};
 use crate::chat::{Ctx, Router, COMMANDS};
 use crate::config::Config;
 use crate::gate::{Gate, Verdict};
 use crate::runner::env::child_env;
+use crate::scheduler::{Scheduler, SystemClock};
 use crate::store::{NewOutbox, Store};
 use crate::telegram::api::{ApiError, TelegramApi};
 use crate::telegram::instance_lock;
@@ -98,9 +102,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
         Err(e) => tracing::warn!(error = %e, "Telegram not reachable yet; will keep trying"),
     }
-    if let Err(e) = api.delete_webhook().await {
-        tracing::warn!(error = %e, "could not clear a webhook; polling may conflict with it");
-    }
     if let Err(e) = api.set_my_commands(COMMANDS).await {
         tracing::warn!(error = %e, "could not register the command menu");
     }
@@ -118,6 +119,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     install_anomaly_alerts(&config, &store, &outbox);
     let secrets = config.secret_files()?;
     let rules = config.rules()?;
+    let triggers = match &config.server.triggers_file {
+        Some(path) => Triggers::load(path, &config.approved_directory)
+            .map_err(|e| anyhow::anyhow!("TRIGGERS_FILE: {e}"))?,
+        None => Triggers::default(),
+    };
     let approvals = Approvals::new(store.clone(), outbox.clone(), config.approval_timeout);
     let ctx = Arc::new(Ctx::new(
         config.clone(),
@@ -131,7 +137,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     ));
     let dispatcher = Arc::new(Dispatcher {
         gate: Gate::new(config.clone(), store.clone()),
-        router: Router::new(ctx),
+        router: Router::new(ctx.clone()),
         store: store.clone(),
         outbox,
     });
@@ -144,24 +150,104 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         );
     }
 
+    // Events: webhooks, scheduled jobs and notifications share one bus and one dispatcher.
+    let (bus, bus_rx) = Bus::new();
+    tokio::spawn(automation::dispatch(ctx, Arc::new(triggers), bus_rx));
+    for d in store.pending_deliveries()? {
+        tracing::info!(provider = %d.provider, event = %d.event, "re-running a webhook delivery left unfinished by the last run");
+        bus.publish(Event::Webhook(d));
+    }
+
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let poller = tokio::spawn(intake::poll(
-        api,
-        store,
-        dispatcher.clone(),
-        config.telegram_poll_timeout,
-        shutdown_rx,
-    ));
+    let mut tasks = Vec::new();
+    if config.scheduler.enabled {
+        let scheduler = Scheduler::new(store.clone(), bus.clone(), Arc::new(SystemClock));
+        tasks.push(tokio::spawn(scheduler.run(shutdown_rx.clone())));
+    }
+
+    // Telegram: webhook mode (updates POSTed to our server) or long polling.
+    let telegram_hook = match &config.server.telegram_webhook_url {
+        Some(url) => {
+            let secret = random_token(48);
+            let path = webhook_path(url);
+            api.set_webhook(url, &secret)
+                .await
+                .map_err(|e| anyhow::anyhow!("setWebhook failed for TELEGRAM_WEBHOOK_URL: {e}"))?;
+            tracing::info!(%url, %path, "Telegram webhook mode");
+            Some(TelegramHook {
+                path,
+                secret,
+                sink: dispatcher.clone(),
+            })
+        }
+        None => {
+            if let Err(e) = api.delete_webhook().await {
+                tracing::warn!(error = %e, "could not clear a webhook; polling may conflict with it");
+            }
+            tasks.push(tokio::spawn(intake::poll(
+                api.clone(),
+                store.clone(),
+                dispatcher.clone(),
+                config.telegram_poll_timeout,
+                shutdown_rx.clone(),
+            )));
+            None
+        }
+    };
+    if config.server.enabled || telegram_hook.is_some() {
+        let bind = config.server.bind;
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on API_SERVER_BIND={bind}: {e}"))?;
+        tracing::info!(addr = %listener.local_addr()?, "HTTP server listening");
+        let state = ApiState::new(
+            config.clone(),
+            store.clone(),
+            bus.clone(),
+            api.clone(),
+            telegram_hook,
+        );
+        let rx = shutdown_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = api::serve(state, listener, rx).await {
+                tracing::error!(error = %e, "HTTP server failed");
+            }
+        }));
+    }
     tracing::info!(dir = %config.approved_directory.display(), "ccgate is running");
 
     wait_for_signal().await;
     tracing::info!("shutting down");
     let _ = shutdown_tx.send(true);
     dispatcher.router.shutdown_all();
-    let _ = tokio::time::timeout(Duration::from_secs(5), poller).await;
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+    }
     // Give actors a moment to stop their Claude processes.
     tokio::time::sleep(Duration::from_millis(300)).await;
     Ok(())
+}
+
+/// The path part of the webhook URL (where our server receives updates).
+fn webhook_path(url: &str) -> String {
+    let after_scheme = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    match after_scheme.find('/') {
+        Some(i) => {
+            let p = after_scheme[i..].split(['?', '#']).next().unwrap_or("/");
+            if p == "/" {
+                "/telegram".into()
+            } else {
+                p.to_string()
+            }
+        }
+        None => "/telegram".into(),
+    }
+}
+
+/// A random token of `[A-Za-z0-9]` (Telegram's secret_token alphabet allows more; this is safe).
+fn random_token(len: usize) -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    Alphanumeric.sample_string(&mut rand::rng(), len)
 }
 
 /// Secrets at rest must be readable by the owner only; say so loudly when they are not.
@@ -206,6 +292,9 @@ fn install_anomaly_alerts(config: &Arc<Config>, store: &Store, outbox: &Outbox) 
     store.set_audit_observer(Box::new(move |user, _chat, event, details| {
         // Collect under the lock, act after releasing it: acting writes audit rows, which come
         // back here.
+        if let Some(layer) = crate::metrics::rejection_layer(event, details) {
+            crate::metrics::rejected(layer);
+        }
         let alerts = detector.lock().unwrap_or_else(|p| p.into_inner()).observe(
             event,
             user,

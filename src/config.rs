@@ -106,6 +106,42 @@ pub struct Config {
     pub approval_timeout: Duration,
     /// Tool-call rules (TOML); built-in secure defaults when unset.
     pub policy_file: Option<PathBuf>,
+    /// The HTTP side: webhook API, Telegram webhook mode, health and metrics.
+    pub server: ServerConfig,
+    /// Scheduled jobs.
+    pub scheduler: SchedulerConfig,
+}
+
+/// Settings of the HTTP server (`api` module).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// `ENABLE_API_SERVER`: webhooks, `/healthz`, `/readyz`, `/metrics`.
+    pub enabled: bool,
+    /// `API_SERVER_BIND`, default `127.0.0.1:8080` (loopback: put a TLS proxy in front).
+    pub bind: std::net::SocketAddr,
+    /// `GITHUB_WEBHOOK_SECRET`: unset disables `/webhooks/github` (404).
+    pub github_webhook_secret: Option<SecretString>,
+    /// `WEBHOOK_API_SECRET`: unset disables `/webhooks/{provider}` (404).
+    pub webhook_api_secret: Option<SecretString>,
+    /// `WEBHOOK_MAX_BODY_BYTES`, default 1 MiB; larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// `WEBHOOK_RATE_LIMIT`: requests per minute per source address (429 beyond).
+    pub rate_limit_per_minute: u32,
+    /// `WEBHOOK_TIMESTAMP_TOLERANCE` (seconds): how old a signed generic request may be.
+    pub timestamp_tolerance: Duration,
+    /// `TRIGGERS_FILE`: which events run what (TOML); no triggers when unset.
+    pub triggers_file: Option<PathBuf>,
+    /// `TELEGRAM_WEBHOOK_URL`: receive updates by webhook instead of polling.
+    pub telegram_webhook_url: Option<String>,
+}
+
+/// Settings of the scheduler.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// `ENABLE_SCHEDULER`, default on.
+    pub enabled: bool,
+    /// `SCHEDULER_TIMEZONE`: the zone of crons given without one (default UTC).
+    pub default_tz: chrono_tz::Tz,
 }
 
 impl Config {
@@ -378,13 +414,33 @@ impl Config {
                 86_400,
             )?),
             policy_file: get("POLICY_FILE").map(PathBuf::from),
+            server: parse_server(vars, &get)?,
+            scheduler: SchedulerConfig {
+                enabled: parse_bool(get("ENABLE_SCHEDULER"), "ENABLE_SCHEDULER", true)?,
+                default_tz: match get("SCHEDULER_TIMEZONE") {
+                    None => chrono_tz::UTC,
+                    Some(z) => z.parse().map_err(|_| {
+                        ConfigError::new(
+                            "SCHEDULER_TIMEZONE",
+                            format!("{z:?} is not an IANA time zone (e.g. Europe/Berlin, UTC)"),
+                        )
+                    })?,
+                },
+            },
         })
     }
 
     /// The values that must never leave ccgate: not to Claude's environment, not to logs.
     pub fn secret_values(&self) -> Vec<String> {
         let mut v = vec![self.telegram_bot_token.expose_secret().to_string()];
-        if let Some(s) = &self.auth_token_secret {
+        for s in [
+            &self.auth_token_secret,
+            &self.server.github_webhook_secret,
+            &self.server.webhook_api_secret,
+        ]
+        .into_iter()
+        .flatten()
+        {
             v.push(s.expose_secret().to_string());
         }
         v
@@ -522,6 +578,71 @@ fn parse_project_access(s: &str) -> Result<HashMap<String, Vec<i64>>, String> {
         out.insert(project.to_string(), parse_id_list(users)?);
     }
     Ok(out)
+}
+
+fn parse_server(
+    vars: &HashMap<String, String>,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<ServerConfig, ConfigError> {
+    let bind = match get("API_SERVER_BIND") {
+        None => std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+        Some(b) => b.parse().map_err(|_| {
+            ConfigError::new(
+                "API_SERVER_BIND",
+                format!("{b:?} is not an address:port (e.g. 127.0.0.1:8080)"),
+            )
+        })?,
+    };
+    let telegram_webhook_url = get("TELEGRAM_WEBHOOK_URL");
+    if let Some(u) = &telegram_webhook_url {
+        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|p| u.starts_with(p));
+        if !(u.starts_with("https://") || loopback) || u.contains(char::is_whitespace) {
+            return Err(ConfigError::new(
+                "TELEGRAM_WEBHOOK_URL",
+                format!("{u:?} must be an https:// URL (Telegram only calls HTTPS webhooks)"),
+            ));
+        }
+    }
+    let secret = |name: &'static str, file: &'static str| -> Result<_, ConfigError> {
+        let v = get_secret(vars, name, file)?;
+        if let Some(s) = &v {
+            if s.len() < 16 {
+                return Err(ConfigError::new(name, "must be at least 16 characters"));
+            }
+        }
+        Ok(v.map(SecretString::from))
+    };
+    Ok(ServerConfig {
+        enabled: parse_bool(get("ENABLE_API_SERVER"), "ENABLE_API_SERVER", false)?,
+        bind,
+        github_webhook_secret: secret("GITHUB_WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET_FILE")?,
+        webhook_api_secret: secret("WEBHOOK_API_SECRET", "WEBHOOK_API_SECRET_FILE")?,
+        max_body_bytes: parse_num(
+            get("WEBHOOK_MAX_BODY_BYTES"),
+            "WEBHOOK_MAX_BODY_BYTES",
+            1 << 20,
+            1024,
+            64 << 20,
+        )? as usize,
+        rate_limit_per_minute: parse_num(
+            get("WEBHOOK_RATE_LIMIT"),
+            "WEBHOOK_RATE_LIMIT",
+            60,
+            1,
+            100_000,
+        )? as u32,
+        timestamp_tolerance: Duration::from_secs(parse_num(
+            get("WEBHOOK_TIMESTAMP_TOLERANCE"),
+            "WEBHOOK_TIMESTAMP_TOLERANCE",
+            300,
+            5,
+            86_400,
+        )?),
+        triggers_file: get("TRIGGERS_FILE").map(PathBuf::from),
+        telegram_webhook_url,
+    })
 }
 
 fn parse_bool(raw: Option<String>, var: &'static str, default: bool) -> Result<bool, ConfigError> {

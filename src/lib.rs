@@ -3,15 +3,19 @@
 //! Data flows one way: Telegram intake → gate → per-chat actor → Claude runner → renderer →
 //! outbox → Telegram. Decisions about what is allowed live only in [`policy`].
 
+pub mod api;
 pub mod app;
 pub mod approval;
 pub mod audit;
 pub mod auth;
+pub mod automation;
 pub mod chat;
 pub mod config;
 pub mod gate;
+pub mod metrics;
 pub mod policy;
 pub mod render;
 pub mod runner;
+pub mod scheduler;
 pub mod store;
 pub mod telegram;

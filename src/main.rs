@@ -40,6 +40,9 @@ enum Command {
     /// Tool-call policy.
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// Scheduled jobs (the same as /schedule in chat).
+    #[command(subcommand)]
+    Schedule(ScheduleCmd),
     /// Lift an automatic or manual lockout.
     Unlock {
         #[arg(long)]
@@ -79,6 +82,39 @@ enum PolicyCmd {
     Check { call: String },
     /// Print the built-in rules as TOML (a starting point for POLICY_FILE).
     Defaults,
+}
+
+#[derive(Subcommand)]
+enum ScheduleCmd {
+    /// List every job.
+    List,
+    /// Add a job: ccgate schedule add --chat 123 --user 123 --dir myproject "0 9 * * 1-5 Europe/Berlin" "summarise yesterday's commits"
+    Add {
+        /// The chat that receives the answers.
+        #[arg(long)]
+        chat: i64,
+        /// Forum topic id in that chat (0 = none).
+        #[arg(long, default_value_t = 0)]
+        topic: i64,
+        /// Whose role and budget the job runs with.
+        #[arg(long)]
+        user: i64,
+        /// Project directory, relative to APPROVED_DIRECTORY (default: the directory itself).
+        #[arg(long, default_value = ".")]
+        dir: String,
+        /// Five cron fields and an optional IANA time zone, quoted.
+        cron: String,
+        prompt: String,
+    },
+    Pause {
+        id: i64,
+    },
+    Resume {
+        id: i64,
+    },
+    Remove {
+        id: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -319,6 +355,69 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
                     println!("grant:    {grant_scope}");
                 }
                 ccgate::policy::engine::Decision::Allow { .. } => {}
+            }
+        }
+        Command::Schedule(cmd) => {
+            use ccgate::scheduler::commands as sc;
+            let now = chrono::Utc::now();
+            let root = &config.approved_directory;
+            match cmd {
+                ScheduleCmd::List => {
+                    for j in store.list_jobs(None)? {
+                        println!(
+                            "#{} {} chat {} topic {} user {} {} ({}) in {} next {}: {}",
+                            j.id,
+                            if j.paused { "paused " } else { "" },
+                            j.chat_id,
+                            j.thread_id,
+                            j.creator,
+                            j.cron,
+                            j.tz,
+                            j.directory,
+                            j.next_due_at,
+                            j.prompt
+                        );
+                    }
+                }
+                ScheduleCmd::Add {
+                    chat,
+                    topic,
+                    user,
+                    dir,
+                    cron,
+                    prompt,
+                } => {
+                    let chat = ccgate::telegram::update::ChatRef {
+                        chat_id: chat,
+                        thread_id: topic,
+                    };
+                    let dir = root.join(&dir);
+                    let (id, sched, next) =
+                        sc::add(&store, config, user, chat, &dir, &cron, &prompt, now)
+                            .map_err(|e| anyhow::anyhow!(e))?;
+                    println!("job #{id}: {} first run {}", sched.describe(), next);
+                }
+                ScheduleCmd::Pause { id }
+                | ScheduleCmd::Resume { id }
+                | ScheduleCmd::Remove { id } => {
+                    let verb = match cmd {
+                        ScheduleCmd::Pause { .. } => "pause",
+                        ScheduleCmd::Resume { .. } => "resume",
+                        _ => "remove",
+                    };
+                    // The machine's operator acts as an admin, for any chat.
+                    let msg = sc::change(
+                        &store,
+                        0,
+                        ccgate::policy::roles::Role::Admin,
+                        None,
+                        verb,
+                        id,
+                        now,
+                    )
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                    println!("{msg}");
+                }
             }
         }
         Command::Unlock { user } => {

@@ -30,6 +30,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("verbose", "Progress detail: /verbose 0|1|2"),
     ("grants", "List tool grants in this chat"),
     ("revoke", "Revoke a grant: /revoke <id>"),
+    (
+        "schedule",
+        "Scheduled jobs: /schedule add|list|pause|resume|remove",
+    ),
     ("help", "Show help"),
     ("start", "Welcome"),
 ];
@@ -59,6 +63,16 @@ impl Actor {
             "resume" => self.cmd_resume(i.user_id, role, args),
             "grants" => self.cmd_grants(),
             "revoke" => self.cmd_revoke(i.user_id, role, args),
+            "schedule" => crate::scheduler::commands::handle_chat(
+                &self.ctx.store,
+                &self.ctx.config,
+                i.user_id,
+                role,
+                self.chat,
+                &self.cwd,
+                args,
+                chrono::Utc::now(),
+            ),
             other => format!("❓ Unknown command /{}. See /help.", escape(other)),
         };
         self.reply(i.update_id, reply);

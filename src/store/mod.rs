@@ -8,7 +8,10 @@
 //! SQLite calls are short (sub-millisecond on WAL); they run under a mutex on the caller's
 //! thread rather than hopping to a blocking pool, which keeps call sites plain.
 
+mod automation;
 mod schema;
+
+pub use automation::{Delivery, JobRow, NewJob};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -203,6 +203,40 @@ pub fn migrations() -> Migrations<'static> {
         );
         "#,
         ),
+        M::up(
+            r#"
+        -- Webhook deliveries already accepted: the replay guard. The key is covered by the
+        -- request's signature (GitHub: delivery id + body hash; generic: timestamp + body hash).
+        -- The accepted event is kept until its runs' answers are stored ('pending' rows are
+        -- dispatched again after a restart).
+        CREATE TABLE webhook_deliveries (
+            key         TEXT PRIMARY KEY,
+            provider    TEXT NOT NULL,
+            event       TEXT NOT NULL,
+            action      TEXT,
+            payload     TEXT NOT NULL,
+            state       TEXT NOT NULL DEFAULT 'pending',
+            received_at TEXT NOT NULL
+        );
+
+        -- Scheduled Claude runs. Times are UTC RFC 3339; tz is the IANA zone the cron reads in.
+        CREATE TABLE jobs (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            creator     INTEGER NOT NULL,
+            chat_id     INTEGER NOT NULL,
+            thread_id   INTEGER NOT NULL DEFAULT 0,
+            directory   TEXT NOT NULL,
+            cron        TEXT NOT NULL,
+            tz          TEXT NOT NULL,
+            prompt      TEXT NOT NULL,
+            paused      INTEGER NOT NULL DEFAULT 0,
+            next_due_at TEXT NOT NULL,
+            last_run_at TEXT,
+            created_at  TEXT NOT NULL,
+            removed_at  TEXT
+        );
+        "#,
+        ),
     ])
 }
 

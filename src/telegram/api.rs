@@ -204,6 +204,19 @@ impl TelegramApi {
             .map(|_| ())
     }
 
+    /// `setWebhook`: Telegram will POST updates to `url` with `secret_token` in the
+    /// `X-Telegram-Bot-Api-Secret-Token` header. Pending updates are kept.
+    pub async fn set_webhook(&self, url: &str, secret_token: &str) -> Result<(), ApiError> {
+        let params = frankenstein::methods::SetWebhookParams::builder()
+            .url(url.to_string())
+            .secret_token(secret_token.to_string())
+            .drop_pending_updates(false)
+            .build();
+        self.call(&self.bot, "setWebhook", Some(&params))
+            .await
+            .map(|_| ())
+    }
+
     /// `sendMessage`; returns the new message id.
     pub async fn send_message(
         &self,

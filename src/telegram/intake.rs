@@ -37,6 +37,23 @@ pub fn replay_pending(store: &Store, sink: &dyn UpdateSink) -> anyhow::Result<us
     Ok(n)
 }
 
+/// Store a received update, then dispatch it unless it was already known. `Ok` means Telegram
+/// may forget it (polling: the offset may move; webhook mode: answer 200).
+pub fn store_and_dispatch(store: &Store, sink: &dyn UpdateSink, u: Value) -> anyhow::Result<()> {
+    let Some(id) = u.get("update_id").and_then(Value::as_i64) else {
+        tracing::warn!("update without update_id ignored");
+        return Ok(());
+    };
+    let (chat, thread) = update::locate(&u);
+    if store.insert_update(id, chat, thread, &u.to_string())? {
+        crate::metrics::update_handled();
+        sink.dispatch(u);
+    } else {
+        tracing::debug!(update_id = id, "duplicate update ignored");
+    }
+    Ok(())
+}
+
 /// Poll until `shutdown` turns true.
 pub async fn poll(
     api: TelegramApi,
@@ -70,16 +87,11 @@ pub async fn poll(
                         tracing::warn!("update without update_id ignored");
                         continue;
                     };
-                    let (chat, thread) = update::locate(&u);
-                    match store.insert_update(id, chat, thread, &u.to_string()) {
-                        Ok(true) => sink.dispatch(u),
-                        Ok(false) => tracing::debug!(update_id = id, "duplicate update ignored"),
-                        Err(e) => {
-                            // Not stored means not confirmed: the offset did not move, Telegram
-                            // will deliver it again.
-                            tracing::error!(update_id = id, error = %e, "could not store update");
-                            break;
-                        }
+                    if let Err(e) = store_and_dispatch(&store, sink.as_ref(), u) {
+                        // Not stored means not confirmed: the offset did not move, Telegram
+                        // will deliver it again.
+                        tracing::error!(update_id = id, error = %e, "could not store update");
+                        break;
                     }
                 }
             }

@@ -1,0 +1,379 @@
+//! The HTTP server: webhooks in, Telegram webhook mode, health and metrics out.
+//!
+//! Why it exists: external systems (GitHub, CI, anything that can POST) start Claude runs, and
+//! an operator needs liveness, readiness and metrics. Every webhook passes, in this order:
+//! endpoint enabled (no secret → 404) → per-source rate limit (429) → body size (413) →
+//! authentication over the raw bytes, before any parsing (401) → replay guard, atomic in the
+//! database (a replay is acknowledged but never runs twice) → JSON parse (400). Only then is the
+//! delivery stored and put on the event bus. Each rejection is audited and counted.
+//!
+//! axum serves it (tokio's HTTP framework); the verification itself is in [`verify`].
+
+pub mod verify;
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+
+use crate::automation::{Bus, Event};
+use crate::config::Config;
+use crate::store::{Delivery, Store};
+use crate::telegram::api::TelegramApi;
+use crate::telegram::intake::UpdateSink;
+use verify::AuthFailure;
+
+/// Telegram webhook mode: the path updates arrive on and the secret header they must carry.
+#[derive(Clone)]
+pub struct TelegramHook {
+    pub path: String,
+    pub secret: String,
+    pub sink: Arc<dyn UpdateSink>,
+}
+
+/// Everything the handlers need.
+#[derive(Clone)]
+pub struct ApiState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub bus: Bus,
+    pub telegram: TelegramApi,
+    pub telegram_hook: Option<TelegramHook>,
+    limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+}
+
+impl ApiState {
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        bus: Bus,
+        telegram: TelegramApi,
+        telegram_hook: Option<TelegramHook>,
+    ) -> Self {
+        let per_minute =
+            NonZeroU32::new(config.server.rate_limit_per_minute).unwrap_or(NonZeroU32::MIN);
+        let limiter = Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute)));
+        ApiState {
+            config,
+            store,
+            bus,
+            telegram,
+            telegram_hook,
+            limiter,
+        }
+    }
+}
+
+/// The router. Webhook routes exist only when the API server is enabled; the Telegram route
+/// only in webhook mode.
+pub fn router(state: ApiState) -> Router {
+    let mut r = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics));
+    if state.config.server.enabled {
+        r = r
+            .route("/webhooks/github", post(github))
+            .route("/webhooks/{provider}", post(generic));
+    }
+    if let Some(hook) = &state.telegram_hook {
+        r = r.route(&hook.path, post(telegram_update));
+    }
+    r.layer(DefaultBodyLimit::max(state.config.server.max_body_bytes))
+        .with_state(state)
+}
+
+/// Serve on `listener` until `shutdown` turns true.
+pub async fn serve(
+    state: ApiState,
+    listener: tokio::net::TcpListener,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.changed().await;
+        })
+        .await
+}
+
+fn reject(
+    state: &ApiState,
+    provider: &str,
+    status: StatusCode,
+    outcome: &str,
+    detail: Value,
+) -> Response {
+    crate::metrics::webhook(provider, outcome);
+    let _ = state.store.audit_event(
+        None,
+        None,
+        "webhook_rejected",
+        &json!({"provider": provider, "outcome": outcome, "detail": detail}),
+    );
+    (status, Json(json!({"error": outcome}))).into_response()
+}
+
+/// The per-source rate limit every webhook shares: `Some(429 response)` when exceeded.
+fn rate_limited(state: &ApiState, provider: &str, peer: SocketAddr) -> Option<Response> {
+    if state.limiter.check_key(&peer.ip()).is_err() {
+        return Some(reject(
+            state,
+            provider,
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            json!({"source": peer.ip().to_string()}),
+        ));
+    }
+    None
+}
+
+async fn github(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(secret) = state.config.server.github_webhook_secret.clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if let Some(r) = rate_limited(&state, "github", peer) {
+        return r;
+    }
+    let header = |name: &str| headers.get(name).map(|v| v.as_bytes());
+    if let Err(f) = verify::github_signature(
+        secret.expose_secret().as_bytes(),
+        &body,
+        header("x-hub-signature-256"),
+    ) {
+        return unauthorized(&state, "github", f, peer);
+    }
+    let event = header_str(&headers, "x-github-event").unwrap_or_default();
+    let delivery = header_str(&headers, "x-github-delivery").unwrap_or_default();
+    // The replay key is the signed body's hash: a captured request replayed with a different
+    // (unsigned) delivery id is still the same body and is still refused.
+    let key = format!("github:{}", verify::body_hash(&body));
+    accept(
+        &state,
+        "github",
+        &event,
+        key,
+        &body,
+        json!({"delivery": delivery}),
+    )
+}
+
+async fn generic(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(secret) = state.config.server.webhook_api_secret.clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let valid_name = !provider.is_empty()
+        && provider.len() <= 64
+        && provider
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !valid_name {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    if let Some(r) = rate_limited(&state, &provider, peer) {
+        return r;
+    }
+    let secret = secret.expose_secret().as_bytes();
+    let header = |name: &str| headers.get(name).map(|v| v.as_bytes());
+    if let Err(f) = verify::bearer(secret, header("authorization")) {
+        return unauthorized(&state, &provider, f, peer);
+    }
+    let now = chrono::Utc::now().timestamp();
+    let ts = match verify::timestamped_signature(
+        secret,
+        &body,
+        header("x-ccgate-timestamp"),
+        header("x-ccgate-signature"),
+        now,
+        state.config.server.timestamp_tolerance.as_secs() as i64,
+    ) {
+        Ok(ts) => ts,
+        Err(f) => return unauthorized(&state, &provider, f, peer),
+    };
+    let mut signed = ts.to_string().into_bytes();
+    signed.push(b'.');
+    signed.extend_from_slice(&body);
+    let key = format!("{provider}:{}", verify::body_hash(&signed));
+    let event = header_str(&headers, "x-ccgate-event").unwrap_or_default();
+    accept(
+        &state,
+        &provider,
+        &event,
+        key,
+        &body,
+        json!({"timestamp": ts}),
+    )
+}
+
+fn unauthorized(state: &ApiState, provider: &str, f: AuthFailure, peer: SocketAddr) -> Response {
+    reject(
+        state,
+        provider,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        json!({"why": f.as_str(), "source": peer.ip().to_string()}),
+    )
+}
+
+fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(100).collect())
+}
+
+/// Authenticated: deduplicate, parse, store, publish.
+fn accept(
+    state: &ApiState,
+    provider: &str,
+    event_header: &str,
+    key: String,
+    body: &[u8],
+    extra: Value,
+) -> Response {
+    let payload: Value = match serde_json::from_slice(body) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => {
+            return reject(state, provider, StatusCode::BAD_REQUEST, "bad_json", extra);
+        }
+    };
+    let event = if event_header.is_empty() {
+        payload
+            .get("event")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
+            .chars()
+            .take(100)
+            .collect()
+    } else {
+        event_header.to_string()
+    };
+    let action = payload
+        .get("action")
+        .and_then(Value::as_str)
+        .map(|a| a.chars().take(100).collect());
+    let delivery = Delivery {
+        key,
+        provider: provider.to_string(),
+        event: event.clone(),
+        action,
+        payload: String::from_utf8_lossy(body).into_owned(),
+    };
+    match state.store.claim_delivery(&delivery) {
+        Ok(true) => {}
+        Ok(false) => {
+            crate::metrics::webhook(provider, "replay");
+            let _ = state.store.audit_event(
+                None,
+                None,
+                "webhook_replay",
+                &json!({"provider": provider, "event": event, "key": delivery.key, "detail": extra}),
+            );
+            // Acknowledged (a legitimate redelivery must not be retried forever), never re-run.
+            return (StatusCode::OK, Json(json!({"status": "duplicate"}))).into_response();
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not store a webhook delivery");
+            // Not stored → not acknowledged: the sender retries.
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    }
+    crate::metrics::webhook(provider, "accepted");
+    let _ = state.store.audit_event(
+        None,
+        None,
+        "webhook_received",
+        &json!({"provider": provider, "event": event, "action": delivery.action, "detail": extra}),
+    );
+    state.bus.publish(Event::Webhook(delivery));
+    (StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))).into_response()
+}
+
+async fn readyz(State(state): State<ApiState>) -> Response {
+    let db = state.store.ping().is_ok();
+    let telegram = tokio::time::timeout(Duration::from_secs(5), state.telegram.get_me())
+        .await
+        .map(|r| r.is_ok())
+        .unwrap_or(false);
+    let status = if db && telegram {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(json!({"database": db, "telegram": telegram}))).into_response()
+}
+
+async fn metrics(State(state): State<ApiState>) -> Response {
+    let depths = state.store.queue_depths().unwrap_or_default();
+    let depths: Vec<(&str, i64)> = depths.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        crate::metrics::render(&depths),
+    )
+        .into_response()
+}
+
+/// Telegram webhook mode: check the secret header, persist the update, then answer 200.
+async fn telegram_update(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(hook) = &state.telegram_hook else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let given = headers
+        .get("x-telegram-bot-api-secret-token")
+        .map(|v| v.as_bytes());
+    let ok = given.is_some_and(|g| {
+        use sha2::{Digest, Sha256};
+        use subtle::ConstantTimeEq;
+        bool::from(Sha256::digest(g).ct_eq(&Sha256::digest(hook.secret.as_bytes())))
+    });
+    if !ok {
+        crate::metrics::rejected("telegram_webhook");
+        let _ = state.store.audit_event(
+            None,
+            None,
+            "webhook_rejected",
+            &json!({"provider": "telegram", "outcome": "unauthorized"}),
+        );
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let Ok(update) = serde_json::from_slice::<Value>(&body) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    match crate::telegram::intake::store_and_dispatch(&state.store, hook.sink.as_ref(), update) {
+        // Stored (or a known duplicate): Telegram may forget it.
+        Ok(()) => StatusCode::OK.into_response(),
+        // Not stored: a non-2xx makes Telegram deliver it again.
+        Err(e) => {
+            tracing::error!(error = %e, "could not store a webhook update");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}

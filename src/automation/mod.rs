@@ -1,0 +1,201 @@
+//! Event-driven automation: the internal event bus and what reacts to it.
+//!
+//! Why it exists: webhooks, scheduled jobs and notifications are all "something happened, now
+//! maybe run Claude and tell some chats". One bus carries those events to one dispatcher, which
+//! never does slow work itself: every Claude run is its own task (bounded by a semaphore), so
+//! a slow run never holds up the next webhook, job or notification. Notifications are written
+//! to the durable outbox, which applies Telegram's limits and retries.
+//!
+//! Security alerts are the exception: the audit observer writes them straight to the durable
+//! outbox (see `app`), so not even this in-memory hop can lose one.
+
+pub mod run;
+pub mod triggers;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::chat::Ctx;
+use crate::policy::roles::Role;
+use crate::store::{Delivery, JobRow, NewOutbox};
+use crate::telegram::update::ChatRef;
+use run::{Outcome, Unattended};
+use triggers::{Tools, Triggers};
+
+/// How many unattended Claude runs may run at once (more wait their turn).
+pub const MAX_CONCURRENT_RUNS: usize = 2;
+
+/// Something that happened.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// An authenticated, deduplicated webhook delivery (already stored as pending).
+    Webhook(Delivery),
+    /// A scheduled job is due now.
+    JobDue(JobRow),
+    /// Tell these chats something.
+    Notify { chats: Vec<ChatRef>, html: String },
+}
+
+/// The sending side of the bus; cheap to clone.
+#[derive(Clone)]
+pub struct Bus {
+    tx: mpsc::UnboundedSender<Event>,
+}
+
+impl Bus {
+    pub fn new() -> (Bus, mpsc::UnboundedReceiver<Event>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Bus { tx }, rx)
+    }
+
+    pub fn publish(&self, event: Event) {
+        if self.tx.send(event).is_err() {
+            tracing::error!("event bus is closed; event dropped");
+        }
+    }
+}
+
+/// Consume the bus until it closes. Each run is spawned; this loop only routes.
+pub async fn dispatch(
+    ctx: Arc<Ctx>,
+    triggers: Arc<Triggers>,
+    mut rx: mpsc::UnboundedReceiver<Event>,
+) {
+    let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_RUNS));
+    while let Some(event) = rx.recv().await {
+        match event {
+            Event::Webhook(d) => on_webhook(&ctx, &triggers, &permits, d),
+            Event::JobDue(job) => on_job(&ctx, &permits, job),
+            Event::Notify { chats, html } => notify(&ctx, &chats, &html),
+        }
+    }
+}
+
+fn spawn_run(
+    ctx: &Arc<Ctx>,
+    permits: &Arc<Semaphore>,
+    job: Unattended,
+) -> tokio::task::JoinHandle<Outcome> {
+    let (ctx, permits) = (ctx.clone(), permits.clone());
+    tokio::spawn(async move {
+        let _permit = permits.acquire_owned().await;
+        run::run(ctx, job).await
+    })
+}
+
+fn on_webhook(ctx: &Arc<Ctx>, triggers: &Triggers, permits: &Arc<Semaphore>, d: Delivery) {
+    let payload: Value = serde_json::from_str(&d.payload).unwrap_or(Value::Null);
+    let root = &ctx.config.approved_directory;
+    let runs: Vec<_> = triggers
+        .matching(&d.provider, &d.event, d.action.as_deref())
+        .map(|t| {
+            spawn_run(
+                ctx,
+                permits,
+                Unattended {
+                    kind: "webhook",
+                    label: format!("{} {} → {}", d.provider, d.event, t.name),
+                    user_id: 0,
+                    role: match t.tools {
+                        Tools::ReadOnly => Role::Viewer,
+                        Tools::Project => Role::Developer,
+                    },
+                    dir: t.project_dir(root),
+                    prompt: triggers::untrusted_prompt(&t.prompt, &d.provider, &d.event, &payload),
+                    targets: t
+                        .chats
+                        .iter()
+                        .map(|c| ChatRef {
+                            chat_id: *c,
+                            thread_id: 0,
+                        })
+                        .collect(),
+                },
+            )
+        })
+        .collect();
+    if runs.is_empty() {
+        tracing::info!(provider = %d.provider, event = %d.event, "webhook matched no trigger");
+    }
+    let (store, key) = (ctx.store.clone(), d.key.clone());
+    tokio::spawn(async move {
+        for r in runs {
+            let _ = r.await;
+        }
+        if let Err(e) = store.finish_delivery(&key) {
+            tracing::error!(error = %e, "could not mark a webhook delivery done");
+        }
+    });
+}
+
+fn on_job(ctx: &Arc<Ctx>, permits: &Arc<Semaphore>, job: JobRow) {
+    let chat = ChatRef {
+        chat_id: job.chat_id,
+        thread_id: job.thread_id,
+    };
+    // The creator's current standing, not the one they had when they created the job.
+    let allowed = ctx.config.allowed_users.contains(&job.creator)
+        || crate::auth::paired_users(&ctx.store)
+            .map(|p| p.contains(&job.creator))
+            .unwrap_or(false);
+    let locked = ctx
+        .store
+        .lockout_of(job.creator)
+        .map(|l| l.is_some())
+        .unwrap_or(true);
+    if !allowed || locked {
+        notify(
+            ctx,
+            &[chat],
+            &format!(
+                "⏰ Job #{} did not run: its creator is no longer allowed to use this bot.",
+                job.id
+            ),
+        );
+        let _ = ctx.store.audit_event(
+            Some(job.creator),
+            Some(job.chat_id),
+            "access_denied",
+            &serde_json::json!({"job": job.id, "reason": if locked { "locked out" } else { "not allowed" }}),
+        );
+        return;
+    }
+    let _ = ctx.store.audit_event(
+        Some(job.creator),
+        Some(job.chat_id),
+        "job_fired",
+        &serde_json::json!({"job": job.id, "cron": job.cron, "tz": job.tz}),
+    );
+    spawn_run(
+        ctx,
+        permits,
+        Unattended {
+            kind: "schedule",
+            label: format!("Job #{}", job.id),
+            user_id: job.creator,
+            role: ctx.config.role_of(job.creator),
+            dir: job.directory.clone().into(),
+            prompt: job.prompt.clone(),
+            targets: vec![chat],
+        },
+    );
+}
+
+/// Queue `html` for each chat through the durable outbox.
+pub fn notify(ctx: &Ctx, chats: &[ChatRef], html: &str) {
+    let rows: Vec<NewOutbox> = chats
+        .iter()
+        .map(|c| NewOutbox {
+            chat_id: c.chat_id,
+            thread_id: c.thread_id,
+            html: html.to_string(),
+            reply_to: None,
+        })
+        .collect();
+    if let Err(e) = ctx.store.complete_updates(&[], &rows) {
+        tracing::error!(error = %e, "could not queue a notification");
+    }
+    ctx.outbox.kick();
+}

@@ -1,0 +1,346 @@
+//! One unattended Claude run (a webhook trigger or a scheduled job), start to delivery.
+//!
+//! Why it exists apart from the chat actor: nobody is watching an automated run, so there is
+//! no progress message, no queue, no session to resume, and nobody to press an approval
+//! button. Every tool call still goes through the same policy engine, but an `ask` becomes a
+//! deny (there is no one to ask), and the caller chooses the role — webhook runs are viewers
+//! (read-only) unless the operator's trigger says otherwise. Budgets hold as for chat, costs go
+//! to the same ledger, and the answer reaches its chats through the durable outbox together
+//! with the run's record, so a crash cannot deliver half of it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::chat::Ctx;
+use crate::policy::budget::{self, BudgetVerdict, Budgets};
+use crate::policy::engine::{self, Decision};
+use crate::policy::roles::Role;
+use crate::policy::{sandbox, ToolContext};
+use crate::render::{self, Ending};
+use crate::runner::{
+    ClaudeEvent, ClaudeProcess, PermissionAnswer, ProcessEvent, SpawnSpec, TurnResult,
+};
+use crate::store::{NewOutbox, TurnRecord};
+use crate::telegram::html::escape;
+use crate::telegram::update::ChatRef;
+
+/// What to run, as whom, and where the answer goes.
+#[derive(Debug, Clone)]
+pub struct Unattended {
+    /// `webhook` or `schedule` (metrics, audit).
+    pub kind: &'static str,
+    /// Shown above the answer, e.g. "Job #3" or "github pull_request → pr-review".
+    pub label: String,
+    /// Whose budget pays (the job's creator; 0 = the automation account for webhooks).
+    pub user_id: i64,
+    pub role: Role,
+    /// The project directory (checked again here: inside the approved directory).
+    pub dir: PathBuf,
+    pub prompt: String,
+    pub targets: Vec<ChatRef>,
+}
+
+/// How a run ended, for the caller (tests, the scheduler's bookkeeping).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Finished { ok: bool, cost_usd: f64 },
+    Refused(String),
+}
+
+/// Run to completion and queue the answer for every target chat.
+pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
+    let cfg = ctx.config.clone();
+    let header = format!("🤖 <b>{}</b>", escape(&job.label));
+    let refuse = |why: String| {
+        let html = format!("{header}\n❌ Not run: {}", escape(&why));
+        deliver(&ctx, &job, &[html], None);
+        Outcome::Refused(why)
+    };
+
+    let dir = match sandbox::resolve_within(
+        &cfg.approved_directory,
+        &cfg.approved_directory,
+        &job.dir.to_string_lossy(),
+    ) {
+        Ok(d) if d.is_dir() => d,
+        Ok(d) => return refuse(format!("{} is not a directory", d.display())),
+        Err(e) => {
+            audit(
+                &ctx,
+                &job,
+                "path_rejected",
+                json!({"path": job.dir, "reason": e.to_string()}),
+            );
+            return refuse(format!("the project directory is not allowed: {e}"));
+        }
+    };
+    if let Some(why) = over_budget(&ctx, job.user_id) {
+        audit(&ctx, &job, "budget_exceeded", json!({"reason": why}));
+        return refuse(why);
+    }
+
+    let spec = SpawnSpec {
+        cli_path: cfg.claude_cli_path.clone(),
+        cwd: dir.clone(),
+        resume: None,
+        model: cfg.claude_model.clone(),
+        max_turns: cfg.claude_max_turns,
+        max_budget_usd: cfg.max_cost_per_request,
+        disallowed_tools: if job.role.can_write() {
+            Vec::new()
+        } else {
+            crate::policy::WRITE_TOOLS
+                .iter()
+                .map(|t| t.to_string())
+                .collect()
+        },
+        env: ctx.child_env.clone(),
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut proc = match ClaudeProcess::spawn(&spec, move |ev| {
+        let _ = tx.send(ev);
+    }) {
+        Ok(p) => p,
+        Err(e) => {
+            return refuse(format!(
+                "could not start {}: {e}",
+                cfg.claude_cli_path.display()
+            ))
+        }
+    };
+    let started = Instant::now();
+    if let Err(e) = proc.send_user(&job.prompt).await {
+        proc.shutdown(Duration::from_secs(2)).await;
+        return refuse(format!("could not talk to Claude: {e}"));
+    }
+
+    let mut deadline = tokio::time::Instant::now() + cfg.claude_timeout;
+    let mut text = String::new();
+    let mut ending = Ending::Done;
+    let mut result: Option<TurnResult> = None;
+    let mut stderr = String::new();
+    let mut interrupted = false;
+    loop {
+        let ev = tokio::select! {
+            ev = rx.recv() => ev,
+            _ = tokio::time::sleep_until(deadline) => {
+                if interrupted {
+                    break;
+                }
+                ending = Ending::TimedOut;
+                interrupted = true;
+                let _ = proc.interrupt().await;
+                deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+                continue;
+            }
+        };
+        match ev {
+            None => break,
+            Some(ProcessEvent::Exited { stderr_tail }) => {
+                stderr = stderr_tail;
+                break;
+            }
+            Some(ProcessEvent::Claude(ClaudeEvent::Text { text: t })) => {
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(&t);
+            }
+            Some(ProcessEvent::Claude(ClaudeEvent::PermissionRequest(req))) => {
+                let answer = decide(&ctx, &job, &dir, &req.tool_name, &req.input);
+                let _ = proc.answer_permission(&req.request_id, &answer).await;
+            }
+            Some(ProcessEvent::Claude(ClaudeEvent::Result(r))) => {
+                result = Some(r);
+                break;
+            }
+            Some(_) => {}
+        }
+    }
+    proc.shutdown(Duration::from_secs(2)).await;
+    let elapsed = started.elapsed();
+
+    let Some(result) = result else {
+        metrics_done(&job, false, elapsed, 0.0);
+        let html = format!(
+            "{header}\n{}",
+            render::failure_message("Claude ended without an answer", &stderr)
+        );
+        deliver(&ctx, &job, &[html], None);
+        return Outcome::Finished {
+            ok: false,
+            cost_usd: 0.0,
+        };
+    };
+    let ok = !result.is_error && ending == Ending::Done;
+    let mut messages = render::final_messages(&result, &text, ending, elapsed, None);
+    match messages.first_mut() {
+        Some(first) if first.len() + header.len() < 4000 => *first = format!("{header}\n{first}"),
+        _ => messages.insert(0, header.clone()),
+    }
+    deliver(&ctx, &job, &messages, Some((&result, elapsed)));
+    metrics_done(&job, ok, elapsed, result.total_cost_usd);
+    audit(
+        &ctx,
+        &job,
+        "run_finished",
+        json!({"kind": job.kind, "label": job.label, "ok": ok, "cost_usd": result.total_cost_usd,
+               "turns": result.num_turns, "denials": result.permission_denials.len()}),
+    );
+    Outcome::Finished {
+        ok,
+        cost_usd: result.total_cost_usd,
+    }
+}
+
+/// The policy's answer for one tool call; asks become denials (nobody can approve).
+fn decide(
+    ctx: &Ctx,
+    job: &Unattended,
+    dir: &std::path::Path,
+    tool: &str,
+    input: &serde_json::Value,
+) -> PermissionAnswer {
+    let decision = if matches!(tool, "AskUserQuestion" | "ExitPlanMode" | "EnterPlanMode") {
+        Decision::Deny {
+            reason:
+                "ccgate: this is an unattended run; nobody can answer questions or approve plans"
+                    .into(),
+            rule: "automation.no_human".into(),
+        }
+    } else {
+        let tctx = ToolContext {
+            root: &ctx.config.approved_directory,
+            cwd: dir,
+            role: job.role,
+            secrets: &ctx.secrets,
+            plans_dir: ctx.plans_dir.as_deref(),
+        };
+        match engine::decide(&ctx.rules, &tctx, tool, input) {
+            Decision::Ask { reason, rule, .. } => Decision::Deny {
+                reason: format!(
+                    "ccgate: this needs a human's approval ({reason}), and this run is unattended"
+                ),
+                rule: format!("{rule}+automation.no_human"),
+            },
+            d => d,
+        }
+    };
+    let (verdict, rule, answer) = match decision {
+        Decision::Allow { rule } => (
+            "allow",
+            rule,
+            PermissionAnswer::Allow {
+                updated_input: input.clone(),
+            },
+        ),
+        Decision::Deny { reason, rule } => (
+            "deny",
+            rule,
+            PermissionAnswer::Deny {
+                message: reason,
+                interrupt: false,
+            },
+        ),
+        Decision::Ask { .. } => unreachable!("asks were turned into denials above"),
+    };
+    audit(
+        ctx,
+        job,
+        "tool_decision",
+        json!({"tool": tool, "decision": verdict, "rule": rule, "input": input, "unattended": job.kind}),
+    );
+    answer
+}
+
+fn over_budget(ctx: &Ctx, user_id: i64) -> Option<String> {
+    let budgets = Budgets {
+        per_user: ctx.config.max_cost_per_user,
+        global: ctx.config.max_cost_global,
+    };
+    let (Ok((user_spent, _)), Ok(global_spent)) =
+        (ctx.store.cost_today(user_id), ctx.store.cost_today_all())
+    else {
+        return Some("the cost ledger could not be read".into());
+    };
+    let now = chrono::Utc::now();
+    match budget::check(&budgets, user_spent, global_spent, now) {
+        BudgetVerdict::Ok => None,
+        BudgetVerdict::Exceeded {
+            scope,
+            limit,
+            spent,
+            resets_at,
+        } => Some(format!(
+            "{scope} daily budget is used up (${spent:.2} of ${limit:.2}); it resets in {}",
+            budget::human_duration(resets_at - now)
+        )),
+    }
+}
+
+/// Queue `messages` for every target, with the run's record when there is one, atomically.
+fn deliver(
+    ctx: &Ctx,
+    job: &Unattended,
+    messages: &[String],
+    result: Option<(&TurnResult, Duration)>,
+) {
+    let replies: Vec<NewOutbox> = job
+        .targets
+        .iter()
+        .flat_map(|t| {
+            messages.iter().map(move |html| NewOutbox {
+                chat_id: t.chat_id,
+                thread_id: t.thread_id,
+                html: html.clone(),
+                reply_to: None,
+            })
+        })
+        .collect();
+    let dir = job.dir.to_string_lossy();
+    let first = job.targets.first().copied().unwrap_or(ChatRef {
+        chat_id: 0,
+        thread_id: 0,
+    });
+    let stored = match result {
+        Some((r, elapsed)) => ctx.store.record_turn(
+            &TurnRecord {
+                user_id: job.user_id,
+                chat_id: first.chat_id,
+                thread_id: first.thread_id,
+                directory: &dir,
+                claude_session_id: None,
+                prompt: &job.prompt,
+                response: r.result.as_deref(),
+                cost_usd: r.total_cost_usd,
+                duration_ms: elapsed.as_millis() as i64,
+                num_turns: r.num_turns,
+                is_error: r.is_error,
+                error_kind: r.is_error.then_some(r.subtype.as_str()),
+            },
+            &replies,
+            &[],
+        ),
+        None => ctx.store.complete_updates(&[], &replies),
+    };
+    if let Err(e) = stored {
+        tracing::error!(error = %e, label = %job.label, "could not store an automated run's answer");
+    }
+    ctx.outbox.kick();
+}
+
+fn metrics_done(job: &Unattended, ok: bool, elapsed: Duration, cost: f64) {
+    crate::metrics::run_finished(job.kind, ok, elapsed.as_secs_f64(), cost);
+}
+
+fn audit(ctx: &Ctx, job: &Unattended, event: &str, details: serde_json::Value) {
+    let chat = job.targets.first().map(|t| t.chat_id);
+    let user = (job.user_id != 0).then_some(job.user_id);
+    if let Err(e) = ctx.store.audit_event(user, chat, event, &details) {
+        tracing::error!(error = %e, event, "audit write failed");
+    }
+}

@@ -1,0 +1,208 @@
+//! Process-wide counters for `GET /metrics` (Prometheus text format).
+//!
+//! Why it exists: an operator running a bot unattended needs to see it working (updates handled,
+//! Claude runs and their duration and cost) and being attacked (rejections by security layer)
+//! without reading logs. Metrics are process-wide by nature, so they live in one static
+//! registry (`prometheus-client`, the Prometheus project's Rust client) that any module can
+//! bump without threading a handle through every constructor. Queue depths are read from the
+//! database at scrape time, so they are never stale.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::LazyLock;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(String, String)>;
+
+pub struct Metrics {
+    registry: Registry,
+    updates: Counter,
+    runs: Family<Labels, Counter>,
+    run_seconds: Family<Labels, Histogram>,
+    cost_usd: Counter<f64, AtomicU64>,
+    rejections: Family<Labels, Counter>,
+    webhooks: Family<Labels, Counter>,
+    queue_depth: Family<Labels, Gauge>,
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let mut registry = Registry::with_prefix("ccgate");
+    let m = Metrics {
+        updates: Counter::default(),
+        runs: Family::default(),
+        run_seconds: Family::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.5, 2.0, 12))
+        }),
+        cost_usd: Counter::default(),
+        rejections: Family::default(),
+        webhooks: Family::default(),
+        queue_depth: Family::default(),
+        registry: Registry::default(),
+    };
+    registry.register(
+        "updates_handled",
+        "Telegram updates received and dispatched",
+        m.updates.clone(),
+    );
+    registry.register(
+        "claude_runs",
+        "Claude runs finished, by kind (chat, webhook, schedule) and outcome",
+        m.runs.clone(),
+    );
+    registry.register(
+        "claude_run_duration_seconds",
+        "Wall-clock duration of Claude runs",
+        m.run_seconds.clone(),
+    );
+    registry.register(
+        "claude_cost_usd",
+        "Total cost reported by Claude (total_cost_usd)",
+        m.cost_usd.clone(),
+    );
+    registry.register(
+        "rejections",
+        "Requests or actions refused, by security layer",
+        m.rejections.clone(),
+    );
+    registry.register(
+        "webhook_requests",
+        "Webhook requests by provider and outcome",
+        m.webhooks.clone(),
+    );
+    registry.register(
+        "queue_depth",
+        "Items waiting, by queue (outbox, inbox, jobs_due)",
+        m.queue_depth.clone(),
+    );
+    Metrics { registry, ..m }
+});
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// One Telegram update was received.
+pub fn update_handled() {
+    METRICS.updates.inc();
+}
+
+/// A Claude run finished.
+pub fn run_finished(kind: &str, ok: bool, seconds: f64, cost_usd: f64) {
+    let outcome = if ok { "ok" } else { "error" };
+    METRICS
+        .runs
+        .get_or_create(&labels(&[("kind", kind), ("outcome", outcome)]))
+        .inc();
+    METRICS
+        .run_seconds
+        .get_or_create(&labels(&[("kind", kind)]))
+        .observe(seconds);
+    if cost_usd.is_finite() && cost_usd > 0.0 {
+        METRICS.cost_usd.inc_by(cost_usd);
+    }
+}
+
+/// A security layer refused something.
+pub fn rejected(layer: &str) {
+    METRICS
+        .rejections
+        .get_or_create(&labels(&[("layer", layer)]))
+        .inc();
+}
+
+/// A webhook request ended with `outcome` (accepted, unauthorized, replay, too_large, …).
+pub fn webhook(provider: &str, outcome: &str) {
+    // Provider names come from the URL: keep label cardinality bounded.
+    let provider = if provider.len() <= 32
+        && provider
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        provider
+    } else {
+        "other"
+    };
+    METRICS
+        .webhooks
+        .get_or_create(&labels(&[("provider", provider), ("outcome", outcome)]))
+        .inc();
+}
+
+/// The security layer an audit event belongs to, if it is a rejection.
+pub fn rejection_layer(event: &str, details: &serde_json::Value) -> Option<&'static str> {
+    Some(match event {
+        "access_denied"
+        | "auth_required"
+        | "callback_unknown"
+        | "question_unauthorized_press"
+        | "approval_unauthorized_press" => "auth",
+        "token_invalid" | "token_replay" | "token_expired" => "token",
+        "rate_limited" => "rate_limit",
+        "budget_exceeded" => "budget",
+        "path_rejected" => "sandbox",
+        "secret_file_blocked" => "secret_files",
+        "step_up_failed" => "step_up",
+        "webhook_rejected" => "webhook",
+        "tool_decision" if details.get("decision").and_then(|d| d.as_str()) == Some("deny") => {
+            "policy"
+        }
+        _ => return None,
+    })
+}
+
+/// The exposition text, with queue depths as given.
+pub fn render(queue_depths: &[(&str, i64)]) -> String {
+    for (queue, depth) in queue_depths {
+        METRICS
+            .queue_depth
+            .get_or_create(&labels(&[("queue", queue)]))
+            .set(*depth);
+    }
+    let mut out = String::new();
+    if encode(&mut out, &METRICS.registry).is_err() {
+        out = "# metrics could not be encoded\n".into();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_has_the_promised_series() {
+        update_handled();
+        run_finished("chat", true, 1.5, 0.25);
+        rejected("rate_limit");
+        webhook("github", "accepted");
+        webhook("../../evil name", "unauthorized");
+        let text = render(&[("outbox", 3)]);
+        for needle in [
+            "ccgate_updates_handled_total",
+            "ccgate_claude_runs_total{kind=\"chat\",outcome=\"ok\"}",
+            "ccgate_claude_run_duration_seconds_bucket",
+            "ccgate_claude_cost_usd_total",
+            "ccgate_rejections_total{layer=\"rate_limit\"}",
+            "ccgate_webhook_requests_total{provider=\"other\",outcome=\"unauthorized\"}",
+            "ccgate_queue_depth{queue=\"outbox\"} 3",
+        ] {
+            assert!(text.contains(needle), "{needle} missing in:\n{text}");
+        }
+        assert_eq!(
+            rejection_layer("tool_decision", &serde_json::json!({"decision": "deny"})),
+            Some("policy")
+        );
+        assert_eq!(
+            rejection_layer("tool_decision", &serde_json::json!({"decision": "allow"})),
+            None
+        );
+    }
+}
