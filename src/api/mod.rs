@@ -16,7 +16,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -142,7 +142,7 @@ async fn github(
     State(state): State<ApiState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let Some(secret) = state.config.server.github_webhook_secret.clone() else {
         return StatusCode::NOT_FOUND.into_response();
@@ -150,6 +150,10 @@ async fn github(
     if let Some(r) = rate_limited(&state, "github", peer) {
         return r;
     }
+    let body = match read_body(&state, "github", body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let header = |name: &str| headers.get(name).map(|v| v.as_bytes());
     if let Err(f) = verify::github_signature(
         secret.expose_secret().as_bytes(),
@@ -178,7 +182,7 @@ async fn generic(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(provider): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let Some(secret) = state.config.server.webhook_api_secret.clone() else {
         return StatusCode::NOT_FOUND.into_response();
@@ -194,6 +198,10 @@ async fn generic(
     if let Some(r) = rate_limited(&state, &provider, peer) {
         return r;
     }
+    let body = match read_body(&state, &provider, body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let secret = secret.expose_secret().as_bytes();
     let header = |name: &str| headers.get(name).map(|v| v.as_bytes());
     if let Err(f) = verify::bearer(secret, header("authorization")) {
@@ -224,6 +232,20 @@ async fn generic(
         &body,
         json!({"timestamp": ts}),
     )
+}
+
+/// The body, at most `WEBHOOK_MAX_BODY_BYTES` of it (413 beyond, audited like every refusal).
+async fn read_body(state: &ApiState, provider: &str, body: Body) -> Result<Bytes, Response> {
+    let limit = state.config.server.max_body_bytes;
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        reject(
+            state,
+            provider,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            json!({"limit": limit}),
+        )
+    })
 }
 
 fn unauthorized(state: &ApiState, provider: &str, f: AuthFailure, peer: SocketAddr) -> Response {

@@ -424,7 +424,11 @@ fn decide(inner: &Inner, body: &Value) -> Plan {
                 let input = if js.trim().is_empty() {
                     json!({})
                 } else {
-                    serde_json::from_str(js).unwrap_or_else(|_| json!({"raw": js}))
+                    // A directive quoted inside JSON text (e.g. a webhook payload) arrives with
+                    // escaped quotes; read it as the model would.
+                    serde_json::from_str(js)
+                        .or_else(|_| serde_json::from_str(&js.replace("\\\"", "\"")))
+                        .unwrap_or_else(|_| json!({"raw": js}))
                 };
                 tools.push((name.to_string(), input));
             }

@@ -179,6 +179,12 @@ impl Harness {
 
     /// Start ccgate and wait until it polls for updates.
     pub async fn start(&mut self) {
+        self.start_until("getUpdates").await
+    }
+
+    /// Start ccgate and wait until it calls `method` on the fake Telegram (`setWebhook` in
+    /// webhook mode).
+    pub async fn start_until(&mut self, method: &str) {
         assert!(self.child.is_none(), "already running");
         self.runs += 1;
         let log = std::fs::OpenOptions::new()
@@ -194,9 +200,9 @@ impl Harness {
             .spawn()
             .expect("spawn ccgate");
         self.child = Some(child);
-        let polls_before = self.tg.received("getUpdates");
+        let polls_before = self.tg.received(method);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while self.tg.received("getUpdates") <= polls_before {
+        while self.tg.received(method) <= polls_before {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("ccgate exited early ({status}); log:\n{}", self.log());
             }
