@@ -1,0 +1,181 @@
+//! Scheduled jobs on a controllable clock: the real scheduler, event bus, unattended runner,
+//! real `claude` CLI (fake model) and outbox to the fake Telegram — only the clock is ours.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ccgate::approval::questions::Questions;
+use ccgate::approval::registry::Approvals;
+use ccgate::audit::Redactor;
+use ccgate::automation::{self, triggers::Triggers, Bus};
+use ccgate::chat::Ctx;
+use ccgate::config::Config;
+use ccgate::runner::env::child_env;
+use ccgate::scheduler::{commands, Clock, ManualClock, Scheduler};
+use ccgate::store::Store;
+use ccgate::telegram::api::TelegramApi;
+use ccgate::telegram::outbox::{Limits, Outbox};
+use ccgate::telegram::update::ChatRef;
+use chrono::{TimeZone, Utc};
+use support::{Harness, USER};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
+    let h = Harness::new().await;
+    let vars: HashMap<String, String> = h.env().into_iter().collect();
+    let config = Arc::new(Config::from_map(&vars).unwrap());
+    let store = Store::open(&h.db_path()).unwrap();
+    let api = TelegramApi::new(
+        &config.telegram_api_url,
+        &config.telegram_bot_token,
+        config.telegram_poll_timeout,
+    )
+    .unwrap();
+    let outbox = Outbox::start(
+        api,
+        store.clone(),
+        Limits::default(),
+        Redactor::new(config.redacted_values()),
+    );
+    let env = child_env(
+        vars.clone(),
+        &config.claude_env_passthrough,
+        &config.secret_values(),
+    );
+    let ctx = Arc::new(Ctx::new(
+        config.clone(),
+        store.clone(),
+        outbox.clone(),
+        env,
+        config.secret_files().unwrap(),
+        config.rules().unwrap(),
+        Approvals::new(store.clone(), outbox.clone(), config.approval_timeout),
+        Questions::new(store.clone(), outbox.clone(), config.approval_timeout),
+    ));
+    let (bus, rx) = Bus::new();
+    tokio::spawn(automation::dispatch(ctx, Arc::new(Triggers::default()), rx));
+
+    // Monday 2026-11-23, 07:00 UTC. Berlin is UTC+1 in November: 08:30 there is 07:30 UTC.
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 7, 0, 0).unwrap());
+    let scheduler = Scheduler::new(store.clone(), bus, Arc::new(clock.clone()));
+    let chat = ChatRef {
+        chat_id: USER,
+        thread_id: 0,
+    };
+    let proj = h.approved().join("proj");
+    let readme = proj.join("README.md");
+    let prompt = format!("[[tool:Read:{{\"file_path\":\"{}\"}}]]", readme.display());
+    let (id, sched, next) = commands::add(
+        &store,
+        &config,
+        USER,
+        chat,
+        &proj,
+        "30 8 * * * Europe/Berlin",
+        &prompt,
+        clock.now(),
+    )
+    .unwrap();
+    assert_eq!(sched.describe(), "30 8 * * * (Europe/Berlin)");
+    assert_eq!(next, Utc.with_ymd_and_hms(2026, 11, 23, 7, 30, 0).unwrap());
+    // A job may not point outside the approved directory.
+    let outside = h.tmp.path().join("home");
+    let err = commands::add(
+        &store,
+        &config,
+        USER,
+        chat,
+        &outside,
+        "* * * * *",
+        "x",
+        clock.now(),
+    )
+    .unwrap_err();
+    assert!(err.contains("not allowed"), "{err}");
+
+    clock.set(Utc.with_ymd_and_hms(2026, 11, 23, 7, 29, 59).unwrap());
+    assert_eq!(scheduler.tick().unwrap(), 0, "not due yet");
+    clock.set(Utc.with_ymd_and_hms(2026, 11, 23, 7, 30, 5).unwrap());
+    assert_eq!(scheduler.tick().unwrap(), 1);
+    assert_eq!(scheduler.tick().unwrap(), 0, "one due time fires once");
+    let answer = h
+        .wait_message(USER, "the job's answer", |m| {
+            m.text.contains(&format!("Job #{id}")) && m.text.contains("FAKE: tool result was")
+        })
+        .await;
+    assert!(answer.text.contains("# proj"), "{}", answer.text);
+    assert!(answer.text.contains("💰"), "{}", answer.text);
+    let runs: i64 = h
+        .db()
+        .query_row(
+            "SELECT runs FROM cost_ledger WHERE user_id = ?1",
+            [USER],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(runs, 1, "the job ran on its creator's budget");
+
+    // ccgate "down" from Monday's run until Thursday noon: Tue, Wed, Thu 08:30 were missed.
+    let requests = h.model.request_count();
+    clock.set(Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap());
+    assert_eq!(scheduler.tick().unwrap(), 0, "missed runs are not run");
+    h.wait_message(USER, "the missed-runs report", |m| {
+        m.text.contains(&format!("Job #{id} missed 3 runs"))
+    })
+    .await;
+    assert_eq!(scheduler.tick().unwrap(), 0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(h.model.request_count(), requests, "no catch-up burst");
+    assert_eq!(
+        store.job(id).unwrap().unwrap().next_due_at,
+        "2026-11-27T07:30:00.000Z"
+    );
+
+    // Paused jobs do not fire; a resumed one continues from the next due time.
+    commands::change(
+        &store,
+        USER,
+        ccgate::policy::roles::Role::Developer,
+        Some(chat),
+        "pause",
+        id,
+        clock.now(),
+    )
+    .unwrap();
+    clock.set(Utc.with_ymd_and_hms(2026, 11, 27, 7, 31, 0).unwrap());
+    assert_eq!(scheduler.tick().unwrap(), 0);
+    // Someone else's job cannot be changed by a non-admin.
+    assert!(commands::change(
+        &store,
+        999,
+        ccgate::policy::roles::Role::Developer,
+        Some(chat),
+        "resume",
+        id,
+        clock.now()
+    )
+    .is_err());
+
+    // A job whose creator lost access does not run.
+    let (stray, ..) = commands::add(
+        &store,
+        &config,
+        777,
+        chat,
+        &proj,
+        "* * * * *",
+        "hi",
+        clock.now(),
+    )
+    .unwrap();
+    clock.set(Utc.with_ymd_and_hms(2026, 11, 27, 7, 32, 0).unwrap());
+    assert_eq!(scheduler.tick().unwrap(), 1);
+    h.wait_message(USER, "refusal for a creator without access", |m| {
+        m.text.contains(&format!("Job #{stray} did not run"))
+    })
+    .await;
+    assert_eq!(h.model.request_count(), requests);
+}
