@@ -455,3 +455,74 @@ async fn telegram_webhook_mode_requires_the_secret_header() {
         .await;
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_can_be_managed_on_the_machine() {
+    let h = Harness::new().await;
+    let run = |args: Vec<String>| {
+        let mut cmd = h.command();
+        cmd.args(args);
+        async move {
+            let out = cmd.output().await.unwrap();
+            (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stdout).into_owned()
+                    + &String::from_utf8_lossy(&out.stderr),
+            )
+        }
+    };
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let user = USER.to_string();
+    let (code, out) = run(args(&[
+        "schedule",
+        "add",
+        "--chat",
+        &user,
+        "--user",
+        &user,
+        "--dir",
+        "proj",
+        "15 6 * * * Asia/Tokyo",
+        "morning report",
+    ]))
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("job #1") && out.contains("Asia/Tokyo"),
+        "{out}"
+    );
+    for (bad_args, why) in [
+        (vec!["--dir", "../.."], "not allowed"),
+        (vec!["--dir", "proj"], "bad cron"),
+    ] {
+        let mut a = args(&["schedule", "add", "--chat", &user, "--user", &user]);
+        a.extend(bad_args.iter().map(|s| s.to_string()));
+        a.push(
+            if why == "bad cron" {
+                "0 99 * * *"
+            } else {
+                "* * * * *"
+            }
+            .into(),
+        );
+        a.push("x".into());
+        let (code, out) = run(a).await;
+        assert_ne!(code, 0, "{out}");
+        assert!(out.contains(why), "{why}: {out}");
+    }
+    let (_, out) = run(args(&["schedule", "list"])).await;
+    assert!(
+        out.contains("#1") && out.contains("morning report"),
+        "{out}"
+    );
+    let (code, out) = run(args(&["schedule", "pause", "1"])).await;
+    assert_eq!(code, 0, "{out}");
+    let (_, out) = run(args(&["schedule", "list"])).await;
+    assert!(out.contains("paused"), "{out}");
+    let (code, _) = run(args(&["schedule", "remove", "1"])).await;
+    assert_eq!(code, 0);
+    let (code, out) = run(args(&["schedule", "remove", "1"])).await;
+    assert_ne!(code, 0, "{out}");
+    let (_, out) = run(args(&["schedule", "list"])).await;
+    assert!(!out.contains("morning report"), "{out}");
+}
