@@ -368,6 +368,15 @@ async fn generic_webhooks_need_the_bearer_and_a_fresh_signed_timestamp() {
 
     let (s, _) = http.get("/healthz").await;
     assert_eq!(s, 200);
+    // Ready only while Telegram answers.
+    assert_eq!(http.get("/readyz").await.0, 200);
+    h.tg.fail_next("getMe", support::fake_telegram::Fault::ServerError);
+    let (s, body) = http.get("/readyz").await;
+    assert_eq!(s, 503, "{body}");
+    assert!(
+        body.contains("\"telegram\":false") && body.contains("\"database\":true"),
+        "{body}"
+    );
     h.stop().await;
 }
 
@@ -525,4 +534,78 @@ async fn jobs_can_be_managed_on_the_machine() {
     assert_ne!(code, 0, "{out}");
     let (_, out) = run(args(&["schedule", "list"])).await;
     assert!(!out.contains("morning report"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_interrupted_by_a_crash_runs_after_restart() {
+    let mut h = Harness::new().await;
+    let port = free_port();
+    let triggers = h.tmp.path().join("triggers.toml");
+    std::fs::write(
+        &triggers,
+        format!(
+            r#"
+[[trigger]]
+name = "deploy-note"
+provider = "ci"
+event = "deploy"
+project = "proj"
+chats = [{USER}]
+prompt = "[[sleep:4]] Note the deploy."
+"#
+        ),
+    )
+    .unwrap();
+    h.set_env("ENABLE_API_SERVER", "1");
+    h.set_env("API_SERVER_BIND", &format!("127.0.0.1:{port}"));
+    h.set_env("WEBHOOK_API_SECRET", API_SECRET);
+    h.set_env("TRIGGERS_FILE", &triggers.display().to_string());
+    h.start().await;
+    let http = Http::new(port);
+    http.wait_up(&h).await;
+
+    let body = br#"{"event":"deploy","env":"prod"}"#.to_vec();
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let sig = format!(
+        "sha256={}",
+        hmac_hex(API_SECRET, &[ts.as_bytes(), b".", &body])
+    );
+    let headers = vec![
+        ("authorization", hv(&format!("Bearer {API_SECRET}"))),
+        ("x-ccgate-timestamp", hv(&ts)),
+        ("x-ccgate-signature", hv(&sig)),
+    ];
+    assert_eq!(
+        http.post("/webhooks/ci", &headers, body.clone()).await.0,
+        202
+    );
+    // Crash while Claude is working on it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while h.model.request_count() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "{}", h.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    h.kill().await;
+    assert_eq!(
+        count(
+            &h,
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending'"
+        ),
+        1
+    );
+    h.start().await;
+    h.wait_message(USER, "the re-run delivery's answer", |m| {
+        m.text.contains("deploy-note") && m.text.contains("💰")
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while count(
+        &h,
+        "SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending'",
+    ) != 0
+    {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    h.stop().await;
 }
