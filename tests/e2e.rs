@@ -11,7 +11,7 @@ async fn message_streams_progress_then_final_answer_with_footer() {
     let mut h = Harness::new().await;
     h.start().await;
     // A tool call that takes a moment, so the progress message has something to show.
-    h.send(r#"please run [[tool:Bash:{"command":"python3 -c 'import time; time.sleep(1.5)'","description":"nap"}]]"#);
+    h.send(r#"please run [[tool:Bash:{"command":"sleep 1.5","description":"nap"}]]"#);
     let fin = h
         .wait_message(USER, "final answer", |m| {
             m.text.contains("FAKE: tool result was")
@@ -37,7 +37,7 @@ async fn message_streams_progress_then_final_answer_with_footer() {
         edits.iter().any(|c| c.params["text"]
             .as_str()
             .unwrap_or("")
-            .contains("Bash: python3")),
+            .contains("Bash: sleep 1.5")),
         "no progress edit showed the tool: {edits:?}"
     );
     h.tg.wait_for(Duration::from_secs(10), "progress message deleted", |tg| {

@@ -214,9 +214,9 @@ async fn claude_never_sees_the_bot_token_or_other_secrets() {
     h.set_env("SOME_OTHER_VAR", "not-allowlisted");
     h.start().await;
     let probe = r#"import os; e=os.environ; print('LEAK' if any(k.startswith('TELEGRAM') or 'AAtest' in v or v.startswith('hmac-') or k=='SOME_OTHER_VAR' for k,v in e.items()) else 'CLEAN', 'HOME' in e)"#;
-    h.send(&format!(
-        r#"[[tool:Bash:{{"command":"python3 -c \"{probe}\"","description":"env probe"}}]]"#
-    ));
+    // Inline code (`python3 -c`) is never allowed unseen; a script file in the project is.
+    std::fs::write(h.approved().join("probe.py"), probe).unwrap();
+    h.send(r#"[[tool:Bash:{"command":"python3 probe.py","description":"env probe"}]]"#);
     let m = h
         .wait_message(USER, "probe result", |m| m.text.contains("FAKE: tool"))
         .await;

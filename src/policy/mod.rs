@@ -239,7 +239,8 @@ mod tests {
                 assert!(is_ask(&d), "{ask}: {d:?}");
             }
             for deny in [
-                "echo $HOME",
+                "cat $HOME/.ssh/id_rsa",
+                "rm -rf \"$DIR\"",
                 "cat `which ls`",
                 "echo 'unterminated",
                 "cat .env",
