@@ -23,7 +23,8 @@ struct Cli {
 enum Command {
     /// Run the bot (the default).
     Run,
-    /// Check the configuration and print what would be used, without starting.
+    /// Check the configuration, policy, triggers and the claude CLI; print what would be used.
+    #[command(alias = "doctor")]
     Check,
     /// Login tokens for ENABLE_TOKEN_AUTH.
     #[command(subcommand)]
@@ -442,6 +443,110 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
+/// `ccgate check` / `ccgate doctor`: everything that can be verified without starting.
+fn check(config: &ccgate::config::Config) -> ExitCode {
+    let mut ok = true;
+    let mut line = |what: &str, result: Result<String, String>| match result {
+        Ok(v) => println!("  ok    {what:<22} {v}"),
+        Err(e) => {
+            ok = false;
+            println!("  FAIL  {what:<22} {e}");
+        }
+    };
+    println!("ccgate configuration");
+    line(
+        "approved directory",
+        Ok(config.approved_directory.display().to_string()),
+    );
+    line(
+        "allowed users",
+        if config.allowed_users.is_empty() {
+            Ok(
+                "none (nobody can use the bot until ALLOWED_USERS is set or a pairing is approved)"
+                    .into(),
+            )
+        } else {
+            Ok(format!("{:?}", config.allowed_users))
+        },
+    );
+    line("database", Ok(config.database_path.display().to_string()));
+    line("telegram api", Ok(config.telegram_api_url.clone()));
+    line(
+        "claude cli",
+        std::process::Command::new(&config.claude_cli_path)
+            .arg("--version")
+            .output()
+            .map_err(|e| format!("{}: {e}", config.claude_cli_path.display()))
+            .and_then(|o| {
+                if o.status.success() {
+                    Ok(format!(
+                        "{} ({})",
+                        config.claude_cli_path.display(),
+                        String::from_utf8_lossy(&o.stdout).trim()
+                    ))
+                } else {
+                    Err(format!(
+                        "{} --version failed",
+                        config.claude_cli_path.display()
+                    ))
+                }
+            }),
+    );
+    line(
+        "tool-call policy",
+        config
+            .rules()
+            .map(|_| {
+                config
+                    .policy_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "built-in rules".into())
+            })
+            .map_err(|e| e.to_string()),
+    );
+    line(
+        "triggers",
+        match &config.server.triggers_file {
+            None => Ok("none".into()),
+            Some(p) => ccgate::automation::triggers::Triggers::load(p, &config.approved_directory)
+                .map(|t| format!("{} trigger(s) from {}", t.triggers.len(), p.display())),
+        },
+    );
+    let s = &config.server;
+    let on = |b: bool| if b { "on" } else { "off" };
+    line(
+        "api server",
+        Ok(format!(
+            "{} on {} (github webhook {}, generic webhooks {})",
+            on(s.enabled),
+            s.bind,
+            on(s.github_webhook_secret.is_some()),
+            on(s.webhook_api_secret.is_some())
+        )),
+    );
+    line(
+        "telegram updates",
+        Ok(match &s.telegram_webhook_url {
+            Some(u) => format!("webhook {u}"),
+            None => "long polling".into(),
+        }),
+    );
+    line(
+        "scheduler",
+        Ok(format!(
+            "{} (default zone {})",
+            on(config.scheduler.enabled),
+            config.scheduler.default_tz.name()
+        )),
+    );
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
+}
+
 /// Log output with every secret masked: a log line quoting a URL or an error body must not
 /// leak the bot token or a key.
 struct RedactingStderr(std::sync::Arc<ccgate::audit::Redactor>);
@@ -475,17 +580,7 @@ fn main() -> ExitCode {
         .with_writer(move || RedactingStderr(redactor.clone()))
         .init();
     match cli.command.unwrap_or(Command::Run) {
-        Command::Check => {
-            println!(
-                "approved directory: {}",
-                config.approved_directory.display()
-            );
-            println!("allowed users:      {:?}", config.allowed_users);
-            println!("database:           {}", config.database_path.display());
-            println!("claude cli:         {}", config.claude_cli_path.display());
-            println!("telegram api:       {}", config.telegram_api_url);
-            ExitCode::SUCCESS
-        }
+        Command::Check => check(&config),
         Command::Run => {
             let rt = match tokio::runtime::Runtime::new() {
                 Ok(rt) => rt,

@@ -316,6 +316,19 @@ async fn dangerous_configuration_is_refused_at_start() {
         ("ALLOWED_GROUPS", "12345", "ALLOWED_GROUPS"),
         ("USER_ROLES", "1:root", "USER_ROLES"),
         ("CLAUDE_MAX_COST_PER_USER", "-3", "CLAUDE_MAX_COST_PER_USER"),
+        ("API_SERVER_BIND", "everywhere", "API_SERVER_BIND"),
+        (
+            "TELEGRAM_WEBHOOK_URL",
+            "http://bot.example/hook",
+            "TELEGRAM_WEBHOOK_URL",
+        ),
+        ("GITHUB_WEBHOOK_SECRET", "short", "GITHUB_WEBHOOK_SECRET"),
+        ("WEBHOOK_MAX_BODY_BYTES", "10", "WEBHOOK_MAX_BODY_BYTES"),
+        (
+            "SCHEDULER_TIMEZONE",
+            "Mars/Olympus_Mons",
+            "SCHEDULER_TIMEZONE",
+        ),
     ] {
         let saved = h.extra_env.clone();
         h.set_env(var, val);
@@ -324,6 +337,20 @@ async fn dangerous_configuration_is_refused_at_start() {
         assert!(err.contains(expect), "{var}={val}: {err}");
         h.extra_env = saved;
     }
+
+    // `check` (alias `doctor`) also validates the trigger file: a project outside fails.
+    let triggers = h.tmp.path().join("triggers.toml");
+    std::fs::write(
+        &triggers,
+        "[[trigger]]\nname=\"x\"\nprovider=\"ci\"\nevent=\"e\"\nproject=\"../..\"\nchats=[1]\nprompt=\"p\"\n",
+    )
+    .unwrap();
+    let saved = h.extra_env.clone();
+    h.set_env("TRIGGERS_FILE", triggers.to_str().unwrap());
+    let (rc, out, _) = ccgate(&h, &["doctor"]).await;
+    assert_eq!(rc, 2, "{out}");
+    assert!(out.contains("FAIL  triggers"), "{out}");
+    h.extra_env = saved;
 
     // Secrets may come from files; both forms at once is ambiguous.
     let token_file = h.tmp.path().join("token.txt");
