@@ -116,7 +116,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         &config.claude_env_passthrough,
         &config.secret_values(),
     );
-    install_anomaly_alerts(&config, &store, &outbox);
     let secrets = config.secret_files()?;
     let rules = config.rules()?;
     let triggers = match &config.server.triggers_file {
@@ -150,9 +149,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         );
     }
 
-    // Events: webhooks, scheduled jobs and notifications share one bus and one dispatcher.
-    let (bus, bus_rx) = Bus::new();
-    tokio::spawn(automation::dispatch(ctx, Arc::new(triggers), bus_rx));
+    // Events: webhooks, jobs, notifications, finished runs and security alerts share one bus.
+    let bus = automation::start(ctx, Arc::new(triggers));
+    install_anomaly_alerts(&config, &store, &bus);
     for d in store.pending_deliveries()? {
         tracing::info!(provider = %d.provider, event = %d.event, "re-running a webhook delivery left unfinished by the last run");
         bus.publish(Event::Webhook(d));
@@ -282,13 +281,13 @@ fn warn_about_permissions(config: &Config) {
 
 /// Watch the audit stream; tell admins about anomalies in their private chats and apply the
 /// lockouts the detector asks for.
-fn install_anomaly_alerts(config: &Arc<Config>, store: &Store, outbox: &Outbox) {
+fn install_anomaly_alerts(config: &Arc<Config>, store: &Store, bus: &Bus) {
     let admins = config.admins();
     if admins.is_empty() {
         tracing::warn!("no admin in USER_ROLES: security alerts go to the log only");
     }
     let detector = std::sync::Mutex::new(Detector::new(Thresholds::default()));
-    let (store2, outbox) = (store.clone(), outbox.clone());
+    let (store2, bus) = (store.clone(), bus.clone());
     store.set_audit_observer(Box::new(move |user, _chat, event, details| {
         // Collect under the lock, act after releasing it: acting writes audit rows, which come
         // back here.
@@ -323,22 +322,14 @@ fn install_anomaly_alerts(config: &Arc<Config>, store: &Store, outbox: &Outbox) 
                 "anomaly",
                 &serde_json::json!({"kind": alert.kind, "message": alert.message}),
             );
-            for admin in &admins {
-                let row = NewOutbox {
-                    chat_id: *admin,
-                    thread_id: 0,
-                    html: format!(
-                        "🚨 <b>Security alert</b> ({})\n{}",
-                        alert.kind,
-                        crate::telegram::html::escape(&alert.message)
-                    ),
-                    reply_to: None,
-                };
-                if let Err(e) = store2.outbox_insert(&row) {
-                    tracing::error!(error = %e, "could not queue a security alert");
-                }
-            }
-            outbox.kick();
+            bus.publish(Event::SecurityAlert {
+                kind: alert.kind.to_string(),
+                html: format!(
+                    "🚨 <b>Security alert</b> ({})\n{}",
+                    alert.kind,
+                    crate::telegram::html::escape(&alert.message)
+                ),
+            });
         }
     }));
 }

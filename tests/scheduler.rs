@@ -10,7 +10,7 @@ use std::time::Duration;
 use ccgate::approval::questions::Questions;
 use ccgate::approval::registry::Approvals;
 use ccgate::audit::Redactor;
-use ccgate::automation::{self, triggers::Triggers, Bus};
+use ccgate::automation::{self, triggers::Triggers};
 use ccgate::chat::Ctx;
 use ccgate::config::Config;
 use ccgate::runner::env::child_env;
@@ -55,8 +55,7 @@ async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
         Approvals::new(store.clone(), outbox.clone(), config.approval_timeout),
         Questions::new(store.clone(), outbox.clone(), config.approval_timeout),
     ));
-    let (bus, rx) = Bus::new();
-    tokio::spawn(automation::dispatch(ctx, Arc::new(Triggers::default()), rx));
+    let bus = automation::start(ctx, Arc::new(Triggers::default()));
 
     // Monday 2026-11-23, 07:00 UTC. Berlin is UTC+1 in November: 08:30 there is 07:30 UTC.
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 7, 0, 0).unwrap());

@@ -6,8 +6,9 @@
 //! a slow run never holds up the next webhook, job or notification. Notifications are written
 //! to the durable outbox, which applies Telegram's limits and retries.
 //!
-//! Security alerts are the exception: the audit observer writes them straight to the durable
-//! outbox (see `app`), so not even this in-memory hop can lose one.
+//! Events: a webhook delivery (stored as pending before it is published, re-published after a
+//! crash), a job due, a notification, a finished run (metrics, log), a security alert (to the
+//! admins). The alert's audit row is durable before it is published; from here on the outbox is.
 
 pub mod run;
 pub mod triggers;
@@ -36,6 +37,16 @@ pub enum Event {
     JobDue(JobRow),
     /// Tell these chats something.
     Notify { chats: Vec<ChatRef>, html: String },
+    /// A Claude run ended (chat, webhook or schedule).
+    RunFinished {
+        kind: &'static str,
+        label: String,
+        ok: bool,
+        seconds: f64,
+        cost_usd: f64,
+    },
+    /// The anomaly detector raised an alert: the admins are told in their private chats.
+    SecurityAlert { kind: String, html: String },
 }
 
 /// The sending side of the bus; cheap to clone.
@@ -57,18 +68,47 @@ impl Bus {
     }
 }
 
+/// Create the bus, attach it to `ctx` and start its dispatcher.
+pub fn start(ctx: Arc<Ctx>, triggers: Arc<Triggers>) -> Bus {
+    let (bus, rx) = Bus::new();
+    ctx.attach_bus(bus.clone());
+    tokio::spawn(dispatch(ctx, triggers, rx));
+    bus
+}
+
 /// Consume the bus until it closes. Each run is spawned; this loop only routes.
-pub async fn dispatch(
-    ctx: Arc<Ctx>,
-    triggers: Arc<Triggers>,
-    mut rx: mpsc::UnboundedReceiver<Event>,
-) {
+async fn dispatch(ctx: Arc<Ctx>, triggers: Arc<Triggers>, mut rx: mpsc::UnboundedReceiver<Event>) {
     let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_RUNS));
     while let Some(event) = rx.recv().await {
         match event {
             Event::Webhook(d) => on_webhook(&ctx, &triggers, &permits, d),
             Event::JobDue(job) => on_job(&ctx, &permits, job),
             Event::Notify { chats, html } => notify(&ctx, &chats, &html),
+            Event::RunFinished {
+                kind,
+                label,
+                ok,
+                seconds,
+                cost_usd,
+            } => {
+                crate::metrics::run_finished(kind, ok, seconds, cost_usd);
+                tracing::info!(kind, %label, ok, seconds, cost_usd, "claude run finished");
+            }
+            Event::SecurityAlert { kind, html } => {
+                let admins: Vec<ChatRef> = ctx
+                    .config
+                    .admins()
+                    .into_iter()
+                    .map(|a| ChatRef {
+                        chat_id: a,
+                        thread_id: 0,
+                    })
+                    .collect();
+                if admins.is_empty() {
+                    tracing::warn!(%kind, "security alert with no admin to tell (set USER_ROLES)");
+                }
+                notify(&ctx, &admins, &html);
+            }
         }
     }
 }

@@ -165,7 +165,7 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
     let elapsed = started.elapsed();
 
     let Some(result) = result else {
-        metrics_done(&job, false, elapsed, 0.0);
+        metrics_done(&ctx, &job, false, elapsed, 0.0);
         let html = format!(
             "{header}\n{}",
             render::failure_message("Claude ended without an answer", &stderr)
@@ -183,7 +183,7 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
         _ => messages.insert(0, header.clone()),
     }
     deliver(&ctx, &job, &messages, Some((&result, elapsed)));
-    metrics_done(&job, ok, elapsed, result.total_cost_usd);
+    metrics_done(&ctx, &job, ok, elapsed, result.total_cost_usd);
     audit(
         &ctx,
         &job,
@@ -333,8 +333,14 @@ fn deliver(
     ctx.outbox.kick();
 }
 
-fn metrics_done(job: &Unattended, ok: bool, elapsed: Duration, cost: f64) {
-    crate::metrics::run_finished(job.kind, ok, elapsed.as_secs_f64(), cost);
+fn metrics_done(ctx: &Ctx, job: &Unattended, ok: bool, elapsed: Duration, cost: f64) {
+    ctx.publish(crate::automation::Event::RunFinished {
+        kind: job.kind,
+        label: job.label.clone(),
+        ok,
+        seconds: elapsed.as_secs_f64(),
+        cost_usd: cost,
+    });
 }
 
 fn audit(ctx: &Ctx, job: &Unattended, event: &str, details: serde_json::Value) {

@@ -1073,12 +1073,13 @@ impl Actor {
         if let Err(e) = self.ctx.store.record_turn(&rec, &rows, &[turn.update_id]) {
             tracing::error!(error = %e, "could not record the finished turn");
         }
-        crate::metrics::run_finished(
-            "chat",
-            !rec.is_error,
-            elapsed.as_secs_f64(),
-            result.total_cost_usd,
-        );
+        self.ctx.publish(crate::automation::Event::RunFinished {
+            kind: "chat",
+            label: format!("chat {}", self.chat.chat_id),
+            ok: !rec.is_error,
+            seconds: elapsed.as_secs_f64(),
+            cost_usd: result.total_cost_usd,
+        });
         let _ = self.ctx.store.audit_event(
             Some(turn.user_id),
             Some(self.chat.chat_id),

@@ -43,6 +43,8 @@ pub struct Ctx {
     pub questions: Questions,
     /// Claude Code's plan folder for our children (see `policy::ToolContext::plans_dir`).
     pub plans_dir: Option<std::path::PathBuf>,
+    /// The event bus (attached once by `automation::start`).
+    bus: std::sync::OnceLock<crate::automation::Bus>,
     ids: AtomicU64,
 }
 
@@ -68,7 +70,21 @@ impl Ctx {
             rules,
             approvals,
             questions,
+            bus: std::sync::OnceLock::new(),
             ids: AtomicU64::new(1),
+        }
+    }
+
+    /// Connect the event bus (once).
+    pub fn attach_bus(&self, bus: crate::automation::Bus) {
+        let _ = self.bus.set(bus);
+    }
+
+    /// Put an event on the bus (logged if none is attached, e.g. in a unit test).
+    pub fn publish(&self, event: crate::automation::Event) {
+        match self.bus.get() {
+            Some(bus) => bus.publish(event),
+            None => tracing::warn!(?event, "no event bus attached; event dropped"),
         }
     }
 
