@@ -55,7 +55,7 @@ async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
         Approvals::new(store.clone(), outbox.clone(), config.approval_timeout),
         Questions::new(store.clone(), outbox.clone(), config.approval_timeout),
     ));
-    let bus = automation::start(ctx, Arc::new(Triggers::default()));
+    let bus = automation::start(ctx.clone(), Arc::new(Triggers::default()));
 
     // Monday 2026-11-23, 07:00 UTC. Berlin is UTC+1 in November: 08:30 there is 07:30 UTC.
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 7, 0, 0).unwrap());
@@ -177,4 +177,56 @@ async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
     })
     .await;
     assert_eq!(h.model.request_count(), requests);
+
+    // An ask in a job goes to its creator, with the usual buttons; approved, the call runs.
+    let prompt = r#"[[tool:Bash:{"command":"curl -s http://127.0.0.1:9/","description":"probe"}]]"#;
+    let (net, ..) = commands::add(
+        &store,
+        &config,
+        USER,
+        chat,
+        &proj,
+        "* * * * *",
+        prompt,
+        clock.now(),
+    )
+    .unwrap();
+    let mark =
+        h.tg.messages(USER)
+            .iter()
+            .map(|m| m.message_id)
+            .max()
+            .unwrap_or(0);
+    clock.set(Utc.with_ymd_and_hms(2026, 11, 27, 7, 33, 0).unwrap());
+    assert_eq!(
+        scheduler.tick().unwrap(),
+        2,
+        "the stray job and the network job"
+    );
+    let prompt_msg = h
+        .wait_message(USER, "an approval prompt for the job", |m| {
+            m.message_id > mark
+                && m.text.contains("Approval needed")
+                && m.text.contains(&format!("Job #{net}"))
+        })
+        .await;
+    let data = support::button_data(&prompt_msg, "Allow once");
+    // Someone else's press does nothing.
+    ctx.approvals.on_button(999, &data);
+    ctx.approvals.on_button(USER, &data);
+    let answer = h
+        .wait_message(USER, "the approved job's answer", |m| {
+            m.text.contains(&format!("Job #{net}")) && m.text.contains("FAKE: tool")
+        })
+        .await;
+    assert!(!answer.text.contains("unattended"), "{}", answer.text);
+    let approved: i64 = h
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE event = 'tool_decision' AND details LIKE '%approved by%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(approved, 1);
 }

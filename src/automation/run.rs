@@ -2,8 +2,10 @@
 //!
 //! Why it exists apart from the chat actor: nobody is watching an automated run, so there is
 //! no progress message, no queue, no session to resume, and nobody to press an approval
-//! button. Every tool call still goes through the same policy engine, but an `ask` becomes a
-//! deny (there is no one to ask), and the caller chooses the role — webhook runs are viewers
+//! button in front of the run. Every tool call still goes through the same policy engine; an
+//! `ask` in a scheduled job is sent to the job's creator as an approval prompt (buttons, TOTP
+//! step-up, timeout), while in a webhook run it becomes a deny (nobody is behind it). The
+//! caller chooses the role — webhook runs are viewers
 //! (read-only) unless the operator's trigger says otherwise. Budgets hold as for chat, costs go
 //! to the same ledger, and the answer reaches its chats through the durable outbox together
 //! with the run's record, so a crash cannot deliver half of it.
@@ -151,7 +153,10 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
                 text.push_str(&t);
             }
             Some(ProcessEvent::Claude(ClaudeEvent::PermissionRequest(req))) => {
-                let answer = decide(&ctx, &job, &dir, &req.tool_name, &req.input);
+                let asked_at = tokio::time::Instant::now();
+                let answer = decide(&ctx, &job, &dir, &req).await;
+                // Time spent waiting for a human does not count against the run.
+                deadline += asked_at.elapsed();
                 let _ = proc.answer_permission(&req.request_id, &answer).await;
             }
             Some(ProcessEvent::Claude(ClaudeEvent::Result(r))) => {
@@ -197,14 +202,16 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
     }
 }
 
-/// The policy's answer for one tool call; asks become denials (nobody can approve).
-fn decide(
+/// The policy's answer for one tool call. An *ask* in a scheduled job goes to the job's creator
+/// (or the admins, for a viewer's job) with the usual buttons, step-up included; webhook runs
+/// have no human behind them, so their asks are denied.
+async fn decide(
     ctx: &Ctx,
     job: &Unattended,
     dir: &std::path::Path,
-    tool: &str,
-    input: &serde_json::Value,
+    req: &crate::runner::PermissionRequest,
 ) -> PermissionAnswer {
+    let (tool, input) = (req.tool_name.as_str(), &req.input);
     let decision = if matches!(tool, "AskUserQuestion" | "ExitPlanMode" | "EnterPlanMode") {
         Decision::Deny {
             reason:
@@ -221,6 +228,14 @@ fn decide(
             plans_dir: ctx.plans_dir.as_deref(),
         };
         match engine::decide(&ctx.rules, &tctx, tool, input) {
+            Decision::Ask {
+                reason,
+                rule,
+                step_up,
+                grant_scope,
+            } if job.kind == "schedule" && job.user_id != 0 => {
+                ask_creator(ctx, job, req, reason, rule, step_up, grant_scope).await
+            }
             Decision::Ask { reason, rule, .. } => Decision::Deny {
                 reason: format!(
                     "ccgate: this needs a human's approval ({reason}), and this run is unattended"
@@ -246,7 +261,7 @@ fn decide(
                 interrupt: false,
             },
         ),
-        Decision::Ask { .. } => unreachable!("asks were turned into denials above"),
+        Decision::Ask { .. } => unreachable!("asks were answered above"),
     };
     audit(
         ctx,
@@ -255,6 +270,98 @@ fn decide(
         json!({"tool": tool, "decision": verdict, "rule": rule, "input": input, "unattended": job.kind}),
     );
     answer
+}
+
+/// Ask the job's creator (their grants first), as a chat turn would; wait for the answer.
+async fn ask_creator(
+    ctx: &Ctx,
+    job: &Unattended,
+    req: &crate::runner::PermissionRequest,
+    reason: String,
+    rule: String,
+    step_up: bool,
+    grant_scope: String,
+) -> Decision {
+    let chat = job.targets.first().copied().unwrap_or(ChatRef {
+        chat_id: job.user_id,
+        thread_id: 0,
+    });
+    if !step_up {
+        if let Ok(Some(id)) = ctx.store.find_grant(
+            chat.chat_id,
+            chat.thread_id,
+            job.user_id,
+            &grant_scope,
+            None,
+        ) {
+            return Decision::Allow {
+                rule: format!("grant #{id} ({grant_scope})"),
+            };
+        }
+    }
+    let approvers = if job.role.can_write() {
+        vec![job.user_id]
+    } else {
+        ctx.config.admins()
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    ctx.approvals.ask(
+        crate::approval::registry::Request {
+            chat,
+            requester: job.user_id,
+            approvers,
+            tool: req.tool_name.clone(),
+            input: req.input.clone(),
+            reason: format!("{} — {reason}", job.label),
+            rule: rule.clone(),
+            step_up,
+            grant_scope: grant_scope.clone(),
+            request_id: req.request_id.clone(),
+        },
+        move |outcome| {
+            let _ = tx.send(outcome);
+        },
+    );
+    // The registry answers every request (a human, its own timeout, or a withdrawal).
+    match rx.await {
+        Ok(crate::approval::registry::Outcome::Allowed { approver, choice }) => {
+            // "15 min" covers the job's further calls of this kind; there is no session to
+            // bind "this session" to, so that choice counts for this call only.
+            if choice == crate::approval::registry::Choice::Timed {
+                let expires = chrono::Utc::now()
+                    + chrono::Duration::from_std(crate::approval::registry::TIMED_GRANT)
+                        .unwrap_or_default();
+                let expires = expires.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                let grant = crate::store::NewGrant {
+                    chat_id: chat.chat_id,
+                    thread_id: chat.thread_id,
+                    user_id: job.user_id,
+                    scope: &grant_scope,
+                    session_id: None,
+                    expires_at: Some(&expires),
+                    granted_by: approver,
+                };
+                if let Ok(id) = ctx.store.add_grant(&grant) {
+                    audit(
+                        ctx,
+                        job,
+                        "grant_added",
+                        json!({"grant": id, "scope": grant_scope, "expires_at": expires}),
+                    );
+                }
+            }
+            Decision::Allow {
+                rule: format!("{rule} approved by {approver}"),
+            }
+        }
+        Ok(crate::approval::registry::Outcome::Denied { reason }) => {
+            Decision::Deny { reason, rule }
+        }
+        Err(_) => Decision::Deny {
+            reason: "ccgate: the approval was lost".into(),
+            rule,
+        },
+    }
 }
 
 fn over_budget(ctx: &Ctx, user_id: i64) -> Option<String> {
