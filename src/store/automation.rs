@@ -107,11 +107,12 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// The delivery's runs are done (their answers are in the outbox).
+    /// The delivery's runs are done (their answers are in the outbox): drop its payload.
     pub fn finish_delivery(&self, key: &str) -> anyhow::Result<()> {
         let conn = self.lock();
         conn.execute(
-            "UPDATE webhook_deliveries SET state = 'done' WHERE key = ?1",
+            // The payload is only kept for a re-run after a crash; the key keeps guarding replays.
+            "UPDATE webhook_deliveries SET state = 'done', payload = '' WHERE key = ?1",
             params![key],
         )?;
         Ok(())
