@@ -577,8 +577,15 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_new(&config.log_level)
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(move || RedactingStderr(redactor.clone()))
+        .with_writer({
+            let redactor = redactor.clone();
+            move || RedactingStderr(redactor.clone())
+        })
         .init();
+    // A panic message can quote data (a command, a response): mask it like any log line.
+    std::panic::set_hook(Box::new(move |info| {
+        eprintln!("{}", redactor.redact(&info.to_string()));
+    }));
     match cli.command.unwrap_or(Command::Run) {
         Command::Check => check(&config),
         Command::Run => {
