@@ -122,7 +122,7 @@ impl Store {
         let _ = self.audit_observer.set(observer);
     }
 
-    /// Use `redactor` for audit details from now on.
+    /// Use `redactor` for audit details and stored prompts/answers from now on.
     pub fn with_redactor(mut self, redactor: crate::audit::Redactor) -> Store {
         self.redactor = Arc::new(redactor);
         self
@@ -381,13 +381,16 @@ impl Store {
         update_ids: &[i64],
     ) -> anyhow::Result<()> {
         let now = now_str();
+        // Kept history is masked like audit rows: an answer may quote a key Claude saw.
+        let prompt = self.redactor.redact(t.prompt).into_owned();
+        let response = t.response.map(|r| self.redactor.redact(r).into_owned());
         self.tx(|tx| {
             tx.execute(
                 "INSERT INTO messages (user_id, chat_id, thread_id, claude_session_id, prompt, response, cost_usd,
                      duration_ms, num_turns, is_error, error_kind, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
-                    t.user_id, t.chat_id, t.thread_id, t.claude_session_id, t.prompt, t.response,
+                    t.user_id, t.chat_id, t.thread_id, t.claude_session_id, prompt, response,
                     t.cost_usd, t.duration_ms, t.num_turns, t.is_error, t.error_kind, now
                 ],
             )?;
@@ -905,6 +908,43 @@ mod tests {
         s.deactivate_sessions(7, 7, 0, "/p").unwrap();
         assert!(s.active_session(7, 7, 0, "/p").unwrap().is_none());
         assert_eq!(s.list_sessions(7, 7, 0, 10).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn stored_prompts_and_answers_are_redacted() {
+        let s = Store::open_in_memory()
+            .unwrap()
+            .with_redactor(crate::audit::Redactor::new(vec![
+                "supersecretvalue".to_string()
+            ]));
+        let t = TurnRecord {
+            user_id: 1,
+            chat_id: 1,
+            thread_id: 0,
+            directory: "/p",
+            claude_session_id: None,
+            prompt: "use supersecretvalue",
+            response: Some(
+                "the key is supersecretvalue and ghp_0123456789abcdefghijklmnopqrstuvwxyz",
+            ),
+            cost_usd: 0.0,
+            duration_ms: 1,
+            num_turns: 1,
+            is_error: false,
+            error_kind: None,
+        };
+        s.record_turn(&t, &[], &[]).unwrap();
+        let (p, r): (String, String) = s
+            .lock()
+            .query_row("SELECT prompt, response FROM messages", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert!(
+            !p.contains("supersecretvalue") && !r.contains("supersecretvalue"),
+            "{p} {r}"
+        );
+        assert!(!r.contains("ghp_0123456789"), "{r}");
     }
 
     #[test]
