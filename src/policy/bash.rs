@@ -93,7 +93,14 @@ pub struct Analysis {
     /// Every simple command found (argv after quote removal), in execution
     /// order, including commands nested in wrappers, `bash -c`, `$(…)` etc.
     pub commands: Vec<Vec<String>>,
+    /// Every file path the command names as a path — arguments, redirection targets and glob
+    /// matches — resolved against each possible working directory (and through symlinks);
+    /// `~…` paths as written. For the secret-file check, which must see `cat < .env` too.
+    pub paths: Vec<PathBuf>,
 }
+
+/// Most paths kept in [`Analysis::paths`].
+const MAX_NOTED_PATHS: usize = 4096;
 
 /// Analyse `command` as it would be run by bash in `cwd`, for a project
 /// rooted at `root` (both absolute; `root` canonical).
@@ -117,6 +124,7 @@ pub fn analyze(command: &str, root: &Path, cwd: &Path) -> Analysis {
             command: truncate_text(command, MAX_REASON_CHARS),
         }],
         commands: Vec::new(),
+        paths: Vec::new(),
     })
 }
 
@@ -1255,6 +1263,7 @@ struct Walker {
     cwds: Vec<Cwd>,
     findings: Vec<Finding>,
     commands: Vec<Vec<String>>,
+    paths: Vec<PathBuf>,
     /// Functions defined so far, and whether their body changes directory.
     functions: HashMap<String, bool>,
     depth: usize,
@@ -1276,6 +1285,7 @@ impl Walker {
             cwds: vec![Cwd::Known(cwd)],
             findings: Vec::new(),
             commands: Vec::new(),
+            paths: Vec::new(),
             functions: HashMap::new(),
             depth: 0,
             options: ParserOptions::default(),
@@ -1294,6 +1304,7 @@ impl Walker {
             class,
             findings: self.findings,
             commands: self.commands,
+            paths: self.paths,
         }
     }
 
@@ -2072,6 +2083,13 @@ impl Walker {
         self.root.starts_with(p)
     }
 
+    /// Remember a path the command names (bounded: a huge glob is already a finding).
+    fn note_path(&mut self, p: PathBuf) {
+        if self.paths.len() < MAX_NOTED_PATHS && !self.paths.contains(&p) {
+            self.paths.push(p);
+        }
+    }
+
     /// Every place `arg` may refer to (`None`: relative to an unknown directory).
     fn candidates(&self, arg: &Arg) -> Vec<Option<PathBuf>> {
         let mut out: Vec<Option<PathBuf>> = Vec::new();
@@ -2176,9 +2194,13 @@ impl Walker {
                 Class::TouchesOutside,
                 format!("refers to the home directory: {}", arg.text),
             );
+            self.note_path(PathBuf::from(&arg.text));
             return vec![None];
         }
         let candidates = self.candidates(arg);
+        for p in candidates.iter().flatten() {
+            self.note_path(p.clone());
+        }
         if arg.glob && self.glob_escapes(arg) {
             self.emit(
                 Class::Unparseable,

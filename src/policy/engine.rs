@@ -340,21 +340,29 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
                 "role.viewer",
             );
         }
-        // Secret files are never touched, whatever the class.
-        for argv in &analysis.commands {
-            for arg in argv.iter().skip(1) {
-                let candidate = arg.rsplit_once('=').map(|(_, v)| v).unwrap_or(arg);
-                if candidate.starts_with('-') || candidate.is_empty() {
-                    continue;
-                }
-                if let Ok(p) = super::sandbox::resolve_within(ctx.root, ctx.cwd, candidate) {
-                    if ctx.secrets.is_secret(&p) {
-                        return deny(
-                            format!("{candidate} is a protected secret file"),
-                            "secret_files",
-                        );
+        // Secret files are never touched, whatever the class: every path the command names
+        // (arguments, redirections, glob matches, inside the project or not).
+        let named = analysis
+            .paths
+            .iter()
+            .map(|p| (p.display().to_string(), p.clone()))
+            .chain(analysis.commands.iter().flat_map(|argv| {
+                argv.iter().skip(1).filter_map(|arg| {
+                    let candidate = arg.rsplit_once('=').map(|(_, v)| v).unwrap_or(arg);
+                    if candidate.starts_with('-') || candidate.is_empty() {
+                        return None;
                     }
-                }
+                    super::sandbox::resolve_within(ctx.root, ctx.cwd, candidate)
+                        .ok()
+                        .map(|p| (candidate.to_string(), p))
+                })
+            }));
+        for (shown, path) in named {
+            if ctx.secrets.is_secret(&path) {
+                return deny(
+                    format!("{shown} is a protected secret file"),
+                    "secret_files",
+                );
             }
         }
         return match rules.bash_action(class) {

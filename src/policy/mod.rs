@@ -244,6 +244,13 @@ mod tests {
                 "cat `which ls`",
                 "echo 'unterminated",
                 "cat .env",
+                "cat < .env",
+                "head -c 5 <.env",
+                "echo x > .env",
+                "cat src/../.env",
+                "cat ~/.ssh/id_rsa",
+                "sudo cat /root/.aws/credentials",
+                "bash -c 'cat .env.local'",
                 "",
             ] {
                 let d = decide(&r, ctx, "Bash", &json!({"command": deny}));
