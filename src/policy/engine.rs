@@ -295,6 +295,133 @@ fn command_scope(argv: &[String]) -> String {
     }
 }
 
+/// A few names for messages.
+fn some_names(found: &[std::path::PathBuf]) -> String {
+    let mut names: Vec<String> = found
+        .iter()
+        .take(3)
+        .map(|p| p.display().to_string())
+        .collect();
+    if found.len() > 3 {
+        names.push(format!("and {} more", found.len() - 3));
+    }
+    names.join(", ")
+}
+
+/// Claude's Grep searches hidden files too: a search over a tree that holds secret files must
+/// carry a `glob` that matches none of them.
+fn grep_avoids_secrets(ctx: &ToolContext<'_>, input: &Value) -> Result<(), String> {
+    let dir = match input.get("path").and_then(Value::as_str) {
+        Some(p) => match super::sandbox::resolve_within(ctx.root, ctx.cwd, p) {
+            Ok(d) => d,
+            Err(e) => return Err(format!("{p}: {e}")),
+        },
+        None => ctx.cwd.to_path_buf(),
+    };
+    if !dir.is_dir() {
+        return Ok(()); // a single file, already checked
+    }
+    let scan = ctx.secrets.scan(&dir);
+    if !scan.complete {
+        return Err(format!(
+            "ccgate policy: {} is too large to check for secret files; search a subdirectory",
+            dir.display()
+        ));
+    }
+    if scan.found.is_empty() {
+        return Ok(());
+    }
+    let Some(glob) = input.get("glob").and_then(Value::as_str) else {
+        return Err(format!(
+            "ccgate policy: searching {} would read secret files ({}); pass a `glob` that excludes them (e.g. \"*.rs\") or search a subdirectory",
+            dir.display(),
+            some_names(&scan.found)
+        ));
+    };
+    let matcher = globset::GlobBuilder::new(glob)
+        .literal_separator(false)
+        .build()
+        .map(|g| g.compile_matcher())
+        .map_err(|e| format!("ccgate policy: glob {glob:?} is not valid: {e}"))?;
+    let hit: Vec<std::path::PathBuf> = scan
+        .found
+        .iter()
+        .filter(|p| {
+            glob.starts_with('!')
+                || matcher.is_match(p)
+                || p.file_name().is_some_and(|n| matcher.is_match(n))
+        })
+        .cloned()
+        .collect();
+    if hit.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ccgate policy: the glob {glob:?} would include secret files ({}); use a narrower glob",
+            some_names(&hit)
+        ))
+    }
+}
+
+/// Programs that read whole directory trees by themselves, and whether `argv` asks for that.
+fn reads_recursively(argv: &[String]) -> bool {
+    let prog = argv.first().map(String::as_str).unwrap_or("");
+    let prog = prog.rsplit('/').next().unwrap_or(prog);
+    let args = &argv[argv.len().min(1)..];
+    let short_flag = |c: char| {
+        args.iter()
+            .any(|a| a.starts_with('-') && !a.starts_with("--") && a[1..].contains(c))
+    };
+    match prog {
+        "rg" | "ag" | "ack" | "tar" | "zip" | "7z" | "rsync" => true,
+        "grep" | "egrep" | "fgrep" => {
+            short_flag('r')
+                || short_flag('R')
+                || args
+                    .iter()
+                    .any(|a| a == "--recursive" || a == "--dereference-recursive" || a == "recurse")
+        }
+        "git" => args.iter().any(|a| a == "grep" || a == "archive"),
+        "find" => args
+            .iter()
+            .any(|a| matches!(a.as_str(), "-exec" | "-execdir" | "-ok" | "-okdir")),
+        _ => false,
+    }
+}
+
+/// If a recursive reader in `analysis` covers a tree holding secret files, say so.
+fn recursive_secret_read(ctx: &ToolContext<'_>, analysis: &bash::Analysis) -> Option<String> {
+    if !analysis.commands.iter().any(|argv| reads_recursively(argv)) {
+        return None;
+    }
+    let mut dirs: Vec<std::path::PathBuf> = analysis
+        .paths
+        .iter()
+        .filter(|p| p.is_dir())
+        .cloned()
+        .collect();
+    if dirs.is_empty() {
+        dirs.push(ctx.cwd.to_path_buf());
+    }
+    for d in dirs {
+        let scan = ctx.secrets.scan(&d);
+        if !scan.complete {
+            return Some(format!(
+                "reads all of {}, too large to check for secret files",
+                d.display()
+            ));
+        }
+        if !scan.found.is_empty() {
+            return Some(format!(
+                "reads all of {}, which holds secret files ({})",
+                d.display(),
+                some_names(&scan.found)
+            ));
+        }
+    }
+    None
+}
+
 /// Decide about one tool call (grants are applied by the caller on top of an `Ask`).
 pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -> Decision {
     let deny = |reason: String, rule: &str| Decision::Deny {
@@ -315,6 +442,11 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
             };
             if let Err((reason, rule)) = decide_file_tool_path(ctx, p) {
                 return deny(reason, rule);
+            }
+        }
+        if tool == "Grep" {
+            if let Err(reason) = grep_avoids_secrets(ctx, input) {
+                return deny(reason, "secret_files.search");
             }
         }
         return Decision::Allow {
@@ -363,6 +495,18 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
                     format!("{shown} is a protected secret file"),
                     "secret_files",
                 );
+            }
+        }
+        // A recursive reader (grep -r, rg, find -exec, tar…) over a tree holding secret files
+        // would read them without naming them: never silently.
+        if rules.bash_action(class) == Action::Allow {
+            if let Some(reason) = recursive_secret_read(ctx, &analysis) {
+                return Decision::Ask {
+                    reason,
+                    step_up: false,
+                    grant_scope: bash_grant_scope(&analysis),
+                    rule: "secret_files.recursive".into(),
+                };
             }
         }
         return match rules.bash_action(class) {

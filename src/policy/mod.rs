@@ -406,4 +406,46 @@ mod tests {
             assert_eq!(plans_dir_of(&[("HOME".into(), "rel".into())]), None);
         });
     }
+
+    #[test]
+    fn whole_tree_readers_do_not_slip_past_secret_files() {
+        with_ctx(|ctx, _| {
+            let r = Rules::default();
+            let proj = ctx.cwd;
+            std::fs::write(proj.join(".env"), "KEY=1").unwrap();
+            std::fs::create_dir_all(proj.join("clean/deeper")).unwrap();
+            std::fs::write(proj.join("clean/deeper/x.rs"), "fn main(){}").unwrap();
+            let grep = |input: serde_json::Value| decide(&r, ctx, "Grep", &input);
+            assert!(is_deny(&grep(json!({"pattern": "KEY"}))));
+            assert!(is_deny(&grep(json!({"pattern": "KEY", "path": "."}))));
+            assert!(is_deny(&grep(json!({"pattern": "KEY", "glob": "*"}))));
+            assert!(is_deny(&grep(json!({"pattern": "KEY", "glob": ".env*"}))));
+            assert!(is_deny(&grep(json!({"pattern": "KEY", "glob": "!*.rs"}))));
+            assert!(is_allow(&grep(json!({"pattern": "KEY", "glob": "*.rs"}))));
+            assert!(is_allow(&grep(json!({"pattern": "KEY", "path": "clean"}))));
+            assert!(is_allow(&grep(json!({"pattern": "KEY", "path": "a.txt"}))));
+            let bash = |c: &str| decide(&r, ctx, "Bash", &json!({"command": c}));
+            for c in [
+                "grep -r KEY .",
+                "grep -rn KEY",
+                "rg KEY",
+                "git grep KEY",
+                "tar czf all.tgz .",
+                "find . -type f -exec cat {} +",
+            ] {
+                match bash(c) {
+                    Decision::Ask { rule, .. } => assert_eq!(rule, "secret_files.recursive", "{c}"),
+                    d => panic!("{c}: {d:?}"),
+                }
+            }
+            for c in [
+                "grep KEY a.txt",
+                "grep -rn KEY clean",
+                "rg KEY clean/deeper",
+                "ls -R",
+            ] {
+                assert!(is_allow(&bash(c)), "{c}: {:?}", bash(c));
+            }
+        });
+    }
 }

@@ -299,6 +299,61 @@ impl SecretFiles {
     }
 }
 
+/// What a bounded walk of a directory found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scan {
+    /// Secret files (or secret directories) found, relative to the scanned directory.
+    pub found: Vec<PathBuf>,
+    /// False when the walk stopped at its limit: there may be more.
+    pub complete: bool,
+}
+
+/// How many directory entries a scan looks at before giving up.
+pub const SCAN_LIMIT: usize = 20_000;
+/// Directories a scan does not descend into (large, and generated).
+const SCAN_SKIP: &[&str] = &["node_modules", "target", ".git"];
+
+impl SecretFiles {
+    /// Secret files under `dir` (not following symlinks), for tools that read whole trees.
+    pub fn scan(&self, dir: &Path) -> Scan {
+        let mut found = Vec::new();
+        let mut seen = 0usize;
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                seen += 1;
+                if seen > SCAN_LIMIT {
+                    return Scan {
+                        found,
+                        complete: false,
+                    };
+                }
+                let path = e.path();
+                if self.is_secret(&path) {
+                    found.push(path.strip_prefix(dir).unwrap_or(&path).to_path_buf());
+                    continue;
+                }
+                let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+                let skip = e
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|n| SCAN_SKIP.contains(&n));
+                if is_dir && !skip {
+                    stack.push(path);
+                }
+            }
+        }
+        found.sort();
+        Scan {
+            found,
+            complete: true,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
