@@ -101,7 +101,8 @@ async fn no_answer_in_time_denies() {
     let p = prompt_after(&h, USER, 0).await;
     let m = h
         .wait_message(USER, "timeout denial", |m| {
-            m.text.contains("no approval within")
+            // The final answer (the progress message may show the denial first).
+            m.text.contains("no approval within") && m.text.contains("FAKE: tool")
         })
         .await;
     assert!(m.text.contains("FAKE: tool error was"));
