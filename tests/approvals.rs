@@ -70,8 +70,10 @@ async fn a_write_outside_asks_runs_once_approved_and_the_button_cannot_be_replay
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!target2.exists(), "not run without its own approval");
     h.tg.inject_callback(USER, USER, p2.message_id, &button_data(&p2, "Deny"));
-    h.wait_message(USER, "denied", |m| m.text.contains("denied by user"))
-        .await;
+    h.wait_message(USER, "denied", |m| {
+        m.text.contains("denied by user") && m.text.contains("FAKE: tool")
+    })
+    .await;
     assert!(!target2.exists());
     assert!(h.model.request_count() > before);
     let db = h.db();
@@ -227,8 +229,10 @@ async fn dangerous_calls_need_a_fresh_totp_code() {
     h.wait_message(USER, "reuse refused", |_| wrongs(&h) >= 2)
         .await;
     h.tg.inject_callback(USER, USER, p2.message_id, &button_data(&p2, "Deny"));
-    h.wait_message(USER, "denied", |m| m.text.contains("denied by user"))
-        .await;
+    h.wait_message(USER, "denied", |m| {
+        m.text.contains("denied by user") && m.text.contains("FAKE: tool")
+    })
+    .await;
 
     let db = h.db();
     let count = |e: &str| -> i64 {
@@ -284,8 +288,10 @@ async fn a_fifteen_minute_grant_is_honoured_listed_revocable_and_expires() {
     h.send(&bash("wget -q http://127.0.0.1:9/three"));
     let p3 = prompt_after(&h, USER, mark).await;
     h.tg.inject_callback(USER, USER, p3.message_id, &button_data(&p3, "Deny"));
-    h.wait_message(USER, "wget denied", |m| m.text.contains("denied by user"))
-        .await;
+    h.wait_message(USER, "wget denied", |m| {
+        m.text.contains("denied by user") && m.text.contains("FAKE: tool")
+    })
+    .await;
 
     let list = {
         let mark = last_id(&h, USER);
