@@ -10,10 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rand::rngs::OsRng;
-use rand::{Rng, TryRngCore};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::store::Store;
 use crate::telegram::api::Button;
@@ -59,13 +56,12 @@ pub struct Questions {
 }
 
 fn new_id() -> String {
-    let b: [u8; 6] = OsRng.unwrap_err().random();
-    hex::encode(b)
+    super::random_id::<6>()
 }
 
+/// The progress-message key of question `q` of prompt `id`.
 fn key(id: &str, q: usize) -> u64 {
-    let h = Sha256::digest(format!("question:{id}:{q}").as_bytes());
-    u64::from_be_bytes(h[..8].try_into().expect("8 bytes"))
+    super::message_key("question", id, q as i64)
 }
 
 fn questions_of(input: &Value) -> Vec<Value> {

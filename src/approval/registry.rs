@@ -10,8 +10,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rand::rngs::OsRng;
-use rand::{Rng, TryRngCore};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -94,14 +92,12 @@ pub struct Approvals {
 }
 
 fn new_id() -> String {
-    let b: [u8; 8] = OsRng.unwrap_err().random();
-    hex::encode(b)
+    super::random_id::<8>()
 }
 
 /// The progress-message key of one approval message in one approver's chat.
 fn message_key(id: &str, approver: i64) -> u64 {
-    let h = Sha256::digest(format!("approval:{id}:{approver}").as_bytes());
-    u64::from_be_bytes(h[..8].try_into().expect("8 bytes"))
+    super::message_key("approval", id, approver)
 }
 
 impl Approvals {
