@@ -18,7 +18,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::chat::Ctx;
-use crate::policy::budget::{self, BudgetVerdict, Budgets};
+use crate::policy::budget::{self, BudgetVerdict};
 use crate::policy::engine::{self, Decision};
 use crate::policy::roles::Role;
 use crate::policy::{sandbox, ToolContext};
@@ -365,17 +365,10 @@ async fn ask_creator(
 }
 
 fn over_budget(ctx: &Ctx, user_id: i64) -> Option<String> {
-    let budgets = Budgets {
-        per_user: ctx.config.max_cost_per_user,
-        global: ctx.config.max_cost_global,
-    };
-    let (Ok((user_spent, _)), Ok(global_spent)) =
-        (ctx.store.cost_today(user_id), ctx.store.cost_today_all())
-    else {
+    let Some((verdict, now)) = ctx.budget_verdict(user_id) else {
         return Some("the cost ledger could not be read".into());
     };
-    let now = chrono::Utc::now();
-    match budget::check(&budgets, user_spent, global_spent, now) {
+    match verdict {
         BudgetVerdict::Ok => None,
         BudgetVerdict::Exceeded {
             scope,

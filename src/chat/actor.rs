@@ -19,7 +19,7 @@ use crate::approval::questions::Answer;
 use crate::approval::registry::{Choice, Outcome, Request as ApprovalRequest, TIMED_GRANT};
 use crate::gate::Admitted;
 use crate::policy::access;
-use crate::policy::budget::{self, BudgetVerdict, Budgets};
+use crate::policy::budget::{self, BudgetVerdict};
 use crate::policy::engine::{self, Decision};
 use crate::policy::roles::Role;
 use crate::policy::{sandbox, ToolContext};
@@ -571,18 +571,11 @@ impl Actor {
                 crate::telegram::html::escape(&why)
             ));
         }
-        let budgets = Budgets {
-            per_user: cfg.max_cost_per_user,
-            global: cfg.max_cost_global,
-        };
-        let user_spent = self.ctx.store.cost_today(q.user_id).map(|c| c.0);
-        let global_spent = self.ctx.store.cost_today_all();
-        let (Ok(user_spent), Ok(global_spent)) = (user_spent, global_spent) else {
+        let Some((verdict, now)) = self.ctx.budget_verdict(q.user_id) else {
             // Fail closed: without the ledger we cannot know the budget holds.
             return Some("❌ Not run: the cost ledger could not be read.".into());
         };
-        let now = chrono::Utc::now();
-        match budget::check(&budgets, user_spent, global_spent, now) {
+        match verdict {
             BudgetVerdict::Ok => None,
             BudgetVerdict::Exceeded {
                 scope,

@@ -75,6 +75,28 @@ impl Ctx {
         }
     }
 
+    /// May `user_id` spend more today? Reads the cost ledger and checks the configured daily
+    /// budgets. `None` when the ledger cannot be read: callers fail closed.
+    pub fn budget_verdict(
+        &self,
+        user_id: i64,
+    ) -> Option<(
+        crate::policy::budget::BudgetVerdict,
+        chrono::DateTime<chrono::Utc>,
+    )> {
+        let budgets = crate::policy::budget::Budgets {
+            per_user: self.config.max_cost_per_user,
+            global: self.config.max_cost_global,
+        };
+        let (user_spent, _) = self.store.cost_today(user_id).ok()?;
+        let global_spent = self.store.cost_today_all().ok()?;
+        let now = chrono::Utc::now();
+        Some((
+            crate::policy::budget::check(&budgets, user_spent, global_spent, now),
+            now,
+        ))
+    }
+
     /// Connect the event bus (once).
     pub fn attach_bus(&self, bus: crate::automation::Bus) {
         let _ = self.bus.set(bus);
