@@ -124,10 +124,16 @@ fn reject(
     (status, Json(json!({"error": outcome}))).into_response()
 }
 
-/// The per-source rate limit every webhook shares: `Some(429 response)` when exceeded.
-fn rate_limited(state: &ApiState, provider: &str, peer: SocketAddr) -> Option<Response> {
+/// What every webhook passes before authentication: the per-source rate limit (429), then the
+/// body size limit (413). Both refusals are audited.
+async fn admit(
+    state: &ApiState,
+    provider: &str,
+    peer: SocketAddr,
+    body: Body,
+) -> Result<Bytes, Response> {
     if state.limiter.check_key(&peer.ip()).is_err() {
-        return Some(reject(
+        return Err(reject(
             state,
             provider,
             StatusCode::TOO_MANY_REQUESTS,
@@ -135,7 +141,16 @@ fn rate_limited(state: &ApiState, provider: &str, peer: SocketAddr) -> Option<Re
             json!({"source": peer.ip().to_string()}),
         ));
     }
-    None
+    let limit = state.config.server.max_body_bytes;
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        reject(
+            state,
+            provider,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            json!({"limit": limit}),
+        )
+    })
 }
 
 async fn github(
@@ -147,10 +162,7 @@ async fn github(
     let Some(secret) = state.config.server.github_webhook_secret.clone() else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    if let Some(r) = rate_limited(&state, "github", peer) {
-        return r;
-    }
-    let body = match read_body(&state, "github", body).await {
+    let body = match admit(&state, "github", peer, body).await {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -195,10 +207,7 @@ async fn generic(
     if !valid_name {
         return StatusCode::NOT_FOUND.into_response();
     }
-    if let Some(r) = rate_limited(&state, &provider, peer) {
-        return r;
-    }
-    let body = match read_body(&state, &provider, body).await {
+    let body = match admit(&state, &provider, peer, body).await {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -232,20 +241,6 @@ async fn generic(
         &body,
         json!({"timestamp": ts}),
     )
-}
-
-/// The body, at most `WEBHOOK_MAX_BODY_BYTES` of it (413 beyond, audited like every refusal).
-async fn read_body(state: &ApiState, provider: &str, body: Body) -> Result<Bytes, Response> {
-    let limit = state.config.server.max_body_bytes;
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        reject(
-            state,
-            provider,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            json!({"limit": limit}),
-        )
-    })
 }
 
 fn unauthorized(state: &ApiState, provider: &str, f: AuthFailure, peer: SocketAddr) -> Response {
@@ -371,11 +366,7 @@ async fn telegram_update(
     let given = headers
         .get("x-telegram-bot-api-secret-token")
         .map(|v| v.as_bytes());
-    let ok = given.is_some_and(|g| {
-        use sha2::{Digest, Sha256};
-        use subtle::ConstantTimeEq;
-        bool::from(Sha256::digest(g).ct_eq(&Sha256::digest(hook.secret.as_bytes())))
-    });
+    let ok = given.is_some_and(|g| verify::same_secret(g, hook.secret.as_bytes()));
     if !ok {
         crate::metrics::rejected("telegram_webhook");
         let _ = state.store.audit_event(

@@ -56,13 +56,17 @@ pub fn bearer(secret: &[u8], header: Option<&[u8]>) -> Result<(), AuthFailure> {
     let token = header
         .strip_prefix(b"Bearer ")
         .ok_or(AuthFailure::Malformed)?;
-    let a = Sha256::digest(token);
-    let b = Sha256::digest(secret);
-    if bool::from(a.ct_eq(&b)) {
+    if same_secret(token, secret) {
         Ok(())
     } else {
         Err(AuthFailure::Mismatch)
     }
+}
+
+/// Whether `given` equals `secret`, in time independent of where they differ — or of their
+/// lengths: both are hashed first, and the digests are compared in constant time.
+pub fn same_secret(given: &[u8], secret: &[u8]) -> bool {
+    bool::from(Sha256::digest(given).ct_eq(&Sha256::digest(secret)))
 }
 
 /// The signature a generic provider sends: `sha256=` + hex HMAC-SHA256 of `"<timestamp>.<body>"`.
