@@ -334,6 +334,17 @@ pub fn paired_users(store: &Store) -> anyhow::Result<Vec<i64>> {
     })
 }
 
+/// Everyone who may use the bot: `ALLOWED_USERS` plus approved pairings. If the pairings
+/// cannot be read, only the configured users count (fail closed).
+pub fn allowed_users(configured: &[i64], store: &Store) -> std::collections::HashSet<i64> {
+    let mut set: std::collections::HashSet<i64> = configured.iter().copied().collect();
+    match paired_users(store) {
+        Ok(p) => set.extend(p),
+        Err(e) => tracing::error!(error = %e, "reading paired users failed"),
+    }
+    set
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,12 +84,7 @@ impl Gate {
     }
 
     fn allowed_users(&self) -> HashSet<i64> {
-        let mut set: HashSet<i64> = self.config.allowed_users.iter().copied().collect();
-        match auth::paired_users(&self.store) {
-            Ok(p) => set.extend(p),
-            Err(e) => tracing::error!(error = %e, "reading paired users failed"),
-        }
-        set
+        auth::allowed_users(&self.config.allowed_users, &self.store)
     }
 
     /// Decide about a raw update.

@@ -176,10 +176,8 @@ fn on_job(ctx: &Arc<Ctx>, permits: &Arc<Semaphore>, job: JobRow) {
         thread_id: job.thread_id,
     };
     // The creator's current standing, not the one they had when they created the job.
-    let allowed = ctx.config.allowed_users.contains(&job.creator)
-        || crate::auth::paired_users(&ctx.store)
-            .map(|p| p.contains(&job.creator))
-            .unwrap_or(false);
+    let allowed =
+        crate::auth::allowed_users(&ctx.config.allowed_users, &ctx.store).contains(&job.creator);
     let locked = ctx
         .store
         .lockout_of(job.creator)

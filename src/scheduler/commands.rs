@@ -126,7 +126,7 @@ pub fn change(
     let done = match verb {
         "pause" => store.set_job_paused(id, true, None),
         "resume" => {
-            let sched = Schedule::parse(&format!("{} {}", job.cron, job.tz), chrono_tz::UTC)?;
+            let sched = Schedule::of_job(&job)?;
             let next = sched.next_after(now).ok_or("this schedule never fires")?;
             store.set_job_paused(id, false, Some(&fmt_time(next)))
         }

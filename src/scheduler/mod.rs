@@ -99,6 +99,11 @@ impl Schedule {
         Ok(Schedule { cron, fields, tz })
     }
 
+    /// The schedule a stored job was created with (its fields and its zone).
+    pub fn of_job(job: &JobRow) -> Result<Schedule, String> {
+        Schedule::parse(&format!("{} {}", job.cron, job.tz), chrono_tz::UTC)
+    }
+
     /// The first due time strictly after `after`.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.cron
@@ -186,7 +191,7 @@ impl Scheduler {
         let now = self.clock.now();
         let mut fired = 0;
         for job in self.store.list_jobs(None)? {
-            let sched = match Schedule::parse(&format!("{} {}", job.cron, job.tz), chrono_tz::UTC) {
+            let sched = match Schedule::of_job(&job) {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::error!(job = job.id, error = %e, "stored job has a bad schedule; pausing it");
