@@ -20,6 +20,21 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Serve ccgate's HTTP API on a free loopback port (returned).
+fn enable_api(h: &mut Harness) -> u16 {
+    let port = free_port();
+    h.set_env("ENABLE_API_SERVER", "true");
+    h.set_env("API_SERVER_BIND", &format!("127.0.0.1:{port}"));
+    port
+}
+
+/// Write `toml` as the trigger file and point TRIGGERS_FILE at it.
+fn set_triggers(h: &mut Harness, toml: &str) {
+    let path = h.tmp.path().join("triggers.toml");
+    std::fs::write(&path, toml).unwrap();
+    h.set_env("TRIGGERS_FILE", &path.display().to_string());
+}
+
 fn hmac_hex(secret: &str, parts: &[&[u8]]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     for p in parts {
@@ -101,11 +116,10 @@ fn count(h: &Harness, sql: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn github_webhook_runs_read_only_and_cannot_be_replayed() {
     let mut h = Harness::new().await;
-    let port = free_port();
-    let triggers = h.tmp.path().join("triggers.toml");
-    std::fs::write(
-        &triggers,
-        format!(
+    let port = enable_api(&mut h);
+    set_triggers(
+        &mut h,
+        &format!(
             r#"
 [[trigger]]
 name = "issue-triage"
@@ -117,12 +131,8 @@ chats = [{USER}]
 prompt = "Summarise this new issue in one sentence."
 "#
         ),
-    )
-    .unwrap();
-    h.set_env("ENABLE_API_SERVER", "true");
-    h.set_env("API_SERVER_BIND", &format!("127.0.0.1:{port}"));
+    );
     h.set_env("GITHUB_WEBHOOK_SECRET", GH_SECRET);
-    h.set_env("TRIGGERS_FILE", &triggers.display().to_string());
     h.set_env("WEBHOOK_MAX_BODY_BYTES", "4096");
     h.start().await;
     let http = Http::new(port);
@@ -266,9 +276,7 @@ prompt = "Summarise this new issue in one sentence."
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generic_webhooks_need_the_bearer_and_a_fresh_signed_timestamp() {
     let mut h = Harness::new().await;
-    let port = free_port();
-    h.set_env("ENABLE_API_SERVER", "1");
-    h.set_env("API_SERVER_BIND", &format!("127.0.0.1:{port}"));
+    let port = enable_api(&mut h);
     h.set_env("WEBHOOK_API_SECRET", API_SECRET);
     h.set_env("WEBHOOK_RATE_LIMIT", "12");
     h.start().await;
@@ -539,11 +547,10 @@ async fn jobs_can_be_managed_on_the_machine() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_interrupted_by_a_crash_runs_after_restart() {
     let mut h = Harness::new().await;
-    let port = free_port();
-    let triggers = h.tmp.path().join("triggers.toml");
-    std::fs::write(
-        &triggers,
-        format!(
+    let port = enable_api(&mut h);
+    set_triggers(
+        &mut h,
+        &format!(
             r#"
 [[trigger]]
 name = "deploy-note"
@@ -554,12 +561,8 @@ chats = [{USER}]
 prompt = "[[sleep:4]] Note the deploy."
 "#
         ),
-    )
-    .unwrap();
-    h.set_env("ENABLE_API_SERVER", "1");
-    h.set_env("API_SERVER_BIND", &format!("127.0.0.1:{port}"));
+    );
     h.set_env("WEBHOOK_API_SECRET", API_SECRET);
-    h.set_env("TRIGGERS_FILE", &triggers.display().to_string());
     h.start().await;
     let http = Http::new(port);
     http.wait_up(&h).await;
