@@ -19,3 +19,5 @@ pub mod runner;
 pub mod scheduler;
 pub mod store;
 pub mod telegram;
+#[cfg(test)]
+mod test_rng;
