@@ -31,55 +31,61 @@ pub struct Metrics {
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let updates = Counter::default();
+    let runs = Family::default();
+    let run_seconds = Family::<Labels, Histogram>::new_with_constructor(|| {
+        Histogram::new(exponential_buckets(0.5, 2.0, 12))
+    });
+    let cost_usd = Counter::<f64, AtomicU64>::default();
+    let rejections = Family::default();
+    let webhooks = Family::default();
+    let queue_depth = Family::default();
     let mut registry = Registry::with_prefix("ccgate");
-    let m = Metrics {
-        updates: Counter::default(),
-        runs: Family::default(),
-        run_seconds: Family::new_with_constructor(|| {
-            Histogram::new(exponential_buckets(0.5, 2.0, 12))
-        }),
-        cost_usd: Counter::default(),
-        rejections: Family::default(),
-        webhooks: Family::default(),
-        queue_depth: Family::default(),
-        registry: Registry::default(),
-    };
     registry.register(
         "updates_handled",
         "Telegram updates received and dispatched",
-        m.updates.clone(),
+        updates.clone(),
     );
     registry.register(
         "claude_runs",
         "Claude runs finished, by kind (chat, webhook, schedule) and outcome",
-        m.runs.clone(),
+        runs.clone(),
     );
     registry.register(
         "claude_run_duration_seconds",
         "Wall-clock duration of Claude runs",
-        m.run_seconds.clone(),
+        run_seconds.clone(),
     );
     registry.register(
         "claude_cost_usd",
         "Total cost reported by Claude (total_cost_usd)",
-        m.cost_usd.clone(),
+        cost_usd.clone(),
     );
     registry.register(
         "rejections",
         "Requests or actions refused, by security layer",
-        m.rejections.clone(),
+        rejections.clone(),
     );
     registry.register(
         "webhook_requests",
         "Webhook requests by provider and outcome",
-        m.webhooks.clone(),
+        webhooks.clone(),
     );
     registry.register(
         "queue_depth",
-        "Items waiting, by queue (outbox, inbox, jobs_due)",
-        m.queue_depth.clone(),
+        "Items waiting, by queue (outbox, inbox, webhooks)",
+        queue_depth.clone(),
     );
-    Metrics { registry, ..m }
+    Metrics {
+        registry,
+        updates,
+        runs,
+        run_seconds,
+        cost_usd,
+        rejections,
+        webhooks,
+        queue_depth,
+    }
 });
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
