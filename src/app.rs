@@ -229,17 +229,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
 /// The path part of the webhook URL (where our server receives updates).
 fn webhook_path(url: &str) -> String {
-    let after_scheme = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    match after_scheme.find('/') {
-        Some(i) => {
-            let p = after_scheme[i..].split(['?', '#']).next().unwrap_or("/");
-            if p == "/" {
-                "/telegram".into()
-            } else {
-                p.to_string()
-            }
-        }
-        None => "/telegram".into(),
+    match reqwest::Url::parse(url) {
+        Ok(u) if u.path() != "/" => u.path().to_string(),
+        _ => "/telegram".into(),
     }
 }
 

@@ -59,7 +59,7 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
     let header = format!("🤖 <b>{}</b>", escape(&job.label));
     let refuse = |why: String| {
         let html = format!("{header}\n❌ Not run: {}", escape(&why));
-        deliver(&ctx, &job, &[html], None);
+        super::notify(&ctx, &job.targets, &html);
         Outcome::Refused(why)
     };
 
@@ -175,7 +175,7 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
             "{header}\n{}",
             render::failure_message("Claude ended without an answer", &stderr)
         );
-        deliver(&ctx, &job, &[html], None);
+        super::notify(&ctx, &job.targets, &html);
         return Outcome::Finished {
             ok: false,
             cost_usd: 0.0,
@@ -187,7 +187,7 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
         Some(first) if first.len() + header.len() < 4000 => *first = format!("{header}\n{first}"),
         _ => messages.insert(0, header.clone()),
     }
-    deliver(&ctx, &job, &messages, Some((&result, elapsed)));
+    deliver(&ctx, &job, &messages, &result, elapsed);
     metrics_done(&ctx, &job, ok, elapsed, result.total_cost_usd);
     audit(
         &ctx,
@@ -382,13 +382,8 @@ fn over_budget(ctx: &Ctx, user_id: i64) -> Option<String> {
     }
 }
 
-/// Queue `messages` for every target, with the run's record when there is one, atomically.
-fn deliver(
-    ctx: &Ctx,
-    job: &Unattended,
-    messages: &[String],
-    result: Option<(&TurnResult, Duration)>,
-) {
+/// Queue `messages` for every target together with the run's record, atomically.
+fn deliver(ctx: &Ctx, job: &Unattended, messages: &[String], r: &TurnResult, elapsed: Duration) {
     let replies: Vec<NewOutbox> = job
         .targets
         .iter()
@@ -406,27 +401,24 @@ fn deliver(
         chat_id: 0,
         thread_id: 0,
     });
-    let stored = match result {
-        Some((r, elapsed)) => ctx.store.record_turn(
-            &TurnRecord {
-                user_id: job.user_id,
-                chat_id: first.chat_id,
-                thread_id: first.thread_id,
-                directory: &dir,
-                claude_session_id: None,
-                prompt: &job.prompt,
-                response: r.result.as_deref(),
-                cost_usd: r.total_cost_usd,
-                duration_ms: elapsed.as_millis() as i64,
-                num_turns: r.num_turns,
-                is_error: r.is_error,
-                error_kind: r.is_error.then_some(r.subtype.as_str()),
-            },
-            &replies,
-            &[],
-        ),
-        None => ctx.store.complete_updates(&[], &replies),
-    };
+    let stored = ctx.store.record_turn(
+        &TurnRecord {
+            user_id: job.user_id,
+            chat_id: first.chat_id,
+            thread_id: first.thread_id,
+            directory: &dir,
+            claude_session_id: None,
+            prompt: &job.prompt,
+            response: r.result.as_deref(),
+            cost_usd: r.total_cost_usd,
+            duration_ms: elapsed.as_millis() as i64,
+            num_turns: r.num_turns,
+            is_error: r.is_error,
+            error_kind: r.is_error.then_some(r.subtype.as_str()),
+        },
+        &replies,
+        &[],
+    );
     if let Err(e) = stored {
         tracing::error!(error = %e, label = %job.label, "could not store an automated run's answer");
     }

@@ -499,7 +499,8 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
         }
         // A recursive reader (grep -r, rg, find -exec, tar…) over a tree holding secret files
         // would read them without naming them: never silently.
-        if rules.bash_action(class) == Action::Allow {
+        let action = rules.bash_action(class);
+        if action == Action::Allow {
             if let Some(reason) = recursive_secret_read(ctx, &analysis) {
                 return Decision::Ask {
                     reason,
@@ -509,7 +510,7 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
                 };
             }
         }
-        return match rules.bash_action(class) {
+        return match action {
             Action::Allow => Decision::Allow { rule },
             Action::Deny => deny(why, &rule),
             Action::Ask => Decision::Ask {
