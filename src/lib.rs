@@ -12,6 +12,7 @@ pub mod automation;
 pub mod chat;
 pub mod config;
 pub mod gate;
+pub mod jail;
 pub mod metrics;
 pub mod policy;
 pub mod render;

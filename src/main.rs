@@ -563,6 +563,13 @@ impl std::io::Write for RedactingStderr {
 }
 
 fn main() -> ExitCode {
+    // Inside the sandbox: ccgate's own binary is the sandbox's init (see ccgate::jail::init).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    match args.get(1).and_then(|a| a.to_str()) {
+        Some(ccgate::jail::init::INIT_ARG) => ccgate::jail::init::main(&args[2..]),
+        Some(ccgate::jail::PROBE_ARG) => return ccgate::jail::probe_main(),
+        _ => {}
+    }
     let cli = Cli::parse();
     let config = match ccgate::config::Config::load(Some(&cli.env_file)) {
         Ok(c) => c,
