@@ -20,7 +20,10 @@ use crate::automation::{self, Bus, Event};
 use crate::chat::{Ctx, Router, COMMANDS};
 use crate::config::Config;
 use crate::gate::{Gate, Verdict};
+use crate::egress::{Egress, EgressConfig};
+use crate::jail::{Jail, JailSettings};
 use crate::runner::env::child_env;
+use crate::runner::launch::{Launcher, StoreSink};
 use crate::scheduler::{Scheduler, SystemClock};
 use crate::store::{NewOutbox, Store};
 use crate::telegram::api::{ApiError, TelegramApi};
@@ -73,6 +76,119 @@ impl UpdateSink for Dispatcher {
     }
 }
 
+/// The boundary, the model gateway and the launcher, from the settings.
+///
+/// `init_exe` is the ccgate binary that runs as the sandbox's init (default: this one).
+pub fn build_launcher(
+    config: &Config,
+    store: &Store,
+    secrets: &crate::policy::secret_files::SecretFiles,
+    init_exe: Option<std::path::PathBuf>,
+) -> anyhow::Result<Launcher> {
+    let s = &config.sandbox;
+    let data_dir = config
+        .database_path
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let mut hidden = vec![
+        std::path::absolute(&data_dir)?,
+        std::path::absolute(&config.database_path)?,
+        std::path::absolute(&config.lock_dir)?,
+        std::path::absolute(&s.home_dir)?,
+    ];
+    if let Some(f) = &config.env_file {
+        hidden.push(std::path::absolute(f)?);
+    }
+    let jail = Jail::new(
+        &JailSettings {
+            enabled: s.enabled,
+            bwrap: s.bwrap.clone(),
+            read_only: s.read_only.clone(),
+            hidden,
+            scan_limit: s.scan_limit,
+            init_exe,
+        },
+        runtime_dir()?,
+    )?;
+    let egress = match &config.anthropic.credential {
+        Some(cred) => {
+            let mut ec = EgressConfig::new(cred.clone());
+            if let Some(u) = &config.anthropic.base_url {
+                ec.upstream_base = reqwest::Url::parse(u)?;
+            }
+            ec.allow = s.egress_allow.clone();
+            Some(Egress::new(ec, Arc::new(StoreSink::new(config, store)))?)
+        }
+        None => None,
+    };
+    let env = child_env(
+        std::env::vars(),
+        &config.claude_env_passthrough,
+        &config.secret_values(),
+    );
+    Ok(Launcher::new(
+        Arc::new(jail),
+        egress,
+        config.anthropic.credential.as_ref(),
+        config.anthropic.base_url.as_deref(),
+        &std::path::absolute(&s.home_dir)?,
+        env,
+        secrets.clone(),
+    )?)
+}
+
+/// ccgate's private runtime folder for this process: `$XDG_RUNTIME_DIR/ccgate/<pid>` or
+/// `<tmp>/ccgate-<uid>/<pid>` (short: Unix socket paths live in it). Folders of earlier runs
+/// whose process is gone are removed.
+fn runtime_dir() -> anyhow::Result<std::path::PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let uid = nix::unistd::getuid().as_raw();
+    let base = match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() => std::path::PathBuf::from(d).join("ccgate"),
+        _ => std::env::temp_dir().join(format!("ccgate-{uid}")),
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&base)?;
+    let meta = std::fs::symlink_metadata(&base)?;
+    if !meta.is_dir() || meta.uid() != uid {
+        anyhow::bail!(
+            "{} is not a directory owned by us (uid {uid}); refusing to use it",
+            base.display()
+        );
+    }
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700))?;
+    if let Ok(entries) = std::fs::read_dir(&base) {
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
+                continue;
+            };
+            let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+            if !alive {
+                let p = e.path();
+                // Mask folders are mode 000: make them removable first.
+                let _ = chmod_tree(&p);
+                let _ = std::fs::remove_dir_all(&p);
+            }
+        }
+    }
+    Ok(base.join(std::process::id().to_string()))
+}
+
+fn chmod_tree(p: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for name in ["masked-dir", "masked-file"] {
+        let q = p.join(name);
+        if q.exists() || std::fs::symlink_metadata(&q).is_ok() {
+            std::fs::set_permissions(&q, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(())
+}
+
 /// Run the bot until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
@@ -111,12 +227,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
 
     let outbox = Outbox::start(api.clone(), store.clone(), Limits::default(), redactor);
-    let env = child_env(
-        std::env::vars(),
-        &config.claude_env_passthrough,
-        &config.secret_values(),
-    );
     let secrets = config.secret_files()?;
+    let launcher = build_launcher(&config, &store, &secrets, None)?;
+    let jail = launcher.jail();
+    if jail.is_contained() {
+        tracing::info!(boundary = %jail.summary(), "OS boundary active");
+    } else if let Some(why) = jail.unavailable() {
+        tracing::error!(%why, "the OS boundary is NOT available: Claude will not be started (fail closed); install bubblewrap or set SANDBOX=off");
+    } else {
+        tracing::warn!("SANDBOX=off: Claude runs WITHOUT an OS boundary — any script it runs can read your files, ccgate's secrets and the network");
+    }
+    if let Some(b) = launcher.blocker() {
+        tracing::error!(problem = %b, "Claude cannot be started");
+    }
     let rules = config.rules()?;
     let triggers = match &config.server.triggers_file {
         Some(path) => Triggers::load(path, &config.approved_directory)
@@ -128,7 +251,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.clone(),
         store.clone(),
         outbox.clone(),
-        env,
+        launcher,
         secrets,
         rules,
         approvals,

@@ -110,6 +110,46 @@ pub struct Config {
     pub server: ServerConfig,
     /// Scheduled jobs.
     pub scheduler: SchedulerConfig,
+    /// The OS boundary around `claude` and its egress.
+    pub sandbox: SandboxConfig,
+    /// How ccgate itself reaches the model API (the child never gets these).
+    pub anthropic: AnthropicConfig,
+}
+
+/// Settings of the OS boundary (`jail`) and the egress gateway (`egress`).
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// `SANDBOX`: `on` (default; fail closed when the kernel cannot provide it) or `off`.
+    pub enabled: bool,
+    /// `BWRAP_PATH`, default `bwrap` from `PATH`.
+    pub bwrap: PathBuf,
+    /// `SANDBOX_READ_ONLY_PATHS`: extra trees visible read-only inside (toolchains, `/opt`).
+    pub read_only: Vec<PathBuf>,
+    /// `SANDBOX_SCAN_LIMIT`: most entries walked in a project to find secret files.
+    pub scan_limit: usize,
+    /// `CLAUDE_HOME_DIR`: base of the private per-user HOMEs (default `<data dir>/claude-home`).
+    pub home_dir: PathBuf,
+    /// `EGRESS_ALLOW`: hosts tools inside may reach through the proxy (empty: none).
+    pub egress_allow: Vec<crate::egress::AllowEntry>,
+}
+
+/// The real model-API endpoint and credential, used only by ccgate's gateway.
+#[derive(Clone)]
+pub struct AnthropicConfig {
+    /// `ANTHROPIC_BASE_URL` (default the public API).
+    pub base_url: Option<String>,
+    /// `ANTHROPIC_API_KEY[_FILE]`, `ANTHROPIC_AUTH_TOKEN[_FILE]` or
+    /// `CLAUDE_CODE_OAUTH_TOKEN[_FILE]` (from `claude setup-token`), first match wins.
+    pub credential: Option<crate::egress::UpstreamCredential>,
+}
+
+impl std::fmt::Debug for AnthropicConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnthropicConfig")
+            .field("base_url", &self.base_url)
+            .field("credential", &self.credential)
+            .finish()
+    }
 }
 
 /// Settings of the HTTP server (`api` module).
@@ -359,8 +399,73 @@ impl Config {
         crate::policy::secret_files::SecretFiles::new(&secret_file_patterns)
             .map_err(|e| ConfigError::new("SECRET_FILE_PATTERNS", e.to_string()))?;
         let mut extra_secrets: Vec<SecretString> = Vec::new();
-        if let Some(key) = get_secret(vars, "ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY_FILE")? {
-            extra_secrets.push(SecretString::from(key));
+        let api_key = get_secret(vars, "ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY_FILE")?;
+        let auth_token = get_secret(vars, "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_AUTH_TOKEN_FILE")?;
+        let oauth = get_secret(vars, "CLAUDE_CODE_OAUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN_FILE")?;
+        for v in [&api_key, &auth_token, &oauth].into_iter().flatten() {
+            extra_secrets.push(SecretString::from(v.clone()));
+        }
+        use crate::egress::UpstreamCredential as Cred;
+        let credential = if let Some(k) = api_key {
+            Some(Cred::ApiKey(SecretString::from(k)))
+        } else if let Some(t) = auth_token {
+            Some(Cred::AuthToken(SecretString::from(t)))
+        } else {
+            oauth.map(|t| Cred::OAuth(SecretString::from(t)))
+        };
+        let anthropic_base = get("ANTHROPIC_BASE_URL");
+        if let Some(u) = &anthropic_base {
+            match reqwest::Url::parse(u) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+                _ => {
+                    return Err(ConfigError::new(
+                        "ANTHROPIC_BASE_URL",
+                        "must be an http(s) URL",
+                    ))
+                }
+            }
+        }
+        let sandbox = SandboxConfig {
+            enabled: match get("SANDBOX").as_deref().map(str::to_ascii_lowercase).as_deref() {
+                None | Some("on") | Some("true") | Some("1") | Some("bwrap") => true,
+                Some("off") | Some("false") | Some("0") => false,
+                Some(other) => {
+                    return Err(ConfigError::new(
+                        "SANDBOX",
+                        format!("{other:?}: use on (default) or off"),
+                    ))
+                }
+            },
+            bwrap: PathBuf::from(get("BWRAP_PATH").unwrap_or_else(|| "bwrap".into())),
+            read_only: get("SANDBOX_READ_ONLY_PATHS")
+                .map(|s| split_list(&s).map(PathBuf::from).collect())
+                .unwrap_or_default(),
+            scan_limit: parse_num(
+                get("SANDBOX_SCAN_LIMIT"),
+                "SANDBOX_SCAN_LIMIT",
+                200_000,
+                100,
+                10_000_000,
+            )? as usize,
+            home_dir: get("CLAUDE_HOME_DIR").map(PathBuf::from).unwrap_or_else(|| {
+                database_path
+                    .parent()
+                    .map(|d| d.join("claude-home"))
+                    .unwrap_or_else(|| PathBuf::from("claude-home"))
+            }),
+            egress_allow: match get("EGRESS_ALLOW") {
+                None => Vec::new(),
+                Some(s) => crate::egress::AllowEntry::parse_list(&s)
+                    .map_err(|e| ConfigError::new("EGRESS_ALLOW", e.to_string()))?,
+            },
+        };
+        for p in &sandbox.read_only {
+            if !p.is_absolute() {
+                return Err(ConfigError::new(
+                    "SANDBOX_READ_ONLY_PATHS",
+                    format!("{} is not an absolute path", p.display()),
+                ));
+            }
         }
 
         let claude_env_passthrough = get("CLAUDE_ENV_PASSTHROUGH")
@@ -414,6 +519,11 @@ impl Config {
                 86_400,
             )?),
             policy_file: get("POLICY_FILE").map(PathBuf::from),
+            sandbox,
+            anthropic: AnthropicConfig {
+                base_url: anthropic_base,
+                credential,
+            },
             server: parse_server(vars, &get)?,
             scheduler: SchedulerConfig {
                 enabled: parse_bool(get("ENABLE_SCHEDULER"), "ENABLE_SCHEDULER", true)?,

@@ -40,16 +40,18 @@ async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
         Limits::default(),
         Redactor::new(config.redacted_values()),
     );
-    let env = child_env(
-        vars.clone(),
-        &config.claude_env_passthrough,
-        &config.secret_values(),
-    );
+    let launcher = ccgate::app::build_launcher(
+        &config,
+        &store,
+        &config.secret_files().unwrap(),
+        Some(env!("CARGO_BIN_EXE_ccgate").into()),
+    )
+    .unwrap();
     let ctx = Arc::new(Ctx::new(
         config.clone(),
         store.clone(),
         outbox.clone(),
-        env,
+        launcher,
         config.secret_files().unwrap(),
         config.rules().unwrap(),
         Approvals::new(store.clone(), outbox.clone(), config.approval_timeout),

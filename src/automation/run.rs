@@ -100,10 +100,18 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
                 .map(|t| t.to_string())
                 .collect()
         },
-        env: ctx.child_env.clone(),
+    };
+    let owner = crate::egress::Owner {
+        user_id: job.user_id,
+        chat_id: job.targets.first().map(|t| t.chat_id).unwrap_or(0),
+        label: crate::runner::launch::dir_label(&cfg.approved_directory, &dir),
+    };
+    let prepared = match ctx.launcher.prepare(&spec, owner).await {
+        Ok(p) => p,
+        Err(e) => return refuse(e),
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut proc = match ClaudeProcess::spawn(&spec, move |ev| {
+    let mut proc = match ClaudeProcess::spawn(prepared, move |ev| {
         let _ = tx.send(ev);
     }) {
         Ok(p) => p,
@@ -220,12 +228,13 @@ async fn decide(
             rule: "automation.no_human".into(),
         }
     } else {
+        let plans_dir = ctx.launcher.plans_dir_of(job.user_id);
         let tctx = ToolContext {
             root: &ctx.config.approved_directory,
             cwd: dir,
             role: job.role,
             secrets: &ctx.secrets,
-            plans_dir: ctx.plans_dir.as_deref(),
+            plans_dir: Some(&plans_dir),
         };
         match engine::decide(&ctx.rules, &tctx, tool, input) {
             Decision::Ask {

@@ -17,7 +17,9 @@ use tokio::time::sleep_until;
 use super::Ctx;
 use crate::approval::questions::Answer;
 use crate::approval::registry::{Choice, Outcome, Request as ApprovalRequest, TIMED_GRANT};
+use crate::egress::Owner;
 use crate::gate::Admitted;
+use crate::runner::launch::dir_label;
 use crate::policy::access;
 use crate::policy::budget::{self, BudgetVerdict};
 use crate::policy::engine::{self, Decision};
@@ -429,7 +431,12 @@ impl Actor {
     }
 
     /// Make sure a process for (`user_id`, current directory) runs; returns an error text.
-    fn ensure_process(&mut self, user_id: i64, role: Role, fresh: bool) -> Result<(), String> {
+    async fn ensure_process(
+        &mut self,
+        user_id: i64,
+        role: Role,
+        fresh: bool,
+    ) -> Result<(), String> {
         let dir = self.cwd.clone();
         if let Some(p) = &self.proc {
             if p.user_id == user_id && p.role == role && p.dir == dir && !fresh {
@@ -464,11 +471,16 @@ impl Actor {
                     .map(|t| t.to_string())
                     .collect()
             },
-            env: self.ctx.child_env.clone(),
         };
+        let owner = Owner {
+            user_id,
+            chat_id: self.chat.chat_id,
+            label: dir_label(&cfg.approved_directory, &dir),
+        };
+        let prepared = self.ctx.launcher.prepare(&spec, owner).await?;
         let gen = self.ctx.next_id();
         let tx = self.tx.clone();
-        let process = ClaudeProcess::spawn(&spec, move |ev| {
+        let process = ClaudeProcess::spawn(prepared, move |ev| {
             let _ = tx.send(ActorMsg::Process { gen, ev });
         })
         .map_err(|e| format!("could not start {}: {e}", cfg.claude_cli_path.display()))?;
@@ -492,14 +504,14 @@ impl Actor {
         text: &str,
         fresh: bool,
     ) -> Result<(), String> {
-        self.ensure_process(user_id, role, fresh)?;
+        self.ensure_process(user_id, role, fresh).await?;
         let p = self.proc.as_mut().expect("ensured");
         if p.process.send_user(text).await.is_ok() {
             return Ok(());
         }
         // The process died between turns: start again once.
         self.proc = None;
-        self.ensure_process(user_id, role, fresh)?;
+        self.ensure_process(user_id, role, fresh).await?;
         let p = self.proc.as_mut().expect("ensured");
         p.process
             .send_user(text)
@@ -752,12 +764,13 @@ impl Actor {
                         .as_ref()
                         .map(|p| p.dir.clone())
                         .unwrap_or_else(|| self.cwd.clone());
+                    let plans_dir = self.ctx.launcher.plans_dir_of(turn.user_id);
                     let ctx = ToolContext {
                         root: &self.ctx.config.approved_directory,
                         cwd: &dir,
                         role: turn.role,
                         secrets: &self.ctx.secrets,
-                        plans_dir: self.ctx.plans_dir.as_deref(),
+                        plans_dir: Some(&plans_dir),
                     };
                     engine::decide(&self.ctx.rules, &ctx, &req.tool_name, &req.input)
                 };

@@ -31,8 +31,8 @@ pub struct Ctx {
     pub config: Arc<Config>,
     pub store: Store,
     pub outbox: Outbox,
-    /// The environment for `claude` children, computed once (see `runner::env`).
-    pub child_env: Vec<(String, String)>,
+    /// Starts `claude` processes: boundary, private HOME, environment, egress lease.
+    pub launcher: crate::runner::launch::Launcher,
     /// Files never read, written or sent (built-ins, operator globs, ccgate's own files).
     pub secrets: SecretFiles,
     /// The operator's tool-call rules.
@@ -41,8 +41,6 @@ pub struct Ctx {
     pub approvals: Approvals,
     /// Claude's open questions to users (AskUserQuestion, plan approval).
     pub questions: Questions,
-    /// Claude Code's plan folder for our children (see `policy::ToolContext::plans_dir`).
-    pub plans_dir: Option<std::path::PathBuf>,
     /// The event bus (attached once by `automation::start`).
     bus: std::sync::OnceLock<crate::automation::Bus>,
     ids: AtomicU64,
@@ -54,18 +52,17 @@ impl Ctx {
         config: Arc<Config>,
         store: Store,
         outbox: Outbox,
-        child_env: Vec<(String, String)>,
+        launcher: crate::runner::launch::Launcher,
         secrets: SecretFiles,
         rules: Rules,
         approvals: Approvals,
         questions: Questions,
     ) -> Self {
         Ctx {
-            plans_dir: crate::policy::plans_dir_of(&child_env),
             config,
             store,
             outbox,
-            child_env,
+            launcher,
             secrets,
             rules,
             approvals,

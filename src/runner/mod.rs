@@ -7,23 +7,26 @@
 //! can consume them in its own loop.
 
 pub mod env;
+pub mod launch;
 pub mod protocol;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
+
+use crate::jail::Lifeline;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 
 pub use protocol::{ClaudeEvent, PermissionAnswer, PermissionRequest, TurnResult};
 
-/// Settings that make the CLI ask the host (us) before every tool call.
-pub const ASK_EVERY_TOOL: &str = r#"{"permissions":{"ask":["*"]}}"#;
+/// The only settings the CLI gets: ask the host (us) before every tool call, and no hooks.
+/// Together with `--setting-sources ""` (no user, project or local settings files) and
+/// `--strict-mcp-config` (no `.mcp.json`), nothing a repository ships configures the CLI.
+pub const CCGATE_SETTINGS: &str = r#"{"permissions":{"ask":["*"]},"disableAllHooks":true}"#;
 
 /// How to start one `claude` process.
 #[derive(Debug, Clone)]
@@ -37,7 +40,6 @@ pub struct SpawnSpec {
     pub max_budget_usd: Option<f64>,
     /// Tools removed from the session entirely (`--disallowedTools`), e.g. writes for viewers.
     pub disallowed_tools: Vec<String>,
-    pub env: Vec<(String, String)>,
 }
 
 impl SpawnSpec {
@@ -58,8 +60,14 @@ impl SpawnSpec {
         .collect();
         // Without this the CLI auto-allows reads and "safe" commands and ccgate's policy never
         // sees them: an `ask` rule for every tool routes every call through `can_use_tool`.
+        // Project and local settings (hooks, permissions, env, apiKeyHelper, status line) and
+        // project MCP servers are never loaded: a checked-out repository must not configure
+        // the agent that works on it.
+        a.push("--setting-sources".into());
+        a.push(String::new());
         a.push("--settings".into());
-        a.push(ASK_EVERY_TOOL.into());
+        a.push(CCGATE_SETTINGS.into());
+        a.push("--strict-mcp-config".into());
         a.push("--max-turns".into());
         a.push(self.max_turns.to_string());
         if let Some(m) = &self.model {
@@ -92,11 +100,23 @@ pub enum ProcessEvent {
     },
 }
 
+/// A command ready to run: built by [`launch::Launcher`] (boundary, environment, private
+/// HOME, egress lease), spawned by [`ClaudeProcess::spawn`].
+pub struct Prepared {
+    pub command: std::process::Command,
+    /// ccgate's end of the pipe to the sandbox's init (see `jail::lifeline`).
+    pub lifeline: Lifeline,
+    /// Lives exactly as long as the process: the egress lease, the private temp dir.
+    pub guard: Box<dyn Send + Sync>,
+}
+
 /// A running `claude` process.
 pub struct ClaudeProcess {
     child: Child,
     stdin: Option<ChildStdin>,
-    pgid: Option<Pid>,
+    /// Dropping it ends the sandbox and everything in it.
+    lifeline: Option<Lifeline>,
+    _guard: Box<dyn Send + Sync>,
     next_request: u64,
 }
 
@@ -106,23 +126,24 @@ impl ClaudeProcess {
     /// Start the CLI. `on_event` is called from a reader task for every event, then once with
     /// [`ProcessEvent::Exited`].
     pub fn spawn(
-        spec: &SpawnSpec,
+        prepared: Prepared,
         on_event: impl Fn(ProcessEvent) + Send + Sync + 'static,
     ) -> std::io::Result<ClaudeProcess> {
-        let mut cmd = Command::new(&spec.cli_path);
-        cmd.args(spec.args())
-            .current_dir(&spec.cwd)
-            .env_clear()
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::piped())
+        let Prepared {
+            command,
+            lifeline,
+            guard,
+        } = prepared;
+        let mut cmd = Command::from(command);
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            // Own process group: signals reach Claude and every tool it started, and a Ctrl-C on
-            // ccgate's terminal does not hit Claude directly.
+            // Own process group: a Ctrl-C on ccgate's terminal does not hit Claude directly.
             .process_group(0)
             .kill_on_drop(true);
         let mut child = cmd.spawn()?;
-        let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+        // The read end of the lifeline now lives only in the child.
+        drop(cmd);
         let stdout = child.stdout.take().expect("stdout piped");
         let stderr = child.stderr.take().expect("stderr piped");
         let stdin = child.stdin.take();
@@ -172,7 +193,8 @@ impl ClaudeProcess {
         Ok(ClaudeProcess {
             child,
             stdin,
-            pgid,
+            lifeline: Some(lifeline),
+            _guard: guard,
             next_request: 1,
         })
     }
@@ -210,45 +232,36 @@ impl ClaudeProcess {
         Ok(id)
     }
 
-    /// Fallback when the control request is not answered: SIGINT to the whole group.
-    pub fn signal_interrupt(&self) {
-        if let Some(pgid) = self.pgid {
-            let _ = killpg(pgid, Signal::SIGINT);
+    /// Fallback when the control request is not answered: SIGINT to Claude's process group,
+    /// delivered by the sandbox's init (ccgate cannot see inside the PID namespace).
+    pub fn signal_interrupt(&mut self) {
+        if let Some(l) = self.lifeline.as_mut() {
+            l.interrupt();
         }
     }
 
-    /// The OS process id, if still known.
+    /// The OS process id (of the sandbox's outer process), if still known.
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
     }
 
-    /// End the process: close stdin (a clean exit), then SIGTERM, then SIGKILL the group.
+    /// End the process: close stdin (a clean exit), then SIGTERM to Claude's group, then cut
+    /// the lifeline (init exits and the kernel kills everything inside).
     pub async fn shutdown(mut self, grace: Duration) {
         self.stdin.take();
         if tokio::time::timeout(grace, self.child.wait()).await.is_ok() {
-            self.kill_group(Signal::SIGKILL);
+            self.lifeline.take();
             return;
         }
-        self.kill_group(Signal::SIGTERM);
+        if let Some(l) = self.lifeline.as_mut() {
+            l.terminate();
+        }
         if tokio::time::timeout(grace, self.child.wait()).await.is_ok() {
-            self.kill_group(Signal::SIGKILL);
+            self.lifeline.take();
             return;
         }
-        self.kill_group(Signal::SIGKILL);
+        self.lifeline.take();
         let _ = self.child.kill().await;
     }
-
-    fn kill_group(&self, sig: Signal) {
-        if let Some(pgid) = self.pgid {
-            // The group may already be gone; that is the goal.
-            let _ = killpg(pgid, sig);
-        }
-    }
 }
-
-impl Drop for ClaudeProcess {
-    fn drop(&mut self) {
-        // Tools Claude started live in the same group; never leave them behind.
-        self.kill_group(Signal::SIGKILL);
-    }
-}
+// Dropping a ClaudeProcess cuts the lifeline (the sandbox ends) and kills the outer process.

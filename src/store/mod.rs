@@ -31,6 +31,22 @@ pub fn today() -> String {
     chrono::Utc::now().format("%Y-%m-%d").to_string()
 }
 
+/// One request through the model gateway.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelRequestRow {
+    pub user_id: i64,
+    pub chat_id: i64,
+    pub label: String,
+    pub model: String,
+    pub status: u16,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cost_usd: f64,
+    pub duration_ms: u64,
+}
+
 /// A handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -443,6 +459,54 @@ impl Store {
             )
             .optional()?
             .unwrap_or((0.0, 0)))
+    }
+
+    /// One model request as the egress gateway saw it.
+    pub fn record_model_request(&self, r: &ModelRequestRow) -> anyhow::Result<()> {
+        self.lock().execute(
+            "INSERT INTO model_requests (at, user_id, chat_id, label, model, status, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd, duration_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                chrono::Utc::now().to_rfc3339(),
+                r.user_id,
+                r.chat_id,
+                r.label,
+                r.model,
+                r.status,
+                r.input_tokens as i64,
+                r.output_tokens as i64,
+                r.cache_creation_tokens as i64,
+                r.cache_read_tokens as i64,
+                r.cost_usd,
+                r.duration_ms as i64,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The newest model requests (for tests and `doctor`), newest first.
+    pub fn model_requests(&self, limit: usize) -> anyhow::Result<Vec<ModelRequestRow>> {
+        let conn = self.lock();
+        let mut st = conn.prepare(
+            "SELECT user_id, chat_id, label, model, status, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd, duration_ms
+             FROM model_requests ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = st.query_map(params![limit as i64], |r| {
+            Ok(ModelRequestRow {
+                user_id: r.get(0)?,
+                chat_id: r.get(1)?,
+                label: r.get(2)?,
+                model: r.get(3)?,
+                status: r.get(4)?,
+                input_tokens: r.get::<_, i64>(5)? as u64,
+                output_tokens: r.get::<_, i64>(6)? as u64,
+                cache_creation_tokens: r.get::<_, i64>(7)? as u64,
+                cache_read_tokens: r.get::<_, i64>(8)? as u64,
+                cost_usd: r.get(9)?,
+                duration_ms: r.get::<_, i64>(10)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Real spend of all users today (UTC).

@@ -237,6 +237,28 @@ pub fn migrations() -> Migrations<'static> {
         );
         "#,
         ),
+        M::up(
+            r#"
+        -- One row per model request seen by the egress gateway (the child never holds the
+        -- real key, so every request passes it). Cost is ccgate's estimate from usage.
+        CREATE TABLE model_requests (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,
+            at            TEXT NOT NULL,
+            user_id       INTEGER NOT NULL,
+            chat_id       INTEGER NOT NULL,
+            label         TEXT NOT NULL,
+            model         TEXT NOT NULL,
+            status        INTEGER NOT NULL,
+            input_tokens  INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cache_creation_tokens INTEGER NOT NULL,
+            cache_read_tokens     INTEGER NOT NULL,
+            cost_usd      REAL NOT NULL,
+            duration_ms   INTEGER NOT NULL
+        );
+        CREATE INDEX model_requests_user_at ON model_requests(user_id, at);
+        "#,
+        ),
     ])
 }
 
