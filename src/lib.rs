@@ -11,6 +11,7 @@ pub mod auth;
 pub mod automation;
 pub mod chat;
 pub mod config;
+pub mod egress;
 pub mod gate;
 pub mod jail;
 pub mod metrics;

@@ -249,7 +249,7 @@ impl Actor {
                     "interrupt not answered; sending SIGINT"
                 );
                 turn.stage = StopStage::Signalled(now + INTERRUPT_GRACE);
-                if let Some(p) = &self.proc {
+                if let Some(p) = self.proc.as_mut() {
                     p.process.signal_interrupt();
                 }
             }
@@ -662,7 +662,7 @@ impl Actor {
             None => false,
         };
         if !sent {
-            if let Some(p) = &self.proc {
+            if let Some(p) = self.proc.as_mut() {
                 p.process.signal_interrupt();
             }
             if let Some(t) = self.turn.as_mut() {
