@@ -261,7 +261,15 @@ async fn crash_between_receive_and_reply_reprocesses_exactly_once() {
     h.start().await;
     h.send("[[sleep:3]] crash test");
     h.wait_progress(USER).await;
-    // Crash mid-turn: stored, confirmed to Telegram, not answered.
+    // Wait until the turn has really reached the model, then crash mid-turn: stored,
+    // confirmed to Telegram, not answered.
+    support::wait_for("the first run's model request", || {
+        h.model
+            .last_prompt_texts()
+            .iter()
+            .any(|p| p.contains("crash test"))
+    })
+    .await;
     h.kill().await;
     assert_eq!(
         h.tg.pending_updates(),

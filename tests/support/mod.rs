@@ -355,3 +355,15 @@ fn unsafe_kill(pid: i32, sig: i32) {
         .arg(pid.to_string())
         .status();
 }
+
+/// Poll `cond` every 20 ms until it holds; panics after 30 s naming `what`.
+pub async fn wait_for(what: &str, cond: impl Fn() -> bool) {
+    let t0 = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
