@@ -19,8 +19,8 @@ use crate::automation::triggers::Triggers;
 use crate::automation::{self, Bus, Event};
 use crate::chat::{Ctx, Router, COMMANDS};
 use crate::config::Config;
-use crate::gate::{Gate, Verdict};
 use crate::egress::{Egress, EgressConfig};
+use crate::gate::{Gate, Verdict};
 use crate::jail::{Jail, JailSettings};
 use crate::runner::env::child_env;
 use crate::runner::launch::{Launcher, StoreSink};
@@ -85,32 +85,8 @@ pub fn build_launcher(
     secrets: &crate::policy::secret_files::SecretFiles,
     init_exe: Option<std::path::PathBuf>,
 ) -> anyhow::Result<Launcher> {
+    let jail = build_jail(config, init_exe)?;
     let s = &config.sandbox;
-    let data_dir = config
-        .database_path
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
-    let mut hidden = vec![
-        std::path::absolute(&data_dir)?,
-        std::path::absolute(&config.database_path)?,
-        std::path::absolute(&config.lock_dir)?,
-        std::path::absolute(&s.home_dir)?,
-    ];
-    if let Some(f) = &config.env_file {
-        hidden.push(std::path::absolute(f)?);
-    }
-    let jail = Jail::new(
-        &JailSettings {
-            enabled: s.enabled,
-            bwrap: s.bwrap.clone(),
-            read_only: s.read_only.clone(),
-            hidden,
-            scan_limit: s.scan_limit,
-            init_exe,
-        },
-        runtime_dir()?,
-    )?;
     let egress = match &config.anthropic.credential {
         Some(cred) => {
             let mut ec = EgressConfig::new(cred.clone());
@@ -135,6 +111,39 @@ pub fn build_launcher(
         &std::path::absolute(&s.home_dir)?,
         env,
         secrets.clone(),
+    )?)
+}
+
+/// The OS boundary from the settings (probed: a missing mechanism is recorded in it).
+pub fn build_jail(config: &Config, init_exe: Option<std::path::PathBuf>) -> anyhow::Result<Jail> {
+    let s = &config.sandbox;
+    let data_dir = config
+        .database_path
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let mut hidden = vec![
+        std::path::absolute(&data_dir)?,
+        std::path::absolute(&config.database_path)?,
+        std::path::absolute(instance_lock::lock_path(
+            &config.lock_dir,
+            config.telegram_bot_token.expose_secret(),
+        ))?,
+        std::path::absolute(&s.home_dir)?,
+    ];
+    if let Some(f) = &config.env_file {
+        hidden.push(std::path::absolute(f)?);
+    }
+    Ok(Jail::new(
+        &JailSettings {
+            enabled: s.enabled,
+            bwrap: s.bwrap.clone(),
+            read_only: s.read_only.clone(),
+            hidden,
+            scan_limit: s.scan_limit,
+            init_exe,
+        },
+        runtime_dir()?,
     )?)
 }
 

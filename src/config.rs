@@ -401,7 +401,11 @@ impl Config {
         let mut extra_secrets: Vec<SecretString> = Vec::new();
         let api_key = get_secret(vars, "ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY_FILE")?;
         let auth_token = get_secret(vars, "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_AUTH_TOKEN_FILE")?;
-        let oauth = get_secret(vars, "CLAUDE_CODE_OAUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN_FILE")?;
+        let oauth = get_secret(
+            vars,
+            "CLAUDE_CODE_OAUTH_TOKEN",
+            "CLAUDE_CODE_OAUTH_TOKEN_FILE",
+        )?;
         for v in [&api_key, &auth_token, &oauth].into_iter().flatten() {
             extra_secrets.push(SecretString::from(v.clone()));
         }
@@ -426,7 +430,11 @@ impl Config {
             }
         }
         let sandbox = SandboxConfig {
-            enabled: match get("SANDBOX").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            enabled: match get("SANDBOX")
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
                 None | Some("on") | Some("true") | Some("1") | Some("bwrap") => true,
                 Some("off") | Some("false") | Some("0") => false,
                 Some(other) => {
@@ -447,12 +455,14 @@ impl Config {
                 100,
                 10_000_000,
             )? as usize,
-            home_dir: get("CLAUDE_HOME_DIR").map(PathBuf::from).unwrap_or_else(|| {
-                database_path
-                    .parent()
-                    .map(|d| d.join("claude-home"))
-                    .unwrap_or_else(|| PathBuf::from("claude-home"))
-            }),
+            home_dir: get("CLAUDE_HOME_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    database_path
+                        .parent()
+                        .map(|d| d.join("claude-home"))
+                        .unwrap_or_else(|| PathBuf::from("claude-home"))
+                }),
             egress_allow: match get("EGRESS_ALLOW") {
                 None => Vec::new(),
                 Some(s) => crate::egress::AllowEntry::parse_list(&s)

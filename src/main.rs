@@ -540,6 +540,57 @@ fn check(config: &ccgate::config::Config) -> ExitCode {
             config.scheduler.default_tz.name()
         )),
     );
+    match ccgate::app::build_jail(config, None) {
+        Err(e) => line("os boundary", Err(format!("cannot set up: {e:#}"))),
+        Ok(jail) => {
+            let summary = jail.summary();
+            line(
+                "os boundary",
+                if jail.unavailable().is_some() {
+                    Err(summary)
+                } else {
+                    Ok(summary)
+                },
+            );
+            for (layer, what) in jail.layers() {
+                println!("        {:<22} {what}", format!("· {layer}"));
+            }
+            let _ = std::fs::remove_dir_all(jail.runtime());
+        }
+    }
+    line(
+        "model credential",
+        match &config.anthropic.credential {
+            Some(c) => Ok(format!(
+                "{c:?} for {} (held by ccgate; {})",
+                config
+                    .anthropic
+                    .base_url
+                    .as_deref()
+                    .unwrap_or(ccgate::egress::DEFAULT_UPSTREAM),
+                if config.sandbox.enabled {
+                    "Claude gets an ephemeral key valid for one process"
+                } else {
+                    "SANDBOX=off: Claude gets the real credential"
+                }
+            )),
+            None => Err("none: set ANTHROPIC_API_KEY (or ANTHROPIC_API_KEY_FILE), ANTHROPIC_AUTH_TOKEN, or CLAUDE_CODE_OAUTH_TOKEN (from `claude setup-token`); without one Claude answers \"Not logged in\"".into()),
+        },
+    );
+    line(
+        "egress allowlist",
+        Ok(if config.sandbox.egress_allow.is_empty() {
+            "none (tools inside reach no host; EGRESS_ALLOW adds some)".into()
+        } else {
+            config
+                .sandbox
+                .egress_allow
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }),
+    );
     if ok {
         ExitCode::SUCCESS
     } else {

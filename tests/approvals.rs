@@ -43,14 +43,24 @@ async fn a_write_outside_asks_runs_once_approved_and_the_button_cannot_be_replay
     let mut h = Harness::new().await;
     h.start().await;
     let target = h.tmp.path().join("outside-approved.txt");
-    h.send(&bash(&format!("touch {}", target.display())));
+    let inside = h.approved().join("approved-ran.txt");
+    h.send(&bash(&format!(
+        "touch {} {}",
+        inside.display(),
+        target.display()
+    )));
     let p = prompt_after(&h, USER, 0).await;
     assert!(p.text.contains("touch"), "{}", p.text);
     let allow = button_data(&p, "Allow once");
     h.tg.inject_callback(USER, USER, p.message_id, &allow);
     h.wait_message(USER, "ran", |m| m.text.contains("FAKE: tool result was"))
         .await;
-    assert!(target.exists(), "the approved command ran");
+    assert!(inside.exists(), "the approved command ran");
+    // Approval is the user experience; the OS boundary still holds: nothing outside changed.
+    assert!(
+        !target.exists(),
+        "an approved command wrote outside the project"
+    );
 
     // The answered prompt lost its buttons; pressing its button again does nothing.
     h.tg.wait_for(Duration::from_secs(10), "buttons removed", |tg| {

@@ -204,10 +204,7 @@ fn nothing_survives_the_lifeline() {
         "setsid bash -c 'while true; do date +%s%N > {m}; sleep 0.05; done' & echo started; sleep 600",
         m = marker.display()
     );
-    let mut cmd = w
-        .jail
-        .command(&cell, &["-c".to_string(), script])
-        .unwrap();
+    let mut cmd = w.jail.command(&cell, &["-c".to_string(), script]).unwrap();
     let (lifeline, reader) = Lifeline::new().unwrap();
     ccgate::jail::lifeline::attach(&mut cmd, reader);
     cmd.env_clear()

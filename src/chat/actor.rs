@@ -19,13 +19,13 @@ use crate::approval::questions::Answer;
 use crate::approval::registry::{Choice, Outcome, Request as ApprovalRequest, TIMED_GRANT};
 use crate::egress::Owner;
 use crate::gate::Admitted;
-use crate::runner::launch::dir_label;
 use crate::policy::access;
 use crate::policy::budget::{self, BudgetVerdict};
 use crate::policy::engine::{self, Decision};
 use crate::policy::roles::Role;
 use crate::policy::{sandbox, ToolContext};
 use crate::render::{self, Ending, Progress};
+use crate::runner::launch::dir_label;
 use crate::runner::{
     ClaudeEvent, ClaudeProcess, PermissionAnswer, PermissionRequest, ProcessEvent, SpawnSpec,
     TurnResult,

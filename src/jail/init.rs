@@ -284,7 +284,7 @@ mod tests {
         );
         assert!(a.pid1);
         assert_eq!(a.program, os(&["claude", "--", "-p"]));
-        assert!(parse_args(&os(&["--", ])).is_err());
+        assert!(parse_args(&os(&["--",])).is_err());
         assert!(parse_args(&os(&["--forward", "x=/a", "--", "c"])).is_err());
         assert!(parse_args(&os(&["--bogus", "--", "c"])).is_err());
         assert!(parse_args(&os(&["--lifeline-fd"])).is_err());

@@ -149,7 +149,10 @@ mod tests {
             "src/notes.txt",
             "src/app.py",
         ] {
-            assert!(rel.contains(&must.to_string()), "{must} not masked: {rel:?}");
+            assert!(
+                rel.contains(&must.to_string()),
+                "{must} not masked: {rel:?}"
+            );
         }
         assert!(!rel.contains(&"README.md".to_string()));
         let dirs: Vec<String> = m

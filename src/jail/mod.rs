@@ -186,7 +186,10 @@ impl Jail {
                 Some(p) => (Mechanism::Bubblewrap(p), None),
                 None => (
                     Mechanism::Bubblewrap(settings.bwrap.clone()),
-                    Some(format!("bubblewrap ({}) not found", settings.bwrap.display())),
+                    Some(format!(
+                        "bubblewrap ({}) not found",
+                        settings.bwrap.display()
+                    )),
                 ),
             }
         } else {
@@ -257,7 +260,13 @@ impl Jail {
     /// Each layer and what it covers, for `ccgate doctor`.
     pub fn layers(&self) -> Vec<(&'static str, String)> {
         let on = self.is_contained();
-        let state = |s: &str| if on { s.to_string() } else { "not enforced".into() };
+        let state = |s: &str| {
+            if on {
+                s.to_string()
+            } else {
+                "not enforced".into()
+            }
+        };
         vec![
             ("files", state("only the chat's project (rw), private HOME and /tmp (rw), system trees (ro); operator home, ccgate's data, .env, database, lock dir and other projects do not exist inside")),
             ("secret files", state("masked in the project at start: unreadable to every tool, script and @mention")),
@@ -288,13 +297,8 @@ impl Jail {
                 Ok(cmd)
             }
             Mechanism::Bubblewrap(bwrap) => {
-                let found = masks::scan(
-                    cell.project,
-                    cell.secrets,
-                    &self.hidden,
-                    self.scan_limit,
-                )
-                .map_err(JailError::Scan)?;
+                let found = masks::scan(cell.project, cell.secrets, &self.hidden, self.scan_limit)
+                    .map_err(JailError::Scan)?;
                 let mut cmd = Command::new(bwrap);
                 cmd.args(self.bwrap_args(cell, &found, cli_args))
                     .current_dir(cell.project);
@@ -420,7 +424,9 @@ impl Jail {
             .env("PATH", "/usr/bin:/bin")
             .stdin(std::process::Stdio::null());
         lifeline::attach(&mut cmd, reader);
-        let out = cmd.output().map_err(|e| format!("cannot run bubblewrap: {e}"));
+        let out = cmd
+            .output()
+            .map_err(|e| format!("cannot run bubblewrap: {e}"));
         drop(writer);
         let _ = std::fs::remove_dir_all(&dir);
         let out = out?;
@@ -469,7 +475,9 @@ pub fn probe_main() -> std::process::ExitCode {
         })
         .unwrap_or_default();
     let home_visible = Path::new("/root").exists() || Path::new("/home").exists();
-    println!("pid={pid}\nprocs={procs}\nifaces={ifaces}\ncapeff={caps}\nhome_visible={home_visible}");
+    println!(
+        "pid={pid}\nprocs={procs}\nifaces={ifaces}\ncapeff={caps}\nhome_visible={home_visible}"
+    );
     std::process::ExitCode::SUCCESS
 }
 
@@ -487,10 +495,7 @@ fn check_probe(out: &str) -> Result<(), String> {
         ));
     }
     if get("capeff").trim_start_matches('0') != "" {
-        return Err(format!(
-            "the sandbox kept capabilities: {}",
-            get("capeff")
-        ));
+        return Err(format!("the sandbox kept capabilities: {}", get("capeff")));
     }
     let procs: usize = get("procs").parse().unwrap_or(usize::MAX);
     if procs > 3 {
@@ -515,12 +520,7 @@ impl Args {
         self.0.push(flag.into());
         self.0.push(v.as_ref().to_os_string());
     }
-    fn two(
-        &mut self,
-        flag: &str,
-        a: impl AsRef<std::ffi::OsStr>,
-        b: impl AsRef<std::ffi::OsStr>,
-    ) {
+    fn two(&mut self, flag: &str, a: impl AsRef<std::ffi::OsStr>, b: impl AsRef<std::ffi::OsStr>) {
         self.0.push(flag.into());
         self.0.push(a.as_ref().to_os_string());
         self.0.push(b.as_ref().to_os_string());

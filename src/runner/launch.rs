@@ -181,7 +181,10 @@ impl Launcher {
                 .any(|(k, _)| k == "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC")
             {
                 // Nothing but the gateway is reachable anyway; don't let the CLI try.
-                env.push(("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(), "1".into()));
+                env.push((
+                    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(),
+                    "1".into(),
+                ));
             }
             guard.lease = Some(lease);
             Some(dir)
@@ -302,7 +305,9 @@ impl crate::egress::UsageSink for StoreSink {
             self.store.cost_today(owner.user_id),
             self.store.cost_today_all(),
         ) else {
-            return Err("ccgate cannot read its cost ledger; refusing to spend (fail closed)".into());
+            return Err(
+                "ccgate cannot read its cost ledger; refusing to spend (fail closed)".into(),
+            );
         };
         match crate::policy::budget::check(
             &self.budgets,

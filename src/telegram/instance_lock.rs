@@ -26,9 +26,14 @@ pub enum LockError {
 }
 
 /// Take the lock for `token` in `dir`. The file name reveals nothing about the token.
-pub fn acquire(dir: &Path, token: &str) -> Result<InstanceLock, LockError> {
+/// The lock file of the bot with `token` in `dir`.
+pub fn lock_path(dir: &Path, token: &str) -> std::path::PathBuf {
     let digest = hex::encode(Sha256::digest(format!("ccgate-lock:{token}").as_bytes()));
-    let path = dir.join(format!("ccgate-{}.lock", &digest[..16]));
+    dir.join(format!("ccgate-{}.lock", &digest[..16]))
+}
+
+pub fn acquire(dir: &Path, token: &str) -> Result<InstanceLock, LockError> {
+    let path = lock_path(dir, token);
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)

@@ -96,6 +96,8 @@ pub struct FakeAnthropic {
 struct Inner {
     script: Mutex<VecDeque<ScriptItem>>,
     requests: Mutex<Vec<Value>>,
+    /// The credential headers of each `POST /v1/messages` (`x-api-key`, `authorization`).
+    credentials: Mutex<Vec<(Option<String>, Option<String>)>>,
     prompts: Mutex<Vec<String>>,
     counter: AtomicU64,
 }
@@ -137,6 +139,11 @@ impl FakeAnthropic {
         lock(&self.inner.requests).clone()
     }
 
+    /// The (`x-api-key`, `authorization`) headers of every `POST /v1/messages`, in order.
+    pub fn credentials(&self) -> Vec<(Option<String>, Option<String>)> {
+        lock(&self.inner.credentials).clone()
+    }
+
     /// Number of `POST /v1/messages` requests so far.
     pub fn request_count(&self) -> usize {
         lock(&self.inner.requests).len()
@@ -174,6 +181,7 @@ async fn handle(
     State(inner): State<Arc<Inner>>,
     method: Method,
     uri: Uri,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
     let n = inner.counter.fetch_add(1, Ordering::Relaxed) + 1;
@@ -203,6 +211,13 @@ async fn handle(
         }
         if path == "/v1/messages" {
             lock(&inner.requests).push(parsed.clone().unwrap_or(Value::Null));
+            let h = |n: &str| {
+                headers
+                    .get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            lock(&inner.credentials).push((h("x-api-key"), h("authorization")));
             let body = match parsed {
                 Some(v) if truthy(&v) => v,
                 _ => json!({}),

@@ -71,7 +71,8 @@ impl Harness {
         let token = random_token();
         let tg = FakeTelegram::start(&token).await;
         let model = FakeAnthropic::start().await;
-        let tmp = tempfile::tempdir().unwrap();
+        // Not under /tmp: inside the sandbox /tmp is a private folder that would shadow it.
+        let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         for d in ["approved/proj/src", "home", "data", "lock"] {
             std::fs::create_dir_all(tmp.path().join(d)).unwrap();
         }
@@ -237,6 +238,11 @@ impl Harness {
                 Err(_) => panic!("ccgate did not stop on SIGTERM; log:\n{}", self.log()),
             }
         }
+    }
+
+    /// ccgate's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.id())
     }
 
     pub fn send(&self, text: &str) -> i64 {
