@@ -3,4 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-claude-cli.sh
+# The OS boundary (bubblewrap) is part of what is tested; its tests fail without it, never skip.
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap
+  else
+    echo "note: bubblewrap is missing (apt-get install bubblewrap); the containment tests will fail" >&2
+  fi
+fi
 exec cargo test --locked "$@"

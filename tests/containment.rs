@@ -419,3 +419,133 @@ async fn kill_9_leaves_no_claude_and_the_turn_runs_once_after_restart() {
         "claude outlived a clean stop"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_boundary_claude_is_not_started_and_the_user_is_told() {
+    let mut h = Harness::new().await;
+    h.set_env("BWRAP_PATH", "/nonexistent/bwrap");
+    h.start().await;
+    h.send("hello");
+    let m = h
+        .wait_message(USER, "the refusal", |m| {
+            m.text.contains("OS boundary is not available")
+        })
+        .await;
+    assert!(m.text.contains("SANDBOX=off"), "{}", m.text);
+    assert_eq!(h.model.request_count(), 0, "the model was reached");
+    let mark = last_id(&h);
+    h.send("/status");
+    let s = h
+        .wait_message(USER, "status", |m| m.message_id > mark)
+        .await;
+    assert!(s.text.contains("unavailable"), "{}", s.text);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_off_is_loud_and_still_works() {
+    let mut h = Harness::new().await;
+    h.set_env("SANDBOX", "off");
+    h.start().await;
+    let a = turn(&h, "hello uncontained").await;
+    assert!(a.contains("FAKE: you said hello uncontained"), "{a}");
+    let mark = last_id(&h);
+    h.send("/status");
+    let s = h
+        .wait_message(USER, "status", |m| m.message_id > mark)
+        .await;
+    assert!(s.text.contains("OFF (SANDBOX=off)"), "{}", s.text);
+    assert!(
+        h.log().contains("WITHOUT an OS boundary"),
+        "no start-up warning"
+    );
+    h.stop().await;
+}
+
+/// A one-shot HTTP server on loopback answering `body`; counts its connections.
+async fn http_server(body: &'static str) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let reply = format!(
+                    "HTTP/1.0 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    (port, hits)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_reach_only_allowlisted_hosts_through_the_egress_proxy() {
+    let mut h = Harness::new().await;
+    let (allowed, allowed_hits) = http_server("ALLOWED-BODY").await;
+    let (other, other_hits) = http_server("OTHER-BODY").await;
+    h.set_env("EGRESS_ALLOW", &format!("127.0.0.1:{allowed}"));
+    let proj = h.approved().join("proj");
+    // Speaks CONNECT to the proxy named in HTTPS_PROXY, then HTTP through the tunnel.
+    std::fs::write(
+        proj.join("fetch.py"),
+        format!(
+            r#"import os, socket
+proxy = os.environ["HTTPS_PROXY"].rsplit(":", 1)
+out = []
+for port in ({allowed}, {other}):
+    s = socket.create_connection(("127.0.0.1", int(proxy[1])), timeout=5)
+    s.sendall(("CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (port, port)).encode())
+    head = s.recv(4096).decode(errors="replace")
+    status = head.split(" ", 2)[1] if " " in head else "?"
+    body = ""
+    if status == "200":
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        body = data.decode(errors="replace").split("\r\n\r\n", 1)[-1]
+    out.append("%d %s %s" % (port, status, body))
+with open("fetch-result.txt", "w") as f:
+    f.write("\n".join(out) + "\n")
+"#
+        ),
+    )
+    .unwrap();
+    h.start().await;
+    h.send("/cd proj");
+    h.wait_message(USER, "cd answer", |m| m.text.contains("proj"))
+        .await;
+    turn(&h, &bash("python3 fetch.py")).await;
+    let result = std::fs::read_to_string(proj.join("fetch-result.txt")).unwrap();
+    assert!(
+        result.contains(&format!("{allowed} 200 ALLOWED-BODY")),
+        "the allowlisted host was not reachable:\n{result}"
+    );
+    assert!(
+        result.contains(&format!("{other} 403")),
+        "a host off the list was reachable:\n{result}"
+    );
+    assert_eq!(allowed_hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(other_hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let denied: i64 = h
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE event = 'egress_denied' AND details LIKE ?1",
+            [format!("%{other}%")],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(denied, 1, "the refusal was not audited");
+    h.stop().await;
+}

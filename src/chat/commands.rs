@@ -128,10 +128,18 @@ impl Actor {
             .ok()
             .flatten();
         let (cost, runs) = self.ctx.store.cost_today(user_id).unwrap_or((0.0, 0));
-        let mut s = format!(
+        let mut s = String::new();
+        let jail = self.ctx.launcher.jail();
+        if !jail.is_contained() {
+            s.push_str(&format!("🚨 <b>{}</b>\n", escape(&jail.summary())));
+        }
+        if let Some(b) = self.ctx.launcher.blocker() {
+            s.push_str(&format!("❌ {}\n", escape(&b)));
+        }
+        s.push_str(&format!(
             "📂 Directory: <code>{}</code>\n",
             escape(&self.rel(&self.cwd))
-        );
+        ));
         match &session {
             Some(sess) => s.push_str(&format!(
                 "🧵 Session: <code>{}</code> ({} turn{}, ${:.4})\n",
