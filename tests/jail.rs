@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use ccgate::jail::{Cell, Jail, JailSettings, Lifeline};
 use ccgate::policy::secret_files::SecretFiles;

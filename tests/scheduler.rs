@@ -13,7 +13,6 @@ use ccgate::audit::Redactor;
 use ccgate::automation::{self, triggers::Triggers};
 use ccgate::chat::Ctx;
 use ccgate::config::Config;
-use ccgate::runner::env::child_env;
 use ccgate::scheduler::{commands, Clock, ManualClock, Scheduler};
 use ccgate::store::Store;
 use ccgate::telegram::api::TelegramApi;

@@ -40,6 +40,12 @@ pub fn scan(
     let is_hidden = |p: &Path| hidden.iter().any(|h| p == h || p.starts_with(h));
     let mut secret_inodes: HashSet<(u64, u64)> = HashSet::new();
     let mut linked: Vec<(PathBuf, (u64, u64))> = Vec::new();
+    if secrets.is_secret(project) {
+        return Err(format!(
+            "{} is itself a secret folder; ccgate will not start Claude in it",
+            project.display()
+        ));
+    }
     let mut stack = vec![project.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let entries = match std::fs::read_dir(&dir) {
@@ -62,7 +68,7 @@ pub fn scan(
             let ft = meta.file_type();
             if ft.is_symlink() {
                 // A secret-named link to a file inside the project: mask what it points to.
-                if secrets.is_secret(&path) {
+                if secrets.is_secret_entry(&path) {
                     if let Ok(target) = path.canonicalize() {
                         if target.starts_with(project) {
                             push(&mut out, &target)?;
@@ -71,7 +77,8 @@ pub fn scan(
                 }
                 continue;
             }
-            if secrets.is_secret(&path) || is_hidden(&path) {
+            // Ancestors were checked on the way down: only the entry itself is left.
+            if secrets.is_secret_entry(&path) || is_hidden(&path) {
                 if ft.is_file() {
                     secret_inodes.insert((meta.dev(), meta.ino()));
                 }

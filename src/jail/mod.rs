@@ -494,7 +494,7 @@ fn check_probe(out: &str) -> Result<(), String> {
             get("ifaces")
         ));
     }
-    if get("capeff").trim_start_matches('0') != "" {
+    if !get("capeff").trim_start_matches('0').is_empty() {
         return Err(format!("the sandbox kept capabilities: {}", get("capeff")));
     }
     let procs: usize = get("procs").parse().unwrap_or(usize::MAX);

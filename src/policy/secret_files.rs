@@ -257,6 +257,12 @@ impl SecretFiles {
             .any(|p| self.is_secret_itself(p))
     }
 
+    /// Is this path itself secret, ignoring its ancestors? For walks that never descend into
+    /// a secret directory, where the ancestors were already checked on the way down.
+    pub fn is_secret_entry(&self, path: &Path) -> bool {
+        self.is_secret_itself(&clean(path))
+    }
+
     fn is_secret_itself(&self, p: &Path) -> bool {
         let c = Candidate::new(p);
         (self.defaults.is_match_candidate(&c) && !self.default_exempt.is_match_candidate(&c))
