@@ -484,6 +484,24 @@ impl Store {
         Ok(())
     }
 
+    /// What the gateway saw `user_id` (or everyone, with `None`) spend today (UTC), in USD.
+    pub fn model_cost_today(&self, user_id: Option<i64>) -> anyhow::Result<f64> {
+        let day = today();
+        let conn = self.lock();
+        Ok(match user_id {
+            Some(u) => conn.query_row(
+                "SELECT COALESCE(SUM(cost_usd), 0) FROM model_requests WHERE user_id = ?1 AND substr(at, 1, 10) = ?2",
+                params![u, day],
+                |r| r.get(0),
+            )?,
+            None => conn.query_row(
+                "SELECT COALESCE(SUM(cost_usd), 0) FROM model_requests WHERE substr(at, 1, 10) = ?1",
+                params![day],
+                |r| r.get(0),
+            )?,
+        })
+    }
+
     /// The newest model requests (for tests and `doctor`), newest first.
     pub fn model_requests(&self, limit: usize) -> anyhow::Result<Vec<ModelRequestRow>> {
         let conn = self.lock();
