@@ -226,6 +226,8 @@ async fn decide(
             role: job.role,
             secrets: &ctx.secrets,
             plans_dir: ctx.plans_dir.as_deref(),
+            // TODO(jail): from the jail status
+            contained: true,
         };
         match engine::decide(&ctx.rules, &tctx, tool, input) {
             Decision::Ask {

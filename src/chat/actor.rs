@@ -758,6 +758,8 @@ impl Actor {
                         role: turn.role,
                         secrets: &self.ctx.secrets,
                         plans_dir: self.ctx.plans_dir.as_deref(),
+                        // TODO(jail): from the jail status
+                        contained: true,
                     };
                     engine::decide(&self.ctx.rules, &ctx, &req.tool_name, &req.input)
                 };

@@ -6,15 +6,18 @@
 //! rule is unit-testable with literal attack inputs.
 //!
 //! Tool calls are decided by [`engine`] (allow / deny / ask a human) from operator rules with
-//! secure defaults; paths by [`sandbox`]; secret files by [`secret_files`]; roles, budgets and
-//! project access by their own small modules.
+//! secure defaults; paths by [`sandbox`]; secret files by [`secret_files`]; configuration-as-code
+//! files by [`config_files`]; the `@path` mentions the Claude CLI expands by itself by
+//! [`mentions`]; roles, budgets and project access by their own small modules.
 
 pub mod access;
 pub mod approved_dir;
 pub mod bash;
 pub mod budget;
+pub mod config_files;
 pub mod engine;
 pub mod filename;
+pub mod mentions;
 pub mod roles;
 pub mod sandbox;
 pub mod secret_files;
@@ -39,6 +42,9 @@ pub struct ToolContext<'a> {
     /// In plan mode the CLI tells Claude to write its plan to one markdown file there, and shows
     /// that file with `ExitPlanMode`; file tools may touch such a file and nothing else outside.
     pub plans_dir: Option<&'a Path>,
+    /// Whether the `claude` process runs inside an OS boundary (the jail) that limits what the
+    /// code it runs can reach. Without one, running project code needs a human's approval.
+    pub contained: bool,
 }
 
 /// Claude Code's plan folder for a child with this environment.
@@ -144,6 +150,7 @@ mod tests {
             role: Role::Developer,
             secrets: &secrets,
             plans_dir: None,
+            contained: true,
         };
         f(&ctx, &base);
     }
