@@ -22,7 +22,7 @@ use crate::policy::access;
 use crate::policy::budget::{self, BudgetVerdict};
 use crate::policy::engine::{self, Decision};
 use crate::policy::roles::Role;
-use crate::policy::{sandbox, ToolContext};
+use crate::policy::{mentions, sandbox, ToolContext};
 use crate::render::{self, Ending, Progress};
 use crate::runner::{
     ClaudeEvent, ClaudeProcess, PermissionAnswer, PermissionRequest, ProcessEvent, SpawnSpec,
@@ -550,7 +550,21 @@ impl Actor {
         self.show_progress();
     }
 
-    /// Why this prompt must not run now (project access, budgets), as the reply; audited.
+    /// Where Claude's tool calls (and the files its CLI reads for `@mentions`) happen.
+    fn tool_context<'a>(&'a self, cwd: &'a std::path::Path, role: Role) -> ToolContext<'a> {
+        ToolContext {
+            root: &self.ctx.config.approved_directory,
+            cwd,
+            role,
+            secrets: &self.ctx.secrets,
+            plans_dir: self.ctx.plans_dir.as_deref(),
+            // TODO(jail): from the jail status
+            contained: true,
+        }
+    }
+
+    /// Why this prompt must not run now (project access, `@mentions`, budgets), as the reply;
+    /// audited.
     fn refusal(&self, q: &Queued) -> Option<String> {
         let cfg = &self.ctx.config;
         if let Err(why) = access::may_work_in(
@@ -569,6 +583,21 @@ impl Actor {
             return Some(format!(
                 "🚫 Not run: {}.",
                 crate::telegram::html::escape(&why)
+            ));
+        }
+        // The CLI reads `@path` mentions itself, without asking ccgate: check them as reads.
+        let home = mentions::home_of(&self.ctx.child_env);
+        let ctx = self.tool_context(&self.cwd, q.role);
+        if let Err(r) = mentions::check(&q.text, &ctx, home.as_deref()) {
+            let _ = self.ctx.store.audit_event(
+                Some(q.user_id),
+                Some(self.chat.chat_id),
+                r.audit_event(),
+                &r.audit_details(),
+            );
+            return Some(format!(
+                "🚫 Not sent: {}.",
+                crate::telegram::html::escape(&r.to_string())
             ));
         }
         let Some((verdict, now)) = self.ctx.budget_verdict(q.user_id) else {
@@ -746,21 +775,14 @@ impl Actor {
                 false
             }
             ClaudeEvent::PermissionRequest(req) => {
+                let role = turn.role;
                 let decision = {
                     let dir = self
                         .proc
                         .as_ref()
                         .map(|p| p.dir.clone())
                         .unwrap_or_else(|| self.cwd.clone());
-                    let ctx = ToolContext {
-                        root: &self.ctx.config.approved_directory,
-                        cwd: &dir,
-                        role: turn.role,
-                        secrets: &self.ctx.secrets,
-                        plans_dir: self.ctx.plans_dir.as_deref(),
-                        // TODO(jail): from the jail status
-                        contained: true,
-                    };
+                    let ctx = self.tool_context(&dir, role);
                     engine::decide(&self.ctx.rules, &ctx, &req.tool_name, &req.input)
                 };
                 self.on_decision(req, decision).await;
