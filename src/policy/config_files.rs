@@ -174,6 +174,13 @@ pub fn matched(root: &Path, path: &Path) -> Option<String> {
     set().is_match(rel).then(|| rel.display().to_string())
 }
 
+/// Whether `path` as written — relative or absolute, not resolved — names a configuration file
+/// (for the audit log's risk levels, which judge text, not the file system).
+pub fn names_config_file(path: &str) -> bool {
+    let p = lexical(Path::new("/"), path);
+    p.parent().is_some() && set().is_match(&p)
+}
+
 /// The configuration files among `paths` (absolute), relative to `root`, without repeats.
 pub fn matched_all<'a>(root: &Path, paths: impl IntoIterator<Item = &'a PathBuf>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -317,5 +324,19 @@ mod tests {
             ],
         );
         assert_eq!(found, vec!["CLAUDE.md".to_string()]);
+        // As written, for the audit log.
+        for p in [
+            "CLAUDE.md",
+            "./CLAUDE.md",
+            "/p/CLAUDE.md",
+            "../x/.claude/a",
+            ".git/hooks/x",
+            "~/.claude/settings.json",
+        ] {
+            assert!(names_config_file(p), "{p}");
+        }
+        for p in ["", "/", ".", "README.md", "src/claude.rs", ".git/HEAD"] {
+            assert!(!names_config_file(p), "{p:?}");
+        }
     }
 }
