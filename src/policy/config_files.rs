@@ -4,8 +4,8 @@
 //! contain whatever Claude runs *now*. But some files are read later, outside any boundary, by
 //! programs that execute what they say: the next `claude` process loads `.claude/settings.json`
 //! and runs its hooks (measured with 2.1.330: a `PreToolUse` hook written by a `Write` call ran
-//! before the very next tool call); `CLAUDE.md` is injected into every future prompt and may
-//! `@import` any file; git runs `.git/hooks/*` and the filters, pagers and `core.fsmonitor`
+//! before the very next tool call); `CLAUDE.md` is injected into every future prompt and its
+//! `@imports` are read without asking (measured: `@.env` in it reached the API); git runs `.git/hooks/*` and the filters, pagers and `core.fsmonitor`
 //! commands of `.git/config` when the *operator* types `git commit` in a terminal; direnv
 //! executes `.envrc` on `cd`; editors run tasks and language servers from `.vscode/`, `.idea/`,
 //! `.zed/`; CI runs `.github/workflows/*` with the repository's secrets on the next push;

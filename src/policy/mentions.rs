@@ -41,6 +41,11 @@
 //! model "The user @-mentioned X … read them with your file tools", so every read goes through
 //! `can_use_tool` — a second layer for the process environment to add.
 //!
+//! Not covered here: `@imports` inside a project's `CLAUDE.md` are expanded by the CLI when a
+//! session starts, also without `can_use_tool` (measured: `@.env` in `CLAUDE.md` reached the
+//! API; `@~/x` and `@../x` did not). Writing `CLAUDE.md` asks (see `config_files`), but a
+//! `CLAUDE.md` already in the project is read as it is.
+//!
 //! # Extraction errs on the side of more
 //!
 //! [`extract`] treats any `@` not preceded by an ASCII letter, digit or `_` (or by the
