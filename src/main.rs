@@ -334,6 +334,9 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
                 role,
                 secrets: &secrets,
                 plans_dir: None,
+                // As configured (SANDBOX); `"contained": false` shows the decision without an
+                // OS boundary.
+                contained: v["contained"].as_bool().unwrap_or(config.sandbox.enabled),
             };
             let d = ccgate::policy::engine::decide(&rules, &ctx, tool, &v["input"]);
             println!("decision: {}", d.label());

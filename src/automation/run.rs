@@ -235,6 +235,7 @@ async fn decide(
             role: job.role,
             secrets: &ctx.secrets,
             plans_dir: Some(&plans_dir),
+            contained: ctx.launcher.jail().is_contained(),
         };
         match engine::decide(&ctx.rules, &tctx, tool, input) {
             Decision::Ask {

@@ -23,7 +23,7 @@ use crate::policy::access;
 use crate::policy::budget::{self, BudgetVerdict};
 use crate::policy::engine::{self, Decision};
 use crate::policy::roles::Role;
-use crate::policy::{sandbox, ToolContext};
+use crate::policy::{mentions, sandbox, ToolContext};
 use crate::render::{self, Ending, Progress};
 use crate::runner::launch::dir_label;
 use crate::runner::{
@@ -562,7 +562,25 @@ impl Actor {
         self.show_progress();
     }
 
-    /// Why this prompt must not run now (project access, budgets), as the reply; audited.
+    /// Where Claude's tool calls (and the files its CLI reads for `@mentions`) happen.
+    fn tool_context<'a>(
+        &'a self,
+        cwd: &'a std::path::Path,
+        role: Role,
+        plans_dir: &'a std::path::Path,
+    ) -> ToolContext<'a> {
+        ToolContext {
+            root: &self.ctx.config.approved_directory,
+            cwd,
+            role,
+            secrets: &self.ctx.secrets,
+            plans_dir: Some(plans_dir),
+            contained: self.ctx.launcher.jail().is_contained(),
+        }
+    }
+
+    /// Why this prompt must not run now (project access, `@mentions`, budgets), as the reply;
+    /// audited.
     fn refusal(&self, q: &Queued) -> Option<String> {
         let cfg = &self.ctx.config;
         if let Err(why) = access::may_work_in(
@@ -581,6 +599,23 @@ impl Actor {
             return Some(format!(
                 "🚫 Not run: {}.",
                 crate::telegram::html::escape(&why)
+            ));
+        }
+        // The CLI reads `@path` mentions itself, without asking ccgate: check them as reads.
+        // `~` is the private HOME the CLI runs with (see `runner::launch`).
+        let home = self.ctx.launcher.home_of(q.user_id);
+        let plans_dir = self.ctx.launcher.plans_dir_of(q.user_id);
+        let ctx = self.tool_context(&self.cwd, q.role, &plans_dir);
+        if let Err(r) = mentions::check(&q.text, &ctx, Some(&home)) {
+            let _ = self.ctx.store.audit_event(
+                Some(q.user_id),
+                Some(self.chat.chat_id),
+                r.audit_event(),
+                &r.audit_details(),
+            );
+            return Some(format!(
+                "🚫 Not sent: {}.",
+                crate::telegram::html::escape(&r.to_string())
             ));
         }
         let Some((verdict, now)) = self.ctx.budget_verdict(q.user_id) else {
@@ -758,6 +793,7 @@ impl Actor {
                 false
             }
             ClaudeEvent::PermissionRequest(req) => {
+                let role = turn.role;
                 let decision = {
                     let dir = self
                         .proc
@@ -765,13 +801,7 @@ impl Actor {
                         .map(|p| p.dir.clone())
                         .unwrap_or_else(|| self.cwd.clone());
                     let plans_dir = self.ctx.launcher.plans_dir_of(turn.user_id);
-                    let ctx = ToolContext {
-                        root: &self.ctx.config.approved_directory,
-                        cwd: &dir,
-                        role: turn.role,
-                        secrets: &self.ctx.secrets,
-                        plans_dir: Some(&plans_dir),
-                    };
+                    let ctx = self.tool_context(&dir, role, &plans_dir);
                     engine::decide(&self.ctx.rules, &ctx, &req.tool_name, &req.input)
                 };
                 self.on_decision(req, decision).await;

@@ -27,17 +27,40 @@
 //!   variables such as `PATH`/`LD_PRELOAD` that change what runs) is
 //!   Unparseable too.  `bash -c '…'` is the exception: its string is parsed and
 //!   analysed recursively.
-//! * Unknown programs are assumed to write inside the project
-//!   ([`Class::WritesInside`]) and their arguments are still checked as paths.
+//! * Code whose content the classifier cannot see but which comes from the
+//!   project — a program or script run by path (`./probe`, `bin/tool`,
+//!   `python3 x.py`), build files (`make`, `just`, `cmake`), test runners and
+//!   build tools (`pytest`, `cargo test|build|check`, whose `build.rs` and proc
+//!   macros run, `npm run|test`, `go test|generate`), install scripts
+//!   (`npm install`) and every program this module does not know — is
+//!   [`Class::RunsCode`]: whatever the code does happens with the user's
+//!   rights, so its effect is bounded only by the OS boundary around the
+//!   `claude` process, not by this analysis (the engine allows it only when
+//!   that boundary is active).  Their arguments are still checked as paths.
+//!   Programs known to only write files (`cp`, `mv`, `touch`, `mkdir`, `ln`,
+//!   `sed -i`, `tee`, `tar`…) stay [`Class::WritesInside`].
 //!   Every non-option argument of a program that is not known to take plain
 //!   strings is treated as a path.
+//! * Git hooks and filters also run project code (`git commit` runs
+//!   `.git/hooks/pre-commit`), but git commands stay WritesInside: the files
+//!   that define hooks and filters (`.git/hooks/**`, `.git/config`,
+//!   `.gitattributes`, `core.hooksPath` targets such as `.husky/`) can only be
+//!   written after a human approved it (see `policy::config_files`), so the
+//!   code a hook runs was seen by a human or was already in the repository the
+//!   operator approved.
 //! * Command substitutions never leave a command [`Class::ReadOnly`]; when a
 //!   directory may or may not have changed (`cd x; …`, `cd x || …`) every
 //!   possible working directory is checked.
 //!
+//! [`Analysis::writes`] lists the paths a command may write (redirection
+//! targets, destinations of `cp`/`mv`/`ln`, files edited in place, the
+//! repository's `.git/config` for `git config`/`git remote add`, and every
+//! path argument of a program whose effects are unknown), so that the engine
+//! can ask before configuration files are changed.
+//!
 //! Deliberately out of scope: recognising secret files (another module does
 //! that using [`Analysis::commands`]) and the *content* of scripts that are run
-//! by file name (a script inside the project is treated as writing inside it).
+//! by file name (a script inside the project is [`Class::RunsCode`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
@@ -60,6 +83,9 @@ pub enum Class {
     ReadOnly,
     /// May create, modify or delete files inside the project.
     WritesInside,
+    /// Runs code from the project (or a program ccgate does not know) whose
+    /// content the classifier cannot see: only an OS boundary limits it.
+    RunsCode,
     /// Talks to the network.
     Network,
     /// Reads or writes something outside the project directory.
@@ -97,6 +123,10 @@ pub struct Analysis {
     /// matches — resolved against each possible working directory (and through symlinks);
     /// `~…` paths as written. For the secret-file check, which must see `cat < .env` too.
     pub paths: Vec<PathBuf>,
+    /// The subset of [`Analysis::paths`] the command may write or delete (plus files it changes
+    /// without naming them, such as `.git/config` for `git config`). Paths of programs whose
+    /// effects are unknown count as written. For the configuration-file check.
+    pub writes: Vec<PathBuf>,
 }
 
 /// Most paths kept in [`Analysis::paths`].
@@ -125,6 +155,7 @@ pub fn analyze(command: &str, root: &Path, cwd: &Path) -> Analysis {
         }],
         commands: Vec::new(),
         paths: Vec::new(),
+        writes: Vec::new(),
     })
 }
 
@@ -479,6 +510,56 @@ const COMMAND_RUNNING_TOOLS: &[&str] = &[
     "numactl",
 ];
 
+/// Programs that only create, change or remove the files they are given (no code of the
+/// project runs): [`Class::WritesInside`], with their path arguments noted as written.
+const FILE_WRITERS: &[&str] = &[
+    "cp", "mv", "ln", "link", "install", "touch", "mkdir", "rmdir", "mkfifo", "patch", "gzip",
+    "gunzip", "bzip2", "bunzip2", "xz", "unxz", "lzma", "unlzma", "zstd", "unzstd", "lz4", "unlz4",
+    "zip", "unzip", "7z", "7za", "split", "csplit", "dos2unix", "unix2dos",
+];
+
+/// Test runners, build tools and linters: they load and run code from the project (tests,
+/// build files, config files that are scripts, plugins).
+const BUILD_AND_TEST_TOOLS: &[&str] = &[
+    "pytest",
+    "py.test",
+    "tox",
+    "nox",
+    "mvn",
+    "mvnw",
+    "gradle",
+    "gradlew",
+    "ant",
+    "sbt",
+    "lein",
+    "rake",
+    "bazel",
+    "bazelisk",
+    "buck2",
+    "pants",
+    "scons",
+    "ctest",
+    "jest",
+    "vitest",
+    "mocha",
+    "karma",
+    "playwright",
+    "cypress",
+    "phpunit",
+    "rspec",
+    "pre-commit",
+    "turbo",
+    "nx",
+    "lerna",
+    "vite",
+    "webpack",
+    "rollup",
+    "tsc",
+    "eslint",
+    "prettier",
+    "dotnet",
+];
+
 /// Editors and pagers: harmless only without options that run commands.
 const EDITORS_AND_PAGERS: &[&str] = &[
     "vim", "nvim", "vi", "ex", "view", "gvim", "emacs", "nano", "less", "more", "man",
@@ -488,7 +569,7 @@ const EDITORS_AND_PAGERS: &[&str] = &[
 const CODE_EVAL_BUILTINS: &[&str] = &["eval", "source", ".", "exec", "fc", "fg", "bg", "enable"];
 
 /// Directories whose programs are judged by their basename (`/bin/rm` is `rm`).
-const SYSTEM_BIN_DIRS: &[&str] = &[
+pub(crate) const SYSTEM_BIN_DIRS: &[&str] = &[
     "/bin",
     "/usr/bin",
     "/sbin",
@@ -1264,6 +1345,7 @@ struct Walker {
     findings: Vec<Finding>,
     commands: Vec<Vec<String>>,
     paths: Vec<PathBuf>,
+    writes: Vec<PathBuf>,
     /// Functions defined so far, and whether their body changes directory.
     functions: HashMap<String, bool>,
     depth: usize,
@@ -1286,6 +1368,7 @@ impl Walker {
             findings: Vec::new(),
             commands: Vec::new(),
             paths: Vec::new(),
+            writes: Vec::new(),
             functions: HashMap::new(),
             depth: 0,
             options: ParserOptions::default(),
@@ -1305,6 +1388,7 @@ impl Walker {
             findings: self.findings,
             commands: self.commands,
             paths: self.paths,
+            writes: self.writes,
         }
     }
 
@@ -2083,10 +2167,21 @@ impl Walker {
         self.root.starts_with(p)
     }
 
-    /// Remember a path the command names (bounded: a huge glob is already a finding).
-    fn note_path(&mut self, p: PathBuf) {
+    /// Remember a path the command names (bounded: a huge glob is already a finding), and
+    /// whether it may be written.
+    fn note_path(&mut self, p: PathBuf, access: Access) {
+        if access != Access::Read {
+            self.note_write(p.clone());
+        }
         if self.paths.len() < MAX_NOTED_PATHS && !self.paths.contains(&p) {
             self.paths.push(p);
+        }
+    }
+
+    /// Remember a path the command may write, named or not.
+    fn note_write(&mut self, p: PathBuf) {
+        if self.writes.len() < MAX_NOTED_PATHS && !self.writes.contains(&p) {
+            self.writes.push(p);
         }
     }
 
@@ -2194,12 +2289,12 @@ impl Walker {
                 Class::TouchesOutside,
                 format!("refers to the home directory: {}", arg.text),
             );
-            self.note_path(PathBuf::from(&arg.text));
+            self.note_path(PathBuf::from(&arg.text), access);
             return vec![None];
         }
         let candidates = self.candidates(arg);
         for p in candidates.iter().flatten() {
-            self.note_path(p.clone());
+            self.note_path(p.clone(), access);
         }
         if arg.glob && self.glob_escapes(arg) {
             self.emit(
@@ -3020,7 +3115,7 @@ impl Walker {
             .all(|r| r.as_ref().is_some_and(|p| self.inside(p)))
         {
             self.emit(
-                Class::WritesInside,
+                Class::RunsCode,
                 format!("runs a program from the project: {}", name_arg.text),
             );
         }
@@ -3181,8 +3276,8 @@ impl Walker {
             }
             "make" | "gmake" | "cmake" | "ninja" | "meson" | "just" => {
                 self.emit(
-                    Class::WritesInside,
-                    format!("{name} builds inside the project"),
+                    Class::RunsCode,
+                    format!("{name} runs the project's build rules"),
                 );
                 self.check_args_generic(args, Access::Any);
             }
@@ -3231,10 +3326,17 @@ impl Walker {
                     | "umask"
                     | "date"
                     | "hostname"
-                    | "unzip"
             ) => {}
             _ if READ_ONLY_PROGRAMS.contains(&name) || matches!(name, "rg" | "fd" | "fdfind") => {
                 self.check_args_generic(args, Access::Read);
+            }
+            _ if FILE_WRITERS.contains(&name) => return self.h_file_writer(name, args),
+            _ if BUILD_AND_TEST_TOOLS.contains(&name) => {
+                self.emit(
+                    Class::RunsCode,
+                    format!("{name} runs project code (tests, build scripts or plugins)"),
+                );
+                self.check_args_generic(args, Access::Any);
             }
             _ if NETWORK_PROGRAMS.contains(&name) => {
                 self.emit(Class::Network, format!("{name} uses the network"));
@@ -3260,7 +3362,10 @@ impl Walker {
                 );
             }
             _ => {
-                self.emit(Class::WritesInside, format!("{name} may write files"));
+                self.emit(
+                    Class::RunsCode,
+                    format!("{name} is not a program ccgate knows; it may run any code"),
+                );
                 self.check_args_generic(args, Access::Any);
             }
         }
@@ -3294,8 +3399,8 @@ impl Walker {
         n
     }
 
-    /// Run something by file name: inside the project we assume it writes
-    /// inside; outside is reported by the path check.
+    /// Run something by file name: inside the project it runs project code
+    /// we cannot see; outside is reported by the path check.
     fn run_script(&mut self, script: &Arg) {
         let resolved = self.check_path(script, Access::Read);
         if resolved
@@ -3303,7 +3408,7 @@ impl Walker {
             .all(|r| r.as_ref().is_some_and(|p| self.inside(p)))
         {
             self.emit(
-                Class::WritesInside,
+                Class::RunsCode,
                 format!("runs a script from the project: {}", script.text),
             );
         }
@@ -3834,6 +3939,9 @@ impl Walker {
     }
 
     fn find_delete(&mut self, resolved: &[Option<PathBuf>], filtered: bool) {
+        for p in resolved.iter().flatten() {
+            self.note_write(p.clone());
+        }
         let outside = resolved
             .iter()
             .any(|r| r.as_ref().is_none_or(|p| !self.inside(p)));
@@ -4037,9 +4145,10 @@ impl Walker {
             m if PYTHON_NETWORK_MODULES.contains(&m) => {
                 self.emit(Class::Network, format!("python -m {m} uses the network"));
             }
+            // The current directory comes first on `sys.path`: any module may be project code.
             m => self.emit(
-                Class::WritesInside,
-                format!("python -m {m} runs code that may write inside the project"),
+                Class::RunsCode,
+                format!("python -m {m} runs a module that may come from the project"),
             ),
         }
         self.check_args_generic(rest, Access::Any);
@@ -4079,7 +4188,7 @@ impl Walker {
             | "publish" | "outdated" | "link" => {
                 self.emit(Class::Network, format!("{name} {sub} uses the network"));
             }
-            _ => self.emit(Class::WritesInside, format!("{name} runs project code")),
+            _ => self.emit(Class::RunsCode, format!("{name} runs project code")),
         }
         if args.iter().any(|a| a.text.contains("://")) {
             self.emit(Class::Network, format!("{name} runs code from a URL"));
@@ -4382,6 +4491,129 @@ impl Walker {
         CmdInfo::default()
     }
 
+    /// A program of [`FILE_WRITERS`]. For `cp`, `mv`, `ln` and `install` the destination is told
+    /// apart from the sources, and a destination directory counts as writing `dir/<source name>`
+    /// (`cp x/CLAUDE.md .` writes `./CLAUDE.md`); the others may write every path they name.
+    fn h_file_writer(&mut self, name: &str, args: &[Arg]) -> CmdInfo {
+        self.emit(Class::WritesInside, format!("{name} writes files"));
+        let short_values = match name {
+            "cp" | "mv" | "ln" | "link" => "tS",
+            "install" => "tSmog",
+            _ => {
+                self.check_args_generic(args, Access::Any);
+                return CmdInfo::default();
+            }
+        };
+        let mut target_dir: Option<Arg> = None;
+        let mut dirs_only = false;
+        let mut pos: Vec<&Arg> = Vec::new();
+        let mut options_done = false;
+        let mut i = 0;
+        while let Some(a) = args.get(i) {
+            i += 1;
+            if !options_done && a.is("--") {
+                options_done = true;
+                continue;
+            }
+            if options_done || !a.is_option() {
+                pos.push(a);
+                continue;
+            }
+            if a.dynamic {
+                self.emit(
+                    Class::Unparseable,
+                    format!("option comes from an expansion: {}", a.text),
+                );
+                continue;
+            }
+            let t = a.text.as_str();
+            if let Some(long) = t.strip_prefix("--") {
+                match long.split_once('=') {
+                    Some(("target-directory", v)) => target_dir = Some(Arg::literal(v)),
+                    _ if long == "target-directory" => {
+                        target_dir = args.get(i).cloned();
+                        i += 1;
+                    }
+                    _ if long == "directory" && name == "install" => dirs_only = true,
+                    _ => {
+                        if let Some(v) = option_value_path(t) {
+                            self.check_path(&Arg::literal(v), Access::Any);
+                        }
+                    }
+                }
+                continue;
+            }
+            let flags = &t[1..];
+            if name == "install" && flags.contains('d') {
+                dirs_only = true;
+            }
+            if let Some(k) = flags.find(|c| short_values.contains(c)) {
+                let attached = &flags[k + 1..];
+                let value = if attached.is_empty() {
+                    i += 1;
+                    args.get(i - 1).cloned()
+                } else {
+                    Some(Arg::literal(attached))
+                };
+                if flags[k..].starts_with('t') {
+                    target_dir = value;
+                }
+            }
+        }
+        if dirs_only {
+            for p in pos {
+                self.check_path(p, Access::Write);
+            }
+            return CmdInfo::default();
+        }
+        let single_link = matches!(name, "ln" | "link") && pos.len() == 1 && target_dir.is_none();
+        let (sources, target): (&[&Arg], Option<Arg>) = if let Some(dir) = &target_dir {
+            (&pos[..], Some(dir.clone()))
+        } else if single_link {
+            // `ln -s x/CLAUDE.md` creates `./CLAUDE.md`.
+            (&pos[..], Some(Arg::literal(".")))
+        } else if pos.len() >= 2 {
+            (&pos[..pos.len() - 1], Some(pos[pos.len() - 1].clone()))
+        } else {
+            (&pos[..], None)
+        };
+        let source_access = if name == "mv" {
+            Access::Write
+        } else {
+            Access::Read
+        };
+        let mut names: Vec<std::ffi::OsString> = Vec::new();
+        for s in sources {
+            for c in self.check_path(s, source_access).into_iter().flatten() {
+                if let Some(n) = c.file_name() {
+                    if !names.iter().any(|x| x == n) {
+                        names.push(n.to_os_string());
+                    }
+                }
+            }
+            if let Some(n) = Path::new(&s.text).file_name() {
+                if !s.dynamic && !s.glob && !names.iter().any(|x| x == n) {
+                    names.push(n.to_os_string());
+                }
+            }
+        }
+        if let Some(t) = target {
+            let resolved = self.check_path(&t, Access::Write);
+            let into_dir = target_dir.is_some()
+                || single_link
+                || t.text.ends_with('/')
+                || resolved.iter().flatten().any(|p| p.is_dir());
+            if into_dir {
+                for dir in resolved.into_iter().flatten() {
+                    for n in &names {
+                        self.note_write(dir.join(n));
+                    }
+                }
+            }
+        }
+        CmdInfo::default()
+    }
+
     fn h_tee(&mut self, args: &[Arg]) -> CmdInfo {
         let targets = positionals(args);
         if !targets.is_empty() {
@@ -4653,7 +4885,7 @@ impl Walker {
     }
 
     /// Path-check git arguments, skipping values that are messages or patterns.
-    fn git_paths(&mut self, args: &[Arg]) {
+    fn git_paths(&mut self, args: &[Arg], access: Access) {
         const MESSAGE_FLAGS: &[&str] = &[
             "-m",
             "--message",
@@ -4697,7 +4929,7 @@ impl Walker {
             }
             rest.push(a.clone());
         }
-        self.check_args_generic(&rest, Access::Any);
+        self.check_args_generic(&rest, access);
     }
 
     fn git_subcommand(&mut self, sub: &str, rest: &[Arg], cx: &Cx) -> CmdInfo {
@@ -4740,7 +4972,16 @@ impl Walker {
                 }
             }
         }
-        self.git_paths(rest);
+        // Subcommands that read the paths they name (`git add CLAUDE.md` stages it, the file
+        // stays as it is); anything else may write them (`git checkout -- CLAUDE.md`).
+        let path_access = if GIT_READ_ONLY.contains(&sub)
+            || matches!(sub, "grep" | "add" | "stage" | "commit" | "notes")
+        {
+            Access::Read
+        } else {
+            Access::Any
+        };
+        self.git_paths(rest, path_access);
         match sub {
             _ if GIT_READ_ONLY.contains(&sub) => {
                 if has("--output") {
@@ -4748,6 +4989,15 @@ impl Walker {
                         Class::WritesInside,
                         format!("git {sub} --output writes a file"),
                     );
+                    let out = rest.iter().enumerate().find_map(|(i, a)| {
+                        a.text
+                            .strip_prefix("--output=")
+                            .map(Arg::literal)
+                            .or_else(|| a.is("--output").then(|| rest.get(i + 1).cloned())?)
+                    });
+                    if let Some(out) = out {
+                        self.check_path(&out, Access::Write);
+                    }
                 }
             }
             "grep" => {}
@@ -4782,10 +5032,13 @@ impl Walker {
                     Class::Network,
                     format!("git remote {first} talks to a remote"),
                 ),
-                _ => self.emit(
-                    Class::WritesInside,
-                    "git remote changes the repository configuration",
-                ),
+                _ => {
+                    self.emit(
+                        Class::WritesInside,
+                        "git remote changes the repository configuration",
+                    );
+                    self.note_repo_files(&[".git/config"]);
+                }
             },
             "worktree" if first == "list" => {}
             "config" => self.git_config(rest),
@@ -4794,11 +5047,15 @@ impl Walker {
                 "foreach" => self.emit(Class::Unparseable, "git submodule foreach runs a command"),
                 "init" | "deinit" | "absorbgitdirs" | "set-branch" | "set-url" => {
                     self.emit(Class::WritesInside, format!("git submodule {first}"));
+                    self.note_repo_files(&[".git/config", ".gitmodules"]);
                 }
-                _ => self.emit(
-                    Class::Network,
-                    format!("git submodule {first} talks to a remote"),
-                ),
+                _ => {
+                    self.emit(
+                        Class::Network,
+                        format!("git submodule {first} talks to a remote"),
+                    );
+                    self.note_repo_files(&[".git/config", ".gitmodules"]);
+                }
             },
             "bisect" => {
                 self.emit(Class::WritesInside, "git bisect changes the checkout");
@@ -4827,7 +5084,7 @@ impl Walker {
                 self.git_rebase_exec(rest);
             }
             "difftool" | "mergetool" => self.emit(
-                Class::WritesInside,
+                Class::RunsCode,
                 format!("git {sub} runs the configured tool"),
             ),
             _ if GIT_WRITERS.contains(&sub)
@@ -4935,12 +5192,33 @@ impl Walker {
             "--edit",
             "-e",
         ];
-        if rest.iter().any(|a| a.is("--global") || a.is("--system")) {
+        let outside_repo = rest.iter().any(|a| a.is("--global") || a.is("--system"));
+        if outside_repo {
             self.emit(
                 Class::TouchesOutside,
                 "git config outside the repository (global/system)",
             );
         }
+        // `-f FILE` names the file written; its value is no key.
+        let mut file: Option<Arg> = None;
+        let mut words: Vec<Arg> = Vec::new();
+        let mut i = 0;
+        while let Some(a) = rest.get(i) {
+            if a.is("-f") || a.is("--file") || a.is("--blob") {
+                if !a.is("--blob") {
+                    file = rest.get(i + 1).cloned();
+                }
+                i += 2;
+                continue;
+            }
+            if let Some(v) = a.text.strip_prefix("--file=") {
+                file = Some(Arg::literal(v));
+            } else {
+                words.push(a.clone());
+            }
+            i += 1;
+        }
+        let rest = &words[..];
         let pos = positionals(rest);
         let first = pos.first().map(|a| a.text.as_str()).unwrap_or("");
         let new_syntax_read = matches!(first, "get" | "list");
@@ -4955,6 +5233,16 @@ impl Walker {
                 && !rest.iter().any(|a| WRITE_FLAGS.contains(&a.text.as_str())));
         if reading {
             return;
+        }
+        match &file {
+            Some(f) => {
+                self.check_path(f, Access::Write);
+            }
+            None if outside_repo => {}
+            None if rest.iter().any(|a| a.is("--worktree")) => {
+                self.note_repo_files(&[".git/config.worktree"])
+            }
+            None => self.note_repo_files(&[".git/config"]),
         }
         let key = if new_syntax_write {
             pos.get(1)
@@ -4972,6 +5260,32 @@ impl Walker {
                 Class::WritesInside,
                 "git config changes the repository configuration",
             ),
+        }
+    }
+
+    /// Note `files` (relative to the repository's top) as written, for the repository git works
+    /// on from each possible working directory: the nearest directory inside the project that
+    /// holds `.git`, or the project root.
+    fn note_repo_files(&mut self, files: &[&str]) {
+        let mut tops: Vec<PathBuf> = Vec::new();
+        for cwd in &self.cwds {
+            let top = match cwd {
+                Cwd::Known(d) => d
+                    .ancestors()
+                    .take_while(|a| a.starts_with(&self.root))
+                    .find(|a| a.join(".git").exists())
+                    .map(Path::to_path_buf),
+                Cwd::Unknown => None,
+            }
+            .unwrap_or_else(|| self.root.clone());
+            if !tops.contains(&top) {
+                tops.push(top);
+            }
+        }
+        for top in tops {
+            for f in files {
+                self.note_write(top.join(f));
+            }
         }
     }
 
@@ -5056,9 +5370,18 @@ impl Walker {
                 Class::TouchesOutside,
                 "cargo uninstall changes installed binaries",
             ),
+            // These read manifests and write files; no build script or proc macro runs.
+            "fmt" | "clean" | "new" | "init" | "remove" | "rm" | "metadata" | "tree" | "report" => {
+                self.emit(
+                    Class::WritesInside,
+                    format!("cargo {} writes inside the project", sub.text),
+                )
+            }
+            // build, check, test, run, bench, clippy, doc, fix, rustc, package, plugins, aliases:
+            // build scripts and proc macros of the project and its dependencies run.
             s => self.emit(
-                Class::WritesInside,
-                format!("cargo {s} builds or runs code inside the project"),
+                Class::RunsCode,
+                format!("cargo {s} builds and runs code (build scripts, proc macros, tests)"),
             ),
         }
         self.check_args_generic(rest, Access::Any);
@@ -5078,7 +5401,10 @@ impl Walker {
         let pos = positionals(args);
         let sub = pos.first().map(|a| a.text.clone()).unwrap_or_default();
         match sub.as_str() {
-            "" if name == "yarn" => self.emit(Class::WritesInside, "yarn installs dependencies"),
+            "" if name == "yarn" => self.emit(
+                Class::RunsCode,
+                "yarn installs dependencies and runs their install scripts",
+            ),
             "" | "ls" | "list" | "ll" | "la" | "why" | "explain" | "prefix" | "root" | "bin"
             | "help" | "get" => {}
             "install" | "i" | "ci" | "add" | "in" | "isntall" => {
@@ -5089,8 +5415,10 @@ impl Walker {
                     );
                 } else {
                     self.emit(
-                        Class::WritesInside,
-                        format!("{name} {sub} installs the project's dependencies"),
+                        Class::RunsCode,
+                        format!(
+                            "{name} {sub} installs the project's dependencies and runs their install scripts"
+                        ),
                     );
                 }
             }
@@ -5100,8 +5428,19 @@ impl Walker {
             | "doctor" | "ping" | "token" | "whoami" | "link" | "ln" | "global" | "init" => {
                 self.emit(Class::Network, format!("{name} {sub} uses the network"));
             }
+            "config" | "c"
+                if pos.get(1).is_some_and(|a| {
+                    matches!(a.text.as_str(), "set" | "delete" | "edit" | "fix")
+                }) =>
+            {
+                self.emit(
+                    Class::TouchesOutside,
+                    format!("{name} config changes user configuration"),
+                );
+            }
+            "config" | "c" => {}
             _ => self.emit(
-                Class::WritesInside,
+                Class::RunsCode,
                 format!("{name} {sub} runs project scripts"),
             ),
         }
@@ -5210,9 +5549,15 @@ impl Walker {
                     "go clean removes caches outside the project",
                 );
             }
+            "fmt" | "clean" => self.emit(Class::WritesInside, format!("go {sub} writes files")),
+            "mod" if matches!(sub2.as_str(), "init" | "edit") => {
+                self.emit(Class::WritesInside, format!("go mod {sub2} writes go.mod"))
+            }
+            // build, test, run, generate, vet, tool…: cgo, //go:generate lines, tests and
+            // -toolexec/-vettool programs run.
             _ => self.emit(
-                Class::WritesInside,
-                format!("go {sub} builds or runs code inside the project"),
+                Class::RunsCode,
+                format!("go {sub} builds and runs code from the project"),
             ),
         }
         self.check_args_generic(args, Access::Any);
@@ -5265,8 +5610,8 @@ mod tests {
     }
 
     use Class::{
-        Destructive as D, Network as N, Privileged as P, ReadOnly as R, TouchesOutside as T,
-        Unparseable as U, WritesInside as W,
+        Destructive as D, Network as N, Privileged as P, ReadOnly as R, RunsCode as C,
+        TouchesOutside as T, Unparseable as U, WritesInside as W,
     };
 
     const TABLE: &[(&str, Class)] = &[
@@ -5388,28 +5733,11 @@ mod tests {
         ("git rebase main", W),
         ("git reset --hard HEAD~1", W),
         ("git branch -D old", W),
-        ("cargo build", W),
-        ("cargo test", W),
-        ("cargo test 2>&1 | tail", W),
-        ("cargo run -- --help", W),
-        ("cargo clippy --all-targets -- -D warnings", W),
-        ("npm test", W),
-        ("npm run build", W),
-        ("npm install", W),
-        ("make", W),
-        ("make -j4 test", W),
-        ("python -m pytest", W),
-        ("pytest -q", W),
-        ("python3 script.py", W),
-        ("./script.sh", W),
-        ("bash scripts/build.sh", W),
         ("echo hi > out.txt", W),
         ("echo hi >> a.txt", W),
         ("cat <<EOF > out.txt\nhi\nEOF", W),
         ("ls > listing.txt 2>&1", W),
         ("ls &> all.txt", W),
-        ("unknowncmd --flag", W),
-        ("go test ./...", W),
         ("find . -name '*.o' -delete", W),
         ("find . -name '*.pyc' -exec rm {} \\;", W),
         ("echo $(date)", W),
@@ -5420,11 +5748,6 @@ mod tests {
         ("tar -czf out.tgz src", W),
         ("rsync -a src/ backup/", W),
         ("sort -o sorted.txt a.txt", W),
-        ("nohup cargo build", W),
-        ("timeout 10 cargo test", W),
-        ("env RUST_BACKTRACE=1 cargo test", W),
-        ("RUST_LOG=debug cargo run", W),
-        ("CARGO_TARGET_DIR=target2 cargo build", W),
         ("patch -p1 < fix.diff", W),
         ("mktemp -p . tmp.XXXX", W),
         ("awk -i inplace '{print}' a.txt", W),
@@ -5432,6 +5755,117 @@ mod tests {
         ("cargo tree", W),
         ("vim a.txt", W),
         ("builtin cd src && rm -rf x", W),
+        // ---- runs project code ----
+        ("cargo build", C),
+        ("cargo test", C),
+        ("cargo test 2>&1 | tail", C),
+        ("cargo run -- --help", C),
+        ("cargo clippy --all-targets -- -D warnings", C),
+        ("npm test", C),
+        ("npm run build", C),
+        ("npm install", C),
+        ("make", C),
+        ("make -j4 test", C),
+        ("python -m pytest", C),
+        ("pytest -q", C),
+        ("python3 script.py", C),
+        ("./script.sh", C),
+        ("bash scripts/build.sh", C),
+        ("unknowncmd --flag", C),
+        ("go test ./...", C),
+        ("nohup cargo build", C),
+        ("timeout 10 cargo test", C),
+        ("env RUST_BACKTRACE=1 cargo test", C),
+        ("RUST_LOG=debug cargo run", C),
+        ("CARGO_TARGET_DIR=target2 cargo build", C),
+        ("./probe", C),
+        ("scripts/x.sh --fast", C),
+        ("bin/tool a.txt", C),
+        ("src/../bin/tool", C),
+        ("./node_modules/.bin/jest", C),
+        ("sh scripts/x.sh", C),
+        ("zsh x.zsh", C),
+        ("dash x.sh", C),
+        ("python x.py", C),
+        ("python3 -u x.py arg", C),
+        ("python3.12 x.py", C),
+        ("node server.js", C),
+        ("node --require ./hook.js x.js", C),
+        ("perl x.pl", C),
+        ("ruby x.rb", C),
+        ("php x.php", C),
+        ("lua x.lua", C),
+        ("Rscript analysis.R", C),
+        ("deno run main.ts", C),
+        ("deno test", C),
+        ("bun run dev", C),
+        ("bun test", C),
+        ("awk -f prog.awk a.txt", C),
+        ("just build", C),
+        ("ninja -C build", C),
+        ("cmake -S . -B build", C),
+        ("cargo check", C),
+        ("cargo bench", C),
+        ("cargo doc", C),
+        ("cargo +nightly build", C),
+        ("cargo nextest run", C),
+        ("cargo -q test", C),
+        ("npm run test -- --watch", C),
+        ("npm start", C),
+        ("pnpm test", C),
+        ("pnpm run lint", C),
+        ("yarn", C),
+        ("yarn build", C),
+        ("npm ci", C),
+        ("go run .", C),
+        ("go generate ./...", C),
+        ("go build ./...", C),
+        ("go vet ./...", C),
+        ("python -m venv .venv", C),
+        ("python -m mypkg", C),
+        ("tox -e py312", C),
+        ("nox", C),
+        ("mvn test", C),
+        ("./gradlew build", C),
+        ("gradle test", C),
+        ("jest --ci", C),
+        ("pre-commit run --all-files", C),
+        ("eslint src", C),
+        ("gcc -o x src/main.rs", C),
+        ("rustc src/main.rs", C),
+        ("mytool", C),
+        ("git difftool HEAD", C),
+        ("git bisect run ./test.sh", C),
+        ("find . -name '*.py' -exec python3 {} \\;", C),
+        ("xargs -I{} ./run.sh {} < a.txt", U),
+        ("time make", C),
+        ("FOO=1 make test", C),
+        ("cd src && ../run.sh", C),
+        ("cat a.txt | ./filter", C),
+        ("ls && cargo test", C),
+        // ---- writes inside, not running code ----
+        ("cp -r src dst", W),
+        ("cp -t src a.txt", W),
+        ("mv -f a.txt b.txt", W),
+        ("ln -sf a.txt b", W),
+        ("install -m 644 a.txt dst/a.txt", W),
+        ("install -d build/dir", W),
+        ("touch -d 2020-01-01 a.txt", W),
+        ("rmdir src/empty", W),
+        ("gzip -k a.txt", W),
+        ("unzip x.zip", W),
+        ("unzip -o x.zip -d build", W),
+        ("zip -r out.zip src", W),
+        ("tar xf x.tar", W),
+        ("split -l 10 a.txt part", W),
+        ("dos2unix a.txt", W),
+        ("cargo fmt", W),
+        ("cargo clean", W),
+        ("cargo new sub", W),
+        ("go fmt ./...", W),
+        ("go mod init example.com/x", W),
+        ("git config user.name me", W),
+        ("git remote add origin https://example.com/x.git", W),
         // ---- network ----
         ("curl https://example.com", N),
         ("curl -o out.html https://example.com", N),
@@ -5688,7 +6122,7 @@ mod tests {
 
     #[test]
     fn class_order_is_by_severity() {
-        let order = [R, W, N, T, P, D, U];
+        let order = [R, W, C, N, T, P, D, U];
         assert!(order.windows(2).all(|w| w[0] < w[1]));
         let project = Project::new();
         assert_eq!(project.analyze("ls").findings, Vec::new());
@@ -5750,6 +6184,138 @@ mod tests {
         assert_eq!(finding.command, "echo x");
         let analysis = project.analyze("rm -rf /");
         assert!(analysis.findings.iter().all(|f| f.command == "rm -rf /"));
+    }
+
+    /// Which paths (relative to the root) a command may write, and which it only reads.
+    #[test]
+    fn written_paths_are_told_from_read_ones() {
+        let project = Project::new();
+        fs::create_dir_all(project.root.join(".git/hooks")).unwrap();
+        fs::create_dir_all(project.root.join("tpl")).unwrap();
+        fs::write(project.root.join("tpl/CLAUDE.md"), "x").unwrap();
+        fs::create_dir_all(project.root.join("sub/.git")).unwrap();
+        let cases: &[(&str, &[&str], &[&str])] = &[
+            // (command, written, named but only read)
+            ("echo x > CLAUDE.md", &["CLAUDE.md"], &[]),
+            (
+                "echo x >> .git/hooks/pre-commit",
+                &[".git/hooks/pre-commit"],
+                &[],
+            ),
+            ("cat CLAUDE.md", &[], &["CLAUDE.md"]),
+            (
+                "grep x .claude/settings.json",
+                &[],
+                &[".claude/settings.json"],
+            ),
+            ("cat < .envrc", &[], &[".envrc"]),
+            ("sed -i s/a/b/ .gitattributes", &[".gitattributes"], &[]),
+            ("sed -n p .gitattributes", &[], &[".gitattributes"]),
+            ("tee .mcp.json < a.txt", &[".mcp.json"], &["a.txt"]),
+            (
+                "cp a.txt .vscode/tasks.json",
+                &[".vscode/tasks.json"],
+                &["a.txt"],
+            ),
+            ("cp CLAUDE.md backup.md", &["backup.md"], &["CLAUDE.md"]),
+            (
+                "cp tpl/CLAUDE.md .",
+                &["CLAUDE.md", "."],
+                &["tpl/CLAUDE.md"],
+            ),
+            (
+                "cp -t . tpl/CLAUDE.md",
+                &["CLAUDE.md", "."],
+                &["tpl/CLAUDE.md"],
+            ),
+            (
+                "cp tpl/CLAUDE.md src/",
+                &["src/CLAUDE.md"],
+                &["tpl/CLAUDE.md"],
+            ),
+            (
+                "mv evil .git/hooks",
+                &[".git/hooks", ".git/hooks/evil", "evil"],
+                &[],
+            ),
+            ("ln -s /tmp/x .claude", &[".claude"], &[]),
+            ("ln -s tpl/CLAUDE.md", &["CLAUDE.md"], &["tpl/CLAUDE.md"]),
+            ("touch .envrc", &[".envrc"], &[]),
+            ("mkdir -p .husky", &[".husky"], &[]),
+            ("vim .npmrc", &[".npmrc"], &[]),
+            ("./gen.sh .cargo/config.toml", &[".cargo/config.toml"], &[]),
+            ("git add CLAUDE.md", &[], &["CLAUDE.md"]),
+            (
+                "git diff .github/workflows/ci.yml",
+                &[],
+                &[".github/workflows/ci.yml"],
+            ),
+            ("git checkout -- CLAUDE.md", &["CLAUDE.md"], &[]),
+            ("git diff --output=CLAUDE.md", &["CLAUDE.md"], &[]),
+            ("git config user.name me", &[".git/config"], &[]),
+            ("git config --get user.name", &[], &[]),
+            (
+                "git config --worktree user.name me",
+                &[".git/config.worktree"],
+                &[],
+            ),
+            ("git config -f .gitmodules a.b c", &[".gitmodules"], &[]),
+            ("git remote add o https://x/y.git", &[".git/config"], &[]),
+            ("git remote -v", &[], &[]),
+            ("git -C sub config user.name me", &["sub/.git/config"], &[]),
+            (
+                "cd sub && git config user.email a@b",
+                &["sub/.git/config"],
+                &[],
+            ),
+            ("git submodule init", &[".git/config", ".gitmodules"], &[]),
+            (
+                "find .git/hooks -name '*.sample' -delete",
+                &[".git/hooks"],
+                &[],
+            ),
+            ("sort -o .gitmodules a.txt", &[".gitmodules"], &["a.txt"]),
+        ];
+        for (cmd, written, read) in cases {
+            let a = project.analyze(cmd);
+            let rel = |p: &PathBuf| {
+                p.strip_prefix(&project.root)
+                    .map(|r| {
+                        if r.as_os_str().is_empty() {
+                            ".".to_string()
+                        } else {
+                            r.display().to_string()
+                        }
+                    })
+                    .unwrap_or_else(|_| p.display().to_string())
+            };
+            let writes: Vec<String> = a.writes.iter().map(rel).collect();
+            for w in *written {
+                assert!(
+                    writes.iter().any(|x| x == w),
+                    "{cmd:?} writes {w}: {writes:?}"
+                );
+            }
+            for r in *read {
+                assert!(
+                    !writes.iter().any(|x| x == r),
+                    "{cmd:?} only reads {r}: {writes:?}"
+                );
+                assert!(
+                    a.paths.iter().map(rel).any(|x| x == *r),
+                    "{cmd:?} names {r}: {:?}",
+                    a.paths
+                );
+            }
+            if written.is_empty() {
+                assert!(
+                    writes
+                        .iter()
+                        .all(|w| !w.contains(".git") && !w.contains("CLAUDE")),
+                    "{cmd:?} writes nothing of interest: {writes:?}"
+                );
+            }
+        }
     }
 
     #[test]

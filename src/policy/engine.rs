@@ -5,6 +5,19 @@
 //! operator wrote, and the grants a human already gave. Every decision names the rule that made
 //! it, so `ccgate policy check` and the audit log can explain it. Unknown or unparseable input
 //! never becomes "allow".
+//!
+//! Two decisions do not come from the Bash class or tool table alone:
+//!
+//! - `runs_code` (a command that runs project code the classifier cannot see: `./probe`,
+//!   `cargo test`, `make`, unknown programs) is allowed by default only because an OS boundary
+//!   around the `claude` process limits what that code can reach. When
+//!   [`ToolContext::contained`] says there is none (`SANDBOX=off`), an `allow` for this class
+//!   becomes an `ask`: without the boundary nothing but a human stands between that code and the
+//!   operator's account.
+//! - Writes to configuration-as-code files (`.claude/**`, `CLAUDE.md`, `.git/hooks/**`,
+//!   `.envrc`, … see [`super::config_files`]) ask (rule `config_files`) even inside the project,
+//!   by file tools and by Bash commands that may write them: those files make tools run things
+//!   later, outside any boundary. A `deny` of the command's class still wins.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -67,6 +80,7 @@ impl Decision {
 pub struct BashRules {
     pub read_only: Action,
     pub writes_inside: Action,
+    pub runs_code: Action,
     pub network: Action,
     pub touches_outside: Action,
     pub privileged: Action,
@@ -79,6 +93,8 @@ impl Default for BashRules {
         BashRules {
             read_only: Action::Allow,
             writes_inside: Action::Allow,
+            // Only while an OS boundary is active; otherwise it asks (see the module doc).
+            runs_code: Action::Allow,
             network: Action::Ask,
             touches_outside: Action::Ask,
             privileged: Action::Ask,
@@ -138,6 +154,8 @@ pub const DEFAULT_RULES_TOML: &str = r#"# ccgate policy rules. Every key is opti
 [bash]
 read_only = "allow"        # ls, cat, grep, git status … on paths inside the project
 writes_inside = "allow"    # touch, mkdir, git commit … inside the project (never for viewers)
+runs_code = "allow"        # ./probe, cargo test, make, npm test, unknown programs: code ccgate
+                           # cannot see; "allow" asks anyway while no OS boundary is active
 network = "ask"            # curl, git push, npm install …
 touches_outside = "ask"    # any path outside the project
 privileged = "ask"         # sudo, chmod +s, systemctl …
@@ -198,6 +216,7 @@ impl Rules {
         match class {
             Class::ReadOnly => self.bash.read_only,
             Class::WritesInside => self.bash.writes_inside,
+            Class::RunsCode => self.bash.runs_code,
             Class::Network => self.bash.network,
             Class::TouchesOutside => self.bash.touches_outside,
             Class::Privileged => self.bash.privileged,
@@ -242,6 +261,7 @@ pub fn class_name(c: Class) -> &'static str {
     match c {
         Class::ReadOnly => "read_only",
         Class::WritesInside => "writes_inside",
+        Class::RunsCode => "runs_code",
         Class::Network => "network",
         Class::TouchesOutside => "touches_outside",
         Class::Privileged => "privileged",
@@ -254,6 +274,7 @@ fn class_by_name(n: &str) -> Option<Class> {
     [
         Class::ReadOnly,
         Class::WritesInside,
+        Class::RunsCode,
         Class::Network,
         Class::TouchesOutside,
         Class::Privileged,
@@ -267,7 +288,10 @@ fn class_by_name(n: &str) -> Option<Class> {
 /// What a grant for a Bash command covers: the program and, for multi-command tools like git,
 /// its subcommand — `Bash(cargo test:*)`, `Bash(curl:*)`. A command line with several commands
 /// gets the scopes of all of them joined (`Bash(cargo test:*) + Bash(curl:*)`), so a grant for one
-/// command never covers a different command chained after it.
+/// command never covers a different command chained after it. A program run by path keeps its
+/// path (`Bash(./probe:*)`): a grant for the project's `./test.sh` must not cover
+/// `../../elsewhere/test.sh`; only programs in system directories go by name (`/usr/bin/curl`
+/// is `curl`).
 pub fn bash_grant_scope(analysis: &bash::Analysis) -> String {
     let mut scopes: Vec<String> = Vec::new();
     for argv in &analysis.commands {
@@ -283,16 +307,42 @@ pub fn bash_grant_scope(analysis: &bash::Analysis) -> String {
 }
 
 fn command_scope(argv: &[String]) -> String {
-    let prog = argv.first().map(String::as_str).unwrap_or("");
-    let prog = prog.rsplit('/').next().unwrap_or(prog);
+    let written = argv.first().map(String::as_str).unwrap_or("");
+    let base = written.rsplit('/').next().unwrap_or(written);
+    let in_system_dir = written.rsplit_once('/').is_some_and(|(dir, _)| {
+        bash::SYSTEM_BIN_DIRS
+            .iter()
+            .any(|d| Path::new(d) == Path::new(dir))
+    });
+    let prog = if written.contains('/') && !in_system_dir {
+        written
+    } else {
+        base
+    };
     let with_sub = matches!(
-        prog,
+        base,
         "git" | "cargo" | "npm" | "pnpm" | "yarn" | "docker" | "kubectl" | "go" | "pip" | "make"
     );
     match (with_sub, argv.get(1)) {
         (true, Some(sub)) if !sub.starts_with('-') => format!("Bash({prog} {sub}:*)"),
         _ => format!("Bash({prog}:*)"),
     }
+}
+
+/// What a grant for changing configuration files covers: exactly those files.
+fn config_scope(files: &[String]) -> String {
+    format!("Config({})", files.join(", "))
+}
+
+/// The configuration files a file tool writing `p` would change: `p` as written (lexically: a
+/// `.claude` that is itself a symlink is still what Claude Code reads) and after symlink
+/// resolution (`docs/link` may point into `.claude/`).
+fn config_file_targets(ctx: &ToolContext<'_>, p: &str) -> Vec<String> {
+    let mut candidates = vec![super::config_files::lexical(ctx.cwd, p)];
+    if let Ok(resolved) = super::sandbox::resolve_within(ctx.root, ctx.cwd, p) {
+        candidates.push(resolved);
+    }
+    super::config_files::matched_all(ctx.root, &candidates)
 }
 
 /// A few names for messages.
@@ -435,6 +485,7 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
         );
     }
     if let Some((_, keys)) = FILE_TOOLS.iter().find(|(n, _)| *n == tool) {
+        let mut config: Vec<String> = Vec::new();
         for key in *keys {
             let Some(raw) = input.get(*key) else { continue };
             let Some(p) = raw.as_str() else {
@@ -443,6 +494,21 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
             if let Err((reason, rule)) = decide_file_tool_path(ctx, p) {
                 return deny(reason, rule);
             }
+            if WRITE_TOOLS.contains(&tool) {
+                config.extend(config_file_targets(ctx, p));
+            }
+        }
+        if !config.is_empty() {
+            config.dedup();
+            return Decision::Ask {
+                reason: format!(
+                    "{tool} changes {}, which configures tools that run later",
+                    config.join(", ")
+                ),
+                rule: "config_files".into(),
+                step_up: false,
+                grant_scope: config_scope(&config),
+            };
         }
         if tool == "Grep" {
             if let Err(reason) = grep_avoids_secrets(ctx, input) {
@@ -497,9 +563,40 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
                 );
             }
         }
+        let action = rules.bash_action(class);
+        // Configuration files make tools run things later: a human approves each change.
+        let config = super::config_files::matched_all(ctx.root, &analysis.writes);
+        if !config.is_empty() && action != Action::Deny {
+            let mut reason = format!(
+                "may change {}, which configures tools that run later",
+                config.join(", ")
+            );
+            if action == Action::Ask {
+                reason.push_str(&format!("; also: {why}"));
+            }
+            return Decision::Ask {
+                reason,
+                rule: "config_files".into(),
+                step_up: action == Action::Ask
+                    && rules.step_up.bash.iter().any(|c| c == class_name(class)),
+                grant_scope: format!(
+                    "{} + {}",
+                    bash_grant_scope(&analysis),
+                    config_scope(&config)
+                ),
+            };
+        }
+        // Project code ccgate cannot see is only as safe as the boundary around it.
+        if class == Class::RunsCode && action == Action::Allow && !ctx.contained {
+            return Decision::Ask {
+                reason: format!("runs project code and no OS boundary is active ({why})"),
+                rule: format!("{rule}.uncontained"),
+                step_up: false,
+                grant_scope: bash_grant_scope(&analysis),
+            };
+        }
         // A recursive reader (grep -r, rg, find -exec, tar…) over a tree holding secret files
         // would read them without naming them: never silently.
-        let action = rules.bash_action(class);
         if action == Action::Allow {
             if let Some(reason) = recursive_secret_read(ctx, &analysis) {
                 return Decision::Ask {
