@@ -42,6 +42,13 @@ impl World {
         )
         .unwrap();
         std::fs::write(root.join("approved/other/notes"), "OTHER-PROJECT").unwrap();
+        let git = std::process::Command::new("git")
+            .args(["init", "-q"])
+            .current_dir(root.join("approved/proj"))
+            .status()
+            .unwrap();
+        assert!(git.success());
+        std::fs::write(root.join("approved/proj/.git/deploy.pem"), "KEY").unwrap();
         let settings = JailSettings {
             enabled: true,
             bwrap: "bwrap".into(),
@@ -129,10 +136,15 @@ probe shadow 'test -n "$(cat /etc/shadow)"'
 probe tcp_connect 'exec 3<>/dev/tcp/127.0.0.1/{port}'
 probe root_home 'ls /root'
 probe new_userns 'unshare -U true'
+probe git_hook 'echo "touch /tmp/pwned" > .git/hooks/pre-commit'
+probe git_config 'git config core.fsmonitor "touch /tmp/pwned"'
+probe git_replace 'mv .git .git-old'
+probe git_secret_in_repo 'test -n "$(cat .git/deploy.pem)"'
 probe list_processes 'test "$(ls /proc | grep -c "^[0-9]")" -gt 8'
 probe write_root 'echo x > /escaped'
 probe ptrace_init 'cat /proc/1/environ'
 echo hello > src/new.txt && echo "worked create"
+git add src/new.txt && git -c user.name=t -c user.email=t@t commit -qm inside && echo "worked commit"
 sed -i 's/hi/hello/' src/app.py && grep -q hello src/app.py && echo "worked edit"
 python3 src/app.py >/dev/null && echo "worked run"
 echo scratch > /tmp/t && echo "worked tmp"
@@ -162,13 +174,17 @@ echo h > "$HOME/state" && echo "worked home"
         "list_processes",
         "write_root",
         "ptrace_init",
+        "git_hook",
+        "git_config",
+        "git_replace",
+        "git_secret_in_repo",
     ] {
         assert!(
             out.contains(&format!("blocked {name}")),
             "{name} not tried:\n{out}\n{err}"
         );
     }
-    for ok in ["create", "edit", "run", "tmp", "home"] {
+    for ok in ["create", "edit", "run", "tmp", "home", "commit"] {
         assert!(
             out.contains(&format!("worked {ok}")),
             "{ok} failed inside:\n{out}\n{err}"

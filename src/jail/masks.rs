@@ -22,6 +22,11 @@ use crate::policy::secret_files::SecretFiles;
 pub struct Masks {
     pub files: Vec<PathBuf>,
     pub dirs: Vec<PathBuf>,
+    /// Git's hooks folders and config files: mounted read-only (see [`is_git_runtime_config`]).
+    pub read_only: Vec<PathBuf>,
+    /// `.git` folders: each mounted onto itself, so it cannot be renamed or removed and
+    /// replaced by one with hooks of Claude's making.
+    pub anchors: Vec<PathBuf>,
     /// Directory entries looked at.
     pub seen: usize,
 }
@@ -85,6 +90,12 @@ pub fn scan(
                 push(&mut out, &path)?;
                 continue;
             }
+            if is_git_runtime_config(&path) {
+                out.read_only.push(path.clone());
+            }
+            if ft.is_dir() && e.file_name() == ".git" {
+                out.anchors.push(path.clone());
+            }
             if ft.is_dir() {
                 stack.push(path);
             } else if ft.is_file() && meta.nlink() > 1 {
@@ -101,7 +112,33 @@ pub fn scan(
     out.files.dedup();
     out.dirs.sort();
     out.dirs.dedup();
+    if out.read_only.len() + out.anchors.len() > MAX_MASKS {
+        return Err(format!(
+            "more than {MAX_MASKS} git hooks folders and config files in this project; ccgate will not start Claude here"
+        ));
+    }
     Ok(out)
+}
+
+/// `.git/hooks` and `.git/config` (also of submodules under `.git/modules/…`): git runs what
+/// they name — hooks, `core.hooksPath`, `core.fsmonitor`, filters, aliases — when the operator
+/// next uses the repository on the host, outside the boundary.
+pub fn is_git_runtime_config(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str());
+    if !matches!(name, Some("hooks") | Some("config")) {
+        return false;
+    }
+    let Some(parent) = path.parent() else {
+        return false;
+    };
+    parent.file_name().is_some_and(|n| n == ".git")
+        || parent
+            .ancestors()
+            .skip(1)
+            .any(|a| a.file_name().is_some_and(|n| n == "modules"))
+            && parent
+                .ancestors()
+                .any(|a| a.file_name().is_some_and(|n| n == ".git"))
 }
 
 fn push(out: &mut Masks, path: &Path) -> Result<(), String> {
@@ -168,6 +205,28 @@ mod tests {
             .map(|f| f.strip_prefix(&p).unwrap().display().to_string())
             .collect();
         assert_eq!(dirs, vec!["data".to_string(), "keys/.ssh".to_string()]);
+    }
+
+    #[test]
+    fn git_hooks_and_config_are_recognised_and_little_else() {
+        for yes in [
+            "/p/.git/hooks",
+            "/p/.git/config",
+            "/p/.git/modules/sub/hooks",
+            "/p/.git/modules/a/b/config",
+            "/p/vendor/x/.git/config",
+        ] {
+            assert!(is_git_runtime_config(Path::new(yes)), "{yes}");
+        }
+        for no in [
+            "/p/config",
+            "/p/src/hooks",
+            "/p/.git/HEAD",
+            "/p/.git/objects/config",
+            "/p/modules/x/config",
+        ] {
+            assert!(!is_git_runtime_config(Path::new(no)), "{no}");
+        }
     }
 
     #[test]

@@ -58,7 +58,9 @@ pub const INIT_INSIDE: &str = "/run/ccgate-init";
 /// The fd number the lifeline's read end gets in the child.
 pub const LIFELINE_FD: i32 = 3;
 
-/// Files under `/etc` that hold credentials and are hidden even though `/etc` is visible.
+/// Files under `/etc` that hold credentials and are hidden even though `/etc` is visible —
+/// besides everything there that other users may not read (see [`private_entries`]), which
+/// covers most of these already.
 const ETC_HIDDEN: &[&str] = &[
     "/etc/shadow",
     "/etc/shadow-",
@@ -137,6 +139,8 @@ pub struct Jail {
     runtime: PathBuf,
     mask_file: PathBuf,
     mask_dir: PathBuf,
+    /// What is hidden under `/etc`, found once at start.
+    etc_masks: Vec<PathBuf>,
 }
 
 /// One process's view of the world.
@@ -207,7 +211,12 @@ impl Jail {
             .iter()
             .filter_map(|p| p.canonicalize().ok())
             .collect();
+        let mut etc_masks: Vec<PathBuf> = ETC_HIDDEN.iter().map(PathBuf::from).collect();
+        etc_masks.extend(private_entries(Path::new("/etc"), 100_000));
+        etc_masks.sort();
+        etc_masks.dedup();
         let mut jail = Jail {
+            etc_masks,
             mechanism,
             unavailable,
             init_exe,
@@ -342,8 +351,8 @@ impl Jail {
                 Err(_) => {}
             }
         }
-        for h in ETC_HIDDEN {
-            self.mask(&mut a, Path::new(h));
+        for h in &self.etc_masks {
+            self.mask(&mut a, h);
         }
         for p in &self.read_only {
             a.two("--ro-bind", p, p);
@@ -353,6 +362,18 @@ impl Jail {
         a.two("--bind", cell.tmp, "/tmp");
         a.two("--bind", cell.home, cell.home);
         a.two("--bind", cell.project, cell.project);
+        // Order matters: a later mount covers an earlier one at or below the same place. The
+        // `.git` anchors first, then git's runtime config read-only, then the secret masks, which
+        // always win.
+        for g in &found.anchors {
+            a.two("--bind", g, g);
+        }
+        // Configuration that runs code later *outside* the boundary (git hooks, `core.hooksPath`,
+        // `core.fsmonitor`…) stays read-only, so nothing Claude runs can plant it for the
+        // operator's next `git commit` on the host.
+        for r in &found.read_only {
+            a.two("--ro-bind", r, r);
+        }
         for m in &found.files {
             a.two("--ro-bind", &self.mask_file, m);
         }
@@ -441,6 +462,41 @@ impl Jail {
         }
         check_probe(&stdout)
     }
+}
+
+/// Entries under `dir` that other users may not read (a file without `o+r`, a folder without
+/// `o+r` or `o+x`): private by the owner's intent, yet readable inside the sandbox when ccgate
+/// runs as their owner (root). Symlinks are not followed; at most `limit` entries are walked.
+pub fn private_entries(dir: &Path, limit: usize) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut seen = 0usize;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            seen += 1;
+            if seen > limit {
+                return out;
+            }
+            let Ok(m) = std::fs::symlink_metadata(e.path()) else {
+                continue;
+            };
+            let mode = m.mode();
+            if m.is_dir() {
+                if mode & 0o005 != 0o005 {
+                    out.push(e.path());
+                } else {
+                    stack.push(e.path());
+                }
+            } else if m.is_file() && mode & 0o004 == 0 {
+                out.push(e.path());
+            }
+        }
+    }
+    out
 }
 
 /// The hidden sub-command run by [`Jail::probe`] inside the sandbox.
