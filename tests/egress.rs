@@ -719,3 +719,134 @@ async fn egress_proxy_bounds_open_tunnels_and_ends_them_with_the_lease() {
     let closed = timeout(WAIT, first.read_to_end(&mut rest)).await;
     assert!(closed.is_ok(), "the tunnel outlived its lease");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The real `claude` CLI through the gateway, with a TCP → Unix forwarder standing in for the
+// jail's.
+
+mod support;
+
+/// Relay connections on a fresh loopback port to `socket`, byte for byte. Returns the port.
+async fn forward_to(socket: &Path) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let socket = socket.to_path_buf();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let socket = socket.clone();
+            tokio::spawn(async move {
+                if let Ok(mut unix) = UnixStream::connect(&socket).await {
+                    let _ = tokio::io::copy_bidirectional(&mut tcp, &mut unix).await;
+                }
+            });
+        }
+    });
+    port
+}
+
+/// `claude -p <prompt> --output-format json` against `port` with `key`; the result object.
+async fn run_cli(home: &Path, port: u16, key: &str, prompt: &str, max_retries: u32) -> Value {
+    let out = tokio::process::Command::new(support::claude_bin())
+        .args(["-p", prompt, "--output-format", "json"])
+        .current_dir(home)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("CLAUDE_CONFIG_DIR", home.join(".claude"))
+        .env("ANTHROPIC_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("ANTHROPIC_API_KEY", key)
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("DISABLE_ERROR_REPORTING", "1")
+        .env("CLAUDE_CODE_MAX_RETRIES", max_retries.to_string())
+        .kill_on_drop(true)
+        .output();
+    let out = timeout(Duration::from_secs(120), out)
+        .await
+        .unwrap()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "no JSON result: stdout {:?} stderr {:?}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Counts admissions, so the test sees how often the CLI tried.
+struct CountingSink {
+    inner: Arc<Sink>,
+    admits: std::sync::atomic::AtomicUsize,
+}
+
+impl UsageSink for CountingSink {
+    fn admit(&self, owner: &Owner) -> Result<(), String> {
+        self.admits
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.admit(owner)
+    }
+    fn record(&self, owner: &Owner, usage: &Usage) {
+        self.inner.record(owner, usage)
+    }
+    fn denied(&self, owner: &Owner, target: &str, reason: &str) {
+        self.inner.denied(owner, target, reason)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn egress_gateway_serves_the_real_claude_cli_and_its_refusals_are_final() {
+    let model = support::fake_anthropic::FakeAnthropic::start().await;
+    let mut config = EgressConfig::new(UpstreamCredential::ApiKey(REAL_KEY.into()));
+    config.upstream_base = model.base_url().parse().unwrap();
+    let (inner, mut rx) = sink();
+    let sink = Arc::new(CountingSink {
+        inner: inner.clone(),
+        admits: Default::default(),
+    });
+    let egress = Egress::new(config, sink.clone()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let lease = egress
+        .open(owner(), &dir.path().join("lease"))
+        .await
+        .unwrap();
+    let port = forward_to(lease.api_socket()).await;
+    let key = lease.key().expose_secret().to_string();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+
+    let result = run_cli(&home, port, &key, "hello", 0).await;
+    assert_eq!(result["is_error"], false, "{result}");
+    assert_eq!(result["result"], "FAKE: you said hello");
+    let (_, usage) = next_usage(&mut rx).await;
+    assert_eq!(usage.status, 200);
+    assert!(usage.model.starts_with("claude-"), "{usage:?}");
+    assert_eq!(
+        Some(usage.input_tokens),
+        result["usage"]["input_tokens"].as_u64(),
+        "the gateway counted what the CLI was told"
+    );
+    assert_eq!(model.request_count(), 1);
+
+    *inner.refuse.lock().unwrap() = Some("ccgate: daily budget reached".into());
+    let admits_before = sink.admits.load(std::sync::atomic::Ordering::SeqCst);
+    let result = run_cli(&home, port, &key, "again", 4).await;
+    assert_eq!(result["is_error"], true, "{result}");
+    assert!(
+        result.to_string().contains("daily budget reached"),
+        "the CLI shows the refusal: {result}"
+    );
+    // With 4 retries allowed, a CLI that ignored `x-should-retry: false` would ask 5 times;
+    // one that met a reset connection (a refusal sent before the body was read) twice.
+    let asked = sink.admits.load(std::sync::atomic::Ordering::SeqCst) - admits_before;
+    assert_eq!(
+        asked, 1,
+        "x-should-retry: false stops the CLI retrying a refusal"
+    );
+    assert_eq!(
+        model.request_count(),
+        1,
+        "a refused request never reaches the model"
+    );
+}

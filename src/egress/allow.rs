@@ -123,7 +123,7 @@ impl AllowEntry {
 
     /// Does this entry allow `host` (as the client wrote it) on `port`? `default_port` is the
     /// port a port-less entry stands for (443 for CONNECT, 80 for plain HTTP).
-    pub fn matches(&self, host: &Target, port: u16, default_port: u16) -> bool {
+    pub(crate) fn matches(&self, host: &Target, port: u16, default_port: u16) -> bool {
         if self.port.unwrap_or(default_port) != port {
             return false;
         }
@@ -155,7 +155,7 @@ impl fmt::Display for AllowEntry {
 
 /// The host a client asked for, normalised for matching.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     Name(String),
     Ip(IpAddr),
 }
@@ -163,7 +163,7 @@ pub enum Target {
 impl Target {
     /// Parse the host part of a request target (`example.com`, `1.2.3.4`, `[::1]`). `None` for
     /// anything that is neither a valid name nor an address.
-    pub fn parse(host: &str) -> Option<Target> {
+    pub(crate) fn parse(host: &str) -> Option<Target> {
         if let Some(inner) = host.strip_prefix('[') {
             return inner
                 .strip_suffix(']')?
@@ -214,7 +214,7 @@ fn normalize_name(name: &str) -> Option<String> {
 /// unspecified, `0.0.0.0/8`), the link (link-local, which holds the metadata service
 /// `169.254.169.254`, and AWS's IPv6 one `fd00:ec2::254`), or many hosts at once (multicast,
 /// broadcast). IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry.
-pub fn forbidden_for_names(ip: IpAddr) -> bool {
+pub(crate) fn forbidden_for_names(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
             v4.is_loopback()

@@ -85,24 +85,8 @@ impl Gateway {
 
     async fn respond(&self, req: Request<Incoming>) -> Response<Body> {
         let started = Instant::now();
-        match route(req.method(), req.uri().path()) {
-            Route::Root => return Response::new(Body::empty()),
-            Route::Unknown => {
-                return api_error(
-                    StatusCode::NOT_FOUND,
-                    "not_found_error",
-                    "ccgate's model gateway serves only the Messages API",
-                )
-            }
-            Route::Api => {}
-        }
-        if self.stopped.has_changed().is_err() || !self.authorized(req.headers()) {
-            return api_error(
-                StatusCode::UNAUTHORIZED,
-                "authentication_error",
-                "invalid x-api-key for this ccgate session",
-            );
-        }
+        let route = route(req.method(), req.uri().path());
+        let authorized = self.stopped.has_changed().is_ok() && self.authorized(req.headers());
         let limit = self.shared.config.max_request_bytes;
         let too_large = || {
             api_error(
@@ -118,13 +102,9 @@ impl Gateway {
         if declared.is_some_and(|n| n > limit as u64) {
             return too_large();
         }
-        if let Err(message) = self.shared.sink.admit(&self.owner) {
-            let mut r = api_error(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", &message);
-            r.headers_mut()
-                .insert("x-should-retry", HeaderValue::from_static("false"));
-            return r;
-        }
-
+        // The whole body is read before any answer: answering a half-sent request makes the
+        // server close with unread data, which the client sees as a connection reset and
+        // retries. A refusal must reach the CLI as itself.
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, limit).collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -138,6 +118,30 @@ impl Gateway {
                 );
             }
         };
+        match route {
+            Route::Root => return Response::new(Body::empty()),
+            Route::Unknown => {
+                return api_error(
+                    StatusCode::NOT_FOUND,
+                    "not_found_error",
+                    "ccgate's model gateway serves only the Messages API",
+                )
+            }
+            Route::Api => {}
+        }
+        if !authorized {
+            return api_error(
+                StatusCode::UNAUTHORIZED,
+                "authentication_error",
+                "invalid x-api-key for this ccgate session",
+            );
+        }
+        if let Err(message) = self.shared.sink.admit(&self.owner) {
+            let mut r = api_error(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", &message);
+            r.headers_mut()
+                .insert("x-should-retry", HeaderValue::from_static("false"));
+            return r;
+        }
 
         let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
         let base = self

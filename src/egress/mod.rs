@@ -313,7 +313,8 @@ fn bind(path: &Path) -> io::Result<UnixListener> {
     Ok(listener)
 }
 
-/// How long a client may take to send a request's headers.
+/// How long a client may take to send a request's headers, and so also how long an idle
+/// kept-alive connection stays open (hyper starts the clock when it waits for the next request).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serve HTTP/1.1 on `listener` with `handle` until `stopped` fires (its sender dropped). Every
