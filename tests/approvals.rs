@@ -53,8 +53,14 @@ async fn a_write_outside_asks_runs_once_approved_and_the_button_cannot_be_replay
     assert!(p.text.contains("touch"), "{}", p.text);
     let allow = button_data(&p, "Allow once");
     h.tg.inject_callback(USER, USER, p.message_id, &allow);
-    h.wait_message(USER, "ran", |m| m.text.contains("FAKE: tool result was"))
+    let ran = h
+        .wait_message(USER, "ran", |m| m.text.contains("FAKE: tool"))
         .await;
+    assert!(
+        ran.text.contains("Read-only file system"),
+        "the OS refused the write outside: {}",
+        ran.text
+    );
     assert!(inside.exists(), "the approved command ran");
     // Approval is the user experience; the OS boundary still holds: nothing outside changed.
     assert!(

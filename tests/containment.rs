@@ -389,7 +389,8 @@ async fn kill_9_leaves_no_claude_and_the_turn_runs_once_after_restart() {
         line_count(&runs) == 1
     })
     .await;
-    let cli = claude_bin().display().to_string();
+    // The launcher runs the CLI by its resolved path.
+    let cli = claude_bin().canonicalize().unwrap().display().to_string();
     assert!(
         !processes_with(&cli, h.tmp.path()).is_empty(),
         "claude runs before the kill"
