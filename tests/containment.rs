@@ -29,6 +29,11 @@ fn bash(cmd: &str) -> String {
 /// Send `text` and wait for the final answer of that turn; press Allow on any approval
 /// prompt that comes first (the boundary must hold even then).
 async fn turn(h: &Harness, text: &str) -> String {
+    turn_allowing(h, text).await.0
+}
+
+/// [`turn`], also telling how many approval prompts were answered with Allow.
+async fn turn_allowing(h: &Harness, text: &str) -> (String, usize) {
     let before = h.finals(USER).len();
     let mut pressed: Vec<i64> = Vec::new();
     h.send(text);
@@ -36,7 +41,7 @@ async fn turn(h: &Harness, text: &str) -> String {
     loop {
         let finals = h.finals(USER);
         if finals.len() > before {
-            return finals.last().unwrap().text.clone();
+            return (finals.last().unwrap().text.clone(), pressed.len());
         }
         for m in h.tg.messages(USER) {
             if m.text.contains("Approval needed")
@@ -136,6 +141,16 @@ async fn every_escape_fails_at_the_os_level_and_real_work_succeeds() {
     .unwrap();
     let proj = h.approved().join("proj");
     std::fs::write(proj.join(".env"), "PROJECT_SECRET=PROJECT-ENV-CANARY\n").unwrap();
+    // A checked-out repository's CLAUDE.md imports secret files: the CLI expands these at
+    // session start without asking ccgate, so only the OS boundary stands in the way.
+    std::fs::write(
+        proj.join("CLAUDE.md"),
+        format!(
+            "CLAUDE-MD-MARKER\n@.env\n@{}/.ssh/id_rsa\n@../other/notes.txt\n",
+            home.display()
+        ),
+    )
+    .unwrap();
     std::fs::create_dir_all(h.approved().join("other")).unwrap();
     std::fs::write(h.approved().join("other/notes.txt"), "OTHER-PROJECT").unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -211,7 +226,7 @@ async fn every_escape_fails_at_the_os_level_and_real_work_succeeds() {
         "SessionStart": hook("SessionStart"),
     }});
     std::fs::create_dir_all(proj.join(".claude")).unwrap();
-    turn(
+    let (_, allowed) = turn_allowing(
         &h,
         &tool(
             "Write",
@@ -219,6 +234,10 @@ async fn every_escape_fails_at_the_os_level_and_real_work_succeeds() {
         ),
     )
     .await;
+    assert_eq!(
+        allowed, 1,
+        "writing CLI settings asks, and the user pressed Allow"
+    );
     assert!(
         proj.join(".claude/settings.json").exists(),
         "the write was allowed"
@@ -239,10 +258,25 @@ async fn every_escape_fails_at_the_os_level_and_real_work_succeeds() {
     }
 
     // 3. @mentions of secret files: refused by the policy, and unreadable anyway.
-    turn(&h, "please look at @.env").await;
-    turn(&h, "and at @~/.ssh/id_rsa").await;
-    turn(&h, &format!("and at @{}/.ssh/id_rsa", home.display())).await;
+    for prompt in [
+        "please look at @.env".to_string(),
+        "and at @~/.ssh/id_rsa".to_string(),
+        format!("and at @{}/.ssh/id_rsa", home.display()),
+    ] {
+        let mark = last_id(&h);
+        h.send(&prompt);
+        let m = h
+            .wait_message(USER, "the refusal", |m| {
+                m.message_id > mark && m.text.contains("Not sent")
+            })
+            .await;
+        assert!(!m.text.contains("CANARY"), "{}", m.text);
+    }
     let traffic = all_model_traffic(&h);
+    assert!(
+        traffic.contains("CLAUDE-MD-MARKER"),
+        "the project's CLAUDE.md was not loaded, so its imports were not tried"
+    );
     for canary in [
         "OPERATOR-KEY-MATERIAL",
         "PROJECT-ENV-CANARY",
@@ -548,5 +582,64 @@ with open("fetch-result.txt", "w") as f:
         )
         .unwrap();
     assert_eq!(denied, 1, "the refusal was not audited");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_shows_the_mechanism_and_every_layer() {
+    let mut h = Harness::new().await;
+    let run = |h: &Harness, args: &'static [&'static str]| {
+        let mut cmd = h.command();
+        cmd.args(args);
+        async move {
+            let out = cmd.output().await.unwrap();
+            (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            )
+        }
+    };
+    let (rc, out) = run(&h, &["doctor"]).await;
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains("ok    os boundary") && out.contains("bubblewrap"),
+        "{out}"
+    );
+    for layer in [
+        "files",
+        "secret files",
+        "processes",
+        "network",
+        "privileges",
+        "lifetime",
+    ] {
+        assert!(
+            out.contains(&format!("· {layer}")),
+            "{layer} missing:\n{out}"
+        );
+    }
+    assert!(
+        out.contains("ok    model credential") && out.contains("ephemeral key"),
+        "{out}"
+    );
+
+    // Without the mechanism doctor fails and says what to do.
+    h.set_env("BWRAP_PATH", "/nonexistent/bwrap");
+    let (rc, out) = run(&h, &["doctor"]).await;
+    assert_eq!(rc, 2, "{out}");
+    assert!(out.contains("FAIL  os boundary"), "{out}");
+    assert!(out.contains("not enforced"), "{out}");
+
+    // SANDBOX=off is shown as such; no credential is a failure with the names to set.
+    h.set_env("BWRAP_PATH", "bwrap");
+    h.set_env("SANDBOX", "off");
+    h.set_env("ANTHROPIC_API_KEY", "");
+    let (rc, out) = run(&h, &["doctor"]).await;
+    assert_eq!(rc, 2, "{out}");
+    assert!(out.contains("OFF (SANDBOX=off)"), "{out}");
+    assert!(
+        out.contains("FAIL  model credential") && out.contains("CLAUDE_CODE_OAUTH_TOKEN"),
+        "{out}"
+    );
     h.stop().await;
 }

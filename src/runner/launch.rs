@@ -151,6 +151,11 @@ impl Launcher {
             "CLAUDE_CONFIG_DIR".into(),
             home.join(".claude").display().to_string(),
         ));
+        // The project's CLAUDE.md, via `--add-dir` (see `SpawnSpec::args`).
+        env.push((
+            "CLAUDE_CODE_ADDITIONAL_DIRECTORIES_CLAUDE_MD".into(),
+            "1".into(),
+        ));
         let contained = self.jail.is_contained();
         let mut guard = guard;
         let sockets = if contained {

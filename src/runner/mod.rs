@@ -68,6 +68,13 @@ impl SpawnSpec {
         a.push("--settings".into());
         a.push(CCGATE_SETTINGS.into());
         a.push("--strict-mcp-config".into());
+        // Project settings are off, and with them the project's CLAUDE.md; bring the
+        // instructions back (not the settings) by naming the project as an extra directory
+        // whose CLAUDE.md the CLI reads (CLAUDE_CODE_ADDITIONAL_DIRECTORIES_CLAUDE_MD=1, set by
+        // the launcher). Its @imports are read by the CLI without asking ccgate: inside the
+        // boundary, secret files are unreadable and nothing outside the project exists.
+        a.push("--add-dir".into());
+        a.push(self.cwd.display().to_string());
         a.push("--max-turns".into());
         a.push(self.max_turns.to_string());
         if let Some(m) = &self.model {
