@@ -177,25 +177,11 @@ fn runtime_dir() -> anyhow::Result<std::path::PathBuf> {
             };
             let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
             if !alive {
-                let p = e.path();
-                // Mask folders are mode 000: make them removable first.
-                let _ = chmod_tree(&p);
-                let _ = std::fs::remove_dir_all(&p);
+                crate::jail::remove_runtime(&e.path());
             }
         }
     }
     Ok(base.join(std::process::id().to_string()))
-}
-
-fn chmod_tree(p: &std::path::Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    for name in ["masked-dir", "masked-file"] {
-        let q = p.join(name);
-        if q.exists() || std::fs::symlink_metadata(&q).is_ok() {
-            std::fs::set_permissions(&q, std::fs::Permissions::from_mode(0o700))?;
-        }
-    }
-    Ok(())
 }
 
 /// Run the bot until SIGINT/SIGTERM.
@@ -266,6 +252,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         approvals,
         Questions::new(store.clone(), outbox.clone(), config.approval_timeout),
     ));
+    let runtime = ctx.launcher.jail().runtime().to_path_buf();
     let dispatcher = Arc::new(Dispatcher {
         gate: Gate::new(config.clone(), store.clone()),
         router: Router::new(ctx.clone()),
@@ -354,8 +341,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
     }
-    // Give actors a moment to stop their Claude processes.
+    // Give actors a moment to stop their Claude processes (whatever is left ends with us: see
+    // `jail::lifeline`).
     tokio::time::sleep(Duration::from_millis(300)).await;
+    crate::jail::remove_runtime(&runtime);
     Ok(())
 }
 

@@ -558,7 +558,7 @@ fn check(config: &ccgate::config::Config) -> ExitCode {
             for (layer, what) in jail.layers() {
                 println!("        {:<22} {what}", format!("· {layer}"));
             }
-            let _ = std::fs::remove_dir_all(jail.runtime());
+            ccgate::jail::remove_runtime(jail.runtime());
         }
     }
     line(

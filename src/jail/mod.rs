@@ -594,6 +594,16 @@ fn which(name: &Path) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Remove a runtime folder of ccgate's (this run's at shutdown, or a dead run's at start). The
+/// mask file and folder are mode 000, so they are made removable first.
+pub fn remove_runtime(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for name in ["masked-dir", "masked-file"] {
+        let _ = std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o700));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// A fresh private directory (0700) under `base`.
 pub fn tempdir_in(base: &Path) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::DirBuilderExt;
