@@ -23,3 +23,4 @@ pub mod store;
 pub mod telegram;
 #[cfg(test)]
 mod test_rng;
+pub mod walk;

@@ -10,6 +10,8 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::policy::bash;
+
 /// How much attention an audit row deserves. Ordered: `Low < Medium < High < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Risk {
@@ -796,34 +798,6 @@ fn runs_by_path(word: &str) -> bool {
             .any(|d| word.strip_prefix(d).is_some_and(|rest| !rest.contains('/')))
 }
 
-/// Build tools and test runners: they run the project's code.
-const CODE_RUNNERS: &[&str] = &[
-    "make",
-    "gmake",
-    "cmake",
-    "ninja",
-    "meson",
-    "just",
-    "pytest",
-    "py.test",
-    "tox",
-    "nox",
-    "mvn",
-    "mvnw",
-    "gradle",
-    "gradlew",
-    "ant",
-    "sbt",
-    "rake",
-    "bazel",
-    "jest",
-    "vitest",
-    "mocha",
-    "phpunit",
-    "rspec",
-    "pre-commit",
-];
-
 /// Subcommands of package managers (`cargo`, `npm`, `go`, …) that build or run project code.
 const RUNS_CODE_SUBCOMMANDS: &[&str] = &[
     "build", "b", "check", "c", "test", "t", "run", "r", "bench", "clippy", "doc", "fix", "start",
@@ -999,7 +973,9 @@ fn classify(name: &str, args: &[String], depth: u8) -> Verdict {
                 }
             }
         }
-        n if CODE_RUNNERS.contains(&n) => Verdict::of(Risk::Medium),
+        n if bash::MAKE_TOOLS.contains(&n) || bash::BUILD_AND_TEST_TOOLS.contains(&n) => {
+            Verdict::of(Risk::Medium)
+        }
         n if PACKAGE_MANAGERS.contains(&n) => Verdict::of(package_risk(n, args)),
         n if ADMIN_COMMANDS.contains(&n) => Verdict::of(admin_risk(n, args)),
         _ => Verdict::of(Risk::Low),

@@ -51,57 +51,58 @@ pub fn scan(
             project.display()
         ));
     }
-    let mut stack = vec![project.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            // Unreadable to ccgate is unreadable to Claude too.
-            Err(_) => continue,
-        };
-        for e in entries.flatten() {
-            out.seen += 1;
-            if out.seen > limit {
-                return Err(format!(
-                    "the project {} has more than {limit} files and folders; ccgate walks it to hide secret files and will not start Claude on a partial walk (raise SANDBOX_SCAN_LIMIT, or /cd into a smaller folder)",
-                    project.display()
-                ));
+    let mut too_many: Option<String> = None;
+    let walked = crate::walk::walk(project, limit, |path, meta| {
+        if too_many.is_some() {
+            return false;
+        }
+        let ft = meta.file_type();
+        let mut mask = |p: &Path| {
+            if let Err(e) = push(&mut out, p) {
+                too_many = Some(e);
             }
-            let path = e.path();
-            let Ok(meta) = std::fs::symlink_metadata(&path) else {
-                continue;
-            };
-            let ft = meta.file_type();
-            if ft.is_symlink() {
-                // A secret-named link to a file inside the project: mask what it points to.
-                if secrets.is_secret_entry(&path) {
-                    if let Ok(target) = path.canonicalize() {
-                        if target.starts_with(project) {
-                            push(&mut out, &target)?;
-                        }
+        };
+        if ft.is_symlink() {
+            // A secret-named link to a file inside the project: mask what it points to.
+            if secrets.is_secret_entry(path) {
+                if let Ok(target) = path.canonicalize() {
+                    if target.starts_with(project) {
+                        mask(&target);
                     }
                 }
-                continue;
             }
-            // Ancestors were checked on the way down: only the entry itself is left.
-            if secrets.is_secret_entry(&path) || is_hidden(&path) {
-                if ft.is_file() {
-                    secret_inodes.insert((meta.dev(), meta.ino()));
-                }
-                push(&mut out, &path)?;
-                continue;
-            }
-            if is_git_runtime_config(&path) {
-                out.read_only.push(path.clone());
-            }
-            if ft.is_dir() && e.file_name() == ".git" {
-                out.anchors.push(path.clone());
-            }
-            if ft.is_dir() {
-                stack.push(path);
-            } else if ft.is_file() && meta.nlink() > 1 {
-                linked.push((path, (meta.dev(), meta.ino())));
-            }
+            return false;
         }
+        // Ancestors were checked on the way down: only the entry itself is left.
+        if secrets.is_secret_entry(path) || is_hidden(path) {
+            if ft.is_file() {
+                secret_inodes.insert((meta.dev(), meta.ino()));
+            }
+            mask(path);
+            return false;
+        }
+        if is_git_runtime_config(path) {
+            out.read_only.push(path.to_path_buf());
+        }
+        if ft.is_dir() && path.file_name().is_some_and(|n| n == ".git") {
+            out.anchors.push(path.to_path_buf());
+        }
+        if ft.is_file() && meta.nlink() > 1 {
+            linked.push((path.to_path_buf(), (meta.dev(), meta.ino())));
+        }
+        ft.is_dir()
+    });
+    match walked {
+        Ok(n) => out.seen = n,
+        Err(_) => {
+            return Err(format!(
+                "the project {} has more than {limit} files and folders; ccgate walks it to hide secret files and will not start Claude on a partial walk (raise SANDBOX_SCAN_LIMIT, or /cd into a smaller folder)",
+                project.display()
+            ))
+        }
+    }
+    if let Some(e) = too_many {
+        return Err(e);
     }
     for (path, inode) in linked {
         if secret_inodes.contains(&inode) {

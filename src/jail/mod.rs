@@ -470,32 +470,19 @@ impl Jail {
 pub fn private_entries(dir: &Path, limit: usize) -> Vec<PathBuf> {
     use std::os::unix::fs::MetadataExt;
     let mut out = Vec::new();
-    let mut seen = 0usize;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
+    // A partial list on a huge /etc still hides what it found.
+    let _ = crate::walk::walk(dir, limit, |path, m| {
+        let mode = m.mode();
+        let private = if m.is_dir() {
+            mode & 0o005 != 0o005
+        } else {
+            m.is_file() && mode & 0o004 == 0
         };
-        for e in entries.flatten() {
-            seen += 1;
-            if seen > limit {
-                return out;
-            }
-            let Ok(m) = std::fs::symlink_metadata(e.path()) else {
-                continue;
-            };
-            let mode = m.mode();
-            if m.is_dir() {
-                if mode & 0o005 != 0o005 {
-                    out.push(e.path());
-                } else {
-                    stack.push(e.path());
-                }
-            } else if m.is_file() && mode & 0o004 == 0 {
-                out.push(e.path());
-            }
+        if private {
+            out.push(path.to_path_buf());
         }
-    }
+        !private
+    });
     out
 }
 

@@ -520,7 +520,10 @@ const FILE_WRITERS: &[&str] = &[
 
 /// Test runners, build tools and linters: they load and run code from the project (tests,
 /// build files, config files that are scripts, plugins).
-const BUILD_AND_TEST_TOOLS: &[&str] = &[
+/// Build drivers that run the recipes of a project file (Makefile, build.ninja…).
+pub(crate) const MAKE_TOOLS: &[&str] = &["make", "gmake", "cmake", "ninja", "meson", "just"];
+
+pub(crate) const BUILD_AND_TEST_TOOLS: &[&str] = &[
     "pytest",
     "py.test",
     "tox",
@@ -3274,7 +3277,7 @@ impl Walker {
                     format!("{name} runs commands that are not analysed"),
                 );
             }
-            "make" | "gmake" | "cmake" | "ninja" | "meson" | "just" => {
+            n if MAKE_TOOLS.contains(&n) => {
                 self.emit(
                     Class::RunsCode,
                     format!("{name} runs the project's build rules"),

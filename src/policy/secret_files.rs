@@ -323,34 +323,22 @@ impl SecretFiles {
     /// Secret files under `dir` (not following symlinks), for tools that read whole trees.
     pub fn scan(&self, dir: &Path) -> Scan {
         let mut found = Vec::new();
-        let mut seen = 0usize;
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&d) else {
-                continue;
-            };
-            for e in entries.flatten() {
-                seen += 1;
-                if seen > SCAN_LIMIT {
-                    return Scan {
-                        found,
-                        complete: false,
-                    };
-                }
-                let path = e.path();
-                if self.is_secret(&path) {
-                    found.push(path.strip_prefix(dir).unwrap_or(&path).to_path_buf());
-                    continue;
-                }
-                let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
-                let skip = e
-                    .file_name()
-                    .to_str()
-                    .is_some_and(|n| SCAN_SKIP.contains(&n));
-                if is_dir && !skip {
-                    stack.push(path);
-                }
+        let walked = crate::walk::walk(dir, SCAN_LIMIT, |path, meta| {
+            if self.is_secret(path) {
+                found.push(path.strip_prefix(dir).unwrap_or(path).to_path_buf());
+                return false;
             }
+            let skip = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| SCAN_SKIP.contains(&n));
+            meta.is_dir() && !skip
+        });
+        if walked.is_err() {
+            return Scan {
+                found,
+                complete: false,
+            };
         }
         found.sort();
         Scan {
