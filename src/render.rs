@@ -196,11 +196,20 @@ pub fn truncate(s: &str, max: usize) -> String {
     out
 }
 
-/// The footer under every answer: cost, turns, time, and how to continue in a terminal.
-pub fn footer(result: &TurnResult, elapsed: Duration, session_id: Option<&str>) -> String {
+/// The footer under every answer: this turn's cost (and today's total, when known), turns,
+/// time, and how to continue in a terminal.
+pub fn footer(
+    result: &TurnResult,
+    elapsed: Duration,
+    session_id: Option<&str>,
+    today_usd: Option<f64>,
+) -> String {
+    let today = today_usd
+        .map(|t| format!(" (today ${t:.2})"))
+        .unwrap_or_default();
     let mut f = format!(
-        "💰 ${:.4} · 🔄 {} turn{} · ⏱ {:.1}s",
-        result.total_cost_usd,
+        "💰 ${:.4}{today} · 🔄 {} turn{} · ⏱ {:.1}s",
+        result.cost_usd,
         result.num_turns,
         plural(result.num_turns.max(0) as usize),
         elapsed.as_secs_f64()
@@ -226,8 +235,9 @@ pub fn final_messages(
     ending: Ending,
     elapsed: Duration,
     session_id: Option<&str>,
+    today_usd: Option<f64>,
 ) -> Vec<String> {
-    let foot = footer(result, elapsed, session_id);
+    let foot = footer(result, elapsed, session_id, today_usd);
     let body = match ending {
         Ending::StoppedByUser => "⏹ <b>Stopped.</b>".to_string(),
         Ending::TimedOut => {
@@ -344,8 +354,15 @@ mod tests {
             num_turns: 2,
             ..Default::default()
         };
-        let m =
-            final_messages(&r, "", Ending::Done, Duration::from_secs(1), Some("sid-1")).join("");
+        let m = final_messages(
+            &r,
+            "",
+            Ending::Done,
+            Duration::from_secs(1),
+            Some("sid-1"),
+            None,
+        )
+        .join("");
         assert!(m.contains("❌"));
         assert!(m.contains("maximum number of turns"));
         assert!(m.contains("claude --resume sid-1"));
@@ -355,7 +372,8 @@ mod tests {
     #[test]
     fn footer_has_cost_turns_and_resume_line() {
         let r = TurnResult {
-            total_cost_usd: 0.0123,
+            total_cost_usd: 0.5,
+            cost_usd: 0.0123,
             num_turns: 2,
             result: Some("**hi**".into()),
             ..Default::default()
@@ -366,9 +384,14 @@ mod tests {
             Ending::Done,
             Duration::from_millis(1500),
             Some("abc"),
+            Some(1.25),
         );
         let all = m.join("");
-        assert!(all.contains("$0.0123"));
+        assert!(all.contains("$0.0123 (today $1.25)"), "{all}");
+        assert!(
+            !all.contains("0.5"),
+            "the session's running total is not this turn's cost"
+        );
         assert!(all.contains("2 turns"));
         assert!(all.contains("<code>claude --resume abc</code>"));
         assert!(all.contains("<b>hi</b>"));

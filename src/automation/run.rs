@@ -177,7 +177,7 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
     proc.shutdown(Duration::from_secs(2)).await;
     let elapsed = started.elapsed();
 
-    let Some(result) = result else {
+    let Some(mut result) = result else {
         metrics_done(&ctx, &job, false, elapsed, 0.0);
         let html = format!(
             "{header}\n{}",
@@ -189,24 +189,26 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
             cost_usd: 0.0,
         };
     };
+    // A fresh session per run: its running total is this run's cost.
+    result.charge(0.0);
     let ok = !result.is_error && ending == Ending::Done;
-    let mut messages = render::final_messages(&result, &text, ending, elapsed, None);
+    let mut messages = render::final_messages(&result, &text, ending, elapsed, None, None);
     match messages.first_mut() {
         Some(first) if first.len() + header.len() < 4000 => *first = format!("{header}\n{first}"),
         _ => messages.insert(0, header.clone()),
     }
     deliver(&ctx, &job, &messages, &result, elapsed);
-    metrics_done(&ctx, &job, ok, elapsed, result.total_cost_usd);
+    metrics_done(&ctx, &job, ok, elapsed, result.cost_usd);
     audit(
         &ctx,
         &job,
         "run_finished",
-        json!({"kind": job.kind, "label": job.label, "ok": ok, "cost_usd": result.total_cost_usd,
+        json!({"kind": job.kind, "label": job.label, "ok": ok, "cost_usd": result.cost_usd,
                "turns": result.num_turns, "denials": result.permission_denials.len()}),
     );
     Outcome::Finished {
         ok,
-        cost_usd: result.total_cost_usd,
+        cost_usd: result.cost_usd,
     }
 }
 
@@ -420,7 +422,7 @@ fn deliver(ctx: &Ctx, job: &Unattended, messages: &[String], r: &TurnResult, ela
             claude_session_id: None,
             prompt: &job.prompt,
             response: r.result.as_deref(),
-            cost_usd: r.total_cost_usd,
+            cost_usd: r.cost_usd,
             duration_ms: elapsed.as_millis() as i64,
             num_turns: r.num_turns,
             is_error: r.is_error,

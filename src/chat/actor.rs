@@ -79,6 +79,9 @@ pub(super) struct Proc {
     pub dir: PathBuf,
     pub resumed_from: Option<String>,
     pub last_used: Instant,
+    /// The session's running cost total after the last turn this process finished (starts
+    /// at the stored total of a resumed session): what a turn's cost is measured from.
+    pub last_total: f64,
 }
 
 /// A prompt waiting for its turn.
@@ -445,15 +448,16 @@ impl Actor {
             self.stop_process();
         }
         let dir_str = dir.to_string_lossy().into_owned();
-        let resume = if fresh {
+        let session = if fresh {
             None
         } else {
             self.ctx
                 .store
                 .active_session(user_id, self.chat.chat_id, self.chat.thread_id, &dir_str)
                 .map_err(|e| format!("database error: {e}"))?
-                .map(|s| s.claude_session_id)
         };
+        let last_total = session.as_ref().map(|s| s.total_cost_usd).unwrap_or(0.0);
+        let resume = session.map(|s| s.claude_session_id);
         let cfg = &self.ctx.config;
         let spec = SpawnSpec {
             cli_path: cfg.claude_cli_path.clone(),
@@ -493,6 +497,7 @@ impl Actor {
             dir,
             resumed_from: resume,
             last_used: Instant::now(),
+            last_total,
         });
         Ok(())
     }
@@ -1025,10 +1030,16 @@ impl Actor {
         }
     }
 
-    async fn finish_turn(&mut self, result: TurnResult) {
+    async fn finish_turn(&mut self, mut result: TurnResult) {
         let Some(mut turn) = self.turn.take() else {
             return;
         };
+        // Charge the turn's own cost, never the session's running total.
+        if let Some(p) = self.proc.as_mut() {
+            p.last_total = result.charge(p.last_total);
+        } else {
+            result.charge(0.0);
+        }
         // A session that cannot be resumed (its transcript is gone) is replaced by a fresh one,
         // once, instead of failing every message from now on.
         let resumed = self.proc.as_ref().and_then(|p| p.resumed_from.clone());
@@ -1062,12 +1073,19 @@ impl Actor {
         turn.typing.abort();
         let session_id = result.session_id.clone().or(turn.session_id.clone());
         let elapsed = turn.started.elapsed();
+        let today = self
+            .ctx
+            .store
+            .cost_today(turn.user_id)
+            .map(|(c, _)| c + result.cost_usd)
+            .ok();
         let messages = render::final_messages(
             &result,
             &turn.texts.join("\n\n"),
             turn.ending,
             elapsed,
             session_id.as_deref(),
+            today,
         );
         let rows: Vec<NewOutbox> = messages
             .into_iter()
@@ -1100,7 +1118,7 @@ impl Actor {
             claude_session_id: session_id.as_deref(),
             prompt: &turn.prompt,
             response: result.result.as_deref(),
-            cost_usd: result.total_cost_usd,
+            cost_usd: result.cost_usd,
             duration_ms: elapsed.as_millis() as i64,
             num_turns: result.num_turns,
             is_error: result.is_error || turn.ending != Ending::Done,
@@ -1114,13 +1132,13 @@ impl Actor {
             label: format!("chat {}", self.chat.chat_id),
             ok: !rec.is_error,
             seconds: elapsed.as_secs_f64(),
-            cost_usd: result.total_cost_usd,
+            cost_usd: result.cost_usd,
         });
         let _ = self.ctx.store.audit_event(
             Some(turn.user_id),
             Some(self.chat.chat_id),
             "run_finished",
-            &json!({"cost_usd": result.total_cost_usd, "turns": result.num_turns, "is_error": rec.is_error,
+            &json!({"cost_usd": result.cost_usd, "session_total_usd": result.total_cost_usd, "turns": result.num_turns, "is_error": rec.is_error,
                     "error": error_kind, "session": session_id}),
         );
         self.ctx.outbox.kick();
@@ -1151,6 +1169,7 @@ impl Actor {
                     ending,
                     turn.started.elapsed(),
                     turn.session_id.as_deref(),
+                    None,
                 )
                 .join("\n")
             }

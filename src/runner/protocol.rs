@@ -65,7 +65,14 @@ pub struct TurnResult {
     /// Decide success on this, never on `subtype` (API errors come as subtype "success").
     pub is_error: bool,
     pub result: Option<String>,
+    /// The CLI's running total for the whole *session* (it carries over into `--resume`d
+    /// processes): never charge it as such.
     pub total_cost_usd: f64,
+    /// This turn's cost: the sum of `model_usage_since_last_result[*].costUSD` when the CLI
+    /// reports it, else set by the caller from the running total (see [`TurnResult::charge`]).
+    pub cost_usd: f64,
+    /// Whether `cost_usd` came from the CLI's per-result usage.
+    pub cost_is_per_turn: bool,
     pub num_turns: i64,
     pub duration_ms: i64,
     pub input_tokens: i64,
@@ -77,6 +84,16 @@ pub struct TurnResult {
 }
 
 impl TurnResult {
+    /// Settle this turn's cost. `previous_total` is the session's running total after the
+    /// previous turn this process (or the resumed session) saw; it is used only when the CLI did
+    /// not report the turn's own usage. Returns the running total to remember.
+    pub fn charge(&mut self, previous_total: f64) -> f64 {
+        if !self.cost_is_per_turn {
+            self.cost_usd = (self.total_cost_usd - previous_total).max(0.0);
+        }
+        self.total_cost_usd.max(previous_total)
+    }
+
     /// A short human label for an error result.
     pub fn error_label(&self) -> String {
         if let Some(status) = self.api_error_status {
@@ -222,6 +239,17 @@ pub fn parse_line(line: &str) -> Vec<ClaudeEvent> {
 
 fn parse_result(v: &Value) -> TurnResult {
     let i = |key: &str| v.get(key).and_then(Value::as_i64).unwrap_or(0);
+    let since_last = v
+        .get("model_usage_since_last_result")
+        .and_then(Value::as_object)
+        .map(|models| {
+            models
+                .values()
+                .filter_map(|m| m.get("costUSD").and_then(Value::as_f64))
+                .filter(|c| c.is_finite() && *c >= 0.0)
+                // fold, not sum: an empty f64 sum is -0.0, shown as "$-0.0000".
+                .fold(0.0, |a, c| a + c)
+        });
     TurnResult {
         session_id: s(v, "session_id"),
         subtype: s(v, "subtype").unwrap_or_default(),
@@ -236,6 +264,8 @@ fn parse_result(v: &Value) -> TurnResult {
             .and_then(Value::as_f64)
             .filter(|c| c.is_finite() && *c >= 0.0)
             .unwrap_or(0.0),
+        cost_usd: since_last.unwrap_or(0.0),
+        cost_is_per_turn: since_last.is_some(),
         num_turns: i("num_turns"),
         duration_ms: i("duration_ms"),
         input_tokens: v
@@ -412,6 +442,34 @@ mod tests {
             panic!()
         };
         assert!(r.is_error);
+    }
+
+    #[test]
+    fn a_turn_is_charged_its_own_cost_not_the_sessions_running_total() {
+        // Measured with CLI 2.1.330: the running total carries over into a resumed process;
+        // model_usage_since_last_result holds the turn's own cost.
+        let line = r#"{"type":"result","subtype":"success","is_error":false,"total_cost_usd":0.032932,"num_turns":1,"result":"x","model_usage_since_last_result":{"claude-opus-5-5":{"costUSD":0.011116},"claude-haiku-5-5":{"costUSD":0.000884}}}"#;
+        let mut r = match parse_line(line).pop() {
+            Some(ClaudeEvent::Result(r)) => r,
+            other => panic!("{other:?}"),
+        };
+        assert!((r.cost_usd - 0.012).abs() < 1e-9, "{}", r.cost_usd);
+        assert_eq!(r.charge(0.021816), 0.032932);
+        assert!(
+            (r.cost_usd - 0.012).abs() < 1e-9,
+            "the per-turn figure wins"
+        );
+        // Without the per-turn field: the delta from the previous running total.
+        let line = r#"{"type":"result","subtype":"success","is_error":false,"total_cost_usd":0.05,"num_turns":1,"result":"x"}"#;
+        let mut r = match parse_line(line).pop() {
+            Some(ClaudeEvent::Result(r)) => r,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(r.charge(0.03), 0.05);
+        assert!((r.cost_usd - 0.02).abs() < 1e-9);
+        // A smaller total than seen before (another process of the session) never goes negative.
+        assert_eq!(r.charge(0.08), 0.08);
+        assert_eq!(r.cost_usd, 0.0);
     }
 
     #[test]
