@@ -79,7 +79,10 @@ async fn each_turn_costs_what_it_cost_across_stop_error_and_resume() {
     let first = charged[0];
     assert!(first > 0.0);
     for (i, c) in charged.iter().enumerate() {
-        assert!(*c < first * 1.6, "turn {i} charged {c} vs the first's {first}: {charged:?}");
+        assert!(
+            *c < first * 1.6,
+            "turn {i} charged {c} vs the first's {first}: {charged:?}"
+        );
     }
     let sum: f64 = charged.iter().sum();
     let l = ledger(&h);
@@ -87,5 +90,49 @@ async fn each_turn_costs_what_it_cost_across_stop_error_and_resume() {
         (l - sum).abs() < 0.0005,
         "the ledger ({l}) is the sum of the turns' costs ({sum}): {charged:?}"
     );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_key_and_base_url_in_dotenv_reach_the_model() {
+    let mut h = Harness::new().await;
+    // Only in .env, as a new user writes them.
+    h.unset_env("ANTHROPIC_API_KEY");
+    h.unset_env("ANTHROPIC_BASE_URL");
+    std::fs::write(
+        h.tmp.path().join(".env"),
+        format!(
+            "ANTHROPIC_API_KEY=sk-from-dotenv\nANTHROPIC_BASE_URL={}\n",
+            h.model.base_url()
+        ),
+    )
+    .unwrap();
+    h.start().await;
+    h.send("hello from dotenv");
+    let a = final_after(&h, 0).await;
+    assert!(a.contains("FAKE: you said hello from dotenv"), "{a}");
+    let creds = h.model.credentials();
+    assert!(
+        creds
+            .iter()
+            .all(|(k, _)| k.as_deref() == Some("sk-from-dotenv")),
+        "{creds:?}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_credential_the_user_is_told_what_to_set() {
+    let mut h = Harness::new().await;
+    h.unset_env("ANTHROPIC_API_KEY");
+    h.start().await;
+    h.send("hello");
+    let m = h
+        .wait_message(USER, "the explanation", |m| {
+            m.text.contains("ANTHROPIC_API_KEY")
+        })
+        .await;
+    assert!(m.text.contains("CLAUDE_CODE_OAUTH_TOKEN"), "{}", m.text);
+    assert_eq!(h.model.request_count(), 0);
     h.stop().await;
 }

@@ -33,6 +33,9 @@ pub fn claude_bin() -> PathBuf {
     p
 }
 
+/// Marks a variable [`Harness::unset_env`] removed.
+const UNSET: &str = "\u{0}unset";
+
 pub const USER: i64 = 4242;
 pub const OTHER_USER: i64 = 5151;
 pub const STRANGER: i64 = 666;
@@ -112,6 +115,11 @@ impl Harness {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
+    /// Leave `k` out of ccgate's environment altogether (not even empty).
+    pub fn unset_env(&mut self, k: &str) {
+        self.set_env(k, UNSET);
+    }
+
     pub fn set_env(&mut self, k: &str, v: &str) {
         self.extra_env.retain(|(n, _)| n != k);
         self.extra_env.push((k.to_string(), v.to_string()));
@@ -162,7 +170,9 @@ impl Harness {
         ];
         for (k, v) in &self.extra_env {
             env.retain(|(n, _)| n != k);
-            env.push((k.clone(), v.clone()));
+            if v != UNSET {
+                env.push((k.clone(), v.clone()));
+            }
         }
         env
     }
