@@ -465,3 +465,37 @@ async fn claudes_questions_and_plans_are_answered_with_buttons() {
     assert_eq!(n, 1);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_up_without_an_authenticator_says_how_to_enrol_and_counts_no_failure() {
+    let mut h = Harness::new().await;
+    h.start().await;
+    h.send(&bash("sudo -n true"));
+    let p = prompt_after(&h, USER, 0).await;
+    assert!(p.text.contains("TOTP required"), "{}", p.text);
+    h.tg.inject_callback(USER, USER, p.message_id, &button_data(&p, "Allow once"));
+    let m = h
+        .wait_message(USER, "how to enrol", |m| {
+            m.text.contains("ccgate totp enroll --user")
+        })
+        .await;
+    assert!(!m.text.contains("Wrong"), "{}", m.text);
+    h.wait_message(USER, "the denied turn", |m| m.text.contains("FAKE: tool"))
+        .await;
+    let db = h.db();
+    let count = |e: &str| -> i64 {
+        db.query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE event = ?1",
+            [e],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(count("step_up_failed"), 0);
+    assert_eq!(count("step_up_unavailable"), 1);
+    let locked: i64 = db
+        .query_row("SELECT COUNT(*) FROM lockouts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(locked, 0);
+    h.stop().await;
+}

@@ -314,6 +314,25 @@ impl Approvals {
                     );
                     return "Denied.".into();
                 }
+                if step_up && !self.enrolled(presser) {
+                    // No secret, no code can ever be right: say what to do, count nothing.
+                    self.audit(
+                        Some(presser),
+                        None,
+                        "step_up_unavailable",
+                        json!({"id": id, "reason": "no TOTP secret enrolled"}),
+                    );
+                    self.finish(
+                        id,
+                        Outcome::Denied {
+                            reason: "ccgate: this needs a TOTP step-up and the approver has no authenticator enrolled".into(),
+                        },
+                        &format!(
+                            "🔑 Not allowed: this action needs a TOTP code, and you have no authenticator set up. The operator runs “ccgate totp enroll --user {presser}” on the machine; then approve again."
+                        ),
+                    );
+                    return "Step-up needs `ccgate totp enroll` first.".into();
+                }
                 if step_up {
                     if let Some(p) = self.lock().get_mut(id) {
                         p.stage = Stage::Code {
@@ -396,6 +415,11 @@ impl Approvals {
             return Some("❌ Wrong code. Too many attempts: the request was denied.".into());
         }
         Some(format!("❌ Wrong or reused code. {left} attempt(s) left."))
+    }
+
+    /// Has `user` a TOTP secret (`ccgate totp enroll`)?
+    fn enrolled(&self, user: i64) -> bool {
+        matches!(self.store.totp_secret(user), Ok(Some(_)))
     }
 
     fn check_code(&self, user: i64, text: &str) -> bool {

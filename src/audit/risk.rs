@@ -91,6 +91,9 @@ pub const EVENT_RULES: &[(&str, Risk)] = &[
     ("secret_file_blocked", Risk::High),
     ("anomaly", Risk::High),
     ("step_up_failed", Risk::High),
+    ("step_up_unavailable", Risk::Medium),
+    // Something inside the sandbox tried a host off EGRESS_ALLOW.
+    ("egress_denied", Risk::High),
     ("lockout", Risk::Critical),
 ];
 
