@@ -253,6 +253,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Questions::new(store.clone(), outbox.clone(), config.approval_timeout),
     ));
     let runtime = ctx.launcher.jail().runtime().to_path_buf();
+    let outbox_for_retire = outbox.clone();
     let dispatcher = Arc::new(Dispatcher {
         gate: Gate::new(config.clone(), store.clone()),
         router: Router::new(ctx.clone()),
@@ -260,6 +261,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         outbox,
     });
 
+    // Buttons an earlier run left behind (Stop, Allow…) mean nothing now: say so, remove them.
+    let rerun = store.chats_with_pending_updates()?;
+    match outbox_for_retire.retire_live_messages(&store, &rerun) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            count = n,
+            "retiring messages left with live buttons by the last run"
+        ),
+        Err(e) => tracing::error!(error = %e, "could not read the messages left by the last run"),
+    }
     let replayed = intake::replay_pending(&store, dispatcher.as_ref())?;
     if replayed > 0 {
         tracing::info!(

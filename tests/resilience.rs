@@ -296,3 +296,54 @@ async fn a_claude_that_ignores_interrupts_is_signalled_then_killed() {
     .await;
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_retires_every_stale_button_and_says_what_happens() {
+    let mut h = Harness::new().await;
+    h.start().await;
+    // A turn in progress (Stop button) and, in another turn later, an approval prompt.
+    h.send("[[sleep:4]] long running");
+    let progress = h.wait_progress(USER).await;
+    h.kill().await;
+    h.start().await;
+    let retired = h
+        .wait_message(USER, "the stale progress message retired", |m| {
+            m.message_id == progress.message_id && m.text.contains("Interrupted by a restart")
+        })
+        .await;
+    assert!(retired.text.contains("re-running"), "{}", retired.text);
+    assert!(retired.reply_markup.is_none(), "the Stop button is gone");
+    // The re-run is under way with a new progress message; stop it to move on.
+    h.kill().await;
+    h.start().await;
+
+    let outside = h.tmp.path().join("needs-approval.txt");
+    h.send(&format!(
+        r#"[[tool:Bash:{{"command":"touch {}","description":"x"}}]]"#,
+        outside.display()
+    ));
+    let prompt = h
+        .wait_message(USER, "an approval prompt", |m| {
+            m.text.contains("Approval needed") && m.reply_markup.is_some()
+        })
+        .await;
+    h.stop().await;
+    h.start().await;
+    let done = h
+        .wait_message(USER, "the stale approval retired", |m| {
+            m.message_id == prompt.message_id && m.text.contains("ended with a restart")
+        })
+        .await;
+    assert!(done.reply_markup.is_none(), "the Allow buttons are gone");
+    assert!(done.text.contains("nothing was approved"), "{}", done.text);
+    let left: i64 = h
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM live_messages WHERE message_id IN (?1, ?2)",
+            [progress.message_id, prompt.message_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0);
+    h.stop().await;
+}

@@ -461,6 +461,54 @@ impl Store {
             .unwrap_or((0.0, 0)))
     }
 
+    /// A message with live buttons was sent (see the `live_messages` table).
+    pub fn live_message_add(
+        &self,
+        chat_id: i64,
+        thread_id: i64,
+        message_id: i64,
+        kind: &str,
+    ) -> anyhow::Result<()> {
+        self.lock().execute(
+            "INSERT OR REPLACE INTO live_messages (chat_id, thread_id, message_id, kind, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![chat_id, thread_id, message_id, kind, chrono::Utc::now().to_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// Its buttons are gone (edited away or the message deleted).
+    pub fn live_message_remove(&self, chat_id: i64, message_id: i64) -> anyhow::Result<()> {
+        self.lock().execute(
+            "DELETE FROM live_messages WHERE chat_id = ?1 AND message_id = ?2",
+            params![chat_id, message_id],
+        )?;
+        Ok(())
+    }
+
+    /// Every message left with live buttons by an earlier run: (chat, thread, message, kind).
+    pub fn live_messages(&self) -> anyhow::Result<Vec<(i64, i64, i64, String)>> {
+        let conn = self.lock();
+        let mut st = conn.prepare(
+            "SELECT chat_id, thread_id, message_id, kind FROM live_messages ORDER BY created_at",
+        )?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Chats with updates still pending (they will be re-run).
+    pub fn chats_with_pending_updates(&self) -> anyhow::Result<Vec<(i64, i64)>> {
+        let conn = self.lock();
+        let mut st = conn.prepare(
+            "SELECT DISTINCT chat_id, thread_id FROM telegram_updates WHERE state = 'pending' AND chat_id IS NOT NULL",
+        )?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     /// One model request as the egress gateway saw it.
     pub fn record_model_request(&self, r: &ModelRequestRow) -> anyhow::Result<()> {
         self.lock().execute(

@@ -259,6 +259,20 @@ pub fn migrations() -> Migrations<'static> {
         CREATE INDEX model_requests_user_at ON model_requests(user_id, at);
         "#,
         ),
+        M::up(
+            r#"
+        -- Messages with live buttons (progress with Stop, approval prompts, questions). Their
+        -- buttons mean nothing after a restart: at start each is edited to say so.
+        CREATE TABLE live_messages (
+            chat_id     INTEGER NOT NULL,
+            thread_id   INTEGER NOT NULL DEFAULT 0,
+            message_id  INTEGER NOT NULL,
+            kind        TEXT NOT NULL,
+            created_at  TEXT NOT NULL,
+            PRIMARY KEY (chat_id, message_id)
+        );
+        "#,
+        ),
     ])
 }
 

@@ -85,6 +85,11 @@ enum Op {
         key: u64,
         chat: ChatRef,
     },
+    Retire {
+        chat: ChatRef,
+        message_id: i64,
+        html: String,
+    },
     Typing(ChatRef),
     Delete {
         chat: ChatRef,
@@ -105,6 +110,11 @@ enum LaneOp {
     },
     ProgressClose {
         key: u64,
+    },
+    /// Replace a message left with live buttons by an earlier run, buttons removed.
+    Retire {
+        message_id: i64,
+        html: String,
     },
 }
 
@@ -158,6 +168,39 @@ impl Outbox {
     /// Remove the progress message `key` (after the final answer was queued).
     pub fn progress_close(&self, key: u64, chat: ChatRef) {
         let _ = self.tx.send(Op::ProgressClose { key, chat });
+    }
+
+    /// Messages an earlier run left with live buttons (Stop, Allow, answers): each is edited to
+    /// say it ended with the restart, buttons removed. A turn progress message in a chat whose
+    /// update is still pending says it is being re-run (`rerun` holds those chats).
+    pub fn retire_live_messages(
+        &self,
+        store: &Store,
+        rerun: &[(i64, i64)],
+    ) -> anyhow::Result<usize> {
+        let rows = store.live_messages()?;
+        for (chat_id, thread_id, message_id, kind) in &rows {
+            let again = rerun.contains(&(*chat_id, *thread_id));
+            let html = match (kind.as_str(), again) {
+                ("progress", true) => {
+                    "⏹ <i>Interrupted by a restart — re-running your message.</i>"
+                }
+                ("progress", false) => "⏹ <i>Interrupted by a restart — not re-run.</i>",
+                ("approval", _) => {
+                    "⌛ <i>This request ended with a restart; nothing was approved.</i>"
+                }
+                _ => "⌛ <i>This question ended with a restart.</i>",
+            };
+            let _ = self.tx.send(Op::Retire {
+                chat: ChatRef {
+                    chat_id: *chat_id,
+                    thread_id: *thread_id,
+                },
+                message_id: *message_id,
+                html: html.to_string(),
+            });
+        }
+        Ok(rows.len())
     }
 
     /// Delete a message (e.g. one holding a login token), with retries.
@@ -228,6 +271,13 @@ async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
             }
             Op::ProgressClose { key, chat } => {
                 let _ = lane(chat, &mut lanes).send(LaneOp::ProgressClose { key });
+            }
+            Op::Retire {
+                chat,
+                message_id,
+                html,
+            } => {
+                let _ = lane(chat, &mut lanes).send(LaneOp::Retire { message_id, html });
             }
             Op::Typing(chat) => {
                 let shared = shared.clone();
@@ -361,14 +411,23 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                     .await
                     .map(|mid| {
                         progress.insert(key, mid);
+                        if let Some(kind) = live_kind(&buttons) {
+                            note_live(&shared, chat, mid, Some(kind));
+                        }
                     }),
                 };
+                if result.is_ok() && buttons.is_empty() {
+                    if let Some(&mid) = progress.get(&key) {
+                        note_live(&shared, chat, mid, None);
+                    }
+                }
                 if let Err(e) = result {
                     tracing::warn!(chat = chat.chat_id, error = %e, "progress update not shown");
                 }
             }
             LaneOp::ProgressClose { key } => {
                 if let Some(mid) = progress.remove(&key) {
+                    note_live(&shared, chat, mid, None);
                     shared.limiters.global.until_ready().await;
                     if let Err(e) =
                         with_retries(|| shared.api.delete_message(chat.chat_id, mid), 3).await
@@ -377,7 +436,51 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                     }
                 }
             }
+            LaneOp::Retire { message_id, html } => {
+                shared.limiters.message_slot(chat.chat_id).await;
+                let r = with_retries(
+                    || {
+                        shared
+                            .api
+                            .edit_message_text(chat.chat_id, message_id, &html, true, None)
+                    },
+                    3,
+                )
+                .await;
+                if let Err(e) = &r {
+                    if !e.is_message_gone() {
+                        tracing::warn!(chat = chat.chat_id, error = %e, "a stale message kept its buttons");
+                    }
+                }
+                // Tried: never again (a message that cannot be edited stays as it is).
+                note_live(&shared, chat, message_id, None);
+            }
         }
+    }
+}
+
+/// What a message with these buttons is, for `live_messages`; `None` without buttons.
+fn live_kind(buttons: &[Vec<Button>]) -> Option<&'static str> {
+    let data = buttons.iter().flatten().next().map(|b| b.data.as_str())?;
+    Some(if data.starts_with("stop:") {
+        "progress"
+    } else if data.starts_with("ap:") {
+        "approval"
+    } else {
+        "question"
+    })
+}
+
+/// Record (`Some(kind)`) or forget (`None`) a message with live buttons.
+fn note_live(shared: &Shared, chat: ChatRef, message_id: i64, kind: Option<&str>) {
+    let r = match kind {
+        Some(k) => shared
+            .store
+            .live_message_add(chat.chat_id, chat.thread_id, message_id, k),
+        None => shared.store.live_message_remove(chat.chat_id, message_id),
+    };
+    if let Err(e) = r {
+        tracing::error!(error = %e, "could not record a message's buttons");
     }
 }
 
