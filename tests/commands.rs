@@ -163,3 +163,49 @@ async fn sessions_new_resume_status_and_verbose() {
     assert_eq!(h.tg.messages(USER).len(), before + 1, "only the /pwd reply");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_codes_own_commands_pass_through_and_the_rest_are_refused_clearly() {
+    let mut h = Harness::new().await;
+    h.start().await;
+    h.send("hello first");
+    h.wait_message(USER, "first answer", |m| {
+        m.text.contains("FAKE: you said hello first")
+    })
+    .await;
+    h.send("/cost");
+    h.wait_message(USER, "the CLI's cost report", |m| {
+        m.text.contains("Total duration")
+    })
+    .await;
+    h.send("/context");
+    h.wait_message(USER, "the CLI's context report", |m| {
+        m.text.contains("Context Usage")
+    })
+    .await;
+    h.send("/config");
+    let refused = h
+        .wait_message(USER, "the refusal", |m| {
+            m.text.contains("/config is neither")
+        })
+        .await;
+    assert!(refused.text.contains("/compact"), "{}", refused.text);
+    h.send("/help");
+    let help = h
+        .wait_message(USER, "help", |m| {
+            m.text.contains("Claude Code's own commands")
+        })
+        .await;
+    assert!(
+        help.text.contains("/compact") && help.text.contains("/new"),
+        "{}",
+        help.text
+    );
+    // /config never reached the CLI or the model.
+    assert!(!h
+        .model
+        .last_prompt_texts()
+        .iter()
+        .any(|p| p.contains("/config")));
+    h.stop().await;
+}

@@ -370,7 +370,7 @@ impl Actor {
         self.complete(i.update_id, None);
     }
 
-    async fn on_prompt(&mut self, q: Queued) {
+    pub(super) async fn on_prompt(&mut self, q: Queued) {
         if self.turn.is_some() {
             self.queue.push_back(q);
             let n = self.queue.len();

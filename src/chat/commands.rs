@@ -73,7 +73,37 @@ impl Actor {
                 args,
                 chrono::Utc::now(),
             ),
-            other => format!("❓ Unknown command /{}. See /help.", escape(other)),
+            other if is_claude_command(other) => {
+                // Claude Code's own command: a prompt like any other, in this chat's session.
+                let text = if args.trim().is_empty() {
+                    format!("/{other}")
+                } else {
+                    format!("/{other} {}", args.trim())
+                };
+                self.on_prompt(super::actor::Queued {
+                    update_id: i.update_id,
+                    user_id: i.user_id,
+                    role,
+                    message_id: match &i.kind {
+                        crate::telegram::update::IncomingKind::Text { message_id, .. } => {
+                            *message_id
+                        }
+                        _ => 0,
+                    },
+                    text,
+                })
+                .await;
+                return;
+            }
+            other => format!(
+                "❓ /{} is neither a ccgate command nor one of Claude Code's that work here ({}). See /help.",
+                escape(other),
+                crate::runner::CLAUDE_SLASH_COMMANDS
+                    .iter()
+                    .map(|(c, _)| format!("/{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         };
         self.reply(i.update_id, reply);
     }
@@ -431,10 +461,21 @@ pub fn help_text() -> String {
     for (c, d) in COMMANDS {
         s.push_str(&format!("/{c} — {}\n", escape(d)));
     }
+    s.push_str("\n<b>Claude Code's own commands</b> (passed to Claude)\n");
+    for (c, d) in crate::runner::CLAUDE_SLASH_COMMANDS {
+        s.push_str(&format!("/{c} — {}\n", escape(d)));
+    }
     s.push_str(
-        "\nAnything else you send goes to Claude. Messages sent while Claude works are queued.",
+        "\nOther Claude Code commands need its terminal or change its configuration and are refused. Anything else you send goes to Claude. Messages sent while Claude works are queued.",
     );
     s
+}
+
+/// Is `/name` one of Claude Code's own commands that ccgate passes through?
+fn is_claude_command(name: &str) -> bool {
+    crate::runner::CLAUDE_SLASH_COMMANDS
+        .iter()
+        .any(|(c, _)| *c == name)
 }
 
 /// Directory entries as display lines: folders first, then files; secrets and (for projects)

@@ -28,6 +28,28 @@ pub use protocol::{ClaudeEvent, PermissionAnswer, PermissionRequest, TurnResult}
 /// `--strict-mcp-config` (no `.mcp.json`), nothing a repository ships configures the CLI.
 pub const CCGATE_SETTINGS: &str = r#"{"permissions":{"ask":["*"]},"disableAllHooks":true}"#;
 
+/// Claude Code's own slash commands that work through ccgate (`-p`, stream-json), measured
+/// with CLI 2.1.330: each was sent as a user message and answered in the stream — `/cost`,
+/// `/context`, `/model` with text, `/compact` and `/clear` by doing it, the rest by running
+/// their prompt. Left out on purpose: those the CLI refuses without a terminal (`/help`,
+/// `/status`: "isn't available in this environment"), those that change the CLI's settings,
+/// permissions, plugins or MCP servers (`/config`, `/update-config`, `/mcp`, `/agents`,
+/// `/fewer-permission-prompts`, `/reload-plugins`, `/auto-mode-setup`, `/output-style`,
+/// `/color`, `/focus`, `/fast`, `/effort`), and `/heapdump` (writes a dump of the process).
+pub const CLAUDE_SLASH_COMMANDS: &[(&str, &str)] = &[
+    ("compact", "summarise the conversation to free context"),
+    ("context", "show context usage"),
+    ("cost", "show this session's cost"),
+    ("model", "show or switch the model: /model sonnet"),
+    ("clear", "clear the conversation"),
+    ("init", "write a CLAUDE.md for the project"),
+    ("review", "review the current changes"),
+    ("code-review", "review the current changes"),
+    ("security-review", "security review of the changes"),
+    ("simplify", "simplify recent code"),
+    ("recap", "recap the session"),
+];
+
 /// How to start one `claude` process.
 #[derive(Debug, Clone)]
 pub struct SpawnSpec {
