@@ -897,6 +897,12 @@ fn validate_bot_token(token: &str) -> Result<(), ConfigError> {
         }
         None => false,
     };
+    if token.contains("replace-with") {
+        return Err(ConfigError::new(
+            "TELEGRAM_BOT_TOKEN",
+            "is still the placeholder from .env.example; get a token from @BotFather",
+        ));
+    }
     if ok {
         Ok(())
     } else {

@@ -23,9 +23,12 @@ struct Cli {
 enum Command {
     /// Run the bot (the default).
     Run,
-    /// Check the configuration, policy, triggers and the claude CLI; print what would be used.
-    #[command(alias = "doctor")]
+    /// Check the configuration offline and fast: settings, policy, triggers, the claude CLI,
+    /// the OS boundary; print what would be used. Exit 2 on any problem.
     Check,
+    /// Everything `check` does, and for real: contact the Telegram Bot API (getMe with the
+    /// configured token), open the database. Each failure comes with what to fix.
+    Doctor,
     /// Login tokens for ENABLE_TOKEN_AUTH.
     #[command(subcommand)]
     Token(TokenCmd),
@@ -441,13 +444,13 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
                 }
             );
         }
-        Command::Run | Command::Check => unreachable!("handled by main"),
+        Command::Run | Command::Check | Command::Doctor => unreachable!("handled by main"),
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// `ccgate check` / `ccgate doctor`: everything that can be verified without starting.
-fn check(config: &ccgate::config::Config) -> ExitCode {
+fn check(config: &ccgate::config::Config, online: bool) -> ExitCode {
     let mut ok = true;
     let mut line = |what: &str, result: Result<String, String>| match result {
         Ok(v) => println!("  ok    {what:<22} {v}"),
@@ -479,17 +482,14 @@ fn check(config: &ccgate::config::Config) -> ExitCode {
         std::process::Command::new(&config.claude_cli_path)
             .arg("--version")
             .output()
-            .map_err(|e| format!("{}: {e}", config.claude_cli_path.display()))
+            .map_err(|e| format!("{}: {e} — install it (npm install -g @anthropic-ai/claude-code) or set CLAUDE_CLI_PATH", config.claude_cli_path.display()))
             .and_then(|o| {
-                if o.status.success() {
-                    Ok(format!(
-                        "{} ({})",
-                        config.claude_cli_path.display(),
-                        String::from_utf8_lossy(&o.stdout).trim()
-                    ))
+                let version = String::from_utf8_lossy(&o.stdout).trim().to_string();
+                if o.status.success() && version.contains("Claude Code") {
+                    Ok(format!("{} ({version})", config.claude_cli_path.display()))
                 } else {
                     Err(format!(
-                        "{} --version failed",
+                        "{} is not the Claude Code CLI (`--version` said {version:?}); set CLAUDE_CLI_PATH to the claude binary",
                         config.claude_cli_path.display()
                     ))
                 }
@@ -594,11 +594,64 @@ fn check(config: &ccgate::config::Config) -> ExitCode {
                 .join(", ")
         }),
     );
+    if online {
+        line("telegram", telegram_check(config));
+        line(
+            "database",
+            open_store(config)
+                .and_then(|st| st.cost_today_all().map(|_| ()))
+                .map(|()| config.database_path.display().to_string())
+                .map_err(|e| {
+                    format!(
+                        "{}: {e:#} — check DATABASE_URL and that the folder is writable",
+                        config.database_path.display()
+                    )
+                }),
+        );
+    } else {
+        println!(
+            "  --    telegram               not contacted (offline check; `ccgate doctor` does)"
+        );
+    }
     if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
     }
+}
+
+/// getMe with the configured token against the configured Bot API.
+fn telegram_check(config: &ccgate::config::Config) -> Result<String, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let api = ccgate::telegram::api::TelegramApi::new(
+            &config.telegram_api_url,
+            &config.telegram_bot_token,
+            std::time::Duration::from_secs(5),
+        )
+        .map_err(|e| e.to_string())?;
+        match tokio::time::timeout(std::time::Duration::from_secs(15), api.get_me()).await {
+            Err(_) => Err(format!(
+                "{} did not answer within 15 s — check the network or TELEGRAM_API_URL",
+                config.telegram_api_url
+            )),
+            Ok(Ok(me)) => Ok(format!(
+                "@{} via {}",
+                me.get("username").and_then(|u| u.as_str()).unwrap_or("?"),
+                config.telegram_api_url
+            )),
+            Ok(Err(ccgate::telegram::api::ApiError::Rejected { code, description })) => Err(format!(
+                "Telegram refused the token ({code}: {description}) — get a valid one from @BotFather and set TELEGRAM_BOT_TOKEN"
+            )),
+            Ok(Err(e)) => Err(format!(
+                "cannot reach {} ({e}) — check the network or TELEGRAM_API_URL",
+                config.telegram_api_url
+            )),
+        }
+    })
 }
 
 /// Log output with every secret masked: a log line quoting a URL or an error body must not
@@ -648,7 +701,8 @@ fn main() -> ExitCode {
         eprintln!("{}", redactor.redact(&info.to_string()));
     }));
     match cli.command.unwrap_or(Command::Run) {
-        Command::Check => check(&config),
+        Command::Check => check(&config, false),
+        Command::Doctor => check(&config, true),
         Command::Run => {
             let rt = match tokio::runtime::Runtime::new() {
                 Ok(rt) => rt,

@@ -209,3 +209,67 @@ async fn claude_codes_own_commands_pass_through_and_the_rest_are_refused_clearly
         .any(|p| p.contains("/config")));
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_verifies_for_real_and_check_stays_offline() {
+    let mut h = Harness::new().await;
+    let run = |h: &Harness, what: &'static str| {
+        let mut cmd = h.command();
+        cmd.arg(what);
+        async move {
+            let out = cmd.output().await.unwrap();
+            (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            )
+        }
+    };
+    let (rc, out) = run(&h, "doctor").await;
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains("ok    telegram") && out.contains("@fake_bot"),
+        "{out}"
+    );
+    assert!(out.contains("ok    database"), "{out}");
+
+    // A CLI that is not Claude Code.
+    h.set_env("CLAUDE_CLI_PATH", "/bin/true");
+    let (rc, out) = run(&h, "check").await;
+    assert_eq!(rc, 2, "{out}");
+    assert!(out.contains("is not the Claude Code CLI"), "{out}");
+    h.set_env(
+        "CLAUDE_CLI_PATH",
+        &support::claude_bin().display().to_string(),
+    );
+
+    // A token Telegram refuses: check (offline) cannot know, doctor does.
+    h.set_env("TELEGRAM_BOT_TOKEN", "999999:AAwrongwrongwrongwrongwrong");
+    let (rc, out) = run(&h, "check").await;
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("not contacted"), "{out}");
+    let (rc, out) = run(&h, "doctor").await;
+    assert_eq!(rc, 2, "{out}");
+    assert!(
+        out.contains("FAIL  telegram") && out.contains("refused the token"),
+        "{out}"
+    );
+
+    // An unreachable Bot API.
+    h.set_env("TELEGRAM_BOT_TOKEN", &h.token.clone());
+    h.set_env("TELEGRAM_API_URL", "http://127.0.0.1:9");
+    let (rc, out) = run(&h, "doctor").await;
+    assert_eq!(rc, 2, "{out}");
+    assert!(
+        out.contains("FAIL  telegram") && out.contains("cannot reach"),
+        "{out}"
+    );
+
+    // The placeholder token of .env.example is a configuration error.
+    h.set_env(
+        "TELEGRAM_BOT_TOKEN",
+        "123456789:replace-with-your-token-from-botfather",
+    );
+    let out = h.command().arg("check").output().await.unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("placeholder"));
+}
