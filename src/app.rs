@@ -45,7 +45,17 @@ impl UpdateSink for Dispatcher {
             .get("update_id")
             .and_then(Value::as_i64)
             .unwrap_or(-1);
-        match self.gate.check(&update) {
+        let callback = update
+            .pointer("/callback_query/id")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let verdict = self.gate.check(&update);
+        if let (Some(id), false) = (&callback, matches!(verdict, Verdict::Pass(_))) {
+            // A button pressed by someone the gate turned away: stop their spinner too.
+            self.outbox
+                .answer_callback(id.clone(), Some("Not available to you.".into()));
+        }
+        match verdict {
             Verdict::Pass(admitted) => self.router.route(admitted),
             Verdict::Reply {
                 chat,

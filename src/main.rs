@@ -235,8 +235,18 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
                     "pairing_approved",
                     &serde_json::json!({"code": code}),
                 )?;
+                // Tell them: a durable outbox row, delivered by the running bot.
+                store.complete_updates(
+                    &[],
+                    &[ccgate::store::NewOutbox {
+                        chat_id: user,
+                        thread_id: 0,
+                        html: "✅ You're in: the operator approved your pairing request. Send a message to start, or /help.".into(),
+                        reply_to: None,
+                    }],
+                )?;
                 println!(
-                    "user {user} may now use the bot (role: {})",
+                    "user {user} may now use the bot (role: {}); they are told so by the running bot",
                     config.role_of(user)
                 );
             }

@@ -499,3 +499,29 @@ async fn step_up_without_an_authenticator_says_how_to_enrol_and_counts_no_failur
     assert_eq!(locked, 0);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn details_shows_the_full_input_not_the_same_summary() {
+    let mut h = Harness::new().await;
+    h.start().await;
+    let outside = h.tmp.path().join("d.txt");
+    h.send(&format!(
+        r#"[[tool:Bash:{{"command":"touch {}","description":"a distinctive description","timeout":4242}}]]"#,
+        outside.display()
+    ));
+    let p = prompt_after(&h, USER, 0).await;
+    assert!(!p.text.contains("distinctive"), "{}", p.text);
+    h.tg.inject_callback(USER, USER, p.message_id, &button_data(&p, "Details"));
+    let d = h
+        .wait_message(USER, "the details", |m| m.text.contains("Full input"))
+        .await;
+    assert!(
+        d.text.contains("a distinctive description") && d.text.contains("4242"),
+        "{}",
+        d.text
+    );
+    h.tg.inject_callback(USER, USER, p.message_id, &button_data(&p, "Deny"));
+    h.wait_message(USER, "denied", |m| m.text.contains("FAKE: tool"))
+        .await;
+    h.stop().await;
+}

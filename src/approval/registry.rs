@@ -179,13 +179,21 @@ impl Approvals {
             if req.step_up { " (🔑 TOTP required)" } else { "" },
             escape(&req.tool),
             req.chat.chat_id,
-            escape(&summary(&req.tool, &req.input, if details { 3000 } else { 600 })),
+            escape(&summary(&req.tool, &req.input, if details { 1500 } else { 600 })),
             escape(&req.reason),
         );
         s.push_str(&format!(
             "\nGrant scope: <code>{}</code>",
             escape(&req.grant_scope)
         ));
+        if details {
+            // Everything Claude sent, not only the summary: options, descriptions, timeouts.
+            let full = serde_json::to_string_pretty(&req.input).unwrap_or_default();
+            s.push_str(&format!(
+                "\n\n<b>Full input</b>\n<pre>{}</pre>",
+                escape(&crate::render::truncate(&full, 2500))
+            ));
+        }
         s
     }
 
