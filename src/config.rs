@@ -20,6 +20,9 @@ pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
 /// Default database, relative to the working directory (`sqlite:///` + relative path).
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:///data/ccgate.db";
 
+/// The stand-in bot token of [`Config::load_offline`]: well-formed, and no real bot's.
+const OFFLINE_TOKEN: &str = "0:offline-operator-command-no-bot-token";
+
 /// A configuration problem, always naming the variable at fault.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration error in {var}: {message}")]
@@ -190,6 +193,17 @@ impl Config {
     /// A missing `env_file` is fine (the environment alone may configure everything); an
     /// unreadable or malformed one is an error.
     pub fn load(env_file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_inner(env_file, false)
+    }
+
+    /// Like [`Config::load`], for operator commands that never talk to Telegram (`policy`,
+    /// `audit`, `totp`, `pair`, `token`, `schedule`, `unlock`): a missing bot token is fine.
+    /// A stand-in takes its place, which nothing sends anywhere.
+    pub fn load_offline(env_file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_inner(env_file, true)
+    }
+
+    fn load_inner(env_file: Option<&Path>, token_optional: bool) -> Result<Self, ConfigError> {
         let mut vars: HashMap<String, String> = HashMap::new();
         if let Some(path) = env_file {
             if path.exists() {
@@ -209,6 +223,10 @@ impl Config {
             if let (Ok(k), Ok(v)) = (k.into_string(), v.into_string()) {
                 vars.insert(k, v);
             }
+        }
+        let has = |k: &str| vars.get(k).is_some_and(|v| !v.trim().is_empty());
+        if token_optional && !has("TELEGRAM_BOT_TOKEN") && !has("TELEGRAM_BOT_TOKEN_FILE") {
+            vars.insert("TELEGRAM_BOT_TOKEN".into(), OFFLINE_TOKEN.into());
         }
         let mut config = Self::from_map(&vars)?;
         config.env_file = env_file.filter(|p| p.exists()).map(Path::to_path_buf);

@@ -688,7 +688,25 @@ fn main() -> ExitCode {
         _ => {}
     }
     let cli = Cli::parse();
-    let config = match ccgate::config::Config::load(Some(&cli.env_file)) {
+    // Operator commands that never talk to Telegram work without the bot token.
+    let offline = matches!(
+        cli.command,
+        Some(
+            Command::Token(_)
+                | Command::Pair(_)
+                | Command::Audit(_)
+                | Command::Totp(_)
+                | Command::Policy(_)
+                | Command::Schedule(_)
+                | Command::Unlock { .. }
+        )
+    );
+    let loaded = if offline {
+        ccgate::config::Config::load_offline(Some(&cli.env_file))
+    } else {
+        ccgate::config::Config::load(Some(&cli.env_file))
+    };
+    let config = match loaded {
         Ok(c) => c,
         Err(e) => {
             eprintln!("ccgate: {e}");

@@ -273,3 +273,30 @@ async fn doctor_verifies_for_real_and_check_stays_offline() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("placeholder"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_commands_that_never_talk_to_telegram_need_no_bot_token() {
+    let mut h = Harness::new().await;
+    h.unset_env("TELEGRAM_BOT_TOKEN");
+    for args in [
+        &[
+            "policy",
+            "check",
+            r#"{"tool_name":"Bash","input":{"command":"ls"}}"#,
+        ][..],
+        &["audit", "verify"][..],
+        &["pair", "list"][..],
+        &["schedule", "list"][..],
+    ] {
+        let out = h.command().args(args).output().await.unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The bot itself and its checks still need it, and say so.
+    let out = h.command().arg("check").output().await.unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TELEGRAM_BOT_TOKEN"));
+}
