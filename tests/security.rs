@@ -329,6 +329,9 @@ async fn dangerous_configuration_is_refused_at_start() {
             "Mars/Olympus_Mons",
             "SCHEDULER_TIMEZONE",
         ),
+        // tracing would read a bare word as a target and silently drop every other log line.
+        ("LOG_LEVEL", "verbose", "LOG_LEVEL"),
+        ("LOG_LEVEL", "info,ccgate=loud", "LOG_LEVEL"),
     ] {
         let saved = h.extra_env.clone();
         h.set_env(var, val);
