@@ -498,3 +498,97 @@ async fn every_tool_call_is_decided_by_ccgate_even_reads_the_cli_would_allow() {
         .any(|r| r.to_string().contains("topsecret")));
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_from_bots_are_dropped_whatever_their_id() {
+    let mut h = Harness::new().await;
+    h.start().await;
+    let dropped = |h: &Harness| -> i64 {
+        h.db()
+            .query_row(
+                "SELECT COUNT(*) FROM audit_log WHERE event = 'bot_sender_dropped'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    // A bot carrying the allowed user's id: a prompt, an edit, a channel post.
+    h.tg.inject_bot_message(USER, USER, "[[text:BOT-PROMPT-ONE]]");
+    h.tg.inject_update(serde_json::json!({"edited_message": {
+        "message_id": 77, "date": 0, "edit_date": 1, "text": "[[text:BOT-PROMPT-TWO]]",
+        "from": {"id": USER, "is_bot": true, "first_name": "B"},
+        "chat": {"id": USER, "type": "private"}}}));
+    h.tg.inject_update(serde_json::json!({"channel_post": {
+        "message_id": 78, "date": 0, "text": "[[text:BOT-PROMPT-THREE]]",
+        "from": {"id": USER, "is_bot": true, "first_name": "B"},
+        "sender_chat": {"id": -100300, "type": "channel", "title": "c"},
+        "chat": {"id": -100300, "type": "channel", "title": "c"}}}));
+    // The human's call asks; a bot with the human's id presses "Allow once".
+    h.send(r#"[[tool:Bash:{"command":"curl -s http://127.0.0.1:9/bot-press","description":"x"}]]"#);
+    let p = h
+        .wait_message(USER, "an approval prompt", |m| {
+            m.text.contains("Approval needed") && m.reply_markup.is_some()
+        })
+        .await;
+    let allow = support::button_data(&p, "Allow once");
+    h.tg.inject_bot_callback(USER, USER, p.message_id, &allow);
+    support::wait_for("four bot updates audited", || dropped(&h) == 4).await;
+    // The prompt is still open: the human decides.
+    h.tg.inject_callback(USER, USER, p.message_id, &support::button_data(&p, "Deny"));
+    h.wait_message(USER, "denied by the human", |m| {
+        m.text.contains("denied by user") && m.text.contains("FAKE: tool")
+    })
+    .await;
+    // And a human message after the bots' still runs.
+    h.send("[[text:HUMAN-PROMPT]]");
+    h.wait_message(USER, "the human's answer", |m| {
+        m.text.contains("HUMAN-PROMPT")
+    })
+    .await;
+    let seen = h
+        .model
+        .requests()
+        .iter()
+        .map(|r| r.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        !seen.contains("BOT-PROMPT"),
+        "a bot's prompt reached Claude"
+    );
+    assert!(h
+        .tg
+        .messages(USER)
+        .iter()
+        .all(|m| !m.text.contains("BOT-PROMPT")));
+    let db = h.db();
+    let decided: String = db
+        .query_row(
+            "SELECT details FROM audit_log WHERE event = 'approval_decided'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(decided.contains("\"decision\":\"deny\""), "{decided}");
+    let kinds: Vec<String> = db
+        .prepare("SELECT details FROM audit_log WHERE event = 'bot_sender_dropped' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for kind in [
+        "message",
+        "edited_message",
+        "channel_post",
+        "callback_query",
+    ] {
+        assert!(
+            kinds
+                .iter()
+                .any(|k| k.contains(&format!("\"kind\":\"{kind}\""))),
+            "{kind}: {kinds:?}"
+        );
+    }
+    h.stop().await;
+}
