@@ -666,11 +666,15 @@ impl Store {
             > 0)
     }
 
+    /// Record a tool call (input and reason redacted, like audit details: a command line may
+    /// carry a token or a URL with credentials).
     pub fn record_tool_use(&self, t: &ToolUseRecord<'_>) -> anyhow::Result<()> {
+        let input = self.redactor.redact(t.input).into_owned();
+        let reason = t.reason.map(|r| self.redactor.redact(r).into_owned());
         self.lock().execute(
             "INSERT INTO tool_usage (claude_session_id, user_id, chat_id, tool_name, input, decision, reason, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![t.claude_session_id, t.user_id, t.chat_id, t.tool_name, t.input, t.decision, t.reason, now_str()],
+            params![t.claude_session_id, t.user_id, t.chat_id, t.tool_name, input, t.decision, reason, now_str()],
         )?;
         Ok(())
     }
