@@ -308,8 +308,15 @@ mod tests {
         assert!(cut.starts_with("clone https://***@"), "{cut}");
         assert!(cut.chars().count() <= 30 && cut.ends_with('…'), "{cut}");
         // A token cut in half.
-        let token = format!("key {}", "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789");
-        assert!(!truncate(&token, 20).contains("sk-ant"), "{}", truncate(&token, 20));
+        let token = format!(
+            "key {}",
+            "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+        );
+        assert!(
+            !truncate(&token, 20).contains("sk-ant"),
+            "{}",
+            truncate(&token, 20)
+        );
         // Short clean text is unchanged; long clean text is cut.
         assert_eq!(truncate("hello", 10), "hello");
         assert_eq!(truncate("hello world", 6), "hello…");
