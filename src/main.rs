@@ -357,6 +357,8 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
                         if *step_up { "TOTP required" } else { "no" }
                     );
                     println!("grant:    {grant_scope}");
+                    let covers = ccgate::policy::engine::grants::footprint(&ctx, tool, &v["input"]);
+                    println!("covers:   {}", covers.describe());
                 }
                 ccgate::policy::engine::Decision::Allow { .. } => {}
             }
