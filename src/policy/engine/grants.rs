@@ -159,7 +159,7 @@ impl Footprint {
             }
             if !self.writes_outside.is_empty() {
                 parts.push(format!(
-                    "writes outside only {}",
+                    "may write outside only {}",
                     list(&self.writes_outside)
                 ));
             }
