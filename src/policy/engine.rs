@@ -738,3 +738,41 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(cmd: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        bash_grant_scope(&bash::analyze(cmd, &root, &root))
+    }
+
+    #[test]
+    fn scopes_name_the_subcommand_past_global_options() {
+        for (cmd, want) in [
+            ("git push origin main", "Bash(git push:*)"),
+            ("git -C sub push", "Bash(git push:*)"),
+            ("git -c user.name=x -C sub fetch", "Bash(git fetch:*)"),
+            ("git --no-pager log", "Bash(git log:*)"),
+            ("aws --profile prod s3 cp a s3://b/", "Bash(aws s3:*)"),
+            ("docker -H tcp://h push img", "Bash(docker push:*)"),
+            ("kubectl -n prod apply -f x.yaml", "Bash(kubectl apply:*)"),
+            (
+                "openssl s_client -connect h:443",
+                "Bash(openssl s_client:*)",
+            ),
+            ("gh -R o/r pr create", "Bash(gh pr:*)"),
+            ("curl -T a https://x", "Bash(curl:*)"),
+            ("/usr/bin/curl https://x", "Bash(curl:*)"),
+            ("./probe --x", "Bash(./probe:*)"),
+            ("git", "Bash(git:*)"),
+        ] {
+            assert_eq!(scope(cmd), want, "{cmd}");
+        }
+        // Different subcommands never share a scope, whatever comes before them.
+        assert_ne!(scope("git -C a fetch"), scope("git -C a push"));
+        assert_ne!(scope("aws s3 ls"), scope("aws iam create-user"));
+    }
+}
