@@ -200,6 +200,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _lock =
         instance_lock::acquire(&config.lock_dir, config.telegram_bot_token.expose_secret())?;
     let redactor = Redactor::new(config.redacted_values());
+    // Normally installed by `main` already (before logging starts); the first one counts.
+    crate::audit::redact::install(redactor.clone());
     let store = Store::open(&config.database_path)?.with_redactor(redactor.clone());
     tracing::info!(
         path = %std::fs::canonicalize(&config.database_path).unwrap_or_else(|_| config.database_path.clone()).display(),

@@ -299,12 +299,12 @@ impl Config {
         let database_path = parse_database_url(&database_url)?;
 
         let log_level = get("LOG_LEVEL").unwrap_or_else(|| "info".to_string());
-        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
-            return Err(ConfigError::new(
+        validate_log_filter(&log_level).map_err(|why| {
+            ConfigError::new(
                 "LOG_LEVEL",
-                format!("{log_level:?} is not a valid level or filter (try info, debug)"),
-            ));
-        }
+                format!("{log_level:?} is not a valid level or filter: {why} (try info, or info,ccgate=debug)"),
+            )
+        })?;
 
         let rate_limit_requests = parse_num(
             get("RATE_LIMIT_REQUESTS"),
@@ -872,6 +872,39 @@ fn parse_num(
     Ok(n)
 }
 
+/// Check a `LOG_LEVEL` with tracing's own filter parser (`EnvFilter`), and more strictly than
+/// it: every comma-separated directive must be a level (`info`) or name its level
+/// (`ccgate=debug`, `ccgate::api[request]=trace`). `EnvFilter` reads a bare word such as
+/// `verbose` or `inof` as "the target `verbose`, every level" — which silently turns all other
+/// logging off; here that is an error. Empty directives (`info,,debug`) and whitespace
+/// (`info ccgate=debug` would be the target `info ccgate`) are errors too.
+pub fn validate_log_filter(filter: &str) -> Result<(), String> {
+    use std::str::FromStr;
+    use tracing_subscriber::filter::{Directive, LevelFilter};
+    for directive in filter.split(',') {
+        let d = directive;
+        if d.is_empty() {
+            return Err("an empty directive".into());
+        }
+        if d.contains(char::is_whitespace) {
+            return Err(format!("{d:?} contains whitespace"));
+        }
+        Directive::from_str(d).map_err(|e| format!("{d:?}: {e}"))?;
+        // The level follows the last `=` outside a span's `[…]` (field values may hold `=`).
+        let level = match d.rsplit_once('=') {
+            Some((_, l)) if !l.contains([']', '}']) => l,
+            _ => d,
+        };
+        if LevelFilter::from_str(level).is_err() {
+            return Err(format!(
+                "{d:?} names no level (trace, debug, info, warn, error or off)"
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 /// `sqlite:///rel/path.db` (relative, as in the reference), `sqlite:////abs/path.db`
 /// (absolute), or a bare filesystem path.
 fn parse_database_url(url: &str) -> Result<PathBuf, ConfigError> {
@@ -982,6 +1015,17 @@ mod tests {
             ("TELEGRAM_API_URL", "ftp://x"),
             ("TELEGRAM_BOT_TOKEN", "nonsense"),
             ("LOG_LEVEL", "=="),
+            ("LOG_LEVEL", "verbose"),
+            ("LOG_LEVEL", "inof"),
+            ("LOG_LEVEL", "info,ccgate=loud"),
+            ("LOG_LEVEL", "info,,debug"),
+            ("LOG_LEVEL", "info,"),
+            ("LOG_LEVEL", "ccgate"),
+            ("LOG_LEVEL", "info ccgate=debug"),
+            ("LOG_LEVEL", "ccgate=debug=info"),
+            ("LOG_LEVEL", "[span{x=1}]"),
+            ("LOG_LEVEL", "debug5"),
+            ("LOG_LEVEL", "warn, ccgate=trace"),
         ] {
             let mut m = base(dir.path());
             m.insert(var.to_string(), val.to_string());
@@ -994,6 +1038,30 @@ mod tests {
         assert_eq!(Config::from_map(&m).unwrap_err().var, "APPROVED_DIRECTORY");
         m.remove("APPROVED_DIRECTORY");
         assert_eq!(Config::from_map(&m).unwrap_err().var, "APPROVED_DIRECTORY");
+    }
+
+    #[test]
+    fn log_filters_tracing_accepts_stay_valid() {
+        let dir = tempfile::tempdir().unwrap();
+        for ok in [
+            "info",
+            "INFO",
+            "debug",
+            "off",
+            "warn",
+            "trace",
+            "error",
+            "info,ccgate=debug",
+            "ccgate::api=debug",
+            "info,ccgate[request]=debug",
+            "info,[span{field=value}]=trace",
+            "hyper=off,info",
+        ] {
+            let mut m = base(dir.path());
+            m.insert("LOG_LEVEL".into(), ok.into());
+            let c = Config::from_map(&m).unwrap_or_else(|e| panic!("{ok}: {e}"));
+            assert_eq!(c.log_level, ok);
+        }
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //!
 //! Why it exists: identification, authorization and rate limiting must happen once, in order,
 //! for every kind of update (messages, edits, button presses) — a check living in a command
-//! handler is a check some other handler forgets. The order is: lockout → user allowed (or
-//! offered a pairing code) → chat enabled → logged in (token auth) → rate limit → role.
+//! handler is a check some other handler forgets. The order is: sent by a bot → lockout → user
+//! allowed (or offered a pairing code) → chat enabled → logged in (token auth) → rate limit →
+//! role. An update whose sender is a bot (`from.is_bot`, in any kind of update: messages, edits,
+//! button presses, channel posts…) is dropped first, whatever the bot's id.
 //! Rejected traffic is dropped without a reply (the bot does not confirm it exists to
 //! strangers) and written to the audit log. The gate never runs Claude; when it answers
 //! itself (pairing code, login result, slow-down notice) it returns the reply as data.
@@ -89,6 +91,21 @@ impl Gate {
 
     /// Decide about a raw update.
     pub fn check(&self, raw: &Value) -> Verdict {
+        // Bots never talk to ccgate, whatever their id (a bot may share an allowed user's id in
+        // a forged or relayed update, or be added to an enabled group): checked before anything
+        // else reads the update.
+        if let Some(bot) = bot_sender(raw) {
+            tracing::warn!(bot = bot.id, kind = bot.kind, "update from a bot dropped");
+            self.audit(
+                bot.id,
+                bot.chat,
+                "bot_sender_dropped",
+                json!({"kind": bot.kind, "update_id": raw.get("update_id"), "username": bot.username}),
+            );
+            return Verdict::Drop {
+                reason: "sent by a bot",
+            };
+        }
         let Some(incoming) = update::parse(raw) else {
             self.audit(
                 None,
@@ -345,6 +362,56 @@ impl Gate {
     }
 }
 
+/// The bot that sent an update, if its sender is one.
+#[derive(Debug, Clone, PartialEq)]
+struct BotSender {
+    id: Option<i64>,
+    chat: Option<i64>,
+    /// The update's kind (`message`, `callback_query`, `channel_post`, …).
+    kind: String,
+    username: Option<String>,
+}
+
+/// Whether the sender of `raw` is a bot. Every kind of update is looked at, known or not: the
+/// update's payload (`message`, `edited_message`, `channel_post`, `callback_query`,
+/// `inline_query`, `poll_answer`, `message_reaction`, …) names its sender in `from` (or `user`).
+/// A sender whose `is_bot` is present and anything but `false` is a bot (Telegram always sends
+/// the field; `true`, or a value that is not a boolean, is not a human). Only the sender
+/// counts: the bot's own message under a button (`callback_query.message.from`) or a quoted
+/// one (`reply_to_message`) does not.
+fn bot_sender(raw: &Value) -> Option<BotSender> {
+    let update = raw.as_object()?;
+    for (kind, payload) in update {
+        if kind == "update_id" {
+            continue;
+        }
+        for key in ["from", "user"] {
+            let Some(sender) = payload.get(key) else {
+                continue;
+            };
+            let is_bot = match sender.get("is_bot") {
+                None | Some(Value::Bool(false)) => false,
+                Some(_) => true,
+            };
+            if is_bot {
+                return Some(BotSender {
+                    id: sender.get("id").and_then(Value::as_i64),
+                    chat: payload
+                        .pointer("/chat/id")
+                        .or_else(|| payload.pointer("/message/chat/id"))
+                        .and_then(Value::as_i64),
+                    kind: kind.chars().take(40).collect(),
+                    username: sender
+                        .get("username")
+                        .and_then(Value::as_str)
+                        .map(|u| u.chars().take(64).collect()),
+                });
+            }
+        }
+    }
+    None
+}
+
 fn kind_label(kind: &IncomingKind) -> &'static str {
     match kind {
         IncomingKind::Text { .. } => "message",
@@ -500,6 +567,91 @@ mod tests {
         };
         assert!(html.contains("not valid"));
         assert_eq!(store.audit_count("token_replay").unwrap(), 1);
+    }
+
+    #[test]
+    fn bot_senders_are_dropped_whatever_their_id() {
+        let store = Store::open_in_memory().unwrap();
+        let (_d, c) = config(&[("ALLOWED_GROUPS", "-100")]);
+        let g = Gate::new(c, store.clone());
+        let human = json!({"id": 10, "is_bot": false, "first_name": "A"});
+        let bot = json!({"id": 10, "is_bot": true, "first_name": "B", "username": "evil_bot"});
+        let chat = json!({"id": 10, "type": "private"});
+        let group = json!({"id": -100, "type": "supergroup"});
+        let message = |from: &Value, chat: &Value| json!({"update_id": 1, "message": {"message_id": 1, "from": from, "chat": chat, "text": "hi"}});
+        // Refused: a bot with an allowed user's id, in every kind of update.
+        let refused = [
+            message(&bot, &chat),
+            message(&bot, &group),
+            json!({"update_id": 2, "edited_message": {"message_id": 1, "from": bot, "chat": chat, "text": "x"}}),
+            json!({"update_id": 3, "callback_query": {"id": "c", "from": bot,
+                "message": {"message_id": 4, "from": human, "chat": chat}, "data": "ap:x:once"}}),
+            json!({"update_id": 4, "channel_post": {"message_id": 1, "from": bot,
+                "chat": {"id": -100, "type": "channel"}, "text": "x"}}),
+            json!({"update_id": 5, "edited_channel_post": {"message_id": 1, "from": bot,
+                "chat": {"id": -100, "type": "channel"}, "text": "x"}}),
+            json!({"update_id": 6, "business_message": {"message_id": 1, "from": bot, "chat": chat, "text": "x"}}),
+            json!({"update_id": 7, "inline_query": {"id": "q", "from": bot, "query": "x", "offset": ""}}),
+            json!({"update_id": 8, "poll_answer": {"poll_id": "p", "user": bot, "option_ids": [0]}}),
+            json!({"update_id": 9, "some_future_update": {"from": bot}}),
+            // Not a boolean is not a human.
+            message(&json!({"id": 10, "is_bot": "true"}), &chat),
+            message(&json!({"id": 10, "is_bot": 1}), &chat),
+            message(&json!({"id": 10, "is_bot": null}), &chat),
+            // No id at all: still a bot, still dropped.
+            message(&json!({"is_bot": true}), &chat),
+        ];
+        for u in &refused {
+            assert_eq!(
+                g.check(u),
+                Verdict::Drop {
+                    reason: "sent by a bot"
+                },
+                "{u}"
+            );
+        }
+        assert_eq!(
+            store.audit_count("bot_sender_dropped").unwrap(),
+            refused.len() as i64
+        );
+        assert_eq!(store.audit_count("auth_rejected").unwrap(), 0);
+        // Allowed: the human with that id, with or without the field; a button under the bot's
+        // own message; a reply quoting a bot.
+        let allowed = [
+            message(&human, &chat),
+            message(&json!({"id": 10}), &chat),
+            message(&human, &group),
+            json!({"update_id": 10, "callback_query": {"id": "c", "from": human,
+                "message": {"message_id": 4, "from": bot, "chat": chat}, "data": "stop:1"}}),
+            json!({"update_id": 11, "message": {"message_id": 2, "from": human, "chat": chat, "text": "hi",
+                "reply_to_message": {"message_id": 1, "from": bot, "chat": chat, "text": "x"}}}),
+        ];
+        for u in &allowed {
+            assert!(matches!(g.check(u), Verdict::Pass(_)), "{u}");
+        }
+        assert_eq!(
+            store.audit_count("bot_sender_dropped").unwrap(),
+            refused.len() as i64
+        );
+    }
+
+    #[test]
+    fn a_bot_row_names_the_bot_and_its_chat() {
+        let store = Store::open_in_memory().unwrap();
+        let (_d, c) = config(&[]);
+        let g = Gate::new(c, store.clone());
+        let u = json!({"update_id": 1, "message": {"message_id": 1,
+            "from": {"id": 55, "is_bot": true, "username": "evil_bot"},
+            "chat": {"id": 10, "type": "private"}, "text": "hi"}});
+        assert!(matches!(g.check(&u), Verdict::Drop { .. }));
+        let row = store.audit_tail(1).unwrap().pop().unwrap();
+        assert_eq!(row.event, "bot_sender_dropped");
+        assert_eq!((row.user_id, row.chat_id), (Some(55), Some(10)));
+        assert!(
+            row.details.contains("evil_bot") && row.details.contains("\"kind\":\"message\""),
+            "{}",
+            row.details
+        );
     }
 
     #[test]

@@ -370,6 +370,8 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
                         if *step_up { "TOTP required" } else { "no" }
                     );
                     println!("grant:    {grant_scope}");
+                    let covers = ccgate::policy::engine::grants::footprint(&ctx, tool, &v["input"]);
+                    println!("covers:   {}", covers.describe());
                 }
                 ccgate::policy::engine::Decision::Allow { .. } => {}
             }
@@ -380,8 +382,11 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
             let root = &config.approved_directory;
             match cmd {
                 ScheduleCmd::List => {
+                    // A prompt may quote a URL with credentials: masked like every text ccgate
+                    // shows (the job keeps its prompt as written).
+                    let redactor = ccgate::audit::redact::process();
                     for j in store.list_jobs(None)? {
-                        println!(
+                        let line = format!(
                             "#{} {} chat {} topic {} user {} {} ({}) in {} next {}: {}",
                             j.id,
                             if j.paused { "paused " } else { "" },
@@ -394,6 +399,7 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
                             j.next_due_at,
                             j.prompt
                         );
+                        println!("{}", redactor.redact(&line));
                     }
                 }
                 ScheduleCmd::Add {
@@ -709,11 +715,15 @@ fn main() -> ExitCode {
     let config = match loaded {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("ccgate: {e}");
+            // No configured secrets are known yet; the credential shapes still apply.
+            let shapes = ccgate::audit::Redactor::default();
+            eprintln!("ccgate: {}", shapes.redact(&e.to_string()));
             return ExitCode::from(2);
         }
     };
     let redactor = std::sync::Arc::new(ccgate::audit::Redactor::new(config.redacted_values()));
+    // Text cut before it goes out (`render::truncate`) is masked with the same secrets.
+    ccgate::audit::redact::install((*redactor).clone());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&config.log_level)
@@ -742,7 +752,8 @@ fn main() -> ExitCode {
             match rt.block_on(ccgate::app::run(config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("ccgate: {e:#}");
+                    let e = format!("{e:#}");
+                    eprintln!("ccgate: {}", ccgate::audit::redact::process().redact(&e));
                     ExitCode::FAILURE
                 }
             }
@@ -750,7 +761,8 @@ fn main() -> ExitCode {
         other => match operator(other, &config) {
             Ok(code) => code,
             Err(e) => {
-                eprintln!("ccgate: {e:#}");
+                let e = format!("{e:#}");
+                eprintln!("ccgate: {}", ccgate::audit::redact::process().redact(&e));
                 ExitCode::FAILURE
             }
         },

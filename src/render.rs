@@ -186,10 +186,13 @@ fn compact_json(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
-/// Cut to at most `max` characters, marking the cut.
+/// Cut to at most `max` characters, marking the cut. Secrets are masked first (by the process's
+/// redactor): a credential cut in half (`https://user:hunter…`) would no longer be recognised
+/// by the redaction on the way out, so the cut is made in already-masked text.
 pub fn truncate(s: &str, max: usize) -> String {
+    let s = crate::audit::redact::process().redact(s);
     if s.chars().count() <= max {
-        return s.to_string();
+        return s.into_owned();
     }
     let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
@@ -305,6 +308,29 @@ pub fn failure_message(what: &str, detail: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn truncation_masks_before_it_cuts() {
+        // Cut inside the password, before the `@` that makes it recognisable.
+        let text = "clone https://ci:VeryLongPassword0123456789@ci.example.com/x please";
+        let cut = truncate(text, 30);
+        assert!(!cut.contains("VeryLong") && !cut.contains("ci:"), "{cut}");
+        assert!(cut.starts_with("clone https://***@"), "{cut}");
+        assert!(cut.chars().count() <= 30 && cut.ends_with('…'), "{cut}");
+        // A token cut in half.
+        let token = format!(
+            "key {}",
+            "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+        );
+        assert!(
+            !truncate(&token, 20).contains("sk-ant"),
+            "{}",
+            truncate(&token, 20)
+        );
+        // Short clean text is unchanged; long clean text is cut.
+        assert_eq!(truncate("hello", 10), "hello");
+        assert_eq!(truncate("hello world", 6), "hello…");
+    }
 
     #[test]
     fn verbose_levels() {

@@ -501,6 +501,93 @@ async fn step_up_without_an_authenticator_says_how_to_enrol_and_counts_no_failur
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_grant_never_covers_an_upload() {
+    let mut h = Harness::new().await;
+    h.start().await;
+    let outside = h.tmp.path().join("outside-notes.txt");
+    std::fs::write(&outside, "not for the network").unwrap();
+    std::fs::write(h.approved().join("inside.txt"), "project data").unwrap();
+
+    // A download, allowed for the session.
+    h.send(&bash("curl -s http://127.0.0.1:9/download"));
+    let p = prompt_after(&h, USER, 0).await;
+    assert!(p.text.contains("downloads only"), "{}", p.text);
+    h.tg.inject_callback(
+        USER,
+        USER,
+        p.message_id,
+        &button_data(&p, "Allow for session"),
+    );
+    h.wait_message(USER, "the download ran", |m| {
+        m.message_id > p.message_id && m.text.contains("FAKE: tool")
+    })
+    .await;
+
+    // Another download of the same kind: covered, no prompt.
+    let mark = last_id(&h, USER);
+    h.send(&bash("curl -sS http://127.0.0.1:9/download-again"));
+    h.wait_message(USER, "the second download ran", |m| {
+        m.message_id > mark && m.text.contains("FAKE: tool")
+    })
+    .await;
+    assert!(
+        !h.tg
+            .messages(USER)
+            .iter()
+            .any(|m| m.message_id > mark && m.text.contains("Approval needed")),
+        "a covered download asked again"
+    );
+
+    // Uploads — of a file from outside the project, or of a project file — ask again.
+    for upload in [
+        format!("curl -s -T {} http://127.0.0.1:9/up", outside.display()),
+        // (`@/outside` in a chat prompt is refused before Claude sees it: an @mention.)
+        "curl -s --data-binary @inside.txt http://127.0.0.1:9/up".to_string(),
+        "curl -s -F file=@inside.txt http://127.0.0.1:9/up".to_string(),
+        "curl -s -X POST http://127.0.0.1:9/up".to_string(),
+    ] {
+        let mark = last_id(&h, USER);
+        h.send(&bash(&upload));
+        let again = prompt_after(&h, USER, mark).await;
+        assert!(again.text.contains("curl"), "{upload}: {}", again.text);
+        assert!(
+            again.text.contains("uploads included"),
+            "{upload}: {}",
+            again.text
+        );
+        h.tg.inject_callback(USER, USER, again.message_id, &button_data(&again, "Deny"));
+        h.wait_message(USER, "the upload denied", |m| {
+            m.message_id > again.message_id
+                && m.text.contains("denied by user")
+                && m.text.contains("FAKE: tool")
+        })
+        .await;
+    }
+
+    let db = h.db();
+    let decisions: Vec<String> = db
+        .prepare("SELECT details FROM audit_log WHERE event = 'tool_decision' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let by_grant: Vec<&String> = decisions
+        .iter()
+        .filter(|d| d.contains("grant #1"))
+        .collect();
+    assert_eq!(by_grant.len(), 1, "{decisions:#?}");
+    assert!(by_grant[0].contains("download-again"), "{}", by_grant[0]);
+    let footprint: String = db
+        .query_row("SELECT footprint FROM grants WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(footprint.contains("\"network\":\"fetch\""), "{footprint}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn details_shows_the_full_input_not_the_same_summary() {
     let mut h = Harness::new().await;
     h.start().await;
@@ -523,5 +610,45 @@ async fn details_shows_the_full_input_not_the_same_summary() {
     h.tg.inject_callback(USER, USER, p.message_id, &button_data(&p, "Deny"));
     h.wait_message(USER, "denied", |m| m.text.contains("FAKE: tool"))
         .await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_no_grant_can_cover_offers_only_allow_once() {
+    let mut h = Harness::new().await;
+    h.start().await;
+    std::fs::write(h.approved().join(".env"), "TOKEN=x").unwrap();
+    std::fs::write(h.approved().join("notes.txt"), "TODO").unwrap();
+    // A recursive search over a tree holding a secret file asks — and is never granted.
+    h.send(&bash("grep -rn TODO ."));
+    let p = prompt_after(&h, USER, 0).await;
+    assert!(p.text.contains("this call only"), "{}", p.text);
+    let markup = p.reply_markup.as_ref().unwrap().to_string();
+    assert!(
+        !markup.contains(":sess") && !markup.contains(":t15"),
+        "{markup}"
+    );
+    // A forged "session" press does nothing and is audited; the prompt stays open.
+    let once = button_data(&p, "Allow once");
+    let forged = once.replace(":once", ":sess");
+    h.tg.inject_callback(USER, USER, p.message_id, &forged);
+    h.tg.wait_for(Duration::from_secs(10), "forged press answered", |tg| {
+        tg.calls_to("answerCallbackQuery")
+            .iter()
+            .any(|c| c.params.to_string().contains("only be allowed once"))
+    })
+    .await;
+    h.tg.inject_callback(USER, USER, p.message_id, &once);
+    h.wait_message(USER, "ran once", |m| {
+        m.message_id > p.message_id && m.text.contains("FAKE: tool")
+    })
+    .await;
+    let db = h.db();
+    let n = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        n("SELECT COUNT(*) FROM audit_log WHERE event = 'approval_choice_refused'"),
+        1
+    );
+    assert_eq!(n("SELECT COUNT(*) FROM grants"), 0);
     h.stop().await;
 }

@@ -171,6 +171,28 @@ prompt = "Summarise this new issue in one sentence."
             .0,
         401
     );
+    // The right digest in a form GitHub never sends (uppercase hex, no prefix): refused too.
+    let upper = format!(
+        "sha256={}",
+        hmac_hex(GH_SECRET, &[&body]).to_ascii_uppercase()
+    );
+    let bare = hmac_hex(GH_SECRET, &[&body]);
+    for malformed in [&upper, &bare] {
+        assert_eq!(
+            http.post("/webhooks/github", &headers(malformed, "d0"), body.clone())
+                .await
+                .0,
+            401,
+            "{malformed}"
+        );
+    }
+    assert_eq!(
+        count(
+            &h,
+            "SELECT COUNT(*) FROM audit_log WHERE event = 'webhook_rejected' AND details LIKE '%\"why\":\"malformed\"%'"
+        ),
+        2
+    );
     let mut tampered = body.clone();
     tampered.extend_from_slice(b" ");
     assert_eq!(
@@ -253,14 +275,14 @@ prompt = "Summarise this new issue in one sentence."
         count(
             &h,
             "SELECT COUNT(*) FROM audit_log WHERE event = 'webhook_rejected'"
-        ) == 4
+        ) == 6
     );
 
     // Metrics saw all of it.
     let (s, metrics) = http.get("/metrics").await;
     assert_eq!(s, 200);
     for needle in [
-        "ccgate_webhook_requests_total{provider=\"github\",outcome=\"unauthorized\"} 3",
+        "ccgate_webhook_requests_total{provider=\"github\",outcome=\"unauthorized\"} 5",
         "ccgate_webhook_requests_total{provider=\"github\",outcome=\"replay\"} 2",
         "ccgate_webhook_requests_total{provider=\"github\",outcome=\"accepted\"} 1",
         "ccgate_claude_runs_total{kind=\"webhook\"",

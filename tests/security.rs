@@ -343,6 +343,9 @@ async fn dangerous_configuration_is_refused_at_start() {
             "Mars/Olympus_Mons",
             "SCHEDULER_TIMEZONE",
         ),
+        // tracing would read a bare word as a target and silently drop every other log line.
+        ("LOG_LEVEL", "verbose", "LOG_LEVEL"),
+        ("LOG_LEVEL", "info,ccgate=loud", "LOG_LEVEL"),
     ] {
         let saved = h.extra_env.clone();
         h.set_env(var, val);
@@ -508,4 +511,202 @@ async fn every_tool_call_is_decided_by_ccgate_even_reads_the_cli_would_allow() {
         .iter()
         .any(|r| r.to_string().contains("topsecret")));
     h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_from_bots_are_dropped_whatever_their_id() {
+    let mut h = Harness::new().await;
+    h.start().await;
+    let dropped = |h: &Harness| -> i64 {
+        h.db()
+            .query_row(
+                "SELECT COUNT(*) FROM audit_log WHERE event = 'bot_sender_dropped'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    // A bot carrying the allowed user's id: a prompt, an edit, a channel post.
+    h.tg.inject_bot_message(USER, USER, "[[text:BOT-PROMPT-ONE]]");
+    h.tg.inject_update(serde_json::json!({"edited_message": {
+        "message_id": 77, "date": 0, "edit_date": 1, "text": "[[text:BOT-PROMPT-TWO]]",
+        "from": {"id": USER, "is_bot": true, "first_name": "B"},
+        "chat": {"id": USER, "type": "private"}}}));
+    h.tg.inject_update(serde_json::json!({"channel_post": {
+        "message_id": 78, "date": 0, "text": "[[text:BOT-PROMPT-THREE]]",
+        "from": {"id": USER, "is_bot": true, "first_name": "B"},
+        "sender_chat": {"id": -100300, "type": "channel", "title": "c"},
+        "chat": {"id": -100300, "type": "channel", "title": "c"}}}));
+    // The human's call asks; a bot with the human's id presses "Allow once".
+    h.send(r#"[[tool:Bash:{"command":"curl -s http://127.0.0.1:9/bot-press","description":"x"}]]"#);
+    let p = h
+        .wait_message(USER, "an approval prompt", |m| {
+            m.text.contains("Approval needed") && m.reply_markup.is_some()
+        })
+        .await;
+    let allow = support::button_data(&p, "Allow once");
+    h.tg.inject_bot_callback(USER, USER, p.message_id, &allow);
+    support::wait_for("four bot updates audited", || dropped(&h) == 4).await;
+    // The prompt is still open: the human decides.
+    h.tg.inject_callback(USER, USER, p.message_id, &support::button_data(&p, "Deny"));
+    h.wait_message(USER, "denied by the human", |m| {
+        m.text.contains("denied by user") && m.text.contains("FAKE: tool")
+    })
+    .await;
+    // And a human message after the bots' still runs.
+    h.send("[[text:HUMAN-PROMPT]]");
+    h.wait_message(USER, "the human's answer", |m| {
+        m.text.contains("HUMAN-PROMPT")
+    })
+    .await;
+    let seen = h
+        .model
+        .requests()
+        .iter()
+        .map(|r| r.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        !seen.contains("BOT-PROMPT"),
+        "a bot's prompt reached Claude"
+    );
+    assert!(h
+        .tg
+        .messages(USER)
+        .iter()
+        .all(|m| !m.text.contains("BOT-PROMPT")));
+    let db = h.db();
+    let decided: String = db
+        .query_row(
+            "SELECT details FROM audit_log WHERE event = 'approval_decided'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(decided.contains("\"decision\":\"deny\""), "{decided}");
+    let kinds: Vec<String> = db
+        .prepare("SELECT details FROM audit_log WHERE event = 'bot_sender_dropped' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for kind in [
+        "message",
+        "edited_message",
+        "channel_post",
+        "callback_query",
+    ] {
+        assert!(
+            kinds
+                .iter()
+                .any(|k| k.contains(&format!("\"kind\":\"{kind}\""))),
+            "{kind}: {kinds:?}"
+        );
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_in_urls_are_masked_in_messages_audit_rows_and_logs() {
+    let mut h = Harness::new().await;
+    h.start().await;
+    const PW: &str = "Sup3rS3cretPw";
+    const LONG_PW: &str = "VeryLongPassword0123456789";
+    const TOOL_PW: &str = "T00lCallSecret";
+    let last = |h: &Harness| {
+        h.tg.messages(USER)
+            .iter()
+            .map(|m| m.message_id)
+            .max()
+            .unwrap_or(0)
+    };
+    h.send(&format!(
+        "/schedule add \"0 9 * * *\" deploy https://deployer:{PW}@git.example.com/org/repo.git now"
+    ));
+    h.wait_message(USER, "first job added", |m| {
+        m.text.contains("Job #1 scheduled")
+    })
+    .await;
+    // The listing cuts prompts at 80 characters: here inside the password, before the `@`.
+    h.send(&format!(
+        "/schedule add \"0 10 * * *\" {} https://ci:{LONG_PW}@ci.example.com/x",
+        "x".repeat(50)
+    ));
+    h.wait_message(USER, "second job added", |m| {
+        m.text.contains("Job #2 scheduled")
+    })
+    .await;
+    let mark = last(&h);
+    h.send("/schedule list");
+    let list = h
+        .wait_message(USER, "the job list", |m| {
+            m.message_id > mark && m.text.contains("#2")
+        })
+        .await;
+    assert!(
+        list.text
+            .contains("https://***@git.example.com/org/repo.git"),
+        "{}",
+        list.text
+    );
+    assert!(!list.text.contains(PW), "{}", list.text);
+    assert!(!list.text.contains("VeryLong"), "{}", list.text);
+    assert!(list.text.contains("https://***"), "{}", list.text);
+
+    // A tool call with credentials in its URL: the approval prompt shows the host, not them.
+    let mark = last(&h);
+    h.send(&format!(
+        r#"[[tool:Bash:{{"command":"curl -s https://bob:{TOOL_PW}@127.0.0.1:9/x","description":"x"}}]]"#
+    ));
+    let p = h
+        .wait_message(USER, "an approval prompt", |m| {
+            m.message_id > mark && m.text.contains("Approval needed") && m.reply_markup.is_some()
+        })
+        .await;
+    assert!(p.text.contains("https://***@127.0.0.1:9/x"), "{}", p.text);
+    h.tg.inject_callback(USER, USER, p.message_id, &support::button_data(&p, "Deny"));
+    h.wait_message(USER, "denied", |m| {
+        m.text.contains("denied by user") && m.text.contains("FAKE: tool")
+    })
+    .await;
+
+    // The operator's listing is masked too.
+    let (rc, out, _) = ccgate(&h, &["schedule", "list"]).await;
+    assert_eq!(rc, 0);
+    assert!(out.contains("https://***@git.example.com"), "{out}");
+    assert!(!out.contains(PW) && !out.contains(LONG_PW), "{out}");
+    h.stop().await;
+
+    // Nothing ccgate wrote down holds them: audit rows, tool records, stored messages, the log.
+    let db = h.db();
+    for secret in [PW, LONG_PW, TOOL_PW] {
+        for table in ["audit_log", "tool_usage", "messages", "outbox"] {
+            let n: i64 = db
+                .query_row(
+                    &format!(
+                        "SELECT COUNT(*) FROM {table} WHERE CAST(({}) AS TEXT) LIKE ?1",
+                        match table {
+                            "audit_log" => "details",
+                            "tool_usage" => "input || COALESCE(reason, '')",
+                            "messages" => "prompt || COALESCE(response, '')",
+                            _ => "html",
+                        }
+                    ),
+                    [format!("%{secret}%")],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(n, 0, "{secret} in {table}");
+        }
+        assert!(!h.log().contains(secret), "{secret} in the log");
+    }
+    let recorded: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM tool_usage WHERE input LIKE '%https://***@127.0.0.1:9/x%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(recorded, 1, "the tool call was recorded, masked");
 }

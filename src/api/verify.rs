@@ -31,6 +31,28 @@ impl AuthFailure {
     }
 }
 
+/// The one accepted signature form: `sha256=` followed by exactly 64 lowercase hex digits —
+/// what GitHub sends and what its own verification library (`@octokit/webhooks-methods`)
+/// accepts, since that library compares the whole header with its own `sha256=<lowercase hex>`
+/// byte for byte. Uppercase hex, another prefix (`sha1=`, `SHA256=`), no prefix, whitespace
+/// anywhere and any other length are malformed. The check looks only at the header's shape,
+/// never at the secret, so it needs no constant time; the digest comparison does.
+pub fn parse_sha256_signature(header: &[u8]) -> Result<[u8; 32], AuthFailure> {
+    let hex_sig = header
+        .strip_prefix(b"sha256=")
+        .ok_or(AuthFailure::Malformed)?;
+    if hex_sig.len() != 64
+        || !hex_sig
+            .iter()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return Err(AuthFailure::Malformed);
+    }
+    let mut sig = [0u8; 32];
+    hex::decode_to_slice(hex_sig, &mut sig).map_err(|_| AuthFailure::Malformed)?;
+    Ok(sig)
+}
+
 /// Verify GitHub's `X-Hub-Signature-256: sha256=<hex>` over the raw body.
 pub fn github_signature(
     secret: &[u8],
@@ -38,10 +60,7 @@ pub fn github_signature(
     header: Option<&[u8]>,
 ) -> Result<(), AuthFailure> {
     let header = header.ok_or(AuthFailure::Missing)?;
-    let hex_sig = header
-        .strip_prefix(b"sha256=")
-        .ok_or(AuthFailure::Malformed)?;
-    let sig = hex::decode(hex_sig).map_err(|_| AuthFailure::Malformed)?;
+    let sig = parse_sha256_signature(header)?;
     let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
     mac.update(body);
     // `verify_slice` compares in constant time.
@@ -79,7 +98,7 @@ pub fn sign_timestamped(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
 }
 
 /// Verify a generic provider's signed timestamp (`X-Ccgate-Timestamp`, unix seconds) and
-/// signature (`X-Ccgate-Signature`) and that the timestamp lies within `tolerance` of `now`.
+/// signature (`X-Ccgate-Signature`, in the one form [`parse_sha256_signature`] accepts) and that the timestamp lies within `tolerance` of `now`.
 /// Returns the timestamp, which (with the body) forms the replay key.
 pub fn timestamped_signature(
     secret: &[u8],
@@ -98,10 +117,7 @@ pub fn timestamped_signature(
         return Err(AuthFailure::Malformed);
     }
     let ts: i64 = ts_str.parse().map_err(|_| AuthFailure::Malformed)?;
-    let hex_sig = sig_raw
-        .strip_prefix(b"sha256=")
-        .ok_or(AuthFailure::Malformed)?;
-    let sig = hex::decode(hex_sig).map_err(|_| AuthFailure::Malformed)?;
+    let sig = parse_sha256_signature(sig_raw)?;
     let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
     mac.update(ts_str.as_bytes());
     mac.update(b".");
@@ -136,23 +152,58 @@ mod tests {
 
     #[test]
     fn github_attacks_fail() {
+        let hex_sig = std::str::from_utf8(&GH_SIG[7..]).unwrap();
+        let upper = format!("sha256={}", hex_sig.to_ascii_uppercase());
+        // One digit upper-cased: GitHub never sends it, its library refuses it.
+        let one_upper = format!("sha256={}E17", &hex_sig[..61]);
+        let bare = hex_sig.to_string();
+        let sha1_prefixed = format!("sha1={hex_sig}");
+        let doubled = format!("sha256=sha256={hex_sig}");
+        let long = format!("sha256={hex_sig}0");
+        let twice = format!("sha256={hex_sig}{hex_sig}");
+        let mut wrong_digit = GH_SIG.to_vec();
+        wrong_digit[70] = b'6';
+        let ws: Vec<Vec<u8>> = [
+            format!(" sha256={hex_sig}"),
+            format!("sha256={hex_sig} "),
+            format!("sha256= {hex_sig}"),
+            format!("sha256={hex_sig}\n"),
+            format!("sha256={hex_sig}\r\n"),
+            format!("\tsha256={hex_sig}"),
+            format!("sha256={} {}", &hex_sig[..32], &hex_sig[32..]),
+            format!("sha256 ={hex_sig}"),
+            format!("sha256={hex_sig}\0"),
+        ]
+        .into_iter()
+        .map(String::into_bytes)
+        .collect();
         type Case<'a> = (Option<&'a [u8]>, &'a [u8], AuthFailure);
-        let cases: Vec<Case<'_>> = vec![
+        let mut cases: Vec<Case<'_>> = vec![
             (None, GH_BODY, AuthFailure::Missing),
             (Some(b""), GH_BODY, AuthFailure::Malformed),
+            (Some(b"sha256="), GH_BODY, AuthFailure::Malformed),
             (Some(b"sha1=757107ea"), GH_BODY, AuthFailure::Malformed),
+            (
+                Some(sha1_prefixed.as_bytes()),
+                GH_BODY,
+                AuthFailure::Malformed,
+            ),
             (Some(b"sha256=zz"), GH_BODY, AuthFailure::Malformed),
             (Some(b"sha256=757"), GH_BODY, AuthFailure::Malformed),
             (Some("sha256=ü".as_bytes()), GH_BODY, AuthFailure::Malformed),
             (Some(b"\xff\xfe"), GH_BODY, AuthFailure::Malformed),
-            // Right signature, tampered body.
-            (Some(GH_SIG), b"Hello, World?", AuthFailure::Mismatch),
-            (Some(GH_SIG), b"Hello, World! ", AuthFailure::Mismatch),
+            // The right digest in a form GitHub does not send.
+            (Some(upper.as_bytes()), GH_BODY, AuthFailure::Malformed),
+            (Some(one_upper.as_bytes()), GH_BODY, AuthFailure::Malformed),
+            (Some(bare.as_bytes()), GH_BODY, AuthFailure::Malformed),
+            (Some(doubled.as_bytes()), GH_BODY, AuthFailure::Malformed),
+            (Some(long.as_bytes()), GH_BODY, AuthFailure::Malformed),
+            (Some(twice.as_bytes()), GH_BODY, AuthFailure::Malformed),
             // Truncated signature (valid hex, wrong length).
             (
                 Some(b"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e"),
                 GH_BODY,
-                AuthFailure::Mismatch,
+                AuthFailure::Malformed,
             ),
             // Upper-case prefix is not GitHub's format.
             (
@@ -160,12 +211,21 @@ mod tests {
                 GH_BODY,
                 AuthFailure::Malformed,
             ),
+            // Well-formed, wrong digest.
+            (Some(&wrong_digit), GH_BODY, AuthFailure::Mismatch),
+            // Right signature, tampered body.
+            (Some(GH_SIG), b"Hello, World?", AuthFailure::Mismatch),
+            (Some(GH_SIG), b"Hello, World! ", AuthFailure::Mismatch),
         ];
+        for w in &ws {
+            cases.push((Some(w), GH_BODY, AuthFailure::Malformed));
+        }
         for (header, body, want) in cases {
             assert_eq!(
                 github_signature(GH_SECRET, body, header),
                 Err(want),
-                "{header:?}"
+                "{:?}",
+                header.map(String::from_utf8_lossy)
             );
         }
         // Wrong secret.
@@ -173,6 +233,33 @@ mod tests {
             github_signature(b"It's a Secret to Everybody!", GH_BODY, Some(GH_SIG)),
             Err(AuthFailure::Mismatch)
         );
+        // The exact form is accepted, for any body and secret.
+        let mut mac = HmacSha256::new_from_slice(b"another-secret-1234").unwrap();
+        mac.update(b"{\"zen\":\"x\"}");
+        let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        assert_eq!(
+            github_signature(
+                b"another-secret-1234",
+                b"{\"zen\":\"x\"}",
+                Some(sig.as_bytes())
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn the_signature_form_is_exact() {
+        let ok = format!("sha256={}", "0123456789abcdef".repeat(4));
+        assert!(parse_sha256_signature(ok.as_bytes()).is_ok());
+        for c in ['A', 'F', 'g', 'G', 'x', ' ', '+', '-'] {
+            let mut bad = ok.clone().into_bytes();
+            bad[20] = c as u8;
+            assert_eq!(
+                parse_sha256_signature(&bad),
+                Err(AuthFailure::Malformed),
+                "{c:?}"
+            );
+        }
     }
 
     #[test]
@@ -227,6 +314,17 @@ mod tests {
             Err(AuthFailure::Stale)
         );
         assert_eq!(ok(b"{\"a\":2}", &ts, &sig, now), Err(AuthFailure::Mismatch));
+        // The same exact form as GitHub's: no uppercase hex, no bare hex, no whitespace.
+        let upper = format!("sha256={}", sig["sha256=".len()..].to_ascii_uppercase());
+        let bare = sig["sha256=".len()..].to_string();
+        let spaced = format!("{sig} ");
+        for bad in [&upper, &bare, &spaced] {
+            assert_eq!(
+                ok(b"{\"a\":1}", &ts, bad, now),
+                Err(AuthFailure::Malformed),
+                "{bad}"
+            );
+        }
         // Moving the timestamp forward to dodge the window breaks the signature.
         let later = (now + 1000).to_string();
         assert_eq!(

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::totp::{self, TotpSecret};
+use crate::policy::engine::grants::Footprint;
 use crate::store::Store;
 use crate::telegram::api::Button;
 use crate::telegram::html::escape;
@@ -55,6 +56,9 @@ pub struct Request {
     pub rule: String,
     pub step_up: bool,
     pub grant_scope: String,
+    /// What a grant from this call would cover within its scope; a call no grant can cover
+    /// gets no "session" or "15 min" buttons.
+    pub footprint: Footprint,
     /// The CLI's `can_use_tool` request id.
     pub request_id: String,
 }
@@ -131,7 +135,7 @@ impl Approvals {
             return id;
         }
         let html = self.prompt_html(&req, false);
-        let buttons = buttons(&id);
+        let buttons = buttons(&id, req.footprint.grantable());
         for a in &req.approvers {
             self.outbox.progress(
                 message_key(&id, *a),
@@ -183,8 +187,9 @@ impl Approvals {
             escape(&req.reason),
         );
         s.push_str(&format!(
-            "\nGrant scope: <code>{}</code>",
-            escape(&req.grant_scope)
+            "\nGrant scope: <code>{}</code>\nA grant covers: {}",
+            escape(&req.grant_scope),
+            escape(&req.footprint.describe())
         ));
         if details {
             // Everything Claude sent, not only the summary: options, descriptions, timeouts.
@@ -252,10 +257,10 @@ impl Approvals {
         else {
             return "Unknown button.".into();
         };
-        let (authorized, requester, chat, step_up, details) = {
+        let (authorized, requester, chat, step_up, details, grantable) = {
             let map = self.lock();
             match map.get(id) {
-                None => (None, 0, 0, false, String::new()),
+                None => (None, 0, 0, false, String::new(), false),
                 Some(p) => (
                     // Approvers answer the buttons; while a code is awaited, only Deny remains
                     // (for the approver who started the step-up).
@@ -272,6 +277,7 @@ impl Approvals {
                     p.req.chat.chat_id,
                     p.req.step_up,
                     self.prompt_html(&p.req, true),
+                    p.req.footprint.grantable(),
                 ),
             }
         };
@@ -312,6 +318,16 @@ impl Approvals {
                     }
                     _ => return "Unknown button.".into(),
                 };
+                if matches!(choice, Choice::Session | Choice::Timed) && !grantable {
+                    // Those buttons were never shown for this call: a forged or stale press.
+                    self.audit(
+                        Some(presser),
+                        Some(chat),
+                        "approval_choice_refused",
+                        json!({"id": id, "action": action}),
+                    );
+                    return "This call can only be allowed once.".into();
+                }
                 if choice == Choice::Deny {
                     self.finish(
                         id,
@@ -468,16 +484,20 @@ fn choice_label(c: Choice) -> &'static str {
     }
 }
 
-fn buttons(id: &str) -> Vec<Vec<Button>> {
+fn buttons(id: &str, grantable: bool) -> Vec<Vec<Button>> {
     let b = |t: &str, a: &str| Button {
         text: t.into(),
         data: format!("ap:{id}:{a}"),
     };
-    vec![
-        vec![b("✅ Allow once", "once"), b("❌ Deny", "deny")],
-        vec![b("Allow for session", "sess"), b("Allow 15 min", "t15")],
-        vec![b("Details", "info")],
-    ]
+    let mut rows = vec![vec![b("✅ Allow once", "once"), b("❌ Deny", "deny")]];
+    if grantable {
+        rows.push(vec![
+            b("Allow for session", "sess"),
+            b("Allow 15 min", "t15"),
+        ]);
+    }
+    rows.push(vec![b("Details", "info")]);
+    rows
 }
 
 /// A compact view of a tool call: the command, the file and a diff for edits.

@@ -14,10 +14,14 @@ use regex::Regex;
 /// Replaces a configured secret.
 pub const MASK: &str = "[REDACTED]";
 
-/// Every mask this module writes. Masks contain only `[`, `]`, `:` and letters, so they are
-/// safe inside HTML, JSON strings and URLs, and no pattern matches them.
+/// Replaces the credentials of a URL (`https://***@github.com/…`): the host stays visible.
+pub const URL_CREDENTIALS_MASK: &str = "***";
+
+/// Every mask this module writes. Masks contain only `[`, `]`, `:`, `*` and letters, so they
+/// are safe inside HTML, JSON strings and URLs, and no pattern matches them.
 pub const MASKS: &[&str] = &[
     MASK,
+    URL_CREDENTIALS_MASK,
     "[REDACTED:privatekey]",
     "[REDACTED:github]",
     "[REDACTED:apikey]",
@@ -59,6 +63,22 @@ fn has_digit(s: &str) -> bool {
     s.bytes().any(|b| b.is_ascii_digit())
 }
 
+/// The userinfo of a URL (`user:password`, `:password`, or a lone token) is a credential unless
+/// it is a plain user name: lowercase letters, `_`, `.` and `-` only, at most 32 characters
+/// (`git@`, `deploy@`). A password part (any `:`) always is; so is anything with a digit or an
+/// uppercase letter (tokens are random). Masks are not masked again.
+fn url_credentials(userinfo: &str) -> bool {
+    if userinfo.is_empty() || userinfo == URL_CREDENTIALS_MASK || userinfo.starts_with("[REDACTED")
+    {
+        return false;
+    }
+    let plain_name = userinfo.len() <= 32
+        && userinfo
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || matches!(b, b'_' | b'.' | b'-'));
+    !plain_name
+}
+
 /// `(mask, pattern, groups_only, accept)`, see [`Shape`].
 type ShapeSource = (&'static str, &'static str, bool, fn(&str) -> bool);
 
@@ -72,6 +92,18 @@ const SHAPE_SOURCES: &[ShapeSource] = &[
         r#"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----(?:[^<"\\]|\\[^<])*?(?:-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----|\z)|-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----(?:[^<"\\]|\\[^<])*"#,
         false,
         always,
+    ),
+    // Credentials embedded in a URL: `scheme://user:pass@host`, `https://<token>@host`,
+    // `git+https://x-access-token:…@github.com`, `postgres://u:p@h/db`, `redis://:pass@h`.
+    // The userinfo runs to the last `@` before the host (passwords may hold a raw `@`); it
+    // cannot cross `/ ? #`, whitespace, quotes or `<>\`, so it never leaves the URL's
+    // authority. The scheme and host stay visible. Listed before the token shapes: a token that
+    // is the whole userinfo is masked as a URL credential.
+    (
+        URL_CREDENTIALS_MASK,
+        r#"(?i)(?-u:\b)[a-z][a-z0-9+.-]*://([^\s/?#<>"'\\`]+)@"#,
+        true,
+        url_credentials,
     ),
     (
         "[REDACTED:github]",
@@ -298,6 +330,22 @@ impl Redactor {
     }
 }
 
+/// The process's redactor, for text that is cut or reshaped before it reaches one of the
+/// outbound paths (which redact again): a credential cut in half by a truncation no longer
+/// matches anything, so text is masked *before* it is cut (see `render::truncate`).
+static PROCESS: OnceLock<Redactor> = OnceLock::new();
+
+/// Install the process's redactor (with the configured secrets). The first call wins; returns
+/// whether this one did.
+pub fn install(redactor: Redactor) -> bool {
+    PROCESS.set(redactor).is_ok()
+}
+
+/// The process's redactor: the installed one, or the credential shapes alone until then.
+pub fn process() -> &'static Redactor {
+    PROCESS.get_or_init(Redactor::default)
+}
+
 /// Whether `s` could appear inside a run of masks: it would match forever.
 fn is_mask_like(s: &str) -> bool {
     let mask_alphabet = s
@@ -430,6 +478,63 @@ mod tests {
         ];
         for (text, secret, mask) in cases {
             assert_masked(&r, text, secret, mask);
+        }
+    }
+
+    #[test]
+    fn credentials_in_urls_are_masked_and_the_host_stays() {
+        let r = plain();
+        // (text, the secret that must go, the exact result)
+        let masked = [
+            ("https://user:hunter22@example.com/x", "hunter22", "https://***@example.com/x"),
+            ("https://ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789@github.com/o/r.git", "ghp_", "https://***@github.com/o/r.git"),
+            ("https://0123456789abcdef0123@host", "0123456789abcdef", "https://***@host"),
+            ("https://AbCdEfGhIjKl@host/p", "AbCdEfGhIjKl", "https://***@host/p"),
+            ("git+https://x-access-token:ghs_16C7e42F292c6912E7710c838347Ae178B4a@github.com/o/r", "ghs_16C7e42F", "git+https://***@github.com/o/r"),
+            ("postgres://app:s3cret@db.internal:5432/main", "s3cret", "postgres://***@db.internal:5432/main"),
+            ("postgresql://u:p@h/db", "u:p", "postgresql://***@h/db"),
+            ("redis://:redispass@cache:6379/0", "redispass", "redis://***@cache:6379/0"),
+            ("mongodb+srv://admin:pw%40x@cluster0.mongodb.net/?retryWrites=true", "pw%40x", "mongodb+srv://***@cluster0.mongodb.net/?retryWrites=true"),
+            ("amqp://guest:guest@rabbit", "guest:guest", "amqp://***@rabbit"),
+            ("HTTPS://User:Pass1@Example.com", "Pass1", "HTTPS://***@Example.com"),
+            // A raw `@` in the password: everything up to the host goes.
+            ("https://bob:p@ss@host/x", "p@ss", "https://***@host/x"),
+            // Inside a command line, JSON and HTML.
+            ("git clone https://oauth2:glpat-abcdefghij1234567890@gitlab.com/g/p.git && ls", "glpat-", "git clone https://***@gitlab.com/g/p.git && ls"),
+            (r#"{"command":"curl https://u:pw123@api.x.io/v1"}"#, "pw123", r#"{"command":"curl https://***@api.x.io/v1"}"#),
+            ("<code>https://u:pw123@h</code>", "pw123", "<code>https://***@h</code>"),
+            // A user name with a password is masked whole (the name may be an account id).
+            ("ftp://deploy:x@files.example", "deploy:x", "ftp://***@files.example"),
+            ("https://user:@host", "user:", "https://***@host"),
+        ];
+        for (text, secret, want) in masked {
+            let out = r.redact(text);
+            assert_eq!(out, want, "{text}");
+            assert!(!out.contains(secret), "{secret:?} survived in {out:?}");
+            assert_eq!(r.redact(&out), out, "not idempotent for {text:?}");
+        }
+        // Kept: plain user names, `@` outside the authority, hosts with ports, no scheme.
+        let kept = [
+            "ssh://git@github.com/org/repo.git",
+            "https://deploy@host.example/x",
+            "https://x-access-token@github.com/",
+            "git@github.com:org/repo.git",
+            "https://github.com/users/a@b.c",
+            "https://example.com/?email=me@example.com",
+            "https://example.com/#frag@x",
+            "mailto:someone@example.com",
+            "write to someone@example.com",
+            "http://localhost:3000/path",
+            "https://example.com:8443/a:b@c",
+            "https://***@github.com/o/r",
+            "see https:// and @home",
+        ];
+        for text in kept {
+            assert!(
+                matches!(r.redact(text), Cow::Borrowed(_)),
+                "{text} -> {}",
+                r.redact(text)
+            );
         }
     }
 

@@ -81,6 +81,7 @@ pub const EVENT_RULES: &[(&str, Risk)] = &[
     ("pairing_requested", Risk::Low),
     ("command", Risk::Low),
     ("auth_rejected", Risk::Medium),
+    ("bot_sender_dropped", Risk::Medium),
     ("pairing_approved", Risk::Medium),
     ("rate_limited", Risk::Medium),
     ("budget_exceeded", Risk::Medium),
@@ -1280,6 +1281,7 @@ mod tests {
     fn fixed_events() {
         let cases = [
             ("auth_rejected", Risk::Medium),
+            ("bot_sender_dropped", Risk::Medium),
             ("auth_success", Risk::Low),
             ("login", Risk::Low),
             ("logout", Risk::Low),

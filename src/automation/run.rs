@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::chat::Ctx;
 use crate::policy::budget::{self, BudgetVerdict};
+use crate::policy::engine::grants::Footprint;
 use crate::policy::engine::{self, Decision};
 use crate::policy::roles::Role;
 use crate::policy::{sandbox, ToolContext};
@@ -246,7 +247,15 @@ async fn decide(
                 step_up,
                 grant_scope,
             } if job.kind == "schedule" && job.user_id != 0 => {
-                ask_creator(ctx, job, req, reason, rule, step_up, grant_scope).await
+                let footprint = engine::grants::footprint(&tctx, tool, input);
+                let ask = Ask {
+                    reason,
+                    rule,
+                    step_up,
+                    grant_scope,
+                    footprint,
+                };
+                ask_creator(ctx, job, req, ask).await
             }
             Decision::Ask { reason, rule, .. } => Decision::Deny {
                 reason: format!(
@@ -284,16 +293,29 @@ async fn decide(
     answer
 }
 
+/// An ask of the policy, with what a grant from it would cover.
+struct Ask {
+    reason: String,
+    rule: String,
+    step_up: bool,
+    grant_scope: String,
+    footprint: Footprint,
+}
+
 /// Ask the job's creator (their grants first), as a chat turn would; wait for the answer.
 async fn ask_creator(
     ctx: &Ctx,
     job: &Unattended,
     req: &crate::runner::PermissionRequest,
-    reason: String,
-    rule: String,
-    step_up: bool,
-    grant_scope: String,
+    ask: Ask,
 ) -> Decision {
+    let Ask {
+        reason,
+        rule,
+        step_up,
+        grant_scope,
+        footprint,
+    } = ask;
     let chat = job.targets.first().copied().unwrap_or(ChatRef {
         chat_id: job.user_id,
         thread_id: 0,
@@ -305,6 +327,7 @@ async fn ask_creator(
             job.user_id,
             &grant_scope,
             None,
+            |stored| Footprint::from_json(stored).is_some_and(|g| g.covers(&footprint)),
         ) {
             return Decision::Allow {
                 rule: format!("grant #{id} ({grant_scope})"),
@@ -328,6 +351,7 @@ async fn ask_creator(
             rule: rule.clone(),
             step_up,
             grant_scope: grant_scope.clone(),
+            footprint: footprint.clone(),
             request_id: req.request_id.clone(),
         },
         move |outcome| {
@@ -339,7 +363,7 @@ async fn ask_creator(
         Ok(crate::approval::registry::Outcome::Allowed { approver, choice }) => {
             // "15 min" covers the job's further calls of this kind; there is no session to
             // bind "this session" to, so that choice counts for this call only.
-            if choice == crate::approval::registry::Choice::Timed {
+            if choice == crate::approval::registry::Choice::Timed && footprint.grantable() {
                 let expires = chrono::Utc::now()
                     + chrono::Duration::from_std(crate::approval::registry::TIMED_GRANT)
                         .unwrap_or_default();
@@ -349,6 +373,7 @@ async fn ask_creator(
                     thread_id: chat.thread_id,
                     user_id: job.user_id,
                     scope: &grant_scope,
+                    footprint: &footprint.to_json(),
                     session_id: None,
                     expires_at: Some(&expires),
                     granted_by: approver,
@@ -358,7 +383,7 @@ async fn ask_creator(
                         ctx,
                         job,
                         "grant_added",
-                        json!({"grant": id, "scope": grant_scope, "expires_at": expires}),
+                        json!({"grant": id, "scope": grant_scope, "footprint": footprint, "expires_at": expires}),
                     );
                 }
             }

@@ -21,6 +21,7 @@ use crate::egress::Owner;
 use crate::gate::Admitted;
 use crate::policy::access;
 use crate::policy::budget::{self, BudgetVerdict};
+use crate::policy::engine::grants::{self, Footprint};
 use crate::policy::engine::{self, Decision};
 use crate::policy::roles::Role;
 use crate::policy::{mentions, sandbox, ToolContext};
@@ -58,6 +59,7 @@ pub enum ActorMsg {
         gen: u64,
         req: PermissionRequest,
         grant_scope: String,
+        footprint: Footprint,
         outcome: Outcome,
     },
     Shutdown,
@@ -196,8 +198,12 @@ impl Actor {
                     gen,
                     req,
                     grant_scope,
+                    footprint,
                     outcome,
-                }) => self.on_approval(gen, req, grant_scope, outcome).await,
+                }) => {
+                    self.on_approval(gen, req, grant_scope, footprint, outcome)
+                        .await
+                }
                 Some(ActorMsg::Question { gen, req, answer }) => {
                     self.on_question_answer(gen, req, answer).await
                 }
@@ -799,7 +805,7 @@ impl Actor {
             }
             ClaudeEvent::PermissionRequest(req) => {
                 let role = turn.role;
-                let decision = {
+                let (decision, footprint) = {
                     let dir = self
                         .proc
                         .as_ref()
@@ -807,9 +813,15 @@ impl Actor {
                         .unwrap_or_else(|| self.cwd.clone());
                     let plans_dir = self.ctx.launcher.plans_dir_of(turn.user_id);
                     let ctx = self.tool_context(&dir, role, &plans_dir);
-                    engine::decide(&self.ctx.rules, &ctx, &req.tool_name, &req.input)
+                    let d = engine::decide(&self.ctx.rules, &ctx, &req.tool_name, &req.input);
+                    // Only an ask can be covered by a grant or create one.
+                    let f = match d {
+                        Decision::Ask { .. } => grants::footprint(&ctx, &req.tool_name, &req.input),
+                        _ => Footprint::tool(),
+                    };
+                    (d, f)
                 };
-                self.on_decision(req, decision).await;
+                self.on_decision(req, decision, footprint).await;
                 true
             }
             ClaudeEvent::ControlCancel { request_id } => {
@@ -829,7 +841,12 @@ impl Actor {
     }
 
     /// Act on the policy's decision: answer now, or (for an ask) apply a grant or ask a human.
-    async fn on_decision(&mut self, req: PermissionRequest, decision: Decision) {
+    async fn on_decision(
+        &mut self,
+        req: PermissionRequest,
+        decision: Decision,
+        footprint: Footprint,
+    ) {
         let Decision::Ask {
             reason,
             rule,
@@ -844,7 +861,8 @@ impl Actor {
             return;
         };
         let (user, role, session) = (turn.user_id, turn.role, turn.session_id.clone());
-        // A grant covers asks without a fresh prompt — but never a step-up.
+        // A grant covers asks without a fresh prompt — only calls no wider than the one it was
+        // given for, and never a step-up.
         if !step_up {
             if let Ok(Some(id)) = self.ctx.store.find_grant(
                 self.chat.chat_id,
@@ -852,6 +870,7 @@ impl Actor {
                 user,
                 grant_scope,
                 session.as_deref(),
+                |stored| Footprint::from_json(stored).is_some_and(|g| g.covers(&footprint)),
             ) {
                 let d = Decision::Allow {
                     rule: format!("grant #{id} ({grant_scope})"),
@@ -885,6 +904,7 @@ impl Actor {
             rule: rule.clone(),
             step_up: *step_up,
             grant_scope: grant_scope.clone(),
+            footprint: footprint.clone(),
             request_id: req.request_id.clone(),
         };
         let scope = grant_scope.clone();
@@ -893,6 +913,7 @@ impl Actor {
                 gen,
                 req,
                 grant_scope: scope,
+                footprint,
                 outcome,
             });
         });
@@ -927,6 +948,7 @@ impl Actor {
         gen: u64,
         req: PermissionRequest,
         grant_scope: String,
+        footprint: Footprint,
         outcome: Outcome,
     ) {
         if self.proc.as_ref().map(|p| p.gen) != Some(gen) {
@@ -943,12 +965,14 @@ impl Actor {
                     let session = (choice == Choice::Session)
                         .then(|| turn.session_id.clone())
                         .flatten();
-                    if matches!(choice, Choice::Timed | Choice::Session) {
+                    if matches!(choice, Choice::Timed | Choice::Session) && footprint.grantable() {
+                        let covers = footprint.to_json();
                         let g = crate::store::NewGrant {
                             chat_id: self.chat.chat_id,
                             thread_id: self.chat.thread_id,
                             user_id: turn.user_id,
                             scope: &grant_scope,
+                            footprint: &covers,
                             session_id: session.as_deref(),
                             expires_at: expires.as_deref(),
                             granted_by: approver,
@@ -959,7 +983,7 @@ impl Actor {
                                     Some(approver),
                                     Some(self.chat.chat_id),
                                     "grant_added",
-                                    &json!({"id": id, "scope": grant_scope, "session": session, "expires_at": expires}),
+                                    &json!({"id": id, "scope": grant_scope, "footprint": footprint, "session": session, "expires_at": expires}),
                                 );
                             }
                             Err(e) => tracing::error!(error = %e, "could not store a grant"),

@@ -413,7 +413,13 @@ impl Actor {
                         (Some(sid), None) => format!("this session ({})", escape(sid.get(..8).unwrap_or(sid))),
                         (None, None) => "until revoked".into(),
                     };
-                    s.push_str(&format!("#{} <code>{}</code> for user {} · {}\n", g.id, escape(&g.scope), g.user_id, lasts));
+                    let covers = g
+                        .footprint
+                        .as_deref()
+                        .and_then(crate::policy::engine::grants::Footprint::from_json)
+                        .map(|f| f.describe())
+                        .unwrap_or_else(|| "nothing (from an older version)".into());
+                    s.push_str(&format!("#{} <code>{}</code> for user {} · {}\n   covers: {}\n", g.id, escape(&g.scope), g.user_id, lasts, escape(&covers)));
                 }
                 s
             }

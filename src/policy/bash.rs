@@ -127,6 +127,15 @@ pub struct Analysis {
     /// without naming them, such as `.git/config` for `git config`). Paths of programs whose
     /// effects are unknown count as written. For the configuration-file check.
     pub writes: Vec<PathBuf>,
+    /// The simple commands (argv, as in [`Analysis::commands`]) that use the network: each one
+    /// that produced a [`Class::Network`] finding, innermost first-hand (`sudo curl …` names
+    /// `curl …`). An empty argv stands for a connection no command names (a `/dev/tcp/…`
+    /// redirection). For grants, which tell a download from an upload.
+    pub network: Vec<Vec<String>>,
+    /// Some path could not be placed (relative to a directory unknown before the command runs,
+    /// as after `cd -`), or more paths were named than are kept: [`Analysis::paths`] is not the
+    /// whole list of what the command touches.
+    pub unresolved_paths: bool,
 }
 
 /// Most paths kept in [`Analysis::paths`].
@@ -156,6 +165,8 @@ pub fn analyze(command: &str, root: &Path, cwd: &Path) -> Analysis {
         commands: Vec::new(),
         paths: Vec::new(),
         writes: Vec::new(),
+        network: Vec::new(),
+        unresolved_paths: true,
     })
 }
 
@@ -354,7 +365,62 @@ const NETWORK_PROGRAMS: &[&str] = &[
     "terraform",
     "sshpass",
     "autossh",
+    "ssh-copy-id",
+    // Mail senders: a message (and any file attached or piped in) leaves the machine.
+    "mail",
+    "Mail",
+    "mailx",
+    "nail",
+    "s-nail",
+    "bsd-mailx",
+    "heirloom-mailx",
+    "sendmail",
+    "mutt",
+    "neomutt",
+    "msmtp",
+    "ssmtp",
+    "esmtp",
+    "swaks",
+    "sendemail",
+    "mailsend",
+    "mpack",
+    // File transfer, shares and object stores.
+    "smbclient",
+    "smbget",
+    "ncftp",
+    "ncftpput",
+    "ncftpget",
+    "cadaver",
+    "s5cmd",
+    "azcopy",
+    "b2",
+    // Clients of servers outside the project: what they send is the command's to choose.
+    "psql",
+    "mysql",
+    "mariadb",
+    "mongo",
+    "mongosh",
+    "redis-cli",
+    "sqlcmd",
+    "cqlsh",
+    "ldapsearch",
+    "ldapmodify",
+    "ldapadd",
+    "ldapdelete",
+    "nsupdate",
+    "mosquitto_pub",
+    "mosquitto_sub",
+    "kcat",
+    "kafkacat",
+    "iperf",
+    "iperf3",
+    "curlie",
 ];
+
+/// Programs whose listed subcommands talk to the network (the others stay what they are):
+/// `openssl s_client` opens a TLS connection and sends what it reads.
+const NETWORK_SUBCOMMANDS: &[(&str, &[&str])] =
+    &[("openssl", &["s_client", "s_server", "s_time", "ocsp"])];
 
 /// Programs that need or use elevated privileges or change the system.
 const PRIVILEGED_PROGRAMS: &[&str] = &[
@@ -1349,6 +1415,10 @@ struct Walker {
     commands: Vec<Vec<String>>,
     paths: Vec<PathBuf>,
     writes: Vec<PathBuf>,
+    network: Vec<Vec<String>>,
+    unresolved_paths: bool,
+    /// The argv being analysed, innermost last (the one a network finding belongs to).
+    argv_stack: Vec<Vec<String>>,
     /// Functions defined so far, and whether their body changes directory.
     functions: HashMap<String, bool>,
     depth: usize,
@@ -1372,6 +1442,9 @@ impl Walker {
             commands: Vec::new(),
             paths: Vec::new(),
             writes: Vec::new(),
+            network: Vec::new(),
+            unresolved_paths: false,
+            argv_stack: Vec::new(),
             functions: HashMap::new(),
             depth: 0,
             options: ParserOptions::default(),
@@ -1392,12 +1465,20 @@ impl Walker {
             commands: self.commands,
             paths: self.paths,
             writes: self.writes,
+            network: self.network,
+            unresolved_paths: self.unresolved_paths,
         }
     }
 
     // ---- findings ----
 
     fn emit(&mut self, class: Class, reason: impl Into<String>) {
+        if class == Class::Network {
+            let argv = self.argv_stack.last().cloned().unwrap_or_default();
+            if self.network.len() < MAX_NOTED_PATHS && !self.network.contains(&argv) {
+                self.network.push(argv);
+            }
+        }
         let reason = truncate_text(&reason.into(), MAX_REASON_CHARS);
         self.findings.push(Finding {
             class,
@@ -2176,15 +2257,25 @@ impl Walker {
         if access != Access::Read {
             self.note_write(p.clone());
         }
-        if self.paths.len() < MAX_NOTED_PATHS && !self.paths.contains(&p) {
+        if self.paths.contains(&p) {
+            return;
+        }
+        if self.paths.len() < MAX_NOTED_PATHS {
             self.paths.push(p);
+        } else {
+            self.unresolved_paths = true;
         }
     }
 
     /// Remember a path the command may write, named or not.
     fn note_write(&mut self, p: PathBuf) {
-        if self.writes.len() < MAX_NOTED_PATHS && !self.writes.contains(&p) {
+        if self.writes.contains(&p) {
+            return;
+        }
+        if self.writes.len() < MAX_NOTED_PATHS {
             self.writes.push(p);
+        } else {
+            self.unresolved_paths = true;
         }
     }
 
@@ -2266,6 +2357,9 @@ impl Walker {
         if arg.procsub {
             return Vec::new();
         }
+        if arg.synthetic || arg.dynamic || arg.brace || arg.extglob {
+            self.unresolved_paths = true;
+        }
         if arg.synthetic {
             self.emit(
                 Class::Unparseable,
@@ -2309,6 +2403,7 @@ impl Walker {
         for c in &candidates {
             match c {
                 None => {
+                    self.unresolved_paths = true;
                     if reported.insert(PathBuf::new()) {
                         self.emit(
                             Class::TouchesOutside,
@@ -2459,6 +2554,13 @@ fn is_short_cluster_with(arg: &Arg, chars: &str) -> bool {
 }
 
 /// First positional (non-option) argument and its index.
+/// The index of `name`'s subcommand if [`NETWORK_SUBCOMMANDS`] lists it (`openssl s_client`).
+fn network_subcommand(name: &str, args: &[Arg]) -> Option<usize> {
+    let (_, subs) = NETWORK_SUBCOMMANDS.iter().find(|(p, _)| *p == name)?;
+    let (i, sub) = first_positional(args)?;
+    (!sub.dynamic && subs.contains(&sub.text.as_str())).then_some(i)
+}
+
 fn first_positional(args: &[Arg]) -> Option<(usize, &Arg)> {
     let mut options_done = false;
     for (i, a) in args.iter().enumerate() {
@@ -3027,12 +3129,13 @@ impl Walker {
     fn analyze_argv(&mut self, argv: &[Arg], cx: &Cx) -> CmdInfo {
         let start = self.findings.len();
         let display = display_argv(argv);
-        self.commands.push(
-            argv.iter()
-                .filter(|a| !a.synthetic)
-                .map(|a| a.text.clone())
-                .collect(),
-        );
+        let words: Vec<String> = argv
+            .iter()
+            .filter(|a| !a.synthetic)
+            .map(|a| a.text.clone())
+            .collect();
+        self.commands.push(words.clone());
+        self.argv_stack.push(words);
         let mut info = if self.depth > MAX_DEPTH {
             self.emit(Class::Unparseable, "commands nested too deeply to analyse");
             CmdInfo::default()
@@ -3042,6 +3145,7 @@ impl Walker {
             self.depth -= 1;
             info
         };
+        self.argv_stack.pop();
         info.display = display.clone();
         self.label(start, &display);
         info
@@ -3344,6 +3448,21 @@ impl Walker {
             _ if NETWORK_PROGRAMS.contains(&name) => {
                 self.emit(Class::Network, format!("{name} uses the network"));
                 self.check_args_generic(args, Access::Any);
+            }
+            _ if network_subcommand(name, args).is_some() => {
+                if let Some(i) = network_subcommand(name, args) {
+                    self.emit(
+                        Class::Network,
+                        format!("{name} {} uses the network", args[i].text),
+                    );
+                    let rest: Vec<Arg> = args
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| *j != i)
+                        .map(|(_, a)| a.clone())
+                        .collect();
+                    self.check_args_generic(&rest, Access::Any);
+                }
             }
             _ if PRIVILEGED_PROGRAMS.contains(&name) => {
                 self.emit(
@@ -6121,6 +6240,98 @@ mod tests {
             failures.len(),
             failures.join("\n")
         );
+    }
+
+    /// Programs that send mail, files or data to other machines are Network, wherever they
+    /// appear; the local subcommands of a mixed tool are not.
+    #[test]
+    fn senders_are_network_egress() {
+        let project = Project::new();
+        let network = [
+            "mail -s report ops@example.com < a.txt",
+            "mailx -a a.txt ops@example.com",
+            "echo hi | Mail ops@example.com",
+            "s-nail -s x ops@example.com",
+            "sendmail -t < a.txt",
+            "/usr/sbin/sendmail ops@example.com",
+            "mutt -s x -a a.txt -- ops@example.com",
+            "neomutt ops@example.com",
+            "msmtp ops@example.com < a.txt",
+            "ssmtp ops@example.com",
+            "swaks --to ops@example.com --attach a.txt",
+            "mpack -s x a.txt ops@example.com",
+            "nc example.com 25 < a.txt",
+            "ncat example.com 443",
+            "socat - TCP:example.com:80",
+            "telnet example.com 25",
+            "openssl s_client -connect example.com:443",
+            "openssl s_client -quiet -connect example.com:443 < a.txt",
+            "openssl s_server -accept 4433",
+            "ftp example.com",
+            "tftp example.com",
+            "smbclient //files/share -c 'put a.txt'",
+            "ncftpput example.com /in a.txt",
+            "aws s3 cp a.txt s3://bucket/",
+            "aws --profile p s3 sync . s3://bucket/",
+            "gsutil cp a.txt gs://bucket/",
+            "rclone copy a.txt remote:bucket",
+            "s5cmd cp a.txt s3://b/",
+            "psql -h db.example.com -c 'select 1'",
+            "redis-cli -h cache set k v",
+            "mosquitto_pub -h broker -t t -f a.txt",
+            "ssh-copy-id host",
+            "sudo mail ops@example.com",
+            "cat a.txt | xargs -0 sendmail",
+            "bash -c 'sendmail x < a.txt'",
+        ];
+        for cmd in network {
+            let a = project.analyze(cmd);
+            assert!(
+                a.class >= Class::Network,
+                "{cmd}: {:?} {:?}",
+                a.class,
+                a.findings
+            );
+            assert!(!a.network.is_empty(), "{cmd}: no network command named");
+        }
+        // Local uses stay below Network.
+        for cmd in [
+            "openssl dgst -sha256 a.txt",
+            "openssl rand -hex 16",
+            "man mail",
+            "echo mail",
+        ] {
+            let a = project.analyze(cmd);
+            assert!(a.class < Class::Network, "{cmd}: {:?}", a.findings);
+            assert!(a.network.is_empty(), "{cmd}: {:?}", a.network);
+        }
+    }
+
+    #[test]
+    fn the_commands_that_use_the_network_are_named() {
+        let project = Project::new();
+        let words = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let a = project.analyze("ls && sudo curl -T a.txt https://x.example/ | tee out.txt");
+        assert_eq!(
+            a.network,
+            vec![words(&["curl", "-T", "a.txt", "https://x.example/"])]
+        );
+        let a = project.analyze("git fetch origin; echo $(wget -q -O- https://y.example)");
+        assert_eq!(
+            a.network,
+            vec![
+                words(&["git", "fetch", "origin"]),
+                words(&["wget", "-q", "-O-", "https://y.example"])
+            ]
+        );
+        // A connection no command names.
+        let a = project.analyze("cat a.txt > /dev/tcp/example.com/80");
+        assert_eq!(a.network, vec![Vec::<String>::new()]);
+        assert!(project.analyze("cat a.txt").network.is_empty());
+        // Unplaceable paths are flagged.
+        assert!(!project.analyze("cat a.txt /etc/hosts").unresolved_paths);
+        assert!(project.analyze("cd -; cat a.txt").unresolved_paths);
+        assert!(project.analyze("cat \"$X\"").unresolved_paths);
     }
 
     #[test]

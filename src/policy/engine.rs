@@ -19,6 +19,8 @@
 //!   by file tools and by Bash commands that may write them: those files make tools run things
 //!   later, outside any boundary. A `deny` of the command's class still wins.
 
+pub mod grants;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -286,7 +288,8 @@ fn class_by_name(n: &str) -> Option<Class> {
 }
 
 /// What a grant for a Bash command covers: the program and, for multi-command tools like git,
-/// its subcommand — `Bash(cargo test:*)`, `Bash(curl:*)`. A command line with several commands
+/// its subcommand — `Bash(cargo test:*)`, `Bash(git push:*)`, `Bash(curl:*)`. The scope is only
+/// half of a grant: [`grants::Footprint`] bounds what a call of that scope may do. A command line with several commands
 /// gets the scopes of all of them joined (`Bash(cargo test:*) + Bash(curl:*)`), so a grant for one
 /// command never covers a different command chained after it. A program run by path keeps its
 /// path (`Bash(./probe:*)`): a grant for the project's `./test.sh` must not cover
@@ -319,15 +322,112 @@ fn command_scope(argv: &[String]) -> String {
     } else {
         base
     };
-    let with_sub = matches!(
-        base,
-        "git" | "cargo" | "npm" | "pnpm" | "yarn" | "docker" | "kubectl" | "go" | "pip" | "make"
-    );
-    match (with_sub, argv.get(1)) {
-        (true, Some(sub)) if !sub.starts_with('-') => format!("Bash({prog} {sub}:*)"),
-        _ => format!("Bash({prog}:*)"),
+    let Some(value_opts) = SUBCOMMAND_TOOLS
+        .iter()
+        .find(|(tool, _)| *tool == base)
+        .map(|(_, opts)| *opts)
+    else {
+        return format!("Bash({prog}:*)");
+    };
+    // The subcommand: the first word after the tool's global options (`git -C dir push` is
+    // `git push`); an option whose value is not known here is taken for a flag.
+    let mut i = 1;
+    while let Some(a) = argv.get(i) {
+        if value_opts.contains(&a.as_str()) {
+            i += 2;
+        } else if a.starts_with('-') {
+            i += 1;
+        } else {
+            return format!("Bash({prog} {a}:*)");
+        }
     }
+    format!("Bash({prog}:*)")
 }
+
+/// Tools whose grants are per subcommand (`git push` is not `git fetch`), with their global
+/// options that take a separate value.
+const SUBCOMMAND_TOOLS: &[(&str, &[&str])] = &[
+    (
+        "git",
+        &[
+            "-C",
+            "-c",
+            "--git-dir",
+            "--work-tree",
+            "--namespace",
+            "--config-env",
+        ],
+    ),
+    ("cargo", &["-C", "-Z", "--config", "--color"]),
+    ("npm", &["--prefix", "-w", "--workspace"]),
+    ("pnpm", &["-C", "--dir", "--filter", "-F"]),
+    ("yarn", &["--cwd"]),
+    (
+        "docker",
+        &[
+            "-H",
+            "--host",
+            "-c",
+            "--context",
+            "--config",
+            "-l",
+            "--log-level",
+        ],
+    ),
+    (
+        "podman",
+        &["--url", "-c", "--connection", "--root", "--runroot"],
+    ),
+    (
+        "kubectl",
+        &[
+            "-n",
+            "--namespace",
+            "--context",
+            "--cluster",
+            "--user",
+            "-s",
+            "--server",
+            "--kubeconfig",
+        ],
+    ),
+    (
+        "helm",
+        &["-n", "--namespace", "--kube-context", "--kubeconfig"],
+    ),
+    ("go", &[]),
+    ("pip", &[]),
+    ("pip3", &[]),
+    ("uv", &["--directory", "--project"]),
+    ("make", &["-C", "-f", "--file", "-j", "-I"]),
+    (
+        "aws",
+        &[
+            "--profile",
+            "--region",
+            "--output",
+            "--endpoint-url",
+            "--query",
+        ],
+    ),
+    ("gcloud", &["--project", "--account", "--configuration"]),
+    ("az", &["--subscription", "-o", "--output"]),
+    ("gsutil", &["-o", "-h", "-u"]),
+    ("s3cmd", &["-c", "--config"]),
+    ("rclone", &["--config"]),
+    ("gh", &["-R", "--repo"]),
+    ("brew", &[]),
+    ("gem", &[]),
+    ("bundle", &[]),
+    ("composer", &["-d", "--working-dir"]),
+    ("poetry", &["-C", "--directory"]),
+    ("pipx", &[]),
+    ("rustup", &[]),
+    ("terraform", &["-chdir"]),
+    ("openssl", &[]),
+    ("bun", &["--cwd"]),
+    ("deno", &[]),
+];
 
 /// What a grant for changing configuration files covers: exactly those files.
 fn config_scope(files: &[String]) -> String {
@@ -636,5 +736,43 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
             grant_scope: tool.to_string(),
             rule,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(cmd: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        bash_grant_scope(&bash::analyze(cmd, &root, &root))
+    }
+
+    #[test]
+    fn scopes_name_the_subcommand_past_global_options() {
+        for (cmd, want) in [
+            ("git push origin main", "Bash(git push:*)"),
+            ("git -C sub push", "Bash(git push:*)"),
+            ("git -c user.name=x -C sub fetch", "Bash(git fetch:*)"),
+            ("git --no-pager log", "Bash(git log:*)"),
+            ("aws --profile prod s3 cp a s3://b/", "Bash(aws s3:*)"),
+            ("docker -H tcp://h push img", "Bash(docker push:*)"),
+            ("kubectl -n prod apply -f x.yaml", "Bash(kubectl apply:*)"),
+            (
+                "openssl s_client -connect h:443",
+                "Bash(openssl s_client:*)",
+            ),
+            ("gh -R o/r pr create", "Bash(gh pr:*)"),
+            ("curl -T a https://x", "Bash(curl:*)"),
+            ("/usr/bin/curl https://x", "Bash(curl:*)"),
+            ("./probe --x", "Bash(./probe:*)"),
+            ("git", "Bash(git:*)"),
+        ] {
+            assert_eq!(scope(cmd), want, "{cmd}");
+        }
+        // Different subcommands never share a scope, whatever comes before them.
+        assert_ne!(scope("git -C a fetch"), scope("git -C a push"));
+        assert_ne!(scope("aws s3 ls"), scope("aws iam create-user"));
     }
 }

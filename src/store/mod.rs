@@ -590,15 +590,17 @@ impl Store {
     pub fn add_grant(&self, g: &NewGrant<'_>) -> anyhow::Result<i64> {
         self.tx(|tx| {
             tx.execute(
-                "INSERT INTO grants (chat_id, thread_id, user_id, scope, session_id, expires_at, granted_by, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![g.chat_id, g.thread_id, g.user_id, g.scope, g.session_id, g.expires_at, g.granted_by, now_str()],
+                "INSERT INTO grants (chat_id, thread_id, user_id, scope, footprint, session_id, expires_at, granted_by, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![g.chat_id, g.thread_id, g.user_id, g.scope, g.footprint, g.session_id, g.expires_at, g.granted_by, now_str()],
             )?;
             Ok(tx.last_insert_rowid())
         })
     }
 
-    /// The id of a live grant covering `scope` for this user in this chat (and session).
+    /// The id of the newest live grant of `scope` for this user in this chat (and session)
+    /// whose stored footprint `covers` accepts (see `policy::engine::grants`). A grant without
+    /// a footprint covers nothing.
     pub fn find_grant(
         &self,
         chat_id: i64,
@@ -606,26 +608,34 @@ impl Store {
         user_id: i64,
         scope: &str,
         session_id: Option<&str>,
+        covers: impl Fn(&str) -> bool,
     ) -> anyhow::Result<Option<i64>> {
         let conn = self.lock();
-        Ok(conn
-            .query_row(
-                "SELECT id FROM grants WHERE chat_id = ?1 AND thread_id = ?2 AND user_id = ?3 AND scope = ?4
-                   AND revoked_at IS NULL
-                   AND (expires_at IS NULL OR expires_at > ?5)
-                   AND (session_id IS NULL OR session_id = ?6)
-                 ORDER BY id DESC LIMIT 1",
-                params![chat_id, thread_id, user_id, scope, now_str(), session_id],
-                |r| r.get(0),
-            )
-            .optional()?)
+        let mut st = conn.prepare(
+            "SELECT id, footprint FROM grants WHERE chat_id = ?1 AND thread_id = ?2 AND user_id = ?3 AND scope = ?4
+               AND revoked_at IS NULL AND footprint IS NOT NULL
+               AND (expires_at IS NULL OR expires_at > ?5)
+               AND (session_id IS NULL OR session_id = ?6)
+             ORDER BY id DESC",
+        )?;
+        let rows = st.query_map(
+            params![chat_id, thread_id, user_id, scope, now_str(), session_id],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+        )?;
+        for row in rows {
+            let (id, footprint) = row?;
+            if covers(&footprint) {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
     }
 
     /// Live grants of this chat, newest first.
     pub fn list_grants(&self, chat_id: i64, thread_id: i64) -> anyhow::Result<Vec<GrantRow>> {
         let conn = self.lock();
         let mut st = conn.prepare(
-            "SELECT id, user_id, scope, session_id, expires_at FROM grants
+            "SELECT id, user_id, scope, session_id, expires_at, footprint FROM grants
              WHERE chat_id = ?1 AND thread_id = ?2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)
              ORDER BY id DESC",
         )?;
@@ -637,6 +647,7 @@ impl Store {
                     scope: r.get(2)?,
                     session_id: r.get(3)?,
                     expires_at: r.get(4)?,
+                    footprint: r.get(5)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -714,11 +725,15 @@ impl Store {
             > 0)
     }
 
+    /// Record a tool call (input and reason redacted, like audit details: a command line may
+    /// carry a token or a URL with credentials).
     pub fn record_tool_use(&self, t: &ToolUseRecord<'_>) -> anyhow::Result<()> {
+        let input = self.redactor.redact(t.input).into_owned();
+        let reason = t.reason.map(|r| self.redactor.redact(r).into_owned());
         self.lock().execute(
             "INSERT INTO tool_usage (claude_session_id, user_id, chat_id, tool_name, input, decision, reason, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![t.claude_session_id, t.user_id, t.chat_id, t.tool_name, t.input, t.decision, t.reason, now_str()],
+            params![t.claude_session_id, t.user_id, t.chat_id, t.tool_name, input, t.decision, reason, now_str()],
         )?;
         Ok(())
     }
@@ -866,6 +881,8 @@ pub struct NewGrant<'a> {
     pub thread_id: i64,
     pub user_id: i64,
     pub scope: &'a str,
+    /// What the grant covers within its scope (`policy::engine::grants::Footprint`, JSON).
+    pub footprint: &'a str,
     pub session_id: Option<&'a str>,
     pub expires_at: Option<&'a str>,
     pub granted_by: i64,
@@ -879,6 +896,7 @@ pub struct GrantRow {
     pub scope: String,
     pub session_id: Option<String>,
     pub expires_at: Option<String>,
+    pub footprint: Option<String>,
 }
 
 /// A tool call and what was decided about it.
@@ -1113,64 +1131,107 @@ mod tests {
     }
 
     #[test]
-    fn grants_match_scope_session_and_expiry() {
+    fn grants_match_scope_session_expiry_and_footprint() {
         let s = Store::open_in_memory().unwrap();
         let g = |scope: &'static str,
+                 footprint: &'static str,
                  session: Option<&'static str>,
                  expires: Option<&'static str>| NewGrant {
             chat_id: 1,
             thread_id: 0,
             user_id: 7,
             scope,
+            footprint,
             session_id: session,
             expires_at: expires,
             granted_by: 7,
         };
+        let any = |_: &str| true;
         let a = s
-            .add_grant(&g("Bash(curl:*)", None, Some("2999-01-01T00:00:00.000Z")))
+            .add_grant(&g(
+                "Bash(curl:*)",
+                "fetch",
+                None,
+                Some("2999-01-01T00:00:00.000Z"),
+            ))
             .unwrap();
-        s.add_grant(&g("WebFetch", Some("sess-1"), None)).unwrap();
+        s.add_grant(&g("WebFetch", "tool", Some("sess-1"), None))
+            .unwrap();
         s.add_grant(&g(
             "Bash(git push:*)",
+            "send",
             None,
             Some("2000-01-01T00:00:00.000Z"),
         ))
         .unwrap();
         assert_eq!(
-            s.find_grant(1, 0, 7, "Bash(curl:*)", None).unwrap(),
+            s.find_grant(1, 0, 7, "Bash(curl:*)", None, any).unwrap(),
             Some(a)
         );
         assert_eq!(
-            s.find_grant(1, 0, 8, "Bash(curl:*)", None).unwrap(),
+            s.find_grant(1, 0, 8, "Bash(curl:*)", None, any).unwrap(),
             None,
             "another user"
         );
         assert_eq!(
-            s.find_grant(2, 0, 7, "Bash(curl:*)", None).unwrap(),
+            s.find_grant(2, 0, 7, "Bash(curl:*)", None, any).unwrap(),
             None,
             "another chat"
         );
         assert!(s
-            .find_grant(1, 0, 7, "WebFetch", Some("sess-1"))
+            .find_grant(1, 0, 7, "WebFetch", Some("sess-1"), any)
             .unwrap()
             .is_some());
         assert!(
-            s.find_grant(1, 0, 7, "WebFetch", Some("sess-2"))
+            s.find_grant(1, 0, 7, "WebFetch", Some("sess-2"), any)
                 .unwrap()
                 .is_none(),
             "another session"
         );
         assert!(
-            s.find_grant(1, 0, 7, "Bash(git push:*)", None)
+            s.find_grant(1, 0, 7, "Bash(git push:*)", None, any)
                 .unwrap()
                 .is_none(),
             "expired"
         );
-        assert_eq!(s.list_grants(1, 0).unwrap().len(), 2);
+        // The footprint decides among grants of the same scope: the newest that covers wins;
+        // none that covers, no grant.
+        let b = s.add_grant(&g("Bash(curl:*)", "send", None, None)).unwrap();
+        assert_eq!(
+            s.find_grant(1, 0, 7, "Bash(curl:*)", None, |f| f == "fetch")
+                .unwrap(),
+            Some(a)
+        );
+        assert_eq!(
+            s.find_grant(1, 0, 7, "Bash(curl:*)", None, any).unwrap(),
+            Some(b)
+        );
+        assert_eq!(
+            s.find_grant(1, 0, 7, "Bash(curl:*)", None, |_| false)
+                .unwrap(),
+            None
+        );
+        assert_eq!(s.list_grants(1, 0).unwrap().len(), 3);
+        assert_eq!(
+            s.list_grants(1, 0).unwrap()[0].footprint.as_deref(),
+            Some("send")
+        );
         assert!(s.revoke_grant(1, 0, a).unwrap());
         assert!(!s.revoke_grant(1, 0, a).unwrap());
         assert!(s
-            .find_grant(1, 0, 7, "Bash(curl:*)", None)
+            .find_grant(1, 0, 7, "Bash(curl:*)", None, |f| f == "fetch")
+            .unwrap()
+            .is_none());
+        // A grant without a footprint (from before they existed) covers nothing.
+        s.lock()
+            .execute(
+                "INSERT INTO grants (chat_id, user_id, scope, granted_by, created_at)
+                 VALUES (1, 7, 'Bash(wget:*)', 7, '2026-01-01T00:00:00.000Z')",
+                [],
+            )
+            .unwrap();
+        assert!(s
+            .find_grant(1, 0, 7, "Bash(wget:*)", None, any)
             .unwrap()
             .is_none());
     }

@@ -273,6 +273,17 @@ pub fn migrations() -> Migrations<'static> {
         );
         "#,
         ),
+        M::up(
+            r#"
+        -- What a grant covers beyond its scope: the footprint (JSON: class, paths outside the
+        -- project, network direction) of the call it was given for; a later call is covered
+        -- only if its own footprint is no wider (policy::engine::grants). Grants from before
+        -- have no footprint: they covered any call of their scope, so they end here.
+        ALTER TABLE grants ADD COLUMN footprint TEXT;
+        UPDATE grants SET revoked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         WHERE revoked_at IS NULL;
+        "#,
+        ),
     ])
 }
 
@@ -281,5 +292,26 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         super::migrations().validate().unwrap();
+    }
+
+    #[test]
+    fn grants_from_before_footprints_end_at_the_upgrade() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        let m = super::migrations();
+        m.to_version(&mut conn, 5).unwrap();
+        conn.execute(
+            "INSERT INTO grants (chat_id, user_id, scope, granted_by, created_at)
+             VALUES (1, 1, 'Bash(curl:*)', 1, '2026-01-01T00:00:00.000Z')",
+            [],
+        )
+        .unwrap();
+        m.to_latest(&mut conn).unwrap();
+        let (revoked, footprint): (Option<String>, Option<String>) = conn
+            .query_row("SELECT revoked_at, footprint FROM grants", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert!(revoked.is_some_and(|t| t.ends_with('Z') && t.len() == 24));
+        assert!(footprint.is_none());
     }
 }

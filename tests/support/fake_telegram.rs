@@ -285,6 +285,12 @@ impl FakeTelegram {
         self.inject_user_message(chat_id, None, user_id, text)
     }
 
+    /// Like [`Self::inject_message`], but the sender is a bot (`from.is_bot: true`) that
+    /// carries the id `user_id` — an allowed user's id, if the test wants.
+    pub fn inject_bot_message(&self, chat_id: i64, user_id: i64, text: &str) -> i64 {
+        self.inject_message_from(chat_id, None, user_id, bot_json(user_id), text)
+    }
+
     /// A text message in forum topic `thread_id` of supergroup `chat_id`.
     pub fn inject_topic_message(
         &self,
@@ -303,6 +309,17 @@ impl FakeTelegram {
         user_id: i64,
         text: &str,
     ) -> i64 {
+        self.inject_message_from(chat_id, thread, user_id, user_json(user_id), text)
+    }
+
+    fn inject_message_from(
+        &self,
+        chat_id: i64,
+        thread: Option<i64>,
+        user_id: i64,
+        from: Value,
+        text: &str,
+    ) -> i64 {
         let id = {
             let mut st = self.inner.lock();
             let chat = ensure_chat_kind(&mut st, chat_id, user_id, thread.is_some());
@@ -311,7 +328,7 @@ impl FakeTelegram {
             chat.next_message_id += 1;
             let mut msg = json!({
                 "message_id": message_id,
-                "from": user_json(user_id),
+                "from": from,
                 "chat": info,
                 "date": now_unix(),
                 "text": text,
@@ -354,6 +371,29 @@ impl FakeTelegram {
     /// `chat_id`. The update carries the message as currently stored (or a
     /// minimal one if unknown). Returns the update id.
     pub fn inject_callback(&self, chat_id: i64, user_id: i64, message_id: i64, data: &str) -> i64 {
+        self.inject_callback_from(chat_id, user_id, user_json(user_id), message_id, data)
+    }
+
+    /// Like [`Self::inject_callback`], but the button is pressed by a bot (`from.is_bot: true`)
+    /// carrying the id `user_id`.
+    pub fn inject_bot_callback(
+        &self,
+        chat_id: i64,
+        user_id: i64,
+        message_id: i64,
+        data: &str,
+    ) -> i64 {
+        self.inject_callback_from(chat_id, user_id, bot_json(user_id), message_id, data)
+    }
+
+    fn inject_callback_from(
+        &self,
+        chat_id: i64,
+        user_id: i64,
+        from: Value,
+        message_id: i64,
+        data: &str,
+    ) -> i64 {
         let id = {
             let mut st = self.inner.lock();
             let n = st.callbacks.len() as u64 + 1;
@@ -367,7 +407,7 @@ impl FakeTelegram {
             let update = json!({
                 "callback_query": {
                     "id": query_id,
-                    "from": user_json(user_id),
+                    "from": from,
                     "message": message,
                     "chat_instance": chat_id.wrapping_mul(1_000_003).wrapping_abs().to_string(),
                     "data": data,
@@ -1459,6 +1499,16 @@ fn find_message(st: &mut FakeState, chat_id: i64, message_id: i64) -> Option<&mu
 
 fn bot_user(bot_id: i64) -> Value {
     json!({ "id": bot_id, "is_bot": true, "first_name": "FakeBot", "username": "fake_bot" })
+}
+
+/// A bot's `User` object with an arbitrary id.
+fn bot_json(user_id: i64) -> Value {
+    json!({
+        "id": user_id,
+        "is_bot": true,
+        "first_name": format!("Bot{user_id}"),
+        "username": format!("b{user_id}_bot"),
+    })
 }
 
 fn user_json(user_id: i64) -> Value {
