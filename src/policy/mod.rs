@@ -557,7 +557,6 @@ mod tests {
                 ("Write", ".git/info/attributes", ".git/info/attributes"),
                 ("Write", ".gitattributes", ".gitattributes"),
                 ("Write", ".gitmodules", ".gitmodules"),
-                ("Write", ".envrc", ".envrc"),
                 ("Write", ".vscode/tasks.json", ".vscode/tasks.json"),
                 ("Write", ".idea/workspace.xml", ".idea/workspace.xml"),
                 (
@@ -586,7 +585,7 @@ mod tests {
                 ("Write", ".CLAUDE/settings.json", ".CLAUDE/settings.json"),
                 ("Write", "Claude.MD", "Claude.MD"),
                 // Through `..`, a symlink, or a linked config directory.
-                ("Write", "src/../.envrc", ".envrc"),
+                ("Write", "src/../.gitmodules", ".gitmodules"),
                 ("Edit", "docs/cfg", ".claude/settings.json"),
                 ("Write", ".vscode/settings.json", ".vscode/settings.json"),
             ] {
@@ -626,6 +625,15 @@ mod tests {
                     "{p}"
                 );
             }
+            // direnv's `.envrc` is configuration-as-code and holds exported credentials: it is a
+            // secret file now, so writes are refused outright, not asked.
+            for (tool, p) in [("Write", ".envrc"), ("Edit", "src/../.envrc")] {
+                let d = write(tool, p);
+                assert!(
+                    is_deny(&d) && d.rule() == "secret_files",
+                    "{tool} {p}: {d:?}"
+                );
+            }
             // Outside the project is still a deny, not a question.
             let outside = base.join("outside/.claude/settings.json");
             assert!(is_deny(&write("Write", &outside.display().to_string())));
@@ -636,7 +644,7 @@ mod tests {
                 "echo '{}' > .claude/settings.json",
                 "echo x >> CLAUDE.md",
                 "printf '#!/bin/sh\\n' > .git/hooks/pre-commit",
-                "cp /dev/null .envrc",
+                "cp /dev/null .gitmodules",
                 "cp a.txt .git/hooks/post-checkout",
                 "tee .mcp.json < a.txt",
                 "sed -i s/a/b/ CLAUDE.md",
