@@ -413,6 +413,16 @@ fn grep_avoids_secrets(ctx: &ToolContext<'_>, input: &Value) -> Result<(), Strin
     }
 }
 
+/// `:!x`, `:^x`, `:(exclude)x`: a git pathspec that removes paths.
+fn is_pathspec_exclusion(arg: &str) -> bool {
+    arg.starts_with(":!")
+        || arg.starts_with(":^")
+        || arg
+            .strip_prefix(":(")
+            .and_then(|m| m.split_once(')'))
+            .is_some_and(|(m, _)| m.split(',').any(|x| x.trim() == "exclude"))
+}
+
 /// Programs that read whole directory trees by themselves, and whether `argv` asks for that.
 fn reads_recursively(argv: &[String]) -> bool {
     let prog = argv.first().map(String::as_str).unwrap_or("");
@@ -423,7 +433,20 @@ fn reads_recursively(argv: &[String]) -> bool {
             .any(|a| a.starts_with('-') && !a.starts_with("--") && a[1..].contains(c))
     };
     match prog {
-        "rg" | "ag" | "ack" | "tar" | "zip" | "7z" | "rsync" => true,
+        "rg" | "ag" | "ack" | "zip" | "7z" | "rsync" => true,
+        // Only creating (or appending to) an archive reads the tree; `tar t`/`tar x` read one.
+        "tar" => {
+            // `tar czf …` (old style, first word) or `-c`, `-czf`, `--create` anywhere.
+            args.first()
+                .is_some_and(|a| !a.starts_with('-') && a.contains(['c', 'r', 'u']))
+                || args.iter().any(|a| {
+                    matches!(a.as_str(), "--create" | "--append" | "--update")
+                        || (a.len() > 1
+                            && a.starts_with('-')
+                            && a[1..].chars().all(|c| c.is_ascii_alphabetic())
+                            && a[1..].contains(['c', 'r', 'u']))
+                })
+        }
         "grep" | "egrep" | "fgrep" => {
             short_flag('r')
                 || short_flag('R')
@@ -431,7 +454,12 @@ fn reads_recursively(argv: &[String]) -> bool {
                     .iter()
                     .any(|a| a == "--recursive" || a == "--dereference-recursive" || a == "recurse")
         }
-        "git" => args.iter().any(|a| a == "grep" || a == "archive"),
+        // git grep reads tracked files (the store check covers those) and, with these, the
+        // untracked ones too; git archive reads only the store.
+        "git" => {
+            args.iter().any(|a| a == "grep")
+                && args.iter().any(|a| a == "--untracked" || a == "--no-index")
+        }
         "find" => args
             .iter()
             .any(|a| matches!(a.as_str(), "-exec" | "-execdir" | "-ok" | "-okdir")),
@@ -545,9 +573,16 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
             .iter()
             .map(|p| (p.display().to_string(), p.clone()))
             .chain(analysis.commands.iter().flat_map(|argv| {
-                argv.iter().skip(1).filter_map(|arg| {
+                let git = argv
+                    .first()
+                    .is_some_and(|p| p == "git" || p.ends_with("/git"));
+                argv.iter().skip(1).filter_map(move |arg| {
                     let candidate = arg.rsplit_once('=').map(|(_, v)| v).unwrap_or(arg);
                     if candidate.starts_with('-') || candidate.is_empty() {
+                        return None;
+                    }
+                    // A git pathspec exclusion (`:!**/.env`) keeps a path out; it reads nothing.
+                    if git && is_pathspec_exclusion(arg) {
                         return None;
                     }
                     super::sandbox::resolve_within(ctx.root, ctx.cwd, candidate)
@@ -562,6 +597,12 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
                     "secret_files",
                 );
             }
+        }
+        // git prints files of any revision without naming them as paths (`git show HEAD:.env`,
+        // `git log -p`): the same rule, against what the repository's history holds.
+        let git = super::git_store::check(ctx.secrets, &analysis.git_reads);
+        if let super::git_store::Verdict::Secret(reason) = &git {
+            return deny(reason.clone(), "secret_files.git_history");
         }
         let action = rules.bash_action(class);
         // Configuration files make tools run things later: a human approves each change.
@@ -598,6 +639,14 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
         // A recursive reader (grep -r, rg, find -exec, tar…) over a tree holding secret files
         // would read them without naming them: never silently.
         if action == Action::Allow {
+            if let super::git_store::Verdict::Unknown(reason) = git {
+                return Decision::Ask {
+                    reason,
+                    step_up: false,
+                    grant_scope: bash_grant_scope(&analysis),
+                    rule: "secret_files.git_history".into(),
+                };
+            }
             if let Some(reason) = recursive_secret_read(ctx, &analysis) {
                 return Decision::Ask {
                     reason,

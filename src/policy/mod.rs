@@ -17,6 +17,7 @@ pub mod budget;
 pub mod config_files;
 pub mod engine;
 pub mod filename;
+pub mod git_store;
 pub mod mentions;
 pub mod roles;
 pub mod sandbox;
@@ -720,9 +721,11 @@ mod tests {
             for c in [
                 "grep -r KEY .",
                 "grep -rn KEY",
-                "rg KEY",
-                "git grep KEY",
+                "rg --hidden KEY",
+                "git grep --untracked KEY",
+                "git grep --no-index KEY",
                 "tar czf all.tgz .",
+                "tar -c -f all.tar .",
                 "find . -type f -exec cat {} +",
             ] {
                 match bash(c) {
@@ -735,6 +738,10 @@ mod tests {
                 "grep -rn KEY clean",
                 "rg KEY clean/deeper",
                 "ls -R",
+                // Not a repository: git grep reads nothing; tar t/x read an archive.
+                "git grep KEY",
+                "tar tzf all.tgz",
+                "tar -xf all.tar -C clean",
             ] {
                 assert!(is_allow(&bash(c)), "{c}: {:?}", bash(c));
             }

@@ -303,6 +303,8 @@ pub struct SecretFiles {
     exact: BTreeSet<String>,
     /// [`DEFAULT_CREDENTIAL_CARRIERS`]: secret while their content holds a credential.
     carriers: GlobSet,
+    /// Identifies these rules (operator globs and exact paths), for caches of their results.
+    id: u64,
 }
 
 /// Compile one glob with the module's semantics: case-insensitive, `*` does not cross `/`.
@@ -355,6 +357,14 @@ fn clean(path: &Path) -> PathBuf {
         .collect()
 }
 
+fn rules_id(extra: &[String], exact: &BTreeSet<String>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    extra.hash(&mut h);
+    exact.hash(&mut h);
+    h.finish()
+}
+
 fn exact_key(path: &Path) -> String {
     path.to_string_lossy().to_lowercase()
 }
@@ -403,6 +413,7 @@ impl SecretFiles {
             extra_exempt: build_set(&exempt)?,
             exact: BTreeSet::new(),
             carriers: build_set(&builtin(DEFAULT_CREDENTIAL_CARRIERS))?,
+            id: rules_id(extra, &BTreeSet::new()),
         })
     }
 
@@ -488,7 +499,14 @@ impl SecretFiles {
                 }
             }
         }
+        self.id = rules_id(&[self.id.to_string()], &self.exact);
         self
+    }
+
+    /// Identifies these rules: equal for rules built from the same operator globs and exact
+    /// paths (the built-ins are the same for all). For caches of what the rules found.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 }
 
