@@ -22,6 +22,7 @@ pub mod mentions;
 pub mod roles;
 pub mod sandbox;
 pub mod secret_files;
+pub mod workdir;
 
 use std::path::Path;
 
