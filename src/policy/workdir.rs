@@ -170,10 +170,11 @@ mod tests {
     #[test]
     fn secret_folders_are_never_a_working_directory() {
         let t = tree();
+        let open = HashMap::new();
         let who = Who {
             root: &t.root,
             secrets: &t.secrets,
-            access: &t.access,
+            access: &open,
             role: Role::Developer,
             user_id: 1,
         };
@@ -228,9 +229,17 @@ mod tests {
             change(&who, &proj, "nope"),
             Err(Refusal::Path(SandboxError::NotFound))
         );
+        let restricted = Who {
+            access: &t.access,
+            ..who
+        };
         assert!(matches!(
-            change(&who, &t.root, "other"),
+            change(&restricted, &t.root, "other"),
             Err(Refusal::Access(_))
+        ));
+        assert!(matches!(
+            change(&restricted, &t.root, "proj/.ssh"),
+            Err(Refusal::Secret(_))
         ));
         // A stored or resumed directory is checked the same way.
         assert!(matches!(
