@@ -119,6 +119,9 @@ pub struct Analysis {
     /// Every simple command found (argv after quote removal), in execution
     /// order, including commands nested in wrappers, `bash -c`, `$(…)` etc.
     pub commands: Vec<Vec<String>>,
+    /// For each of [`Analysis::commands`], the working directories it may run in (empty when
+    /// none is known), so that its relative arguments can be resolved.
+    pub command_cwds: Vec<Vec<PathBuf>>,
     /// Every file path the command names as a path — arguments, redirection targets and glob
     /// matches — resolved against each possible working directory (and through symlinks);
     /// `~…` paths as written. For the secret-file check, which must see `cat < .env` too.
@@ -194,6 +197,7 @@ pub fn analyze(command: &str, root: &Path, cwd: &Path) -> Analysis {
             command: truncate_text(command, MAX_REASON_CHARS),
         }],
         commands: Vec::new(),
+        command_cwds: Vec::new(),
         paths: Vec::new(),
         writes: Vec::new(),
         git_reads: Vec::new(),
@@ -1388,6 +1392,7 @@ struct Walker {
     cwds: Vec<Cwd>,
     findings: Vec<Finding>,
     commands: Vec<Vec<String>>,
+    command_cwds: Vec<Vec<PathBuf>>,
     paths: Vec<PathBuf>,
     writes: Vec<PathBuf>,
     git_reads: Vec<GitRead>,
@@ -1414,6 +1419,7 @@ impl Walker {
             cwds: vec![Cwd::Known(cwd)],
             findings: Vec::new(),
             commands: Vec::new(),
+            command_cwds: Vec::new(),
             paths: Vec::new(),
             writes: Vec::new(),
             git_reads: Vec::new(),
@@ -1436,6 +1442,7 @@ impl Walker {
             class,
             findings: self.findings,
             commands: self.commands,
+            command_cwds: self.command_cwds,
             paths: self.paths,
             writes: self.writes,
             git_reads: self.git_reads,
@@ -3106,6 +3113,15 @@ impl Walker {
             argv.iter()
                 .filter(|a| !a.synthetic)
                 .map(|a| a.text.clone())
+                .collect(),
+        );
+        self.command_cwds.push(
+            self.cwds
+                .iter()
+                .filter_map(|c| match c {
+                    Cwd::Known(d) => Some(d.clone()),
+                    Cwd::Unknown => None,
+                })
                 .collect(),
         );
         let mut info = if self.depth > MAX_DEPTH {

@@ -296,7 +296,7 @@ impl Spec {
 // ---------------------------------------------------------------------------
 
 /// Run git read-only and disarmed in `dir`; stdout on exit status 0 (or `ok_codes`).
-fn git(dir: &Path, args: &[&str], ok_codes: &[i32]) -> Result<Vec<u8>, String> {
+pub(crate) fn git(dir: &Path, args: &[&str], ok_codes: &[i32]) -> Result<Vec<u8>, String> {
     let deadline = Instant::now() + GIT_TIMEOUT;
     let mut cmd = Command::new("git");
     cmd.env_clear()

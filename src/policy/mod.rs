@@ -19,6 +19,7 @@ pub mod engine;
 pub mod filename;
 pub mod git_store;
 pub mod mentions;
+pub mod readers;
 pub mod roles;
 pub mod sandbox;
 pub mod secret_files;

@@ -510,6 +510,37 @@ impl SecretFiles {
     }
 }
 
+/// Ordinary names a pattern written to find secrets does not match (see
+/// [`targets_secret_names`]).
+const ORDINARY_NAMES: &[&str] = &[
+    "main.rs",
+    "src/lib.rs",
+    "README.md",
+    "package.json",
+    "index.js",
+    "a.txt",
+    "x",
+    ".gitignore",
+    ".github/workflows/ci.yml",
+    "docs/guide/intro.md",
+];
+
+/// Is `matches` (a file-name pattern as a predicate over relative paths) written to find
+/// secret files: it matches the name of a built-in secret sample (`id_rsa`, `.ssh/config`,
+/// `.env.local`, `key.pem`) but none of a few ordinary names? `**/*` matches both and is
+/// not; `**/.env*`, `**/*.pem` and `**/id_rsa` are.
+pub fn targets_secret_names(matches: impl Fn(&Path) -> bool) -> bool {
+    let secret = DEFAULT_SECRET_SAMPLES.iter().any(|s| {
+        let p = Path::new(s);
+        let parts: Vec<_> = p.components().collect();
+        (1..=3.min(parts.len().saturating_sub(1))).any(|n| {
+            let tail: PathBuf = parts[parts.len() - n..].iter().collect();
+            matches(&tail)
+        })
+    });
+    secret && !ORDINARY_NAMES.iter().any(|o| matches(Path::new(o)))
+}
+
 /// What a bounded walk of a directory found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scan {
