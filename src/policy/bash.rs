@@ -2403,8 +2403,9 @@ impl Walker {
     /// Check every non-option argument (and option values such as
     /// `--file=X` or `-o/x`) as a path.
     fn check_args_generic(&mut self, args: &[Arg], access: Access) {
+        let args = without_exclusion_patterns("", args);
         let mut options_done = false;
-        for arg in args {
+        for arg in &args {
             if !options_done && arg.is("--") {
                 options_done = true;
                 continue;
@@ -2438,6 +2439,40 @@ impl Walker {
         }
         self.cwds = cwds;
     }
+}
+
+/// `args` without the patterns of options that keep names *out* of what a program reads or
+/// lists (`--exclude=.env`, `--exclude-dir node_modules`, `--ignore=.env`, `--hide`, and
+/// `-I PATTERN` of `ls` and `tree`): those name nothing that is read, and the tree readers'
+/// model (`policy::readers`) honours them.
+fn without_exclusion_patterns(name: &str, args: &[Arg]) -> Vec<Arg> {
+    const LONG: &[&str] = &["--exclude", "--exclude-dir", "--ignore", "--hide"];
+    let short_i = matches!(name, "ls" | "dir" | "vdir" | "tree");
+    let mut out = Vec::new();
+    let mut skip = false;
+    for a in args {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if a.is("--") {
+            out.push(a.clone());
+            skip = false;
+            continue;
+        }
+        if !a.dynamic
+            && (LONG.iter().any(|l| a.text.starts_with(&format!("{l}=")))
+                || (short_i && a.text.starts_with("-I") && a.text.len() > 2))
+        {
+            continue;
+        }
+        if LONG.iter().any(|l| a.is(l)) || (short_i && a.is("-I")) {
+            skip = true;
+            continue;
+        }
+        out.push(a.clone());
+    }
+    out
 }
 
 /// The path-like value of an option word: `--file=X` → X, `-o/x` → /x.
@@ -3422,7 +3457,8 @@ impl Walker {
                     | "hostname"
             ) => {}
             _ if READ_ONLY_PROGRAMS.contains(&name) || matches!(name, "rg" | "fd" | "fdfind") => {
-                self.check_args_generic(args, Access::Read);
+                let args = without_exclusion_patterns(name, args);
+                self.check_args_generic(&args, Access::Read);
             }
             _ if FILE_WRITERS.contains(&name) => return self.h_file_writer(name, args),
             _ if BUILD_AND_TEST_TOOLS.contains(&name) => {

@@ -662,7 +662,20 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
                 let git = argv
                     .first()
                     .is_some_and(|p| p == "git" || p.ends_with("/git"));
-                argv.iter().skip(1).filter_map(move |arg| {
+                let prog = argv.first().map(String::as_str).unwrap_or("");
+                let prog = prog.rsplit('/').next().unwrap_or(prog);
+                let lister = matches!(prog, "ls" | "dir" | "vdir" | "tree");
+                argv.iter().enumerate().skip(1).filter_map(move |(i, arg)| {
+                    // Exclusion patterns (`--exclude=.env`, `ls -I .env`) read nothing.
+                    let prev = &argv[i - 1];
+                    let excl = ["--exclude", "--exclude-dir", "--ignore", "--hide"];
+                    if excl
+                        .iter()
+                        .any(|l| arg.starts_with(&format!("{l}=")) || prev == l)
+                        || (lister && (prev == "-I" || (arg.starts_with("-I") && arg.len() > 2)))
+                    {
+                        return None;
+                    }
                     let candidate = arg.rsplit_once('=').map(|(_, v)| v).unwrap_or(arg);
                     if candidate.starts_with('-') || candidate.is_empty() {
                         return None;

@@ -627,3 +627,293 @@ fn find_reach(args: &[String]) -> Reach {
     }
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::engine::{decide, Decision, Rules};
+    use super::super::roles::Role;
+    use super::super::ToolContext;
+    use super::*;
+    use serde_json::json;
+
+    fn sh(dir: &Path, script: &str) {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{script}: {out:?}");
+    }
+
+    /// A repository whose secrets sit where the old scan never looked (`node_modules`,
+    /// `target`, `.git`), one ignored `.env`, one hidden, and a clean folder.
+    fn with_tree(f: impl FnOnce(&ToolContext<'_>, &Path)) {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().canonicalize().unwrap();
+        let p = root.join("proj");
+        std::fs::create_dir_all(&p).unwrap();
+        sh(
+            &p,
+            "git init -q . && mkdir -p src/deep node_modules/pkg target/debug clean/x docs \
+             && echo 'fn main(){}' > src/main.rs && echo 'x' > src/deep/a.rs \
+             && printf 'node_modules/\\ntarget/\\n.env\\n' > .gitignore \
+             && echo KEY=1 > .env && echo 'k' > node_modules/pkg/npm.pem \
+             && echo 'k' > target/debug/test.key && echo 'y' > clean/x/b.rs \
+             && echo 'doc' > docs/guide.md",
+        );
+        let secrets = SecretFiles::defaults().unwrap();
+        let ctx = ToolContext {
+            root: &root,
+            cwd: &p,
+            role: Role::Developer,
+            secrets: &secrets,
+            plans_dir: None,
+            contained: true,
+        };
+        f(&ctx, &p);
+    }
+
+    fn bash(ctx: &ToolContext<'_>, c: &str) -> Decision {
+        decide(&Rules::default(), ctx, "Bash", &json!({"command": c}))
+    }
+
+    #[test]
+    fn whole_tree_readers_reach_what_the_program_reads() {
+        with_tree(|ctx, _| {
+            // These read a secret file (ask, naming it); the old scan skipped these folders.
+            for (c, shown) in [
+                ("grep -r KEY .", "npm.pem"),
+                ("grep -rn KEY", "test.key"),
+                ("grep -R KEY --include='npm*' .", "npm.pem"),
+                ("grep -r KEY --exclude-dir=node_modules .", "test.key"),
+                ("egrep --recursive KEY", ".env"),
+                ("rg --hidden --no-ignore KEY", ".env"),
+                ("rg -uu KEY", ".env"),
+                ("rg -u KEY", "npm.pem"),
+                ("rg --no-ignore KEY", "test.key"),
+                ("rg -g 'test*' --no-ignore KEY", "test.key"),
+                ("ag -u KEY", ".env"),
+                ("ack KEY", ".env"),
+                ("tar czf all.tgz .", ".env"),
+                ("tar -c --exclude=.env -f all.tar .", "npm.pem"),
+                ("zip -r all.zip .", ".env"),
+                ("find . -type f -exec cat {} +", ".env"),
+                ("git grep --no-index KEY", ".env"),
+            ] {
+                match bash(ctx, c) {
+                    Decision::Ask { rule, reason, .. } => {
+                        assert_eq!(rule, "secret_files.recursive", "{c}");
+                        assert!(reason.contains(shown), "{c}: {reason}");
+                    }
+                    d => panic!("{c}: {d:?}"),
+                }
+            }
+            // These do not reach one: allowed.
+            for c in [
+                "rg KEY",
+                // `.env` is hidden *and* ignored: --hidden alone still skips it.
+                "rg --hidden KEY",
+                "rg -n KEY src",
+                "rg --hidden -g '!.env' KEY src",
+                "rg --hidden -g '*.rs' KEY",
+                "rg -u -g '*.rs' KEY",
+                "ag KEY",
+                "grep -rn KEY src",
+                "grep -r KEY --include='*.rs' .",
+                "grep -r KEY --exclude-dir=node_modules --exclude-dir=target --exclude=.env .",
+                "grep -r KEY clean docs",
+                "tar czf all.tgz src docs",
+                "tar -czf all.tgz --exclude=.env --exclude=node_modules --exclude=target .",
+                "tar xzf x.tgz",
+                "git grep --untracked KEY",
+                "git grep KEY",
+            ] {
+                let d = bash(ctx, c);
+                assert!(matches!(d, Decision::Allow { .. }), "{c}: {d:?}");
+            }
+        });
+    }
+
+    #[test]
+    fn claude_grep_reads_hidden_files_and_honours_gitignore() {
+        with_tree(|ctx, p| {
+            let grep = |input: serde_json::Value| decide(&Rules::default(), ctx, "Grep", &input);
+            // `.env`, node_modules and target are ignored by .gitignore: the tool never reads them.
+            assert!(matches!(
+                grep(json!({"pattern": "KEY"})),
+                Decision::Allow { .. }
+            ));
+            // A hidden secret that is not ignored is read.
+            std::fs::create_dir_all(p.join("conf")).unwrap();
+            std::fs::write(p.join("conf/.env.local"), "K=2").unwrap();
+            std::fs::write(p.join("conf/app.toml"), "x=1").unwrap();
+            for input in [
+                json!({"pattern": "KEY"}),
+                json!({"pattern": "KEY", "path": "conf"}),
+                json!({"pattern": "KEY", "glob": ".env*"}),
+                json!({"pattern": "KEY", "glob": "*.toml, .env.local"}),
+                json!({"pattern": "KEY", "glob": "!*.rs"}),
+            ] {
+                let d = grep(input.clone());
+                assert!(
+                    matches!(&d, Decision::Deny { rule, .. } if rule == "secret_files.search"),
+                    "{input}: {d:?}"
+                );
+            }
+            for input in [
+                json!({"pattern": "KEY", "glob": "*.toml"}),
+                json!({"pattern": "KEY", "glob": "*.{rs,toml}"}),
+                json!({"pattern": "KEY", "glob": "!conf/**"}),
+                json!({"pattern": "KEY", "path": "src"}),
+                json!({"pattern": "KEY", "path": "conf/app.toml"}),
+            ] {
+                let d = grep(input.clone());
+                assert!(matches!(d, Decision::Allow { .. }), "{input}: {d:?}");
+            }
+        });
+    }
+
+    #[test]
+    fn listing_secret_names_is_refused_and_ordinary_listings_are_not() {
+        with_tree(|ctx, p| {
+            std::fs::create_dir_all(p.join("deploy/.ssh")).unwrap();
+            std::fs::write(p.join("deploy/.ssh/id_ed25519"), "k").unwrap();
+            std::fs::write(p.join("deploy/prod.pem"), "k").unwrap();
+            std::fs::write(p.join("deploy/run.sh"), "x").unwrap();
+            for c in [
+                "ls -la",
+                "ls -A",
+                "ls deploy",
+                "ls -l deploy/",
+                "ls -R",
+                "ls -laR src deploy",
+                "find .",
+                "find . -type f",
+                "find deploy -name 'prod*'",
+                "find . -name 'id_*'",
+                "find . -name '.s?h'",
+                "find . -iname 'PROD.*'",
+                "find . -maxdepth 1",
+                "tree",
+                "tree -a deploy",
+                "du -a",
+                "du -ah deploy",
+                "du",
+                "rg --files -uu",
+                "rg --files",
+                "git ls-files --others",
+                "git ls-files -o --exclude-standard",
+                "cd deploy && ls",
+            ] {
+                let d = bash(ctx, c);
+                assert!(
+                    matches!(&d, Decision::Deny { rule, .. } if rule == "secret_files.listing"),
+                    "{c}: {d:?}"
+                );
+            }
+            for c in [
+                "ls",
+                "ls -l",
+                "ls src",
+                "ls -la src docs",
+                "ls -la -I .env -I .git -I .gitignore src",
+                "ls -la --ignore=.env --ignore=.git",
+                "ls -d deploy",
+                "ls -R src",
+                "find src -type f",
+                "find . -name '*.rs'",
+                "find . -type d -name src",
+                "find deploy -maxdepth 1 -name '*.sh'",
+                "tree src",
+                "tree -I 'deploy|node_modules|target'",
+                "du -sh .",
+                "du -a src",
+                "rg --files src docs",
+                "git ls-files",
+                "git ls-files --others --exclude-standard src",
+            ] {
+                let d = bash(ctx, c);
+                assert!(matches!(d, Decision::Allow { .. }), "{c}: {d:?}");
+            }
+            // Hidden secrets only show with -a: `ls` of the root is fine though `.env` is there.
+            let d = bash(ctx, "ls -a");
+            let Decision::Deny { reason, .. } = d else {
+                panic!("{d:?}")
+            };
+            assert!(reason.contains(".env"), "{reason}");
+            // LS (older CLIs) lists hidden entries.
+            let ls = |p: &str| decide(&Rules::default(), ctx, "LS", &json!({"path": p}));
+            assert!(matches!(ls("."), Decision::Deny { .. }));
+            assert!(matches!(ls("deploy/.ssh"), Decision::Deny { .. }));
+            assert!(matches!(ls("src"), Decision::Allow { .. }));
+        });
+    }
+
+    #[test]
+    fn glob_patterns_stay_in_the_project_and_away_from_secret_names() {
+        with_tree(|ctx, p| {
+            let glob = |input: serde_json::Value| decide(&Rules::default(), ctx, "Glob", &input);
+            let inside = format!("{}/src/**/*.rs", p.display());
+            let outside = format!("{}/../**/*", p.display());
+            for (input, rule) in [
+                (json!({"pattern": "/etc/*"}), "file.outside_project"),
+                (json!({"pattern": "/**/id_rsa"}), "file.outside_project"),
+                (json!({"pattern": "../**/*.rs"}), "file.outside_project"),
+                (json!({"pattern": "src/../../*"}), "file.outside_project"),
+                (json!({"pattern": outside}), "file.outside_project"),
+                (json!({"pattern": "~/.ssh/*"}), "file.outside_project"),
+                (
+                    json!({"pattern": "*", "path": "/etc"}),
+                    "file.outside_project",
+                ),
+                (json!({"pattern": "**/.env*"}), "secret_files.listing"),
+                (json!({"pattern": "**/*.pem"}), "secret_files.listing"),
+                (json!({"pattern": "**/id_rsa"}), "secret_files.listing"),
+                (json!({"pattern": "**/.ssh/**"}), "secret_files.listing"),
+                (json!({"pattern": "**/*.{pem,key}"}), "secret_files.listing"),
+                (
+                    json!({"pattern": "**/.aws/credentials"}),
+                    "secret_files.listing",
+                ),
+                (json!({"pattern": "**/*.tfstate"}), "secret_files.listing"),
+                (json!({"pattern": ".npmrc"}), "file.path_type"),
+                (json!({"pattern": "**/*"}), "secret_files.listing"),
+                (
+                    json!({"pattern": "**/*.key", "path": "target"}),
+                    "secret_files.listing",
+                ),
+                (
+                    json!({"pattern": "node_modules/**"}),
+                    "secret_files.listing",
+                ),
+                (json!({"pattern": 7}), "file.path_type"),
+            ] {
+                let d = glob(input.clone());
+                if rule == "file.path_type" && input["pattern"] == ".npmrc" {
+                    // An ordinary name, not there: nothing to list.
+                    assert!(matches!(d, Decision::Allow { .. }), "{input}: {d:?}");
+                    continue;
+                }
+                assert!(
+                    matches!(&d, Decision::Deny { rule: r, .. } if r == rule),
+                    "{input}: {d:?}"
+                );
+            }
+            for input in [
+                json!({"pattern": "**/*.rs"}),
+                json!({"pattern": "src/**/*.rs"}),
+                json!({"pattern": inside}),
+                json!({"pattern": "**/*.md"}),
+                json!({"pattern": "*", "path": "src"}),
+                json!({"pattern": "**/*", "path": "clean"}),
+                json!({"pattern": "**/*.{rs,md}"}),
+                json!({"pattern": ".gitignore"}),
+            ] {
+                let d = glob(input.clone());
+                assert!(matches!(d, Decision::Allow { .. }), "{input}: {d:?}");
+            }
+        });
+    }
+}
