@@ -5630,9 +5630,7 @@ impl Walker {
                     if let Some((_, file)) = range.rsplit_once(':') {
                         read.objects.push(format!("./{file}"));
                     }
-                } else if a.is("-L") {
-                    skip_next = true;
-                } else if VALUE_FLAGS.contains(&a.text.as_str()) {
+                } else if a.is("-L") || VALUE_FLAGS.contains(&a.text.as_str()) {
                     skip_next = true;
                 }
                 continue;

@@ -18,6 +18,13 @@
 //!   `.envrc`, … see [`super::config_files`]) ask (rule `config_files`) even inside the project,
 //!   by file tools and by Bash commands that may write them: those files make tools run things
 //!   later, outside any boundary. A `deny` of the command's class still wins.
+//!
+//! Secret files are refused whatever the class, by every route that reaches them: a path a
+//! command names (`secret_files`), a file of git's history (`secret_files.git_history`, see
+//! [`super::git_store`]), a listing that would show their names (`secret_files.listing`), and —
+//! asked, not refused, because an exclusion is a normal fix — a whole-tree reader that would
+//! read them (`secret_files.recursive`, see [`super::readers`]). What cannot be checked (a
+//! tree too large, a git history too slow to read) asks; it never allows.
 
 use std::collections::BTreeMap;
 use std::path::Path;

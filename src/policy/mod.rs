@@ -8,7 +8,9 @@
 //! Tool calls are decided by [`engine`] (allow / deny / ask a human) from operator rules with
 //! secure defaults; paths by [`sandbox`]; secret files by [`secret_files`]; configuration-as-code
 //! files by [`config_files`]; the `@path` mentions the Claude CLI expands by itself by
-//! [`mentions`]; roles, budgets and project access by their own small modules.
+//! [`mentions`]; what whole-tree readers and listers reach by [`readers`]; secrets in git's
+//! history by [`git_store`]; a chat's working directory (`/cd`, `/ls`) by [`workdir`]; roles,
+//! budgets and project access by their own small modules.
 
 pub mod access;
 pub mod approved_dir;

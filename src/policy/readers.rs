@@ -201,7 +201,7 @@ pub fn scan(secrets: &SecretFiles, dir: &Path, reach: &Reach) -> Found {
     let mut n = 0usize;
     let walked = crate::walk::walk(dir, WALK_LIMIT, |path, meta| {
         n += 1;
-        if n % 256 == 0 && Instant::now() > deadline {
+        if n.is_multiple_of(256) && Instant::now() > deadline {
             complete = false;
         }
         if !complete {
@@ -366,16 +366,8 @@ pub fn reach_of(argv: &[String]) -> Option<(Reach, bool)> {
         "grep" | "egrep" | "fgrep" => {
             let recursive = o.short('r')
                 || o.short('R')
-                || o.has(&[
-                    "--recursive",
-                    "--dereference-recursive",
-                    "-d",
-                    "--directories=recurse",
-                ]) && (o.has(&[
-                    "--recursive",
-                    "--dereference-recursive",
-                    "--directories=recurse",
-                ]) || o.values(&["--directories"], &["-d"]).contains(&"recurse"));
+                || o.has(&["--recursive", "--dereference-recursive"])
+                || o.values(&["--directories"], &["-d"]).contains(&"recurse");
             recursive.then(|| {
                 (
                     Reach {

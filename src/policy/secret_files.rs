@@ -541,49 +541,6 @@ pub fn targets_secret_names(matches: impl Fn(&Path) -> bool) -> bool {
     secret && !ORDINARY_NAMES.iter().any(|o| matches(Path::new(o)))
 }
 
-/// What a bounded walk of a directory found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scan {
-    /// Secret files (or secret directories) found, relative to the scanned directory.
-    pub found: Vec<PathBuf>,
-    /// False when the walk stopped at its limit: there may be more.
-    pub complete: bool,
-}
-
-/// How many directory entries a scan looks at before giving up.
-pub const SCAN_LIMIT: usize = 20_000;
-/// Directories a scan does not descend into (large, and generated).
-const SCAN_SKIP: &[&str] = &["node_modules", "target", ".git"];
-
-impl SecretFiles {
-    /// Secret files under `dir` (not following symlinks), for tools that read whole trees.
-    pub fn scan(&self, dir: &Path) -> Scan {
-        let mut found = Vec::new();
-        let walked = crate::walk::walk(dir, SCAN_LIMIT, |path, meta| {
-            if self.is_secret(path) {
-                found.push(path.strip_prefix(dir).unwrap_or(path).to_path_buf());
-                return false;
-            }
-            let skip = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| SCAN_SKIP.contains(&n));
-            meta.is_dir() && !skip
-        });
-        if walked.is_err() {
-            return Scan {
-                found,
-                complete: false,
-            };
-        }
-        found.sort();
-        Scan {
-            found,
-            complete: true,
-        }
-    }
-}
-
 /// Most bytes of a credential carrier read to look for a credential.
 const CARRIER_READ_LIMIT: u64 = 256 * 1024;
 
