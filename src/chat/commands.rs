@@ -11,7 +11,7 @@ use serde_json::json;
 use super::actor::Actor;
 use crate::policy::roles::Role;
 use crate::policy::secret_files::SecretFiles;
-use crate::policy::{access, sandbox};
+use crate::policy::{sandbox, workdir};
 use crate::render::Ending;
 use crate::telegram::html::escape;
 use crate::telegram::update::Incoming;
@@ -57,7 +57,7 @@ impl Actor {
             "verbose" => self.cmd_verbose(args),
             "pwd" => format!("📂 <code>{}</code>", escape(&self.rel(&self.cwd.clone()))),
             "cd" => self.cmd_cd(i.user_id, role, args),
-            "ls" => self.cmd_ls(),
+            "ls" => self.cmd_ls(i.user_id, role),
             "projects" => self.cmd_projects(),
             "sessions" => self.cmd_sessions(i.user_id),
             "resume" => self.cmd_resume(i.user_id, role, args),
@@ -231,34 +231,44 @@ impl Actor {
         )
     }
 
+    /// Who asks, for the working-directory decisions of `policy::workdir`.
+    fn who(&self, user_id: i64, role: Role) -> workdir::Who<'_> {
+        workdir::Who {
+            root: &self.ctx.config.approved_directory,
+            secrets: &self.ctx.secrets,
+            access: &self.ctx.config.project_access,
+            role,
+            user_id,
+        }
+    }
+
+    /// Audit a working-directory refusal and word it for the chat.
+    fn refused_dir(
+        &self,
+        user_id: i64,
+        command: &str,
+        input: &str,
+        r: &workdir::Refusal,
+    ) -> String {
+        let _ = self.ctx.store.audit_event(
+            Some(user_id),
+            Some(self.chat.chat_id),
+            r.audit_event(),
+            &r.audit_details(command, input),
+        );
+        let what = match command {
+            "cd" => "Cannot change directory",
+            "ls" => "Cannot list the directory",
+            _ => "Cannot use that directory",
+        };
+        format!("🚫 {what}: {}.", escape(&r.to_string()))
+    }
+
     fn cmd_cd(&mut self, user_id: i64, role: Role, args: &str) -> String {
         if let Some(b) = self.busy() {
             return b;
         }
-        let root = self.ctx.config.approved_directory.clone();
-        let target = if args.is_empty() { "/" } else { args };
-        // `/cd /` means the approved root, not the filesystem root.
-        let only_up = target.split('/').all(|p| matches!(p, ".." | "." | ""));
-        let resolved = if target == "/" || (only_up && self.cwd == root) {
-            // `/cd ..` at the top stays at the top.
-            Ok(root.clone())
-        } else {
-            sandbox::resolve_dir_within(&root, &self.cwd, target)
-        };
-        let resolved = resolved.and_then(|dir| {
-            access::may_work_in(&self.ctx.config.project_access, role, user_id, &root, &dir)
-                .map(|()| dir)
-                .map_err(|why| {
-                    let _ = self.ctx.store.audit_event(
-                        Some(user_id),
-                        Some(self.chat.chat_id),
-                        "access_denied",
-                        &json!({"command": "cd", "reason": why}),
-                    );
-                    sandbox::SandboxError::Outside
-                })
-        });
-        match resolved {
+        match workdir::change(&self.who(user_id, role), &self.cwd, args) {
             Ok(dir) => {
                 if dir != self.cwd {
                     self.cwd = dir.clone();
@@ -271,19 +281,15 @@ impl Actor {
                 }
                 format!("📂 Now in <code>{}</code>", escape(&self.rel(&dir)))
             }
-            Err(e) => {
-                let _ = self.ctx.store.audit_event(
-                    Some(user_id),
-                    Some(self.chat.chat_id),
-                    "path_rejected",
-                    &json!({"command": "cd", "input": target, "error": e.to_string()}),
-                );
-                format!("🚫 Cannot change directory: {}.", escape(&e.to_string()))
-            }
+            Err(r) => self.refused_dir(user_id, "cd", args, &r),
         }
     }
 
-    fn cmd_ls(&self) -> String {
+    fn cmd_ls(&self, user_id: i64, role: Role) -> String {
+        // A directory stored before it became secret is not listed either.
+        if let Err(r) = workdir::check(&self.who(user_id, role), &self.cwd) {
+            return self.refused_dir(user_id, "ls", &self.rel(&self.cwd), &r);
+        }
         match list_dir(&self.cwd, false, &self.ctx.secrets) {
             Ok(entries) if entries.is_empty() => {
                 format!("📂 <code>{}</code> is empty.", escape(&self.rel(&self.cwd)))
@@ -374,10 +380,8 @@ impl Actor {
                 )
             }
         };
-        if let Err(why) =
-            access::may_work_in(&self.ctx.config.project_access, role, user_id, &root, &dir)
-        {
-            return format!("🚫 {}", escape(&why));
+        if let Err(r) = workdir::check(&self.who(user_id, role), &dir) {
+            return self.refused_dir(user_id, "resume", &sess.directory, &r);
         }
         match self.ctx.store.activate_session(
             user_id,

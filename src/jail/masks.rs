@@ -8,6 +8,10 @@
 //! to lie inside, and every *hard link* to a secret file under another name (same device and
 //! inode). A tree too large to walk within the limit fails closed: Claude is not started.
 //!
+//! Configuration that is secret only while it holds a credential (a `.git/config` remote with
+//! a token, an `.npmrc` with `_authToken`; see `secret_files::DEFAULT_CREDENTIAL_CARRIERS`) is
+//! masked when it holds one at the start, which also stops git inside for that repository.
+//!
 //! Known limit: files that become secret after the start (an operator drops a `.env` into the
 //! project while a session runs) are masked from the next start of the process on.
 
@@ -206,6 +210,32 @@ mod tests {
             .map(|f| f.strip_prefix(&p).unwrap().display().to_string())
             .collect();
         assert_eq!(dirs, vec!["data".to_string(), "keys/.ssh".to_string()]);
+    }
+
+    #[test]
+    fn a_repository_config_holding_a_token_is_masked_a_plain_one_stays_read_only() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().canonicalize().unwrap();
+        for (repo, url) in [
+            ("plain", "git@github.com:o/r.git"),
+            ("token", "https://ghp_x@github.com/o/r.git"),
+        ] {
+            std::fs::create_dir_all(p.join(repo).join(".git")).unwrap();
+            std::fs::write(
+                p.join(repo).join(".git/config"),
+                format!("[remote \"origin\"]\n\turl = {url}\n"),
+            )
+            .unwrap();
+        }
+        std::fs::write(p.join("token/.npmrc"), "//r/:_authToken=npm_x\n").unwrap();
+        std::fs::write(p.join("plain/.npmrc"), "save-exact=true\n").unwrap();
+        let m = scan(&p, &SecretFiles::defaults().unwrap(), &[], 1000).unwrap();
+        assert!(m.files.contains(&p.join("token/.git/config")), "{m:?}");
+        assert!(m.files.contains(&p.join("token/.npmrc")), "{m:?}");
+        assert!(!m.files.contains(&p.join("plain/.git/config")), "{m:?}");
+        assert!(!m.files.contains(&p.join("plain/.npmrc")), "{m:?}");
+        assert!(m.read_only.contains(&p.join("plain/.git/config")), "{m:?}");
+        assert!(!m.read_only.contains(&p.join("token/.git/config")), "{m:?}");
     }
 
     #[test]

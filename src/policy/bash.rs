@@ -119,6 +119,9 @@ pub struct Analysis {
     /// Every simple command found (argv after quote removal), in execution
     /// order, including commands nested in wrappers, `bash -c`, `$(…)` etc.
     pub commands: Vec<Vec<String>>,
+    /// For each of [`Analysis::commands`], the working directories it may run in (empty when
+    /// none is known), so that its relative arguments can be resolved.
+    pub command_cwds: Vec<Vec<PathBuf>>,
     /// Every file path the command names as a path — arguments, redirection targets and glob
     /// matches — resolved against each possible working directory (and through symlinks);
     /// `~…` paths as written. For the secret-file check, which must see `cat < .env` too.
@@ -136,6 +139,46 @@ pub struct Analysis {
     /// as after `cd -`), or more paths were named than are kept: [`Analysis::paths`] is not the
     /// whole list of what the command touches.
     pub unresolved_paths: bool,
+    /// What each git invocation may print from the repository's history and index, which no
+    /// path names (`git show HEAD:.env`, `git log -p`). For `policy::git_store`.
+    pub git_reads: Vec<GitRead>,
+}
+
+/// What one git invocation may print from the repository's object store or index: files of
+/// any revision, by object name or as patches, trees, archives and grep matches.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GitRead {
+    /// Where git runs: each possible working directory (after `-C`).
+    pub dirs: Vec<PathBuf>,
+    /// The repository or work tree is named explicitly (`--git-dir`, `--work-tree`), so it
+    /// cannot be found from `dirs`.
+    pub explicit_repo: bool,
+    /// The paths of `<rev>:<path>` object names (`HEAD:.env` → `.env`, `:0:x` → `x`,
+    /// `HEAD:` → ``, `-L1,5:src/x` → `./src/x`): relative to the work tree's top unless they
+    /// start with `./` or `../`.
+    pub objects: Vec<String>,
+    /// Prints content or names of entries no argument names: patches (`log -p`, `show
+    /// <commit>`, `diff <rev>`), trees (`ls-tree`, `ls-files`), archives, grep matches, objects
+    /// named by id or read from standard input.
+    pub entries: bool,
+    /// Pathspecs as written (`src/`, `:!.env`, `:(glob)**/*.rs`), relative to the directory git
+    /// runs in; they narrow `entries`. Empty: the whole tree.
+    pub pathspecs: Vec<String>,
+    /// Which versions `entries` come from.
+    pub scope: GitScope,
+}
+
+/// The versions of files a git command prints entries of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GitScope {
+    /// Any revision of the history (and the index).
+    #[default]
+    History,
+    /// Only tracked files as they are in the index and the work tree (`git diff`, `git grep`,
+    /// `git ls-files` without a revision).
+    Index,
+    /// The index and `HEAD` (`git diff --cached`).
+    IndexAndHead,
 }
 
 /// Most paths kept in [`Analysis::paths`].
@@ -163,10 +206,12 @@ pub fn analyze(command: &str, root: &Path, cwd: &Path) -> Analysis {
             command: truncate_text(command, MAX_REASON_CHARS),
         }],
         commands: Vec::new(),
+        command_cwds: Vec::new(),
         paths: Vec::new(),
         writes: Vec::new(),
         network: Vec::new(),
         unresolved_paths: true,
+        git_reads: Vec::new(),
     })
 }
 
@@ -1413,12 +1458,16 @@ struct Walker {
     cwds: Vec<Cwd>,
     findings: Vec<Finding>,
     commands: Vec<Vec<String>>,
+    command_cwds: Vec<Vec<PathBuf>>,
     paths: Vec<PathBuf>,
     writes: Vec<PathBuf>,
     network: Vec<Vec<String>>,
     unresolved_paths: bool,
     /// The argv being analysed, innermost last (the one a network finding belongs to).
     argv_stack: Vec<Vec<String>>,
+    git_reads: Vec<GitRead>,
+    /// The git invocation being analysed names its repository (`--git-dir`, `--work-tree`).
+    git_explicit_repo: bool,
     /// Functions defined so far, and whether their body changes directory.
     functions: HashMap<String, bool>,
     depth: usize,
@@ -1440,11 +1489,14 @@ impl Walker {
             cwds: vec![Cwd::Known(cwd)],
             findings: Vec::new(),
             commands: Vec::new(),
+            command_cwds: Vec::new(),
             paths: Vec::new(),
             writes: Vec::new(),
             network: Vec::new(),
             unresolved_paths: false,
             argv_stack: Vec::new(),
+            git_reads: Vec::new(),
+            git_explicit_repo: false,
             functions: HashMap::new(),
             depth: 0,
             options: ParserOptions::default(),
@@ -1463,10 +1515,12 @@ impl Walker {
             class,
             findings: self.findings,
             commands: self.commands,
+            command_cwds: self.command_cwds,
             paths: self.paths,
             writes: self.writes,
             network: self.network,
             unresolved_paths: self.unresolved_paths,
+            git_reads: self.git_reads,
         }
     }
 
@@ -2444,8 +2498,9 @@ impl Walker {
     /// Check every non-option argument (and option values such as
     /// `--file=X` or `-o/x`) as a path.
     fn check_args_generic(&mut self, args: &[Arg], access: Access) {
+        let args = without_exclusion_patterns("", args);
         let mut options_done = false;
-        for arg in args {
+        for arg in &args {
             if !options_done && arg.is("--") {
                 options_done = true;
                 continue;
@@ -2479,6 +2534,40 @@ impl Walker {
         }
         self.cwds = cwds;
     }
+}
+
+/// `args` without the patterns of options that keep names *out* of what a program reads or
+/// lists (`--exclude=.env`, `--exclude-dir node_modules`, `--ignore=.env`, `--hide`, and
+/// `-I PATTERN` of `ls` and `tree`): those name nothing that is read, and the tree readers'
+/// model (`policy::readers`) honours them.
+fn without_exclusion_patterns(name: &str, args: &[Arg]) -> Vec<Arg> {
+    const LONG: &[&str] = &["--exclude", "--exclude-dir", "--ignore", "--hide"];
+    let short_i = matches!(name, "ls" | "dir" | "vdir" | "tree");
+    let mut out = Vec::new();
+    let mut skip = false;
+    for a in args {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if a.is("--") {
+            out.push(a.clone());
+            skip = false;
+            continue;
+        }
+        if !a.dynamic
+            && (LONG.iter().any(|l| a.text.starts_with(&format!("{l}=")))
+                || (short_i && a.text.starts_with("-I") && a.text.len() > 2))
+        {
+            continue;
+        }
+        if LONG.iter().any(|l| a.is(l)) || (short_i && a.is("-I")) {
+            skip = true;
+            continue;
+        }
+        out.push(a.clone());
+    }
+    out
 }
 
 /// The path-like value of an option word: `--file=X` → X, `-o/x` → /x.
@@ -3115,6 +3204,34 @@ fn is_remote_spec(text: &str) -> bool {
             .is_some_and(|colon| colon > 0 && !text[..colon].contains('/'))
 }
 
+/// The path of a `<rev>:<path>` object name (`HEAD:.env` → `.env`, `:0:x` → `x`, `:x` → `x`,
+/// `v1.0:` → ``), or `None` for a word that names no tree entry. A colon inside `@{…}`
+/// (`HEAD@{2024-01-01 10:00}`) belongs to the revision; `:/text` searches commit messages.
+pub(crate) fn object_path(word: &str) -> Option<&str> {
+    let start = match word.rfind("@{") {
+        Some(at) => at + word[at..].find('}')?,
+        None => 0,
+    };
+    let colon = start + word[start..].find(':')?;
+    let rest = &word[colon + 1..];
+    if colon == 0 {
+        if rest.starts_with('/') {
+            return None;
+        }
+        // `:0:path` … `:3:path` name index stages.
+        if let Some(p) = rest
+            .strip_prefix(['0', '1', '2', '3'])
+            .and_then(|r| r.strip_prefix(':'))
+        {
+            return Some(p);
+        }
+    }
+    if word.contains("://") {
+        return None;
+    }
+    Some(rest)
+}
+
 fn git_config_key_safe(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     SAFE_GIT_CONFIG_PREFIXES.iter().any(|p| key.starts_with(p))
@@ -3136,6 +3253,15 @@ impl Walker {
             .collect();
         self.commands.push(words.clone());
         self.argv_stack.push(words);
+        self.command_cwds.push(
+            self.cwds
+                .iter()
+                .filter_map(|c| match c {
+                    Cwd::Known(d) => Some(d.clone()),
+                    Cwd::Unknown => None,
+                })
+                .collect(),
+        );
         let mut info = if self.depth > MAX_DEPTH {
             self.emit(Class::Unparseable, "commands nested too deeply to analyse");
             CmdInfo::default()
@@ -3435,7 +3561,8 @@ impl Walker {
                     | "hostname"
             ) => {}
             _ if READ_ONLY_PROGRAMS.contains(&name) || matches!(name, "rg" | "fd" | "fdfind") => {
-                self.check_args_generic(args, Access::Read);
+                let args = without_exclusion_patterns(name, args);
+                self.check_args_generic(&args, Access::Read);
             }
             _ if FILE_WRITERS.contains(&name) => return self.h_file_writer(name, args),
             _ if BUILD_AND_TEST_TOOLS.contains(&name) => {
@@ -4930,6 +5057,7 @@ impl Walker {
 
     fn h_git(&mut self, args: &[Arg], cx: &Cx) -> CmdInfo {
         let saved = self.cwds.clone();
+        let mut explicit_repo = false;
         let mut i = 0;
         while let Some(a) = args.get(i) {
             if a.dynamic {
@@ -4961,6 +5089,7 @@ impl Walker {
                     if let Some(dir) = args.get(i + 1) {
                         self.check_path(dir, Access::Any);
                     }
+                    explicit_repo = true;
                     i += 1;
                 }
                 "--namespace" | "--super-prefix" => i += 1,
@@ -4972,6 +5101,7 @@ impl Walker {
                         .strip_prefix("--git-dir=")
                         .or_else(|| t.strip_prefix("--work-tree="))
                     {
+                        explicit_repo = true;
                         self.check_path(&Arg::literal(v), Access::Any);
                     }
                 }
@@ -4981,7 +5111,11 @@ impl Walker {
         let info = match args.get(i) {
             Some(sub) if !sub.dynamic => {
                 let sub = sub.text.clone();
-                self.git_subcommand(&sub, &args[i + 1..], cx)
+                let saved_explicit = std::mem::replace(&mut self.git_explicit_repo, explicit_repo);
+                self.git_read(&sub, &args[i + 1..]);
+                let info = self.git_subcommand(&sub, &args[i + 1..], cx);
+                self.git_explicit_repo = saved_explicit;
+                info
             }
             Some(sub) => {
                 self.emit(
@@ -5048,6 +5182,29 @@ impl Walker {
             }
             if long_message {
                 continue;
+            }
+            // Pathspec magic: an exclusion reads nothing; `:(top)x`, `:/x` name `x`.
+            if !a.dynamic && a.text.starts_with(':') {
+                let t = a.text.as_str();
+                let excluded = t.starts_with(":!")
+                    || t.starts_with(":^")
+                    || t.strip_prefix(":(")
+                        .and_then(|m| m.split_once(')'))
+                        .is_some_and(|(m, _)| m.split(',').any(|x| x.trim() == "exclude"));
+                if excluded {
+                    continue;
+                }
+                let named = t
+                    .strip_prefix(":(")
+                    .and_then(|m| m.split_once(')'))
+                    .map(|(_, r)| r)
+                    .or_else(|| t.strip_prefix(":/"));
+                if let Some(named) = named {
+                    if !named.is_empty() {
+                        rest.push(Arg::literal(named));
+                    }
+                    continue;
+                }
             }
             rest.push(a.clone());
         }
@@ -5149,11 +5306,19 @@ impl Walker {
             }
             "stash" if matches!(first.as_str(), "list" | "show") => {}
             "remote" => match first.as_str() {
-                "" | "get-url" => {}
-                "show" | "update" | "prune" | "set-head" => self.emit(
-                    Class::Network,
-                    format!("git remote {first} talks to a remote"),
-                ),
+                "" | "get-url" => {
+                    // Remote URLs come from the repository's config and may carry a token.
+                    if first == "get-url" || has("-v") || has("--verbose") {
+                        self.note_repo_read(&[".git/config"]);
+                    }
+                }
+                "show" | "update" | "prune" | "set-head" => {
+                    self.note_repo_read(&[".git/config"]);
+                    self.emit(
+                        Class::Network,
+                        format!("git remote {first} talks to a remote"),
+                    )
+                }
                 _ => {
                     self.emit(
                         Class::WritesInside,
@@ -5354,6 +5519,10 @@ impl Walker {
                 && pos.len() <= 1
                 && !rest.iter().any(|a| WRITE_FLAGS.contains(&a.text.as_str())));
         if reading {
+            // Values of the repository's config are printed: its remotes may carry a token.
+            if file.is_none() && !outside_repo {
+                self.note_repo_read(&[".git/config"]);
+            }
             return;
         }
         match &file {
@@ -5382,6 +5551,255 @@ impl Walker {
                 Class::WritesInside,
                 "git config changes the repository configuration",
             ),
+        }
+    }
+
+    /// Note `files` (relative to the repository's top) as read, like [`Self::note_repo_files`]:
+    /// git prints what they hold without any argument naming them.
+    fn note_repo_read(&mut self, files: &[&str]) {
+        for top in self.repo_tops() {
+            for f in files {
+                self.note_path(top.join(f), Access::Read);
+            }
+        }
+    }
+
+    /// The repository top git works in from each possible working directory: the nearest
+    /// directory inside the project that holds `.git`, or the project root.
+    fn repo_tops(&self) -> Vec<PathBuf> {
+        let mut tops: Vec<PathBuf> = Vec::new();
+        for cwd in &self.cwds {
+            let top = match cwd {
+                Cwd::Known(d) => d
+                    .ancestors()
+                    .take_while(|a| a.starts_with(&self.root))
+                    .find(|a| a.join(".git").exists())
+                    .map(Path::to_path_buf),
+                Cwd::Unknown => None,
+            }
+            .unwrap_or_else(|| self.root.clone());
+            if !tops.contains(&top) {
+                tops.push(top);
+            }
+        }
+        tops
+    }
+
+    /// Record what a git subcommand may print from the object store and the index (see
+    /// [`GitRead`]): which `<rev>:<path>` objects it names, whether it prints entries no
+    /// argument names, and the pathspecs narrowing those.
+    ///
+    /// Positionals follow git's own rule: before `--`, a word that exists as a path is a
+    /// pathspec and anything else a revision; after `--` everything is a pathspec. Words with
+    /// pathspec magic (`:!x`, `:^x`, `:(exclude)x`) are pathspecs wherever they stand.
+    fn git_read(&mut self, sub: &str, rest: &[Arg]) {
+        /// Options of git's log, diff and grep families that take the next word as value.
+        const VALUE_FLAGS: &[&str] = &[
+            "-n",
+            "--max-count",
+            "--skip",
+            "--author",
+            "--committer",
+            "--grep",
+            "-S",
+            "-G",
+            "--since",
+            "--until",
+            "--after",
+            "--before",
+            "-e",
+            "-f",
+            "--format",
+            "-o",
+            "--output",
+            "--prefix",
+            "--remote",
+            "--exec",
+            "-m",
+            "--message",
+            "--date",
+            "--encoding",
+            "-O",
+            "-A",
+            "-B",
+            "-C",
+            "--max-depth",
+            "--threads",
+            "--contains",
+            "--abbrev",
+            "--diff-filter",
+            "--stat-width",
+            "--submodule",
+            "--decorate-refs",
+        ];
+        /// Log-family options that print patches or the names of changed files.
+        const PRINTS_ENTRIES: &[&str] = &[
+            "-p",
+            "-u",
+            "--patch",
+            "--patch-with-stat",
+            "--patch-with-raw",
+            "--unified",
+            "--stat",
+            "--numstat",
+            "--name-only",
+            "--name-status",
+            "--raw",
+            "--summary",
+            "--dirstat",
+            "-X",
+            "--cumulative",
+            "--compact-summary",
+            "--cc",
+            "-c",
+            "--word-diff",
+            "--color-words",
+            "--word-diff-regex",
+            "--binary",
+            "--objects",
+            "--objects-edge",
+            "--objects-edge-aggressive",
+            "-t",
+            "--full-diff",
+            "--remerge-diff",
+            "--dd",
+        ];
+        let first = first_positional(rest)
+            .map(|(_, a)| a.text.as_str())
+            .unwrap_or("");
+        let log_flags = || {
+            rest.iter().any(|a| {
+                !a.dynamic
+                    && (PRINTS_ENTRIES.iter().any(|f| {
+                        a.text == *f
+                            || (f.starts_with("--") && a.text.starts_with(&format!("{f}=")))
+                    }) || (a.text.starts_with("-U") && a.text.len() > 2)
+                        || (a.text.starts_with("-L"))
+                        || (a.is_option()
+                            && !a.text.starts_with("--")
+                            && a.text[1..].chars().all(|c| c.is_ascii_alphanumeric())
+                            && a.text[1..].chars().any(|c| c == 'p' || c == 'u')))
+            })
+        };
+        let entries = match sub {
+            "show" | "whatchanged" | "diff" | "diff-tree" | "diff-index" | "diff-files"
+            | "range-diff" | "format-patch" | "archive" | "grep" | "ls-tree" | "ls-files"
+            | "merge-tree" | "unpack-file" => true,
+            "log" | "rev-list" | "shortlog" | "cherry" => log_flags(),
+            "reflog" => matches!(first, "" | "show") && log_flags(),
+            "stash" => first == "show" || (first == "list" && log_flags()),
+            "cat-file" => !rest
+                .iter()
+                .any(|a| a.is("-t") || a.is("-s") || a.is("-e") || a.is("--batch-check")),
+            _ => return,
+        };
+        let pattern_first = sub == "grep"
+            && !rest
+                .iter()
+                .any(|a| a.is("-e") || a.is("-f") || a.text.starts_with("--patterns"));
+        let mut read = GitRead {
+            dirs: self
+                .cwds
+                .iter()
+                .filter_map(|c| match c {
+                    Cwd::Known(d) => Some(d.clone()),
+                    Cwd::Unknown => None,
+                })
+                .collect(),
+            explicit_repo: self.git_explicit_repo
+                || self.cwds.iter().any(|c| matches!(c, Cwd::Unknown)),
+            ..GitRead::default()
+        };
+        let mut revisions = 0usize;
+        let mut after_dashdash = false;
+        let mut skip_next = false;
+        let mut pattern_seen = false;
+        // `stash show`, `reflog show`: the subcommand's own word is no revision.
+        let own_word = first_positional(rest)
+            .filter(|(_, a)| {
+                matches!(sub, "stash" | "reflog") && matches!(a.text.as_str(), "show" | "list")
+            })
+            .map(|(i, _)| i);
+        for (i, a) in rest.iter().enumerate() {
+            if Some(i) == own_word {
+                continue;
+            }
+            if skip_next {
+                skip_next = false;
+                continue;
+            }
+            if a.dynamic {
+                // Unknown words: nothing narrows what is printed.
+                read.entries = true;
+                read.pathspecs.clear();
+                after_dashdash = true;
+                revisions += 1;
+                continue;
+            }
+            if !after_dashdash && a.is("--") {
+                after_dashdash = true;
+                continue;
+            }
+            if after_dashdash {
+                read.pathspecs.push(a.text.clone());
+                continue;
+            }
+            if a.is_option() {
+                if let Some(range) = a.text.strip_prefix("-L").filter(|r| !r.is_empty()) {
+                    if let Some((_, file)) = range.rsplit_once(':') {
+                        read.objects.push(format!("./{file}"));
+                    }
+                } else if a.is("-L") || VALUE_FLAGS.contains(&a.text.as_str()) {
+                    skip_next = true;
+                }
+                continue;
+            }
+            if pattern_first && !pattern_seen {
+                pattern_seen = true;
+                continue;
+            }
+            let t = a.text.as_str();
+            if t.starts_with(":!") || t.starts_with(":^") || t.starts_with(":(") {
+                read.pathspecs.push(t.to_string());
+            } else if let Some(path) = object_path(t) {
+                read.objects.push(path.to_string());
+            } else if self.cwds.iter().any(|c| match c {
+                Cwd::Known(d) => d.join(t).symlink_metadata().is_ok(),
+                Cwd::Unknown => false,
+            }) && !t.is_empty()
+            {
+                read.pathspecs.push(t.to_string());
+            } else {
+                revisions += 1;
+            }
+        }
+        // `-L <range>:<file>` with the range as a separate word.
+        for (i, a) in rest.iter().enumerate() {
+            if a.is("-L") {
+                if let Some((_, file)) = rest.get(i + 1).and_then(|v| v.text.rsplit_once(':')) {
+                    read.objects.push(format!("./{file}"));
+                }
+            }
+        }
+        // Only `<rev>:<path>` objects named, no other revision: those objects are all it prints
+        // (`git show HEAD:src/x.rs`, `git diff HEAD:a HEAD:b`, `git cat-file -p :x`).
+        let only_objects = !read.objects.is_empty() && revisions == 0;
+        read.entries = entries
+            && !(only_objects
+                && matches!(
+                    sub,
+                    "show" | "cat-file" | "diff" | "archive" | "ls-tree" | "grep" | "unpack-file"
+                ));
+        let has = |f: &str| rest.iter().any(|a| a.is(f));
+        if revisions == 0 && read.objects.is_empty() && !has("--no-index") {
+            read.scope = match sub {
+                "diff" if has("--cached") || has("--staged") => GitScope::IndexAndHead,
+                "diff" | "diff-files" | "grep" | "ls-files" => GitScope::Index,
+                _ => GitScope::History,
+            };
+        }
+        if read.entries || !read.objects.is_empty() {
+            self.git_reads.push(read);
         }
     }
 

@@ -18,6 +18,13 @@
 //!   `.envrc`, … see [`super::config_files`]) ask (rule `config_files`) even inside the project,
 //!   by file tools and by Bash commands that may write them: those files make tools run things
 //!   later, outside any boundary. A `deny` of the command's class still wins.
+//!
+//! Secret files are refused whatever the class, by every route that reaches them: a path a
+//! command names (`secret_files`), a file of git's history (`secret_files.git_history`, see
+//! [`super::git_store`]), a listing that would show their names (`secret_files.listing`), and —
+//! asked, not refused, because an exclusion is a normal fix — a whole-tree reader that would
+//! read them (`secret_files.recursive`, see [`super::readers`]). What cannot be checked (a
+//! tree too large, a git history too slow to read) asks; it never allows.
 
 pub mod grants;
 
@@ -28,6 +35,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::bash::{self, Class};
+use super::readers;
 use super::{decide_file_tool_path, ToolContext, FILE_TOOLS, HARMLESS_TOOLS, WRITE_TOOLS};
 
 /// What a rule may say.
@@ -458,8 +466,8 @@ fn some_names(found: &[std::path::PathBuf]) -> String {
     names.join(", ")
 }
 
-/// Claude's Grep searches hidden files too: a search over a tree that holds secret files must
-/// carry a `glob` that matches none of them.
+/// Claude's Grep reads what `rg --hidden` reads (see [`super::readers::Reach::grep_tool`]): a
+/// search over a tree where that reaches secret files must carry a `glob` that excludes them.
 fn grep_avoids_secrets(ctx: &ToolContext<'_>, input: &Value) -> Result<(), String> {
     let dir = match input.get("path").and_then(Value::as_str) {
         Some(p) => match super::sandbox::resolve_within(ctx.root, ctx.cwd, p) {
@@ -471,105 +479,201 @@ fn grep_avoids_secrets(ctx: &ToolContext<'_>, input: &Value) -> Result<(), Strin
     if !dir.is_dir() {
         return Ok(()); // a single file, already checked
     }
-    let scan = ctx.secrets.scan(&dir);
-    if !scan.complete {
+    let glob = input.get("glob").and_then(Value::as_str);
+    let found = readers::scan(ctx.secrets, &dir, &readers::Reach::grep_tool(glob));
+    if !found.complete {
         return Err(format!(
             "ccgate policy: {} is too large to check for secret files; search a subdirectory",
             dir.display()
         ));
     }
-    if scan.found.is_empty() {
+    if found.secret.is_empty() {
         return Ok(());
     }
-    let Some(glob) = input.get("glob").and_then(Value::as_str) else {
-        return Err(format!(
+    Err(match glob {
+        None => format!(
             "ccgate policy: searching {} would read secret files ({}); pass a `glob` that excludes them (e.g. \"*.rs\") or search a subdirectory",
             dir.display(),
-            some_names(&scan.found)
+            some_names(&found.secret)
+        ),
+        Some(g) => format!(
+            "ccgate policy: the glob {g:?} would include secret files ({}); use a narrower glob",
+            some_names(&found.secret)
+        ),
+    })
+}
+
+/// `:!x`, `:^x`, `:(exclude)x`: a git pathspec that removes paths.
+fn is_pathspec_exclusion(arg: &str) -> bool {
+    arg.starts_with(":!")
+        || arg.starts_with(":^")
+        || arg
+            .strip_prefix(":(")
+            .and_then(|m| m.split_once(')'))
+            .is_some_and(|(m, _)| m.split(',').any(|x| x.trim() == "exclude"))
+}
+
+/// Claude's Glob lists every file (hidden and ignored ones too) whose path matches `pattern`
+/// below `path` (see [`super::readers::Reach::glob_tool`]). The pattern must stay inside the
+/// project (no `..`, no `~`; an absolute pattern only below a folder of the project), must
+/// not be written to find secret names (`**/.env*`, `**/*.pem`, `**/id_rsa`), and must not
+/// match a secret file that is there. On refusal: (reason, rule).
+fn glob_avoids_secrets(ctx: &ToolContext<'_>, input: &Value) -> Result<(), (String, &'static str)> {
+    let Some(pattern) = input.get("pattern").and_then(Value::as_str) else {
+        return Err(("Glob needs a string pattern".into(), "file.path_type"));
+    };
+    let outside = |why: &str| {
+        Err((
+            format!("the pattern {pattern:?} {why}"),
+            "file.outside_project",
+        ))
+    };
+    if pattern.is_empty() || pattern.contains('\0') {
+        return outside("is not a usable pattern");
+    }
+    if pattern.starts_with('~') {
+        return outside("names the home folder, which is outside the project");
+    }
+    if pattern.split('/').any(|c| c == "..") {
+        return outside("leaves its folder with `..`; give the folder as `path`");
+    }
+    let base = match input.get("path").and_then(Value::as_str) {
+        Some(p) => super::sandbox::resolve_within(ctx.root, ctx.cwd, p)
+            .map_err(|e| (format!("{p}: {e}"), "file.outside_project"))?,
+        None => ctx.cwd.to_path_buf(),
+    };
+    // An absolute pattern: its literal leading folders must lie inside the project.
+    let (base, rel) = if pattern.starts_with('/') {
+        let parts: Vec<&str> = pattern.split('/').collect();
+        let lit = parts
+            .iter()
+            .position(|c| c.contains(['*', '?', '[', '{']))
+            .unwrap_or(parts.len() - 1);
+        let prefix = parts[..lit].join("/");
+        let prefix = if prefix.is_empty() {
+            "/".to_string()
+        } else {
+            prefix
+        };
+        match super::sandbox::resolve_within(ctx.root, ctx.cwd, &prefix) {
+            Ok(b) => (b, parts[lit..].join("/")),
+            Err(_) => return outside("reaches outside the project"),
+        }
+    } else {
+        (base, pattern.to_string())
+    };
+    let Some(pat) = readers::Pat::new(&rel, false) else {
+        return Err((
+            format!("the pattern {pattern:?} is not a valid glob"),
+            "file.path_type",
         ));
     };
-    let matcher = globset::GlobBuilder::new(glob)
-        .literal_separator(false)
-        .build()
-        .map(|g| g.compile_matcher())
-        .map_err(|e| format!("ccgate policy: glob {glob:?} is not valid: {e}"))?;
-    let hit: Vec<std::path::PathBuf> = scan
-        .found
-        .iter()
-        .filter(|p| {
-            glob.starts_with('!')
-                || matcher.is_match(p)
-                || p.file_name().is_some_and(|n| matcher.is_match(n))
-        })
-        .cloned()
-        .collect();
-    if hit.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ccgate policy: the glob {glob:?} would include secret files ({}); use a narrower glob",
-            some_names(&hit)
-        ))
+    if super::secret_files::targets_secret_names(|p| pat.matches(p)) {
+        return Err((
+            format!(
+                "the pattern {pattern:?} looks for secret files, whose names ccgate never lists"
+            ),
+            "secret_files.listing",
+        ));
     }
+    if !base.is_dir() {
+        return Ok(());
+    }
+    let found = readers::scan(ctx.secrets, &base, &readers::Reach::glob_tool(&rel));
+    if !found.complete {
+        return Err((
+            format!(
+                "{} is too large to check for secret files; glob in a subdirectory",
+                base.display()
+            ),
+            "secret_files.listing",
+        ));
+    }
+    if !found.secret.is_empty() {
+        return Err((
+            format!(
+                "the pattern {pattern:?} would list secret files ({}); use a narrower pattern",
+                some_names(&found.secret)
+            ),
+            "secret_files.listing",
+        ));
+    }
+    Ok(())
 }
 
-/// Programs that read whole directory trees by themselves, and whether `argv` asks for that.
-fn reads_recursively(argv: &[String]) -> bool {
-    let prog = argv.first().map(String::as_str).unwrap_or("");
-    let prog = prog.rsplit('/').next().unwrap_or(prog);
-    let args = &argv[argv.len().min(1)..];
-    let short_flag = |c: char| {
-        args.iter()
-            .any(|a| a.starts_with('-') && !a.starts_with("--") && a[1..].contains(c))
-    };
-    match prog {
-        "rg" | "ag" | "ack" | "tar" | "zip" | "7z" | "rsync" => true,
-        "grep" | "egrep" | "fgrep" => {
-            short_flag('r')
-                || short_flag('R')
-                || args
-                    .iter()
-                    .any(|a| a == "--recursive" || a == "--dereference-recursive" || a == "recurse")
-        }
-        "git" => args.iter().any(|a| a == "grep" || a == "archive"),
-        "find" => args
-            .iter()
-            .any(|a| matches!(a.as_str(), "-exec" | "-execdir" | "-ok" | "-okdir")),
-        _ => false,
-    }
+/// What a whole-tree reader or lister in `analysis` would reach of secret files.
+enum TreeReach {
+    /// Reads the content of secret files (`grep -r`, `rg --hidden`, `tar c`).
+    Reads(String),
+    /// Lists secret names (`ls -la`, `find`, `tree`).
+    Lists(String),
+    /// Too large or slow to check.
+    Unknown(String),
 }
 
-/// If a recursive reader in `analysis` covers a tree holding secret files, say so.
-fn recursive_secret_read(ctx: &ToolContext<'_>, analysis: &bash::Analysis) -> Option<String> {
-    if !analysis.commands.iter().any(|argv| reads_recursively(argv)) {
-        return None;
-    }
-    let mut dirs: Vec<std::path::PathBuf> = analysis
-        .paths
-        .iter()
-        .filter(|p| p.is_dir())
-        .cloned()
-        .collect();
-    if dirs.is_empty() {
-        dirs.push(ctx.cwd.to_path_buf());
-    }
-    for d in dirs {
-        let scan = ctx.secrets.scan(&d);
-        if !scan.complete {
-            return Some(format!(
-                "reads all of {}, too large to check for secret files",
-                d.display()
-            ));
+/// Walk what each whole-tree reader or lister of `analysis` reaches (see `policy::readers`):
+/// the folders it names, or its working directory when it names none.
+fn tree_reach(ctx: &ToolContext<'_>, analysis: &bash::Analysis) -> Option<TreeReach> {
+    for (i, argv) in analysis.commands.iter().enumerate() {
+        let Some((reach, reads)) = readers::reach_of(argv) else {
+            continue;
+        };
+        let cwds: Vec<std::path::PathBuf> = match analysis.command_cwds.get(i) {
+            Some(c) if !c.is_empty() => c.clone(),
+            _ => vec![ctx.cwd.to_path_buf()],
+        };
+        let mut named_any = false;
+        let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+        for arg in argv.iter().skip(1).filter(|a| !a.starts_with('-')) {
+            for cwd in &cwds {
+                if let Ok(p) = super::sandbox::resolve_within(ctx.root, cwd, arg) {
+                    if p.exists() {
+                        named_any = true;
+                        if p.is_dir() && !dirs.contains(&p) {
+                            dirs.push(p);
+                        }
+                    }
+                }
+            }
         }
-        if !scan.found.is_empty() {
-            return Some(format!(
-                "reads all of {}, which holds secret files ({})",
-                d.display(),
-                some_names(&scan.found)
-            ));
+        if !named_any {
+            dirs = cwds;
+        }
+        for d in dirs {
+            let found = readers::scan(ctx.secrets, &d, &reach);
+            let shown = super::sandbox::display_relative(ctx.root, &d);
+            if !found.complete {
+                return Some(TreeReach::Unknown(format!(
+                    "reaches all of {shown}, too large to check for secret files"
+                )));
+            }
+            if found.secret.is_empty() {
+                continue;
+            }
+            let names = some_names(&found.secret);
+            return Some(if reads {
+                TreeReach::Reads(format!(
+                    "reads all of {shown}, which holds secret files ({names})"
+                ))
+            } else {
+                TreeReach::Lists(format!(
+                    "would list the names of secret files in {shown} ({names}); list without them (`ls` without -a, `ls -la -I .env`, `find … -name '*.rs'`) or name the files you need"
+                ))
+            });
         }
     }
     None
+}
+
+/// Does `analysis` read (or list) secret files through a whole-tree reader, or reach a tree
+/// too large to check? The reason, if so (grants never cover such calls).
+pub(super) fn recursive_secret_read(
+    ctx: &ToolContext<'_>,
+    analysis: &bash::Analysis,
+) -> Option<String> {
+    match tree_reach(ctx, analysis)? {
+        TreeReach::Reads(r) | TreeReach::Lists(r) | TreeReach::Unknown(r) => Some(r),
+    }
 }
 
 /// Decide about one tool call (grants are applied by the caller on top of an `Ask`).
@@ -615,6 +719,34 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
                 return deny(reason, "secret_files.search");
             }
         }
+        if tool == "Glob" {
+            if let Err((reason, rule)) = glob_avoids_secrets(ctx, input) {
+                return deny(reason, rule);
+            }
+        }
+        // LS (older CLIs) lists a folder's entries, hidden ones included.
+        if tool == "LS" {
+            let dir = input
+                .get("path")
+                .and_then(Value::as_str)
+                .and_then(|p| super::sandbox::resolve_within(ctx.root, ctx.cwd, p).ok())
+                .unwrap_or_else(|| ctx.cwd.to_path_buf());
+            let reach = readers::Reach {
+                recursive: false,
+                ..readers::Reach::everything()
+            };
+            let found = readers::scan(ctx.secrets, &dir, &reach);
+            if !found.secret.is_empty() || !found.complete {
+                return deny(
+                    format!(
+                        "listing {} would show secret file names ({})",
+                        super::sandbox::display_relative(ctx.root, &dir),
+                        some_names(&found.secret)
+                    ),
+                    "secret_files.listing",
+                );
+            }
+        }
         return Decision::Allow {
             rule: "file.inside_project".into(),
         };
@@ -645,9 +777,29 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
             .iter()
             .map(|p| (p.display().to_string(), p.clone()))
             .chain(analysis.commands.iter().flat_map(|argv| {
-                argv.iter().skip(1).filter_map(|arg| {
+                let git = argv
+                    .first()
+                    .is_some_and(|p| p == "git" || p.ends_with("/git"));
+                let prog = argv.first().map(String::as_str).unwrap_or("");
+                let prog = prog.rsplit('/').next().unwrap_or(prog);
+                let lister = matches!(prog, "ls" | "dir" | "vdir" | "tree");
+                argv.iter().enumerate().skip(1).filter_map(move |(i, arg)| {
+                    // Exclusion patterns (`--exclude=.env`, `ls -I .env`) read nothing.
+                    let prev = &argv[i - 1];
+                    let excl = ["--exclude", "--exclude-dir", "--ignore", "--hide"];
+                    if excl
+                        .iter()
+                        .any(|l| arg.starts_with(&format!("{l}=")) || prev == l)
+                        || (lister && (prev == "-I" || (arg.starts_with("-I") && arg.len() > 2)))
+                    {
+                        return None;
+                    }
                     let candidate = arg.rsplit_once('=').map(|(_, v)| v).unwrap_or(arg);
                     if candidate.starts_with('-') || candidate.is_empty() {
+                        return None;
+                    }
+                    // A git pathspec exclusion (`:!**/.env`) keeps a path out; it reads nothing.
+                    if git && is_pathspec_exclusion(arg) {
                         return None;
                     }
                     super::sandbox::resolve_within(ctx.root, ctx.cwd, candidate)
@@ -662,6 +814,17 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
                     "secret_files",
                 );
             }
+        }
+        // git prints files of any revision without naming them as paths (`git show HEAD:.env`,
+        // `git log -p`): the same rule, against what the repository's history holds.
+        let git = super::git_store::check(ctx.secrets, &analysis.git_reads);
+        if let super::git_store::Verdict::Secret(reason) = &git {
+            return deny(reason.clone(), "secret_files.git_history");
+        }
+        // Whole-tree readers and listers reach secret files no argument names.
+        let tree = tree_reach(ctx, &analysis);
+        if let Some(TreeReach::Lists(reason)) = &tree {
+            return deny(reason.clone(), "secret_files.listing");
         }
         let action = rules.bash_action(class);
         // Configuration files make tools run things later: a human approves each change.
@@ -698,7 +861,15 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
         // A recursive reader (grep -r, rg, find -exec, tar…) over a tree holding secret files
         // would read them without naming them: never silently.
         if action == Action::Allow {
-            if let Some(reason) = recursive_secret_read(ctx, &analysis) {
+            if let super::git_store::Verdict::Unknown(reason) = git {
+                return Decision::Ask {
+                    reason,
+                    step_up: false,
+                    grant_scope: bash_grant_scope(&analysis),
+                    rule: "secret_files.git_history".into(),
+                };
+            }
+            if let Some(TreeReach::Reads(reason) | TreeReach::Unknown(reason)) = tree {
                 return Decision::Ask {
                     reason,
                     step_up: false,

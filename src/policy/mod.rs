@@ -8,7 +8,9 @@
 //! Tool calls are decided by [`engine`] (allow / deny / ask a human) from operator rules with
 //! secure defaults; paths by [`sandbox`]; secret files by [`secret_files`]; configuration-as-code
 //! files by [`config_files`]; the `@path` mentions the Claude CLI expands by itself by
-//! [`mentions`]; roles, budgets and project access by their own small modules.
+//! [`mentions`]; what whole-tree readers and listers reach by [`readers`]; secrets in git's
+//! history by [`git_store`]; a chat's working directory (`/cd`, `/ls`) by [`workdir`]; roles,
+//! budgets and project access by their own small modules.
 
 pub mod access;
 pub mod approved_dir;
@@ -17,10 +19,13 @@ pub mod budget;
 pub mod config_files;
 pub mod engine;
 pub mod filename;
+pub mod git_store;
 pub mod mentions;
+pub mod readers;
 pub mod roles;
 pub mod sandbox;
 pub mod secret_files;
+pub mod workdir;
 
 use std::path::Path;
 
@@ -557,7 +562,6 @@ mod tests {
                 ("Write", ".git/info/attributes", ".git/info/attributes"),
                 ("Write", ".gitattributes", ".gitattributes"),
                 ("Write", ".gitmodules", ".gitmodules"),
-                ("Write", ".envrc", ".envrc"),
                 ("Write", ".vscode/tasks.json", ".vscode/tasks.json"),
                 ("Write", ".idea/workspace.xml", ".idea/workspace.xml"),
                 (
@@ -586,7 +590,7 @@ mod tests {
                 ("Write", ".CLAUDE/settings.json", ".CLAUDE/settings.json"),
                 ("Write", "Claude.MD", "Claude.MD"),
                 // Through `..`, a symlink, or a linked config directory.
-                ("Write", "src/../.envrc", ".envrc"),
+                ("Write", "src/../.gitmodules", ".gitmodules"),
                 ("Edit", "docs/cfg", ".claude/settings.json"),
                 ("Write", ".vscode/settings.json", ".vscode/settings.json"),
             ] {
@@ -626,6 +630,15 @@ mod tests {
                     "{p}"
                 );
             }
+            // direnv's `.envrc` is configuration-as-code and holds exported credentials: it is a
+            // secret file now, so writes are refused outright, not asked.
+            for (tool, p) in [("Write", ".envrc"), ("Edit", "src/../.envrc")] {
+                let d = write(tool, p);
+                assert!(
+                    is_deny(&d) && d.rule() == "secret_files",
+                    "{tool} {p}: {d:?}"
+                );
+            }
             // Outside the project is still a deny, not a question.
             let outside = base.join("outside/.claude/settings.json");
             assert!(is_deny(&write("Write", &outside.display().to_string())));
@@ -636,7 +649,7 @@ mod tests {
                 "echo '{}' > .claude/settings.json",
                 "echo x >> CLAUDE.md",
                 "printf '#!/bin/sh\\n' > .git/hooks/pre-commit",
-                "cp /dev/null .envrc",
+                "cp /dev/null .gitmodules",
                 "cp a.txt .git/hooks/post-checkout",
                 "tee .mcp.json < a.txt",
                 "sed -i s/a/b/ CLAUDE.md",
@@ -712,9 +725,11 @@ mod tests {
             for c in [
                 "grep -r KEY .",
                 "grep -rn KEY",
-                "rg KEY",
-                "git grep KEY",
+                "rg --hidden KEY",
+                "git grep --untracked KEY",
+                "git grep --no-index KEY",
                 "tar czf all.tgz .",
+                "tar -c -f all.tar .",
                 "find . -type f -exec cat {} +",
             ] {
                 match bash(c) {
@@ -727,6 +742,10 @@ mod tests {
                 "grep -rn KEY clean",
                 "rg KEY clean/deeper",
                 "ls -R",
+                // Not a repository: git grep reads nothing; tar t/x read an archive.
+                "git grep KEY",
+                "tar tzf all.tgz",
+                "tar -xf all.tar -C clean",
             ] {
                 assert!(is_allow(&bash(c)), "{c}: {:?}", bash(c));
             }
