@@ -50,8 +50,10 @@ impl UpdateSink for Dispatcher {
             .and_then(Value::as_str)
             .map(str::to_string);
         let verdict = self.gate.check(&update);
-        if let (Some(id), false) = (&callback, matches!(verdict, Verdict::Pass(_))) {
-            // A button pressed by someone the gate turned away: stop their spinner too.
+        if let (Some(id), true) = (&callback, matches!(verdict, Verdict::Reply { .. })) {
+            // A button pressed by someone the gate answers (rate-limited, login required):
+            // stop their spinner too. Strangers (dropped) stay unanswered: silence tells them
+            // nothing.
             self.outbox
                 .answer_callback(id.clone(), Some("Not available to you.".into()));
         }

@@ -4,24 +4,6 @@ mod support;
 
 use support::{session_of, Harness, USER};
 
-/// Send a command and return the text of the reply that follows it.
-async fn ask(h: &Harness, text: &str, expect: &str) -> String {
-    let before =
-        h.tg.messages(USER)
-            .iter()
-            .map(|m| m.message_id)
-            .max()
-            .unwrap_or(0);
-    h.send(text);
-    h.wait_message(
-        USER,
-        &format!("reply to {text:?} containing {expect:?}"),
-        |m| m.message_id > before && m.text.contains(expect),
-    )
-    .await
-    .text
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn directory_commands_stay_inside_the_approved_directory() {
     let mut h = Harness::new().await;
@@ -31,10 +13,10 @@ async fn directory_commands_stay_inside_the_approved_directory() {
     std::fs::create_dir_all(root.join("other")).unwrap();
     h.start().await;
 
-    ask(&h, "/start", "ccgate").await;
-    assert!(ask(&h, "/help", "Commands").await.contains("/resume"));
-    ask(&h, "/pwd", ".").await;
-    let projects = ask(&h, "/projects", "Projects").await;
+    h.ask("/start", "ccgate").await;
+    assert!(h.ask("/help", "Commands").await.contains("/resume"));
+    h.ask("/pwd", ".").await;
+    let projects = h.ask("/projects", "Projects").await;
     assert!(
         projects.contains("proj/") && projects.contains("other/"),
         "{projects}"
@@ -44,9 +26,9 @@ async fn directory_commands_stay_inside_the_approved_directory() {
         "a symlink out is not a project: {projects}"
     );
 
-    ask(&h, "/cd ..", "Now in .").await; // at the root, `..` stays at the root
-    ask(&h, "/cd proj", "Now in proj").await;
-    let ls = ask(&h, "/ls", "README.md").await;
+    h.ask("/cd ..", "Now in .").await; // at the root, `..` stays at the root
+    h.ask("/cd proj", "Now in proj").await;
+    let ls = h.ask("/ls", "README.md").await;
     assert!(ls.contains("src/"), "{ls}");
     assert!(!ls.contains(".env"), "secret files are not listed: {ls}");
 
@@ -59,10 +41,10 @@ async fn directory_commands_stay_inside_the_approved_directory() {
         "/cd src/../../../",
         "/cd README.md",
     ] {
-        let reply = ask(&h, attack, "Cannot change directory").await;
+        let reply = h.ask(attack, "Cannot change directory").await;
         assert!(!reply.contains("Now in"), "{attack}: {reply}");
     }
-    ask(&h, "/pwd", "proj").await;
+    h.ask("/pwd", "proj").await;
 
     // Claude runs in the chat's directory.
     h.send("where am I");
@@ -94,7 +76,7 @@ async fn sessions_new_resume_status_and_verbose() {
     let mut h = Harness::new().await;
     h.start().await;
 
-    let s = ask(&h, "/status", "Session: none").await;
+    let s = h.ask("/status", "Session: none").await;
     assert!(s.contains("$0.0000 over 0 requests"), "{s}");
 
     h.send("first conversation");
@@ -112,14 +94,14 @@ async fn sessions_new_resume_status_and_verbose() {
         .unwrap()
         .to_string();
 
-    let status = ask(&h, "/status", "Today").await;
+    let status = h.ask("/status", "Today").await;
     assert!(status.contains(&sid_a), "{status}");
     assert!(
         status.contains(&format!("${cost_a} over 1 request")),
         "real cost in status: {status}"
     );
 
-    ask(&h, "/new", "New session").await;
+    h.ask("/new", "New session").await;
     h.send("second conversation");
     let b = h
         .wait_message(USER, "second", |m| m.text.contains("FAKE: you said second"))
@@ -134,11 +116,11 @@ async fn sessions_new_resume_status_and_verbose() {
         .to_string()
         .contains("first conversation"));
 
-    let list = ask(&h, "/sessions", "Sessions").await;
+    let list = h.ask("/sessions", "Sessions").await;
     assert!(list.contains(&sid_a) && list.contains(&sid_b), "{list}");
 
-    ask(&h, "/resume zzzz", "No session").await;
-    ask(&h, &format!("/resume {}", &sid_a[..8]), "Resumed").await;
+    h.ask("/resume zzzz", "No session").await;
+    h.ask(&format!("/resume {}", &sid_a[..8]), "Resumed").await;
     h.send("back to the first");
     let c = h
         .wait_message(USER, "third", |m| m.text.contains("FAKE: you said back to"))
@@ -152,14 +134,14 @@ async fn sessions_new_resume_status_and_verbose() {
         .to_string()
         .contains("first conversation"));
 
-    ask(&h, "/verbose 7", "Use /verbose 0, 1 or 2").await;
-    ask(&h, "/verbose 0", "set to 0").await;
-    ask(&h, "/verbose", "level is 0").await;
-    ask(&h, "/nonsense", "Unknown command").await;
+    h.ask("/verbose 7", "Use /verbose 0, 1 or 2").await;
+    h.ask("/verbose 0", "set to 0").await;
+    h.ask("/verbose", "level is 0").await;
+    h.ask("/nonsense", "Unknown command").await;
     // A command for another bot in a group-style mention is not ours: no reply.
     let before = h.tg.messages(USER).len();
     h.send("/status@someone_else_bot");
-    ask(&h, "/pwd", ".").await;
+    h.ask("/pwd", ".").await;
     assert_eq!(h.tg.messages(USER).len(), before + 1, "only the /pwd reply");
     h.stop().await;
 }
@@ -186,7 +168,7 @@ async fn claude_codes_own_commands_pass_through_and_the_rest_are_refused_clearly
     h.send("/config");
     let refused = h
         .wait_message(USER, "the refusal", |m| {
-            m.text.contains("/config is neither")
+            m.text.contains("Unknown command /config: neither")
         })
         .await;
     assert!(refused.text.contains("/compact"), "{}", refused.text);

@@ -7,24 +7,6 @@ use std::path::Path;
 
 use support::{Harness, USER};
 
-/// Send a command and return the text of the reply that follows it.
-async fn ask(h: &Harness, text: &str, expect: &str) -> String {
-    let before =
-        h.tg.messages(USER)
-            .iter()
-            .map(|m| m.message_id)
-            .max()
-            .unwrap_or(0);
-    h.send(text);
-    h.wait_message(
-        USER,
-        &format!("reply to {text:?} containing {expect:?}"),
-        |m| m.message_id > before && m.text.contains(expect),
-    )
-    .await
-    .text
-}
-
 fn audit_count(h: &Harness, event: &str, needle: &str) -> i64 {
     h.db()
         .query_row(
@@ -44,7 +26,7 @@ async fn cd_into_a_secret_folder_is_refused_and_audited() {
     std::fs::create_dir_all(proj.join(".aws")).unwrap();
     std::os::unix::fs::symlink(proj.join(".ssh"), proj.join("src/keys")).unwrap();
     h.start().await;
-    ask(&h, "/cd proj", "Now in proj").await;
+    h.ask("/cd proj", "Now in proj").await;
 
     for attack in [
         "/cd .ssh",
@@ -53,18 +35,18 @@ async fn cd_into_a_secret_folder_is_refused_and_audited() {
         "/cd src/keys",
         "/cd .aws",
     ] {
-        let reply = ask(&h, attack, "Cannot change directory").await;
+        let reply = h.ask(attack, "Cannot change directory").await;
         assert!(reply.contains("secret folder"), "{attack}: {reply}");
     }
     let abs = format!("/cd {}", proj.join(".ssh").display());
-    ask(&h, &abs, "secret folder").await;
+    h.ask(&abs, "secret folder").await;
     // Still where it was, and /ls neither lists the folder nor anything in it.
-    ask(&h, "/pwd", "proj").await;
-    let ls = ask(&h, "/ls", "README.md").await;
+    h.ask("/pwd", "proj").await;
+    let ls = h.ask("/ls", "README.md").await;
     assert!(!ls.contains(".ssh") && !ls.contains("id_ed25519"), "{ls}");
     // Ordinary folders still work.
-    ask(&h, "/cd src", "Now in proj/src").await;
-    ask(&h, "/cd ..", "Now in proj").await;
+    h.ask("/cd src", "Now in proj/src").await;
+    h.ask("/cd ..", "Now in proj").await;
     // Every refusal is audited as a secret-file block, naming the command.
     assert_eq!(
         audit_count(&h, "secret_file_blocked", "\"command\":\"cd\""),
@@ -115,7 +97,7 @@ async fn a_committed_env_is_not_read_back_through_git() {
         &["commit", "-qm", "remove the env file by mistake committed"],
     );
     h.start().await;
-    ask(&h, "/cd proj", "Now in proj").await;
+    h.ask("/cd proj", "Now in proj").await;
 
     for cmd in [
         "git show HEAD~1:.env",

@@ -58,16 +58,6 @@ async fn pairing_code_is_approved_on_the_machine_only() {
     let (rc, _, err) = ccgate(&h, &["pair", "approve", "WRONG123"]).await;
     assert_ne!(rc, 0);
     assert!(err.contains("no such pairing code"));
-    // A button pressed by someone the gate turns away still gets its spinner answered.
-    // (inject_callback records the query as unanswered at once, so this waits for the answer.)
-    h.tg.inject_callback(STRANGER, STRANGER, 1, "stop:1");
-    h.tg.wait_for(
-        Duration::from_secs(10),
-        "the stranger's press answered",
-        |tg| tg.unanswered_callbacks().is_empty(),
-    )
-    .await;
-
     let (rc, out, _) = ccgate(&h, &["pair", "approve", &code]).await;
     assert_eq!(rc, 0, "{out}");
 

@@ -96,7 +96,7 @@ impl Actor {
                 return;
             }
             other => format!(
-                "❓ /{} is neither a ccgate command nor one of Claude Code's that work here ({}). See /help.",
+                "❓ Unknown command /{}: neither a ccgate command nor one of Claude Code's that work here ({}). See /help.",
                 escape(other),
                 crate::runner::CLAUDE_SLASH_COMMANDS
                     .iter()

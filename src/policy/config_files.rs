@@ -36,7 +36,7 @@
 //! of other commits and code that runs (`python gen.py`) can create these files without naming
 //! them; keeping them read-only for the contained process is the OS boundary's job.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
@@ -197,19 +197,7 @@ pub fn matched_all<'a>(root: &Path, paths: impl IntoIterator<Item = &'a PathBuf>
 /// `input` (absolute, or relative to `cwd`) with `.` and `..` folded, no symlink followed: the
 /// path as the program that reads it later will spell it.
 pub fn lexical(cwd: &Path, input: &str) -> PathBuf {
-    let joined = cwd.join(input);
-    let mut out = PathBuf::from("/");
-    for c in joined.components() {
-        match c {
-            Component::Prefix(_) | Component::RootDir => out = PathBuf::from("/"),
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::Normal(n) => out.push(n),
-        }
-    }
-    out
+    super::sandbox::normalize(&cwd.join(input))
 }
 
 #[cfg(test)]

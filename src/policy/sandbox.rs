@@ -99,7 +99,7 @@ fn check_input(input: &str) -> Result<(), SandboxError> {
 }
 
 /// Remove `.` and fold `..` lexically (`..` at the root stays at the root).
-fn normalize(p: &Path) -> PathBuf {
+pub(crate) fn normalize(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {

@@ -8,7 +8,7 @@
 //! audit event to write are made here.
 
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
@@ -108,22 +108,8 @@ pub fn check(who: &Who<'_>, dir: &Path) -> Result<(), Refusal> {
 
 /// `base/input` with `.` and `..` folded, no symlinks followed.
 fn lexical(base: &Path, input: &str) -> PathBuf {
-    let joined = if input.starts_with('/') {
-        PathBuf::from(input)
-    } else {
-        base.join(input)
-    };
-    let mut out = PathBuf::new();
-    for c in joined.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
+    // `join` with an absolute `input` is `input` itself.
+    super::sandbox::normalize(&base.join(input))
 }
 
 #[cfg(test)]

@@ -250,6 +250,25 @@ impl Harness {
         }
     }
 
+    /// Send a command and return the text of the reply that follows it (containing `expect`).
+    pub async fn ask(&self, text: &str, expect: &str) -> String {
+        let before = self
+            .tg
+            .messages(USER)
+            .iter()
+            .map(|m| m.message_id)
+            .max()
+            .unwrap_or(0);
+        self.send(text);
+        self.wait_message(
+            USER,
+            &format!("reply to {text:?} containing {expect:?}"),
+            |m| m.message_id > before && m.text.contains(expect),
+        )
+        .await
+        .text
+    }
+
     /// ccgate's process id while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().and_then(|c| c.id())
