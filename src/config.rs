@@ -1110,4 +1110,36 @@ mod tests {
         m.insert("VERBOSE_LEVEL".into(), "2".into());
         assert_eq!(Config::from_map(&m).unwrap().verbose_level, 2);
     }
+
+    /// Every variable this module reads is documented in the README's table and offered in
+    /// `.env.example` (so a new setting cannot ship undocumented).
+    #[test]
+    fn every_variable_is_in_the_readme_table_and_env_example() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let src = std::fs::read_to_string(root.join("src/config.rs")).unwrap();
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let example = std::fs::read_to_string(root.join(".env.example")).unwrap();
+        let re = regex::Regex::new(r#"(?:get\(|get_secret\(vars, )"([A-Z][A-Z0-9_]+)""#).unwrap();
+        let mut names: Vec<String> = re
+            .captures_iter(&src)
+            .map(|c| c[1].to_string())
+            .filter(|n| n != "HOME")
+            .collect();
+        names.sort();
+        names.dedup();
+        assert!(names.len() > 40, "the scan found too few names: {names:?}");
+        let table: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `")).collect();
+        for n in &names {
+            assert!(
+                table.iter().any(|l| l.contains(&format!("`{n}`"))),
+                "{n} is missing from the README's configuration table"
+            );
+            assert!(
+                example
+                    .lines()
+                    .any(|l| l.trim_start_matches("# ").starts_with(&format!("{n}="))),
+                "{n} is missing from .env.example"
+            );
+        }
+    }
 }
