@@ -5807,22 +5807,7 @@ impl Walker {
     /// on from each possible working directory: the nearest directory inside the project that
     /// holds `.git`, or the project root.
     fn note_repo_files(&mut self, files: &[&str]) {
-        let mut tops: Vec<PathBuf> = Vec::new();
-        for cwd in &self.cwds {
-            let top = match cwd {
-                Cwd::Known(d) => d
-                    .ancestors()
-                    .take_while(|a| a.starts_with(&self.root))
-                    .find(|a| a.join(".git").exists())
-                    .map(Path::to_path_buf),
-                Cwd::Unknown => None,
-            }
-            .unwrap_or_else(|| self.root.clone());
-            if !tops.contains(&top) {
-                tops.push(top);
-            }
-        }
-        for top in tops {
+        for top in self.repo_tops() {
             for f in files {
                 self.note_write(top.join(f));
             }
