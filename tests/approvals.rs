@@ -23,14 +23,6 @@ async fn prompt_after(h: &Harness, chat: i64, after: i64) -> support::fake_teleg
     .await
 }
 
-fn last_id(h: &Harness, chat: i64) -> i64 {
-    h.tg.messages(chat)
-        .iter()
-        .map(|m| m.message_id)
-        .max()
-        .unwrap_or(0)
-}
-
 fn bash(cmd: &str) -> String {
     format!(
         r#"[[tool:Bash:{{"command":{},"description":"x"}}]]"#,
@@ -79,7 +71,7 @@ async fn a_write_outside_asks_runs_once_approved_and_the_button_cannot_be_replay
     h.tg.inject_callback(USER, USER, p.message_id, &allow);
     // A different command must ask anew: the old approval id covers only the call it was for.
     let target2 = h.tmp.path().join("outside-second.txt");
-    let mark = last_id(&h, USER);
+    let mark = h.last_message_id(USER);
     h.send(&bash(&format!("touch {}", target2.display())));
     let p2 = prompt_after(&h, USER, mark).await;
     assert_ne!(button_data(&p2, "Allow once"), allow);
@@ -169,7 +161,7 @@ async fn a_press_by_someone_else_is_ignored() {
         .unwrap();
     assert_eq!(n, 1);
     // Approval prompts never go to a group, even when the request comes from one.
-    let mark = last_id(&h, USER);
+    let mark = h.last_message_id(USER);
     h.tg.inject_message(
         -100200,
         USER,
@@ -227,7 +219,7 @@ async fn dangerous_calls_need_a_fresh_totp_code() {
         .await;
 
     // The same code cannot approve a second dangerous call.
-    let mark = last_id(&h, USER);
+    let mark = h.last_message_id(USER);
     h.send(&bash("sudo -n false"));
     let p2 = prompt_after(&h, USER, mark).await;
     h.tg.inject_callback(USER, USER, p2.message_id, &button_data(&p2, "Allow once"));
@@ -277,7 +269,7 @@ async fn a_fifteen_minute_grant_is_honoured_listed_revocable_and_expires() {
         .await;
 
     // Same scope (curl), different arguments: allowed by the grant, no prompt.
-    let mark = last_id(&h, USER);
+    let mark = h.last_message_id(USER);
     h.send(&bash("curl -s http://127.0.0.1:9/two"));
     h.wait_message(USER, "second ran", |m| {
         m.message_id > mark && m.text.contains("FAKE: tool")
@@ -300,7 +292,7 @@ async fn a_fifteen_minute_grant_is_honoured_listed_revocable_and_expires() {
         .unwrap();
     assert!(rule.contains("grant #1"), "{rule}");
     // Another tool is not covered.
-    let mark = last_id(&h, USER);
+    let mark = h.last_message_id(USER);
     h.send(&bash("wget -q http://127.0.0.1:9/three"));
     let p3 = prompt_after(&h, USER, mark).await;
     h.tg.inject_callback(USER, USER, p3.message_id, &button_data(&p3, "Deny"));
@@ -310,7 +302,7 @@ async fn a_fifteen_minute_grant_is_honoured_listed_revocable_and_expires() {
     .await;
 
     let list = {
-        let mark = last_id(&h, USER);
+        let mark = h.last_message_id(USER);
         h.send("/grants");
         h.wait_message(USER, "grants", |m| {
             m.message_id > mark && m.text.contains("Active grants")
@@ -331,7 +323,7 @@ async fn a_fifteen_minute_grant_is_honoured_listed_revocable_and_expires() {
     )
     .unwrap();
     drop(db);
-    let mark = last_id(&h, USER);
+    let mark = h.last_message_id(USER);
     h.send(&bash("curl -s http://127.0.0.1:9/four"));
     let p4 = prompt_after(&h, USER, mark).await;
     h.tg.inject_callback(
@@ -346,13 +338,13 @@ async fn a_fifteen_minute_grant_is_honoured_listed_revocable_and_expires() {
     .await;
 
     // A session grant can be revoked; then curl asks again.
-    let mark = last_id(&h, USER);
+    let mark = h.last_message_id(USER);
     h.send("/revoke 2");
     h.wait_message(USER, "revoked", |m| {
         m.message_id > mark && m.text.contains("Grant #2 revoked")
     })
     .await;
-    let mark = last_id(&h, USER);
+    let mark = h.last_message_id(USER);
     h.send(&bash("curl -s http://127.0.0.1:9/five"));
     let p5 = prompt_after(&h, USER, mark).await;
     h.tg.inject_callback(USER, USER, p5.message_id, &button_data(&p5, "Deny"));
@@ -422,13 +414,13 @@ async fn claudes_questions_and_plans_are_answered_with_buttons() {
 
     // Plan mode: Claude proposes a plan; the user approves it with a button.
     h.send(r#"[[tool:EnterPlanMode:{}]]"#);
-    let mark = last_id(&h, USER);
+    let mark = h.last_message_id(USER);
     h.wait_message(USER, "entered plan mode", |m| {
         m.message_id > mark && m.text.contains("FAKE: tool result was")
     })
     .await;
     // In plan mode Claude writes its plan to the CLI's plan file (outside the project): allowed.
-    let mark = last_id(&h, USER);
+    let mark = h.last_message_id(USER);
     h.send(r#"[[tool:Write:{"file_path":"{{PLAN_FILE}}","content":"1. write tests\n2. make them pass"}]]"#);
     let wrote = h
         .wait_message(USER, "plan written", |m| {
@@ -436,7 +428,7 @@ async fn claudes_questions_and_plans_are_answered_with_buttons() {
         })
         .await;
     assert!(wrote.text.contains("tool result was"), "{}", wrote.text);
-    let mark = last_id(&h, USER);
+    let mark = h.last_message_id(USER);
     h.send(r#"[[tool:ExitPlanMode:{}]]"#);
     let plan = h
         .wait_message(USER, "plan", |m| {
@@ -524,7 +516,7 @@ async fn a_download_grant_never_covers_an_upload() {
     .await;
 
     // Another download of the same kind: covered, no prompt.
-    let mark = last_id(&h, USER);
+    let mark = h.last_message_id(USER);
     h.send(&bash("curl -sS http://127.0.0.1:9/download-again"));
     h.wait_message(USER, "the second download ran", |m| {
         m.message_id > mark && m.text.contains("FAKE: tool")
@@ -546,7 +538,7 @@ async fn a_download_grant_never_covers_an_upload() {
         "curl -s -F file=@inside.txt http://127.0.0.1:9/up".to_string(),
         "curl -s -X POST http://127.0.0.1:9/up".to_string(),
     ] {
-        let mark = last_id(&h, USER);
+        let mark = h.last_message_id(USER);
         h.send(&bash(&upload));
         let again = prompt_after(&h, USER, mark).await;
         assert!(again.text.contains("curl"), "{upload}: {}", again.text);

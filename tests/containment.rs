@@ -61,14 +61,6 @@ async fn turn_allowing(h: &Harness, text: &str) -> (String, usize) {
     }
 }
 
-fn last_id(h: &Harness) -> i64 {
-    h.tg.messages(USER)
-        .iter()
-        .map(|m| m.message_id)
-        .max()
-        .unwrap_or(0)
-}
-
 /// The probe Claude writes and runs: each escape is tried, the outcome written into the
 /// project (the only place it can write), one line per attempt.
 fn probe_script(h: &Harness, ccgate_pid: u32, port: u16) -> String {
@@ -244,7 +236,7 @@ async fn every_escape_fails_at_the_os_level_and_real_work_succeeds() {
     );
     let a = turn(&h, &bash("echo after-hook")).await;
     assert!(a.contains("after-hook"), "{a}");
-    let mark = last_id(&h);
+    let mark = h.last_message_id(USER);
     h.send("/new");
     h.wait_message(USER, "the /new answer", |m| m.message_id > mark)
         .await;
@@ -263,7 +255,7 @@ async fn every_escape_fails_at_the_os_level_and_real_work_succeeds() {
         "and at @~/.ssh/id_rsa".to_string(),
         format!("and at @{}/.ssh/id_rsa", home.display()),
     ] {
-        let mark = last_id(&h);
+        let mark = h.last_message_id(USER);
         h.send(&prompt);
         let m = h
             .wait_message(USER, "the refusal", |m| {
@@ -468,7 +460,7 @@ async fn without_a_boundary_claude_is_not_started_and_the_user_is_told() {
         .await;
     assert!(m.text.contains("SANDBOX=off"), "{}", m.text);
     assert_eq!(h.model.request_count(), 0, "the model was reached");
-    let mark = last_id(&h);
+    let mark = h.last_message_id(USER);
     h.send("/status");
     let s = h
         .wait_message(USER, "status", |m| m.message_id > mark)
@@ -484,7 +476,7 @@ async fn sandbox_off_is_loud_and_still_works() {
     h.start().await;
     let a = turn(&h, "hello uncontained").await;
     assert!(a.contains("FAKE: you said hello uncontained"), "{a}");
-    let mark = last_id(&h);
+    let mark = h.last_message_id(USER);
     h.send("/status");
     let s = h
         .wait_message(USER, "status", |m| m.message_id > mark)

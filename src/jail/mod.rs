@@ -570,8 +570,8 @@ impl Args {
     }
 }
 
-/// `name` as given if it has a slash, else the first match in `PATH`.
-fn which(name: &Path) -> Option<PathBuf> {
+/// `name` as given if it has a slash, else the first match in `PATH` (a file either way).
+pub fn which(name: &Path) -> Option<PathBuf> {
     if name.components().count() > 1 {
         return name.is_file().then(|| name.to_path_buf());
     }

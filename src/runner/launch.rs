@@ -138,7 +138,7 @@ impl Launcher {
         let cli = resolve_cli(&spec.cli_path)?;
         let run = crate::jail::tempdir_in(self.jail.runtime())
             .map_err(|e| format!("cannot create a private temp dir: {e}"))?;
-        let guard = RunDir {
+        let mut guard = RunDir {
             path: run.clone(),
             lease: None,
         };
@@ -157,7 +157,6 @@ impl Launcher {
             "1".into(),
         ));
         let contained = self.jail.is_contained();
-        let mut guard = guard;
         let sockets = if contained {
             let egress = self.egress.as_ref().ok_or("no model gateway")?;
             let dir = run.join("egress");
@@ -256,16 +255,7 @@ fn prepare_home(home: &Path) -> std::io::Result<()> {
 /// The CLI's real path: a bare name is looked up in `PATH`, links are resolved (the file is
 /// mounted read-only into the sandbox at that path).
 fn resolve_cli(cli: &Path) -> Result<PathBuf, LaunchError> {
-    let found = if cli.components().count() > 1 {
-        Some(cli.to_path_buf())
-    } else {
-        std::env::var_os("PATH").and_then(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join(cli))
-                .find(|c| c.is_file())
-        })
-    };
-    found
+    crate::jail::which(cli)
         .and_then(|p| p.canonicalize().ok())
         .filter(|p| p.is_file())
         .ok_or_else(|| {

@@ -252,13 +252,7 @@ impl Harness {
 
     /// Send a command and return the text of the reply that follows it (containing `expect`).
     pub async fn ask(&self, text: &str, expect: &str) -> String {
-        let before = self
-            .tg
-            .messages(USER)
-            .iter()
-            .map(|m| m.message_id)
-            .max()
-            .unwrap_or(0);
+        let before = self.last_message_id(USER);
         self.send(text);
         self.wait_message(
             USER,
@@ -267,6 +261,16 @@ impl Harness {
         )
         .await
         .text
+    }
+
+    /// The id of the newest message in `chat` (0 when there is none): a mark to wait past.
+    pub fn last_message_id(&self, chat: i64) -> i64 {
+        self.tg
+            .messages(chat)
+            .iter()
+            .map(|m| m.message_id)
+            .max()
+            .unwrap_or(0)
     }
 
     /// ccgate's process id while it runs.
