@@ -84,15 +84,7 @@ async fn a_write_outside_asks_runs_once_approved_and_the_button_cannot_be_replay
     .await;
     assert!(!target2.exists());
     assert!(h.model.request_count() > before);
-    let db = h.db();
-    let count = |e: &str| -> i64 {
-        db.query_row(
-            "SELECT COUNT(*) FROM audit_log WHERE event = ?1",
-            [e],
-            |r| r.get(0),
-        )
-        .unwrap()
-    };
+    let count = |e: &str| h.audit_count(e);
     assert_eq!(
         count("approval_stale_press"),
         1,
@@ -242,15 +234,7 @@ async fn dangerous_calls_need_a_fresh_totp_code() {
     })
     .await;
 
-    let db = h.db();
-    let count = |e: &str| -> i64 {
-        db.query_row(
-            "SELECT COUNT(*) FROM audit_log WHERE event = ?1",
-            [e],
-            |r| r.get(0),
-        )
-        .unwrap()
-    };
+    let count = |e: &str| h.audit_count(e);
     assert_eq!(count("step_up_ok"), 1);
     assert_eq!(count("step_up_failed"), 2);
     // Codes typed into the chat are deleted.
@@ -475,14 +459,7 @@ async fn step_up_without_an_authenticator_says_how_to_enrol_and_counts_no_failur
     h.wait_message(USER, "the denied turn", |m| m.text.contains("FAKE: tool"))
         .await;
     let db = h.db();
-    let count = |e: &str| -> i64 {
-        db.query_row(
-            "SELECT COUNT(*) FROM audit_log WHERE event = ?1",
-            [e],
-            |r| r.get(0),
-        )
-        .unwrap()
-    };
+    let count = |e: &str| h.audit_count(e);
     assert_eq!(count("step_up_failed"), 0);
     assert_eq!(count("step_up_unavailable"), 1);
     let locked: i64 = db

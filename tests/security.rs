@@ -144,15 +144,7 @@ async fn token_login_is_single_use_deletes_the_token_and_expires() {
     h.wait_message(USER, "expired refused", |_| replays(&h) >= 3)
         .await;
 
-    let db = h.db();
-    let count = |e: &str| -> i64 {
-        db.query_row(
-            "SELECT COUNT(*) FROM audit_log WHERE event = ?1",
-            [e],
-            |r| r.get(0),
-        )
-        .unwrap()
-    };
+    let count = |e: &str| h.audit_count(e);
     assert_eq!(count("token_replay"), 1);
     assert_eq!(count("token_expired"), 1);
     assert_eq!(count("token_invalid"), 1);

@@ -343,6 +343,17 @@ impl Harness {
         .await
     }
 
+    /// How many audit rows of `event` ccgate wrote.
+    pub fn audit_count(&self, event: &str) -> i64 {
+        self.db()
+            .query_row(
+                "SELECT COUNT(*) FROM audit_log WHERE event = ?1",
+                [event],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
     /// Open the database read-only to look at what ccgate stored.
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open_with_flags(
