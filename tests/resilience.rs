@@ -304,6 +304,12 @@ async fn a_restart_retires_every_stale_button_and_says_what_happens() {
     // A turn in progress (Stop button) and, in another turn later, an approval prompt.
     h.send("[[sleep:4]] long running");
     let progress = h.wait_progress(USER).await;
+    // Crash once ccgate has recorded the message's live buttons (written right after Telegram
+    // accepted it).
+    support::wait_for("the live buttons recorded", || {
+        live_buttons_recorded(&h, progress.message_id)
+    })
+    .await;
     h.kill().await;
     h.start().await;
     let retired = h
@@ -327,6 +333,10 @@ async fn a_restart_retires_every_stale_button_and_says_what_happens() {
             m.text.contains("Approval needed") && m.reply_markup.is_some()
         })
         .await;
+    support::wait_for("the prompt's buttons recorded", || {
+        live_buttons_recorded(&h, prompt.message_id)
+    })
+    .await;
     h.stop().await;
     h.start().await;
     let done = h
@@ -346,4 +356,16 @@ async fn a_restart_retires_every_stale_button_and_says_what_happens() {
         .unwrap();
     assert_eq!(left, 0);
     h.stop().await;
+}
+
+/// Has ccgate recorded that message `id` carries live buttons?
+fn live_buttons_recorded(h: &Harness, id: i64) -> bool {
+    h.db()
+        .query_row(
+            "SELECT COUNT(*) FROM live_messages WHERE message_id = ?1",
+            [id],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap_or(0)
+        == 1
 }
