@@ -15,10 +15,35 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::policy::roles::Role;
 
-/// Where the public Bot API lives; tests point `TELEGRAM_API_URL` at a local fake.
-pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
-/// Default database, relative to the working directory (`sqlite:///` + relative path).
-pub const DEFAULT_DATABASE_URL: &str = "sqlite:///data/ccgate.db";
+pub mod vars;
+
+/// A variable that was set.
+#[derive(Debug, Clone)]
+pub struct Setting {
+    pub name: &'static str,
+    pub origin: Origin,
+    /// `None` for secrets, which are never shown.
+    pub value: Option<String>,
+}
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Environment,
+    EnvFile,
+    /// Computed by ccgate (e.g. the database under `$STATE_DIRECTORY`).
+    Derived,
+}
+
+impl Origin {
+    pub fn label(self) -> &'static str {
+        match self {
+            Origin::Environment => "environment",
+            Origin::EnvFile => ".env",
+            Origin::Derived => "derived",
+        }
+    }
+}
 
 /// The stand-in bot token of [`Config::load_offline`]: well-formed, and no real bot's.
 const OFFLINE_TOKEN: &str = "0:offline-operator-command-no-bot-token";
@@ -105,6 +130,9 @@ pub struct Config {
     pub extra_secrets: Vec<SecretString>,
     /// The `.env` file that was read, if any (its permissions are checked at start).
     pub env_file: Option<PathBuf>,
+    /// The variables that were set, where from and (secrets excepted) their value after path
+    /// resolution, in table order; for `ccgate check` (filled by `load`).
+    pub settings: Vec<Setting>,
     /// How long a human has to answer an approval before it is denied.
     pub approval_timeout: Duration,
     /// Tool-call rules (TOML); built-in secure defaults when unset.
@@ -218,27 +246,62 @@ impl Config {
                 }
             }
         }
+        let from_file: std::collections::HashSet<String> = vars.keys().cloned().collect();
         // The real environment wins over the file.
+        let mut from_env = std::collections::HashSet::new();
         for (k, v) in std::env::vars_os() {
             if let (Ok(k), Ok(v)) = (k.into_string(), v.into_string()) {
+                from_env.insert(k.clone());
                 vars.insert(k, v);
             }
         }
+        let base = env_file
+            .filter(|p| p.is_file())
+            .and_then(|p| std::path::absolute(p).ok())
+            .and_then(|p| p.parent().map(Path::to_path_buf));
+        resolve_paths(&mut vars, base.as_deref());
         let has = |k: &str| vars.get(k).is_some_and(|v| !v.trim().is_empty());
         if token_optional && !has("TELEGRAM_BOT_TOKEN") && !has("TELEGRAM_BOT_TOKEN_FILE") {
             vars.insert("TELEGRAM_BOT_TOKEN".into(), OFFLINE_TOKEN.into());
         }
         let mut config = Self::from_map(&vars)?;
         config.env_file = env_file.filter(|p| p.exists()).map(Path::to_path_buf);
+        for v in vars::VARS {
+            let set = |k: &str| vars.get(k).is_some_and(|x| !x.trim().is_empty());
+            let file_var = format!("{}_FILE", v.name);
+            let named = if set(v.name) {
+                v.name.to_string()
+            } else if v.secret && set(&file_var) {
+                file_var
+            } else {
+                continue;
+            };
+            let origin = if from_env.contains(&named) {
+                Origin::Environment
+            } else if from_file.contains(&named) {
+                Origin::EnvFile
+            } else {
+                Origin::Derived
+            };
+            config.settings.push(Setting {
+                name: v.name,
+                origin,
+                value: (!v.secret).then(|| vars.get(&named).cloned().unwrap_or_default()),
+            });
+        }
         Ok(config)
     }
 
     /// Build from an explicit name → value map (what `load` gathers); used directly by tests.
     pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        // A set value, else the table's default (`vars::VARS` is the one source of defaults).
         let get = |name: &str| {
+            let var = vars::lookup(name);
+            debug_assert!(var.is_some(), "{name} is not in config::vars::VARS");
             vars.get(name)
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
+                .or_else(|| var.and_then(|v| v.default_value()).map(str::to_string))
         };
 
         let token = get_secret(vars, "TELEGRAM_BOT_TOKEN", "TELEGRAM_BOT_TOKEN_FILE")?
@@ -246,7 +309,7 @@ impl Config {
         validate_bot_token(&token)?;
 
         let telegram_api_url = get("TELEGRAM_API_URL")
-            .unwrap_or_else(|| DEFAULT_TELEGRAM_API_URL.to_string())
+            .unwrap_or_default()
             .trim_end_matches('/')
             .to_string();
         if !(telegram_api_url.starts_with("https://") || telegram_api_url.starts_with("http://")) {
@@ -259,7 +322,7 @@ impl Config {
         let approved = get("APPROVED_DIRECTORY")
             .ok_or_else(|| ConfigError::new("APPROVED_DIRECTORY", "is required"))?;
         // Refuse `/`, `/etc`, `$HOME` and other trees that would expose the whole machine.
-        let home = get("HOME").map(PathBuf::from);
+        let home = vars.get("HOME").map(PathBuf::from);
         let approved_directory = crate::policy::approved_dir::validate_approved_dir(
             Path::new(&approved),
             home.as_deref(),
@@ -271,34 +334,16 @@ impl Config {
             Some(s) => parse_id_list(&s).map_err(|m| ConfigError::new("ALLOWED_USERS", m))?,
         };
 
-        let claude_max_turns = parse_num(get("CLAUDE_MAX_TURNS"), "CLAUDE_MAX_TURNS", 10, 1, 1000)?;
-        let timeout_secs = parse_num(
-            get("CLAUDE_TIMEOUT_SECONDS"),
-            "CLAUDE_TIMEOUT_SECONDS",
-            300,
-            1,
-            86_400,
-        )?;
-        let idle_secs = parse_num(
-            get("CLAUDE_IDLE_TIMEOUT_SECONDS"),
-            "CLAUDE_IDLE_TIMEOUT_SECONDS",
-            900,
-            1,
-            86_400 * 7,
-        )?;
-        let poll_secs = parse_num(
-            get("TELEGRAM_POLL_TIMEOUT_SECONDS"),
-            "TELEGRAM_POLL_TIMEOUT_SECONDS",
-            30,
-            0,
-            50,
-        )?;
-        let verbose_level = parse_num(get("VERBOSE_LEVEL"), "VERBOSE_LEVEL", 1, 0, 2)? as u8;
+        let claude_max_turns = parse_num(get("CLAUDE_MAX_TURNS"), "CLAUDE_MAX_TURNS", 1, 1000)?;
+        let timeout_secs = parse_num(get("CLAUDE_TIMEOUT_SECONDS"), "CLAUDE_TIMEOUT_SECONDS", 1, 86_400)?;
+        let idle_secs = parse_num(get("CLAUDE_IDLE_TIMEOUT_SECONDS"), "CLAUDE_IDLE_TIMEOUT_SECONDS", 1, 86_400 * 7)?;
+        let poll_secs = parse_num(get("TELEGRAM_POLL_TIMEOUT_SECONDS"), "TELEGRAM_POLL_TIMEOUT_SECONDS", 0, 50)?;
+        let verbose_level = parse_num(get("VERBOSE_LEVEL"), "VERBOSE_LEVEL", 0, 2)? as u8;
 
-        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+        let database_url = get("DATABASE_URL").unwrap_or_default();
         let database_path = parse_database_url(&database_url)?;
 
-        let log_level = get("LOG_LEVEL").unwrap_or_else(|| "info".to_string());
+        let log_level = get("LOG_LEVEL").unwrap_or_default();
         validate_log_filter(&log_level).map_err(|why| {
             ConfigError::new(
                 "LOG_LEVEL",
@@ -306,37 +351,13 @@ impl Config {
             )
         })?;
 
-        let rate_limit_requests = parse_num(
-            get("RATE_LIMIT_REQUESTS"),
-            "RATE_LIMIT_REQUESTS",
-            10,
-            1,
-            100_000,
-        )? as u32;
-        let rate_limit_window = Duration::from_secs(parse_num(
-            get("RATE_LIMIT_WINDOW"),
-            "RATE_LIMIT_WINDOW",
-            60,
-            1,
-            86_400,
-        )?);
+        let rate_limit_requests = parse_num(get("RATE_LIMIT_REQUESTS"), "RATE_LIMIT_REQUESTS", 1, 100_000)? as u32;
+        let rate_limit_window = Duration::from_secs(parse_num(get("RATE_LIMIT_WINDOW"), "RATE_LIMIT_WINDOW", 1, 86_400)?);
         let rate_limit_burst =
-            parse_num(get("RATE_LIMIT_BURST"), "RATE_LIMIT_BURST", 20, 1, 100_000)? as u32;
-        let max_cost_per_user = parse_money(
-            get("CLAUDE_MAX_COST_PER_USER"),
-            "CLAUDE_MAX_COST_PER_USER",
-            Some(10.0),
-        )?;
-        let max_cost_per_request = parse_money(
-            get("CLAUDE_MAX_COST_PER_REQUEST"),
-            "CLAUDE_MAX_COST_PER_REQUEST",
-            None,
-        )?;
-        let max_cost_global = parse_money(
-            get("CLAUDE_MAX_COST_GLOBAL"),
-            "CLAUDE_MAX_COST_GLOBAL",
-            None,
-        )?;
+            parse_num(get("RATE_LIMIT_BURST"), "RATE_LIMIT_BURST", 1, 100_000)? as u32;
+        let max_cost_per_user = parse_money(get("CLAUDE_MAX_COST_PER_USER"), "CLAUDE_MAX_COST_PER_USER")?;
+        let max_cost_per_request = parse_money(get("CLAUDE_MAX_COST_PER_REQUEST"), "CLAUDE_MAX_COST_PER_REQUEST")?;
+        let max_cost_global = parse_money(get("CLAUDE_MAX_COST_GLOBAL"), "CLAUDE_MAX_COST_GLOBAL")?;
 
         let allowed_groups = match get("ALLOWED_GROUPS") {
             None => Vec::new(),
@@ -353,7 +374,7 @@ impl Config {
             }
         };
         let default_role = match get("DEFAULT_ROLE") {
-            None => Role::Developer,
+            None => return Err(ConfigError::new("DEFAULT_ROLE", "has no default")),
             Some(r) => Role::parse(&r).ok_or_else(|| {
                 ConfigError::new(
                     "DEFAULT_ROLE",
@@ -371,7 +392,7 @@ impl Config {
                 parse_project_access(&s).map_err(|m| ConfigError::new("PROJECT_ACCESS", m))?
             }
         };
-        let enable_token_auth = parse_bool(get("ENABLE_TOKEN_AUTH"), "ENABLE_TOKEN_AUTH", false)?;
+        let enable_token_auth = parse_bool(get("ENABLE_TOKEN_AUTH"), "ENABLE_TOKEN_AUTH")?;
         let auth_token_secret = get_secret(vars, "AUTH_TOKEN_SECRET", "AUTH_TOKEN_SECRET_FILE")?;
         if let Some(s) = &auth_token_secret {
             if s.len() < 32 {
@@ -388,13 +409,7 @@ impl Config {
             ));
         }
         let session_timeout = Duration::from_secs(
-            parse_num(
-                get("SESSION_TIMEOUT_HOURS"),
-                "SESSION_TIMEOUT_HOURS",
-                24,
-                1,
-                24 * 365,
-            )? * 3600,
+            parse_num(get("SESSION_TIMEOUT_HOURS"), "SESSION_TIMEOUT_HOURS", 1, 24 * 365)? * 3600,
         );
         let pairing = match get("PAIRING")
             .as_deref()
@@ -462,17 +477,11 @@ impl Config {
                     ))
                 }
             },
-            bwrap: PathBuf::from(get("BWRAP_PATH").unwrap_or_else(|| "bwrap".into())),
+            bwrap: PathBuf::from(get("BWRAP_PATH").unwrap_or_default()),
             read_only: get("SANDBOX_READ_ONLY_PATHS")
                 .map(|s| split_list(&s).map(PathBuf::from).collect())
                 .unwrap_or_default(),
-            scan_limit: parse_num(
-                get("SANDBOX_SCAN_LIMIT"),
-                "SANDBOX_SCAN_LIMIT",
-                200_000,
-                100,
-                10_000_000,
-            )? as usize,
+            scan_limit: parse_num(get("SANDBOX_SCAN_LIMIT"), "SANDBOX_SCAN_LIMIT", 100, 10_000_000)? as usize,
             home_dir: get("CLAUDE_HOME_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| {
@@ -508,9 +517,7 @@ impl Config {
             telegram_poll_timeout: Duration::from_secs(poll_secs),
             approved_directory,
             allowed_users,
-            claude_cli_path: PathBuf::from(
-                get("CLAUDE_CLI_PATH").unwrap_or_else(|| "claude".into()),
-            ),
+            claude_cli_path: PathBuf::from(get("CLAUDE_CLI_PATH").unwrap_or_default()),
             claude_model: get("CLAUDE_MODEL"),
             claude_max_turns: claude_max_turns as u32,
             claude_timeout: Duration::from_secs(timeout_secs),
@@ -539,13 +546,8 @@ impl Config {
             secret_file_patterns,
             extra_secrets,
             env_file: None,
-            approval_timeout: Duration::from_secs(parse_num(
-                get("APPROVAL_TIMEOUT"),
-                "APPROVAL_TIMEOUT",
-                300,
-                5,
-                86_400,
-            )?),
+            settings: Vec::new(),
+            approval_timeout: Duration::from_secs(parse_num(get("APPROVAL_TIMEOUT"), "APPROVAL_TIMEOUT", 5, 86_400)?),
             policy_file: get("POLICY_FILE").map(PathBuf::from),
             sandbox,
             anthropic: AnthropicConfig {
@@ -554,9 +556,9 @@ impl Config {
             },
             server: parse_server(vars, &get)?,
             scheduler: SchedulerConfig {
-                enabled: parse_bool(get("ENABLE_SCHEDULER"), "ENABLE_SCHEDULER", true)?,
+                enabled: parse_bool(get("ENABLE_SCHEDULER"), "ENABLE_SCHEDULER")?,
                 default_tz: match get("SCHEDULER_TIMEZONE") {
-                    None => chrono_tz::UTC,
+                    None => return Err(ConfigError::new("SCHEDULER_TIMEZONE", "has no default")),
                     Some(z) => z.parse().map_err(|_| {
                         ConfigError::new(
                             "SCHEDULER_TIMEZONE",
@@ -723,7 +725,7 @@ fn parse_server(
     get: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ServerConfig, ConfigError> {
     let bind = match get("API_SERVER_BIND") {
-        None => std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+        None => return Err(ConfigError::new("API_SERVER_BIND", "has no default")),
         Some(b) => b.parse().map_err(|_| {
             ConfigError::new(
                 "API_SERVER_BIND",
@@ -750,39 +752,22 @@ fn parse_server(
         Ok(v.map(SecretString::from))
     };
     Ok(ServerConfig {
-        enabled: parse_bool(get("ENABLE_API_SERVER"), "ENABLE_API_SERVER", false)?,
+        enabled: parse_bool(get("ENABLE_API_SERVER"), "ENABLE_API_SERVER")?,
         bind,
         github_webhook_secret: secret("GITHUB_WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET_FILE")?,
         webhook_api_secret: secret("WEBHOOK_API_SECRET", "WEBHOOK_API_SECRET_FILE")?,
-        max_body_bytes: parse_num(
-            get("WEBHOOK_MAX_BODY_BYTES"),
-            "WEBHOOK_MAX_BODY_BYTES",
-            1 << 20,
-            1024,
-            64 << 20,
-        )? as usize,
-        rate_limit_per_minute: parse_num(
-            get("WEBHOOK_RATE_LIMIT"),
-            "WEBHOOK_RATE_LIMIT",
-            60,
-            1,
-            100_000,
-        )? as u32,
-        timestamp_tolerance: Duration::from_secs(parse_num(
-            get("WEBHOOK_TIMESTAMP_TOLERANCE"),
-            "WEBHOOK_TIMESTAMP_TOLERANCE",
-            300,
-            5,
-            86_400,
-        )?),
+        max_body_bytes: parse_num(get("WEBHOOK_MAX_BODY_BYTES"), "WEBHOOK_MAX_BODY_BYTES", 1024, 64 << 20)? as usize,
+        rate_limit_per_minute: parse_num(get("WEBHOOK_RATE_LIMIT"), "WEBHOOK_RATE_LIMIT", 1, 100_000)? as u32,
+        timestamp_tolerance: Duration::from_secs(parse_num(get("WEBHOOK_TIMESTAMP_TOLERANCE"), "WEBHOOK_TIMESTAMP_TOLERANCE", 5, 86_400)?),
         triggers_file: get("TRIGGERS_FILE").map(PathBuf::from),
         telegram_webhook_url,
     })
 }
 
-fn parse_bool(raw: Option<String>, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+/// A flag; `raw` is `None` only for a variable without a table default (a table bug).
+fn parse_bool(raw: Option<String>, var: &'static str) -> Result<bool, ConfigError> {
     match raw.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None => Ok(default),
+        None => Err(ConfigError::new(var, "has no value and no default")),
         Some("1" | "true" | "yes" | "on") => Ok(true),
         Some("0" | "false" | "no" | "off") => Ok(false),
         Some(other) => Err(ConfigError::new(
@@ -793,12 +778,8 @@ fn parse_bool(raw: Option<String>, var: &'static str, default: bool) -> Result<b
 }
 
 /// A USD amount; `0`, `none` or `off` mean unlimited.
-fn parse_money(
-    raw: Option<String>,
-    var: &'static str,
-    default: Option<f64>,
-) -> Result<Option<f64>, ConfigError> {
-    let Some(raw) = raw else { return Ok(default) };
+fn parse_money(raw: Option<String>, var: &'static str) -> Result<Option<f64>, ConfigError> {
+    let Some(raw) = raw else { return Ok(None) };
     if matches!(
         raw.to_ascii_lowercase().as_str(),
         "none" | "off" | "unlimited"
@@ -852,14 +833,11 @@ fn get_secret(
     }
 }
 
-fn parse_num(
-    raw: Option<String>,
-    var: &'static str,
-    default: u64,
-    min: u64,
-    max: u64,
-) -> Result<u64, ConfigError> {
-    let Some(raw) = raw else { return Ok(default) };
+/// A whole number in `min..=max`; `raw` is `None` only for a variable without a table default.
+fn parse_num(raw: Option<String>, var: &'static str, min: u64, max: u64) -> Result<u64, ConfigError> {
+    let Some(raw) = raw else {
+        return Err(ConfigError::new(var, "has no value and no default"));
+    };
     let n: u64 = raw
         .parse()
         .map_err(|_| ConfigError::new(var, format!("{raw:?} is not a whole number")))?;
@@ -903,6 +881,59 @@ pub fn validate_log_filter(filter: &str) -> Result<(), String> {
     }
     tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// Where state and relative paths go. Relative paths in settings (the database, files, folders)
+/// are taken from the folder of the `.env` file read, so a service started from anywhere finds
+/// the same state; without a `.env` file they stay relative to the working directory. An unset
+/// `DATABASE_URL` under systemd's `StateDirectory=` (`$STATE_DIRECTORY`) puts the database
+/// there.
+fn resolve_paths(vars: &mut HashMap<String, String>, base: Option<&Path>) {
+    let set = |vars: &HashMap<String, String>, k: &str| {
+        vars.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    };
+    if set(vars, "DATABASE_URL").is_none() {
+        if let Some(state) = set(vars, "STATE_DIRECTORY") {
+            // systemd may list several folders; the first is ours.
+            let first = state.split(':').next().unwrap_or_default();
+            vars.insert("DATABASE_URL".into(), format!("{first}/ccgate.db"));
+        }
+    }
+    let Some(base) = base else { return };
+    let join = |value: &str| -> Option<String> {
+        let p = Path::new(value);
+        (!p.is_absolute()).then(|| base.join(p).display().to_string())
+    };
+    if let Some(url) = set(vars, "DATABASE_URL").or_else(|| {
+        vars::lookup("DATABASE_URL")
+            .and_then(|v| v.default_value())
+            .map(str::to_string)
+    }) {
+        if let Ok(path) = parse_database_url(&url) {
+            if let Some(abs) = join(&path.to_string_lossy()) {
+                vars.insert("DATABASE_URL".into(), abs);
+            }
+        }
+    }
+    for v in vars::VARS {
+        let mut names = Vec::new();
+        if v.path {
+            names.push(v.name.to_string());
+        }
+        if v.secret {
+            names.push(format!("{}_FILE", v.name));
+        }
+        for name in names {
+            let Some(value) = set(vars, &name) else { continue };
+            // A bare program name (`claude`) is looked up on PATH, not taken from the folder.
+            if v.path && v.program && !value.contains('/') {
+                continue;
+            }
+            if let Some(abs) = join(&value) {
+                vars.insert(name, abs);
+            }
+        }
+    }
 }
 
 /// `sqlite:///rel/path.db` (relative, as in the reference), `sqlite:////abs/path.db`
@@ -987,7 +1018,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = Config::from_map(&base(dir.path())).unwrap();
         assert!(c.allowed_users.is_empty());
-        assert_eq!(c.telegram_api_url, DEFAULT_TELEGRAM_API_URL);
+        assert_eq!(c.telegram_api_url, "https://api.telegram.org");
         assert_eq!(c.database_path, PathBuf::from("data/ccgate.db"));
         assert_eq!(c.verbose_level, 1);
         assert_eq!(c.claude_max_turns, 10);
@@ -1111,35 +1142,23 @@ mod tests {
         assert_eq!(Config::from_map(&m).unwrap().verbose_level, 2);
     }
 
-    /// Every variable this module reads is documented in the README's table and offered in
-    /// `.env.example` (so a new setting cannot ship undocumented).
+    /// Every variable this module reads is in the table (and so in the README and
+    /// `.env.example`, which are generated from it), and every table entry is read.
     #[test]
-    fn every_variable_is_in_the_readme_table_and_env_example() {
+    fn the_table_and_the_parser_name_the_same_variables() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let src = std::fs::read_to_string(root.join("src/config.rs")).unwrap();
-        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-        let example = std::fs::read_to_string(root.join(".env.example")).unwrap();
-        let re = regex::Regex::new(r#"(?:get\(|get_secret\(vars, )"([A-Z][A-Z0-9_]+)""#).unwrap();
-        let mut names: Vec<String> = re
+        let re = regex::Regex::new(r#"(?:get\(|get_secret\(\s*vars,\s*|set\(vars, |secret\()"([A-Z][A-Z0-9_]+)""#).unwrap();
+        let mut read: Vec<String> = re
             .captures_iter(&src)
             .map(|c| c[1].to_string())
-            .filter(|n| n != "HOME")
+            .filter(|n| n != "HOME" && n != "STATE_DIRECTORY")
             .collect();
-        names.sort();
-        names.dedup();
-        assert!(names.len() > 40, "the scan found too few names: {names:?}");
-        let table: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `")).collect();
-        for n in &names {
-            assert!(
-                table.iter().any(|l| l.contains(&format!("`{n}`"))),
-                "{n} is missing from the README's configuration table"
-            );
-            assert!(
-                example
-                    .lines()
-                    .any(|l| l.trim_start_matches("# ").starts_with(&format!("{n}="))),
-                "{n} is missing from .env.example"
-            );
-        }
+        read.sort();
+        read.dedup();
+        assert!(read.len() > 40, "the scan found too few names: {read:?}");
+        let mut table: Vec<String> = vars::VARS.iter().map(|v| v.name.to_string()).collect();
+        table.sort();
+        assert_eq!(read, table, "config.rs and config/vars.rs disagree");
     }
 }

@@ -47,11 +47,22 @@ enum Command {
     /// Scheduled jobs (the same as /schedule in chat).
     #[command(subcommand)]
     Schedule(ScheduleCmd),
+    /// Print what is generated from the settings table (no configuration needed).
+    #[command(subcommand)]
+    Config(ConfigCmd),
     /// Lift an automatic or manual lockout.
     Unlock {
         #[arg(long)]
         user: i64,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// A complete, commented .env.example (every variable, its default and meaning).
+    EnvExample,
+    /// The README's configuration table (Markdown).
+    ReadmeTable,
 }
 
 #[derive(Subcommand)]
@@ -460,7 +471,9 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
                 }
             );
         }
-        Command::Run | Command::Check | Command::Doctor => unreachable!("handled by main"),
+        Command::Run | Command::Check | Command::Doctor | Command::Config(_) => {
+            unreachable!("handled by main")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -610,6 +623,11 @@ fn check(config: &ccgate::config::Config, online: bool) -> ExitCode {
                 .join(", ")
         }),
     );
+    println!("settings (set ones; every other takes its default, see `ccgate config env-example`)");
+    for set in &config.settings {
+        let shown = set.value.as_deref().unwrap_or("set (hidden)");
+        println!("  {:<30} {shown}  [{}]", set.name, set.origin.label());
+    }
     if online {
         line("telegram", telegram_check(config));
         line(
@@ -694,6 +712,16 @@ fn main() -> ExitCode {
         _ => {}
     }
     let cli = Cli::parse();
+    if let Some(Command::Config(what)) = &cli.command {
+        print!(
+            "{}",
+            match what {
+                ConfigCmd::EnvExample => ccgate::config::vars::env_example(),
+                ConfigCmd::ReadmeTable => ccgate::config::vars::readme_table(),
+            }
+        );
+        return ExitCode::SUCCESS;
+    }
     // Operator commands that never talk to Telegram work without the bot token.
     let offline = matches!(
         cli.command,

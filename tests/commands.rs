@@ -282,3 +282,74 @@ async fn operator_commands_that_never_talk_to_telegram_need_no_bot_token() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("TELEGRAM_BOT_TOKEN"));
 }
+
+/// State goes next to the `.env` file used, wherever ccgate is started from, and `check` lists
+/// where each setting came from (never a secret's value).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_lives_next_to_the_env_file_and_check_says_where_settings_come_from() {
+    let h = Harness::new().await;
+    let conf = h.tmp.path().join("etc-ccgate");
+    std::fs::create_dir_all(conf.join("policy")).unwrap();
+    std::fs::write(conf.join("policy/rules.toml"), "").unwrap();
+    let env_file = conf.join("bot.env");
+    std::fs::write(
+        &env_file,
+        format!(
+            "TELEGRAM_BOT_TOKEN={}\nAPPROVED_DIRECTORY={}\nPOLICY_FILE=policy/rules.toml\n",
+            h.token,
+            h.approved().display()
+        ),
+    )
+    .unwrap();
+    let elsewhere = h.tmp.path().join("somewhere-else");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let mut cmd = h.command();
+    cmd.env_remove("DATABASE_URL")
+        .env_remove("TELEGRAM_BOT_TOKEN")
+        .env_remove("APPROVED_DIRECTORY")
+        .current_dir(&elsewhere)
+        .arg("--env-file")
+        .arg(&env_file)
+        .arg("check");
+    let out = cmd.output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let db = conf.join("data/ccgate.db");
+    assert!(
+        stdout.contains(&format!("database               {}", db.display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{}", conf.join("policy/rules.toml").display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("TELEGRAM_BOT_TOKEN") && stdout.contains("set (hidden)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&h.token), "{stdout}");
+    assert!(stdout.contains("POLICY_FILE") && stdout.contains("[.env]"), "{stdout}");
+    assert!(
+        stdout.contains("LOCK_DIR") && stdout.contains("[environment]"),
+        "{stdout}"
+    );
+    assert!(!elsewhere.join("data").exists());
+
+    // Under systemd's StateDirectory= (no DATABASE_URL) the database goes there.
+    let state = h.tmp.path().join("var-lib-ccgate");
+    std::fs::create_dir_all(&state).unwrap();
+    let mut cmd = h.command();
+    cmd.env_remove("DATABASE_URL")
+        .env("STATE_DIRECTORY", &state)
+        .current_dir(&elsewhere)
+        .arg("check");
+    let out = cmd.output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "database               {}",
+            state.join("ccgate.db").display()
+        )),
+        "{stdout}"
+    );
+}
