@@ -335,9 +335,24 @@ impl Config {
         };
 
         let claude_max_turns = parse_num(get("CLAUDE_MAX_TURNS"), "CLAUDE_MAX_TURNS", 1, 1000)?;
-        let timeout_secs = parse_num(get("CLAUDE_TIMEOUT_SECONDS"), "CLAUDE_TIMEOUT_SECONDS", 1, 86_400)?;
-        let idle_secs = parse_num(get("CLAUDE_IDLE_TIMEOUT_SECONDS"), "CLAUDE_IDLE_TIMEOUT_SECONDS", 1, 86_400 * 7)?;
-        let poll_secs = parse_num(get("TELEGRAM_POLL_TIMEOUT_SECONDS"), "TELEGRAM_POLL_TIMEOUT_SECONDS", 0, 50)?;
+        let timeout_secs = parse_num(
+            get("CLAUDE_TIMEOUT_SECONDS"),
+            "CLAUDE_TIMEOUT_SECONDS",
+            1,
+            86_400,
+        )?;
+        let idle_secs = parse_num(
+            get("CLAUDE_IDLE_TIMEOUT_SECONDS"),
+            "CLAUDE_IDLE_TIMEOUT_SECONDS",
+            1,
+            86_400 * 7,
+        )?;
+        let poll_secs = parse_num(
+            get("TELEGRAM_POLL_TIMEOUT_SECONDS"),
+            "TELEGRAM_POLL_TIMEOUT_SECONDS",
+            0,
+            50,
+        )?;
         let verbose_level = parse_num(get("VERBOSE_LEVEL"), "VERBOSE_LEVEL", 0, 2)? as u8;
 
         let database_url = get("DATABASE_URL").unwrap_or_default();
@@ -351,12 +366,26 @@ impl Config {
             )
         })?;
 
-        let rate_limit_requests = parse_num(get("RATE_LIMIT_REQUESTS"), "RATE_LIMIT_REQUESTS", 1, 100_000)? as u32;
-        let rate_limit_window = Duration::from_secs(parse_num(get("RATE_LIMIT_WINDOW"), "RATE_LIMIT_WINDOW", 1, 86_400)?);
+        let rate_limit_requests = parse_num(
+            get("RATE_LIMIT_REQUESTS"),
+            "RATE_LIMIT_REQUESTS",
+            1,
+            100_000,
+        )? as u32;
+        let rate_limit_window = Duration::from_secs(parse_num(
+            get("RATE_LIMIT_WINDOW"),
+            "RATE_LIMIT_WINDOW",
+            1,
+            86_400,
+        )?);
         let rate_limit_burst =
             parse_num(get("RATE_LIMIT_BURST"), "RATE_LIMIT_BURST", 1, 100_000)? as u32;
-        let max_cost_per_user = parse_money(get("CLAUDE_MAX_COST_PER_USER"), "CLAUDE_MAX_COST_PER_USER")?;
-        let max_cost_per_request = parse_money(get("CLAUDE_MAX_COST_PER_REQUEST"), "CLAUDE_MAX_COST_PER_REQUEST")?;
+        let max_cost_per_user =
+            parse_money(get("CLAUDE_MAX_COST_PER_USER"), "CLAUDE_MAX_COST_PER_USER")?;
+        let max_cost_per_request = parse_money(
+            get("CLAUDE_MAX_COST_PER_REQUEST"),
+            "CLAUDE_MAX_COST_PER_REQUEST",
+        )?;
         let max_cost_global = parse_money(get("CLAUDE_MAX_COST_GLOBAL"), "CLAUDE_MAX_COST_GLOBAL")?;
 
         let allowed_groups = match get("ALLOWED_GROUPS") {
@@ -409,7 +438,12 @@ impl Config {
             ));
         }
         let session_timeout = Duration::from_secs(
-            parse_num(get("SESSION_TIMEOUT_HOURS"), "SESSION_TIMEOUT_HOURS", 1, 24 * 365)? * 3600,
+            parse_num(
+                get("SESSION_TIMEOUT_HOURS"),
+                "SESSION_TIMEOUT_HOURS",
+                1,
+                24 * 365,
+            )? * 3600,
         );
         let pairing = match get("PAIRING")
             .as_deref()
@@ -481,7 +515,12 @@ impl Config {
             read_only: get("SANDBOX_READ_ONLY_PATHS")
                 .map(|s| split_list(&s).map(PathBuf::from).collect())
                 .unwrap_or_default(),
-            scan_limit: parse_num(get("SANDBOX_SCAN_LIMIT"), "SANDBOX_SCAN_LIMIT", 100, 10_000_000)? as usize,
+            scan_limit: parse_num(
+                get("SANDBOX_SCAN_LIMIT"),
+                "SANDBOX_SCAN_LIMIT",
+                100,
+                10_000_000,
+            )? as usize,
             home_dir: get("CLAUDE_HOME_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| {
@@ -547,7 +586,12 @@ impl Config {
             extra_secrets,
             env_file: None,
             settings: Vec::new(),
-            approval_timeout: Duration::from_secs(parse_num(get("APPROVAL_TIMEOUT"), "APPROVAL_TIMEOUT", 5, 86_400)?),
+            approval_timeout: Duration::from_secs(parse_num(
+                get("APPROVAL_TIMEOUT"),
+                "APPROVAL_TIMEOUT",
+                5,
+                86_400,
+            )?),
             policy_file: get("POLICY_FILE").map(PathBuf::from),
             sandbox,
             anthropic: AnthropicConfig {
@@ -756,9 +800,24 @@ fn parse_server(
         bind,
         github_webhook_secret: secret("GITHUB_WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET_FILE")?,
         webhook_api_secret: secret("WEBHOOK_API_SECRET", "WEBHOOK_API_SECRET_FILE")?,
-        max_body_bytes: parse_num(get("WEBHOOK_MAX_BODY_BYTES"), "WEBHOOK_MAX_BODY_BYTES", 1024, 64 << 20)? as usize,
-        rate_limit_per_minute: parse_num(get("WEBHOOK_RATE_LIMIT"), "WEBHOOK_RATE_LIMIT", 1, 100_000)? as u32,
-        timestamp_tolerance: Duration::from_secs(parse_num(get("WEBHOOK_TIMESTAMP_TOLERANCE"), "WEBHOOK_TIMESTAMP_TOLERANCE", 5, 86_400)?),
+        max_body_bytes: parse_num(
+            get("WEBHOOK_MAX_BODY_BYTES"),
+            "WEBHOOK_MAX_BODY_BYTES",
+            1024,
+            64 << 20,
+        )? as usize,
+        rate_limit_per_minute: parse_num(
+            get("WEBHOOK_RATE_LIMIT"),
+            "WEBHOOK_RATE_LIMIT",
+            1,
+            100_000,
+        )? as u32,
+        timestamp_tolerance: Duration::from_secs(parse_num(
+            get("WEBHOOK_TIMESTAMP_TOLERANCE"),
+            "WEBHOOK_TIMESTAMP_TOLERANCE",
+            5,
+            86_400,
+        )?),
         triggers_file: get("TRIGGERS_FILE").map(PathBuf::from),
         telegram_webhook_url,
     })
@@ -834,7 +893,12 @@ fn get_secret(
 }
 
 /// A whole number in `min..=max`; `raw` is `None` only for a variable without a table default.
-fn parse_num(raw: Option<String>, var: &'static str, min: u64, max: u64) -> Result<u64, ConfigError> {
+fn parse_num(
+    raw: Option<String>,
+    var: &'static str,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
     let Some(raw) = raw else {
         return Err(ConfigError::new(var, "has no value and no default"));
     };
@@ -890,7 +954,9 @@ pub fn validate_log_filter(filter: &str) -> Result<(), String> {
 /// there.
 fn resolve_paths(vars: &mut HashMap<String, String>, base: Option<&Path>) {
     let set = |vars: &HashMap<String, String>, k: &str| {
-        vars.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+        vars.get(k)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
     };
     if set(vars, "DATABASE_URL").is_none() {
         if let Some(state) = set(vars, "STATE_DIRECTORY") {
@@ -924,7 +990,9 @@ fn resolve_paths(vars: &mut HashMap<String, String>, base: Option<&Path>) {
             names.push(format!("{}_FILE", v.name));
         }
         for name in names {
-            let Some(value) = set(vars, &name) else { continue };
+            let Some(value) = set(vars, &name) else {
+                continue;
+            };
             // A bare program name (`claude`) is looked up on PATH, not taken from the folder.
             if v.path && v.program && !value.contains('/') {
                 continue;
@@ -1148,7 +1216,10 @@ mod tests {
     fn the_table_and_the_parser_name_the_same_variables() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let src = std::fs::read_to_string(root.join("src/config.rs")).unwrap();
-        let re = regex::Regex::new(r#"(?:get\(|get_secret\(\s*vars,\s*|set\(vars, |secret\()"([A-Z][A-Z0-9_]+)""#).unwrap();
+        let re = regex::Regex::new(
+            r#"(?:get\(|get_secret\(\s*vars,\s*|set\(vars, |secret\()"([A-Z][A-Z0-9_]+)""#,
+        )
+        .unwrap();
         let mut read: Vec<String> = re
             .captures_iter(&src)
             .map(|c| c[1].to_string())

@@ -328,7 +328,10 @@ async fn state_lives_next_to_the_env_file_and_check_says_where_settings_come_fro
         "{stdout}"
     );
     assert!(!stdout.contains(&h.token), "{stdout}");
-    assert!(stdout.contains("POLICY_FILE") && stdout.contains("[.env]"), "{stdout}");
+    assert!(
+        stdout.contains("POLICY_FILE") && stdout.contains("[.env]"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("LOCK_DIR") && stdout.contains("[environment]"),
         "{stdout}"

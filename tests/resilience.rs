@@ -46,6 +46,54 @@ async fn answers_survive_rate_limits_server_errors_and_dropped_connections() {
     h.stop().await;
 }
 
+/// Replies in no shape Telegram uses (a gateway's own JSON error, an empty 500, `ok` without a
+/// result, a 4xx with a foreign body) are failures like any other: retried, never taken as sent,
+/// and the bot keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bot_api_replies_outside_telegrams_error_shape_are_failures_like_any_other() {
+    let mut h = Harness::new().await;
+    h.start().await;
+    for fault in [
+        Fault::Raw(500, r#"{"error":"upstream exploded"}"#.into()),
+        Fault::Raw(500, String::new()),
+        Fault::Raw(200, r#"{"ok":true}"#.into()),
+        Fault::Raw(404, r#"{"message":"no route"}"#.into()),
+    ] {
+        h.tg.fail_next("sendMessage", fault);
+    }
+    h.send("/verbose 0");
+    h.wait_message(USER, "the /verbose reply after odd replies", |m| {
+        m.text.contains("set to 0")
+    })
+    .await;
+    let statuses: Vec<u16> =
+        h.tg.calls_to("sendMessage")
+            .iter()
+            .map(|c| c.status)
+            .collect();
+    assert_eq!(&statuses[..4], &[500, 500, 200, 404], "{statuses:?}");
+    assert_eq!(
+        h.tg.messages(USER)
+            .iter()
+            .filter(|m| m.text.contains("set to 0"))
+            .count(),
+        1,
+        "delivered exactly once"
+    );
+    // The same on the intake side: polling goes on.
+    h.tg.fail_next("getUpdates", Fault::Raw(500, r#"{"error":"x"}"#.into()));
+    h.tg.fail_next(
+        "getUpdates",
+        Fault::Raw(200, r#"{"ok":true,"result":{}}"#.into()),
+    );
+    h.send("still polling?");
+    h.wait_message(USER, "answer after odd poll replies", |m| {
+        m.text.contains("FAKE: you said still polling")
+    })
+    .await;
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_answers_are_split_and_rejected_html_is_resent_as_plain_text() {
     let mut h = Harness::new().await;

@@ -197,7 +197,10 @@ pub fn env_example() -> String {
         };
         out.push_str(&format!("# {} ({default})\n", plain(v.doc)));
         if v.secret {
-            out.push_str(&format!("# or {}_FILE=/path/to/a/file/holding/it\n", v.name));
+            out.push_str(&format!(
+                "# or {}_FILE=/path/to/a/file/holding/it\n",
+                v.name
+            ));
         }
         match v.example {
             Some(example) => out.push_str(&format!("{}={example}\n", v.name)),
@@ -243,8 +246,14 @@ mod tests {
     #[test]
     fn readme_table_is_generated() {
         let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-        let start = readme.find(START).expect("README lacks the config-table start marker") + START.len();
-        let end = readme[start..].find(END).expect("README lacks the end marker") + start;
+        let start = readme
+            .find(START)
+            .expect("README lacks the config-table start marker")
+            + START.len();
+        let end = readme[start..]
+            .find(END)
+            .expect("README lacks the end marker")
+            + start;
         assert_eq!(
             &readme[start..end],
             readme_table(),

@@ -138,6 +138,9 @@ pub enum Fault {
     BadGateway,
     /// Any error status with this description (e.g. 403 "Forbidden: bot was blocked by the user").
     Api(u16, String),
+    /// This status with exactly this body (JSON content type), in no shape Telegram uses:
+    /// e.g. `{"error":"upstream"}` from a gateway, or `{"ok":true}` without a result.
+    Raw(u16, String),
 }
 
 /// The fake server. Dropping it stops the server and breaks its open connections.
@@ -937,6 +940,13 @@ fn fault_outcome(fault: Fault) -> Outcome {
             body: "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.18.0</center>\r\n</body>\r\n</html>\r\n".into(),
             json: Value::Null,
             html: true,
+            cut: false,
+        },
+        Fault::Raw(status, body) => Outcome {
+            status,
+            json: serde_json::from_str(&body).unwrap_or(Value::Null),
+            body,
+            html: false,
             cut: false,
         },
         Fault::Drop => Outcome {
