@@ -9,6 +9,7 @@ pub mod approval;
 pub mod audit;
 pub mod auth;
 pub mod automation;
+pub mod backoff;
 pub mod chat;
 pub mod config;
 pub mod egress;

@@ -62,7 +62,8 @@ pub async fn poll(
     poll_timeout: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut backoff = Duration::from_millis(500);
+    let mut backoff =
+        crate::backoff::Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     loop {
         if *shutdown.borrow() {
             return;
@@ -81,7 +82,7 @@ pub async fn poll(
         };
         match result {
             Ok(updates) => {
-                backoff = Duration::from_millis(500);
+                backoff.reset();
                 for u in updates {
                     let Some(id) = u.get("update_id").and_then(Value::as_i64) else {
                         tracing::warn!("update without update_id ignored");
@@ -114,9 +115,9 @@ pub async fn poll(
                 sleep_or_shutdown(Duration::from_secs(10), &mut shutdown).await;
             }
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "getUpdates failed");
-                sleep_or_shutdown(backoff, &mut shutdown).await;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
+                let delay = backoff.next_delay();
+                tracing::warn!(error = %e, retry_in = ?delay, "getUpdates failed");
+                sleep_or_shutdown(delay, &mut shutdown).await;
             }
         }
     }

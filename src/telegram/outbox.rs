@@ -14,6 +14,7 @@
 //!
 //! Nothing is dropped silently: a permanent refusal is logged and audited.
 
+use crate::backoff::Backoff;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -518,15 +519,14 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, ApiError>>,
 {
-    let mut delay = Duration::from_millis(500);
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(10));
     let mut n = 0;
     loop {
         match f().await {
             Ok(v) => return Ok(v),
             Err(ApiError::RetryAfter(d)) if n < attempts => tokio::time::sleep(d).await,
             Err(ApiError::Transient(_)) if n < attempts => {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
+                backoff.wait().await;
             }
             Err(e) => return Err(e),
         }
@@ -536,7 +536,7 @@ where
 
 /// Deliver one durable row, retrying until Telegram accepts or definitively refuses it.
 async fn deliver_durable(shared: &Shared, chat: ChatRef, row: &OutboxRow) {
-    let mut delay = Duration::from_secs(1);
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     let mut as_html = true;
     loop {
         shared.limiters.message_slot(chat.chat_id).await;
@@ -580,9 +580,9 @@ async fn deliver_durable(shared: &Shared, chat: ChatRef, row: &OutboxRow) {
             }
             Err(ApiError::Transient(m)) => {
                 let _ = shared.store.outbox_failed_attempt(row.id, &m);
+                let delay = backoff.next_delay();
                 tracing::warn!(chat = chat.chat_id, error = %m, retry_in = ?delay, "send failed; will retry");
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(60));
             }
             Err(e @ ApiError::Rejected { .. }) => {
                 tracing::error!(chat = chat.chat_id, error = %e, id = row.id, "Telegram refused a message for good; dropping it");
