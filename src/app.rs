@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::api::{self, ApiState, TelegramHook};
@@ -30,6 +29,7 @@ use crate::telegram::api::{ApiError, TelegramApi};
 use crate::telegram::instance_lock;
 use crate::telegram::intake::{self, UpdateSink};
 use crate::telegram::outbox::{Limits, Outbox};
+use crate::telegram::update::Update;
 
 /// Connects intake to the gate and the chat router.
 struct Dispatcher {
@@ -40,15 +40,9 @@ struct Dispatcher {
 }
 
 impl UpdateSink for Dispatcher {
-    fn dispatch(&self, update: Value) {
-        let id = update
-            .get("update_id")
-            .and_then(Value::as_i64)
-            .unwrap_or(-1);
-        let callback = update
-            .pointer("/callback_query/id")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+    fn dispatch(&self, update: Update) {
+        let id = update.id;
+        let callback = update.callback_id().map(str::to_string);
         let verdict = self.gate.check(&update);
         if let (Some(id), true) = (&callback, matches!(verdict, Verdict::Reply { .. })) {
             // A button pressed by someone the gate answers (rate-limited, login required):

@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::policy::roles::Role;
 use crate::store::Store;
 use crate::telegram::html::escape;
-use crate::telegram::update::{self, parse_command, ChatRef, Incoming, IncomingKind};
+use crate::telegram::update::{parse_command, ChatRef, Incoming, IncomingKind, Update};
 
 /// An update that passed every check, with the sender's role.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,29 +89,29 @@ impl Gate {
         auth::allowed_users(&self.config.allowed_users, &self.store)
     }
 
-    /// Decide about a raw update.
-    pub fn check(&self, raw: &Value) -> Verdict {
+    /// Decide about an update (parsed once, at intake).
+    pub fn check(&self, update: &Update) -> Verdict {
         // Bots never talk to ccgate, whatever their id (a bot may share an allowed user's id in
         // a forged or relayed update, or be added to an enabled group): checked before anything
         // else reads the update.
-        if let Some(bot) = bot_sender(raw) {
+        if let Some(bot) = &update.bot_sender {
             tracing::warn!(bot = bot.id, kind = bot.kind, "update from a bot dropped");
             self.audit(
                 bot.id,
                 bot.chat,
                 "bot_sender_dropped",
-                json!({"kind": bot.kind, "update_id": raw.get("update_id"), "username": bot.username}),
+                json!({"kind": bot.kind, "update_id": update.id, "username": bot.username}),
             );
             return Verdict::Drop {
                 reason: "sent by a bot",
             };
         }
-        let Some(incoming) = update::parse(raw) else {
+        let Some(incoming) = update.incoming.clone() else {
             self.audit(
                 None,
                 None,
                 "update_unparsed",
-                json!({"update_id": raw.get("update_id")}),
+                json!({"update_id": update.id}),
             );
             return Verdict::Drop {
                 reason: "unparseable or unsupported update",
@@ -362,56 +362,6 @@ impl Gate {
     }
 }
 
-/// The bot that sent an update, if its sender is one.
-#[derive(Debug, Clone, PartialEq)]
-struct BotSender {
-    id: Option<i64>,
-    chat: Option<i64>,
-    /// The update's kind (`message`, `callback_query`, `channel_post`, …).
-    kind: String,
-    username: Option<String>,
-}
-
-/// Whether the sender of `raw` is a bot. Every kind of update is looked at, known or not: the
-/// update's payload (`message`, `edited_message`, `channel_post`, `callback_query`,
-/// `inline_query`, `poll_answer`, `message_reaction`, …) names its sender in `from` (or `user`).
-/// A sender whose `is_bot` is present and anything but `false` is a bot (Telegram always sends
-/// the field; `true`, or a value that is not a boolean, is not a human). Only the sender
-/// counts: the bot's own message under a button (`callback_query.message.from`) or a quoted
-/// one (`reply_to_message`) does not.
-fn bot_sender(raw: &Value) -> Option<BotSender> {
-    let update = raw.as_object()?;
-    for (kind, payload) in update {
-        if kind == "update_id" {
-            continue;
-        }
-        for key in ["from", "user"] {
-            let Some(sender) = payload.get(key) else {
-                continue;
-            };
-            let is_bot = match sender.get("is_bot") {
-                None | Some(Value::Bool(false)) => false,
-                Some(_) => true,
-            };
-            if is_bot {
-                return Some(BotSender {
-                    id: sender.get("id").and_then(Value::as_i64),
-                    chat: payload
-                        .pointer("/chat/id")
-                        .or_else(|| payload.pointer("/message/chat/id"))
-                        .and_then(Value::as_i64),
-                    kind: kind.chars().take(40).collect(),
-                    username: sender
-                        .get("username")
-                        .and_then(Value::as_str)
-                        .map(|u| u.chars().take(64).collect()),
-                });
-            }
-        }
-    }
-    None
-}
-
 fn kind_label(kind: &IncomingKind) -> &'static str {
     match kind {
         IncomingKind::Text { .. } => "message",
@@ -424,6 +374,13 @@ fn kind_label(kind: &IncomingKind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Gate {
+        /// Parse like intake does, then check.
+        fn check_value(&self, raw: &Value) -> Verdict {
+            self.check(&Update::parse(raw).expect("an update_id"))
+        }
+    }
     use std::collections::HashMap as Map;
 
     fn config(extra: &[(&str, &str)]) -> (tempfile::TempDir, Arc<Config>) {
@@ -456,7 +413,10 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         let (_d, c) = config(&[("ALLOWED_USERS", ""), ("PAIRING", "off")]);
         let g = Gate::new(c, store.clone());
-        assert!(matches!(g.check(&msg(10, 10, "hi")), Verdict::Drop { .. }));
+        assert!(matches!(
+            g.check_value(&msg(10, 10, "hi")),
+            Verdict::Drop { .. }
+        ));
         assert_eq!(store.audit_count("auth_rejected").unwrap(), 1);
     }
 
@@ -465,13 +425,19 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         let (_d, c) = config(&[("PAIRING", "off")]);
         let g = Gate::new(c, store.clone());
-        assert!(matches!(g.check(&msg(10, 10, "hi")), Verdict::Pass(_)));
-        assert!(matches!(g.check(&msg(11, 11, "hi")), Verdict::Drop { .. }));
+        assert!(matches!(
+            g.check_value(&msg(10, 10, "hi")),
+            Verdict::Pass(_)
+        ));
+        assert!(matches!(
+            g.check_value(&msg(11, 11, "hi")),
+            Verdict::Drop { .. }
+        ));
         let cb = json!({"update_id": 2, "callback_query": {"id": "c", "from": {"id": 11},
             "message": {"message_id": 4, "chat": {"id": 10, "type": "private"}}, "data": "stop:1"}});
-        assert!(matches!(g.check(&cb), Verdict::Drop { .. }));
+        assert!(matches!(g.check_value(&cb), Verdict::Drop { .. }));
         let edit = json!({"update_id": 3, "edited_message": {"message_id": 1, "from": {"id": 11}, "chat": {"id": 11, "type": "private"}, "text": "x"}});
-        assert!(matches!(g.check(&edit), Verdict::Drop { .. }));
+        assert!(matches!(g.check_value(&edit), Verdict::Drop { .. }));
         assert_eq!(store.audit_count("auth_rejected").unwrap(), 3);
     }
 
@@ -480,14 +446,17 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         let (_d, c) = config(&[("ALLOWED_GROUPS", "-100")]);
         let g = Gate::new(c, store.clone());
-        assert!(matches!(g.check(&msg(10, -100, "hi")), Verdict::Pass(_)));
         assert!(matches!(
-            g.check(&msg(10, -200, "hi")),
+            g.check_value(&msg(10, -100, "hi")),
+            Verdict::Pass(_)
+        ));
+        assert!(matches!(
+            g.check_value(&msg(10, -200, "hi")),
             Verdict::Drop { .. }
         ));
         // A stranger in an enabled group gets no pairing code and no reply.
         assert!(matches!(
-            g.check(&msg(11, -100, "hi")),
+            g.check_value(&msg(11, -100, "hi")),
             Verdict::Drop { .. }
         ));
         assert_eq!(store.audit_count("group_not_enabled").unwrap(), 1);
@@ -503,11 +472,17 @@ mod tests {
         ]);
         let g = Gate::new(c, store.clone());
         for _ in 0..3 {
-            assert!(matches!(g.check(&msg(10, 10, "hi")), Verdict::Pass(_)));
+            assert!(matches!(
+                g.check_value(&msg(10, 10, "hi")),
+                Verdict::Pass(_)
+            ));
         }
-        assert!(matches!(g.check(&msg(10, 10, "hi")), Verdict::Reply { .. }));
+        assert!(matches!(
+            g.check_value(&msg(10, 10, "hi")),
+            Verdict::Reply { .. }
+        ));
         assert!(
-            matches!(g.check(&msg(10, 10, "hi")), Verdict::Drop { .. }),
+            matches!(g.check_value(&msg(10, 10, "hi")), Verdict::Drop { .. }),
             "told once"
         );
         assert_eq!(store.audit_count("rate_limited").unwrap(), 2);
@@ -519,12 +494,20 @@ mod tests {
         let (_d, c) = config(&[]);
         let g = Gate::new(c, store.clone());
         let replies = (0..5)
-            .filter(|_| matches!(g.check(&msg(77, 77, "let me in")), Verdict::Reply { .. }))
+            .filter(|_| {
+                matches!(
+                    g.check_value(&msg(77, 77, "let me in")),
+                    Verdict::Reply { .. }
+                )
+            })
             .count();
         assert_eq!(replies, 2);
         let code = auth::pending_pairings(&store).unwrap()[0].code.clone();
         auth::approve_pairing(&store, &code).unwrap().unwrap();
-        assert!(matches!(g.check(&msg(77, 77, "now?")), Verdict::Pass(_)));
+        assert!(matches!(
+            g.check_value(&msg(77, 77, "now?")),
+            Verdict::Pass(_)
+        ));
     }
 
     #[test]
@@ -537,7 +520,7 @@ mod tests {
         ]);
         let g = Gate::new(c.clone(), store.clone());
         assert!(matches!(
-            g.check(&msg(10, 10, "hi")),
+            g.check_value(&msg(10, 10, "hi")),
             Verdict::Reply {
                 delete_message: None,
                 ..
@@ -553,16 +536,20 @@ mod tests {
             html,
             delete_message,
             ..
-        } = g.check(&msg(10, 10, &format!("/login {t}")))
+        } = g.check_value(&msg(10, 10, &format!("/login {t}")))
         else {
             panic!()
         };
         assert!(html.contains("Logged in"));
         assert_eq!(delete_message, Some(1));
-        assert!(matches!(g.check(&msg(10, 10, "hi")), Verdict::Pass(_)));
+        assert!(matches!(
+            g.check_value(&msg(10, 10, "hi")),
+            Verdict::Pass(_)
+        ));
         // Replay after logout fails.
-        g.check(&msg(10, 10, "/logout"));
-        let Verdict::Reply { html, .. } = g.check(&msg(10, 10, &format!("/login {t}"))) else {
+        g.check_value(&msg(10, 10, "/logout"));
+        let Verdict::Reply { html, .. } = g.check_value(&msg(10, 10, &format!("/login {t}")))
+        else {
             panic!()
         };
         assert!(html.contains("not valid"));
@@ -603,7 +590,7 @@ mod tests {
         ];
         for u in &refused {
             assert_eq!(
-                g.check(u),
+                g.check_value(u),
                 Verdict::Drop {
                     reason: "sent by a bot"
                 },
@@ -627,7 +614,7 @@ mod tests {
                 "reply_to_message": {"message_id": 1, "from": bot, "chat": chat, "text": "x"}}}),
         ];
         for u in &allowed {
-            assert!(matches!(g.check(u), Verdict::Pass(_)), "{u}");
+            assert!(matches!(g.check_value(u), Verdict::Pass(_)), "{u}");
         }
         assert_eq!(
             store.audit_count("bot_sender_dropped").unwrap(),
@@ -643,7 +630,7 @@ mod tests {
         let u = json!({"update_id": 1, "message": {"message_id": 1,
             "from": {"id": 55, "is_bot": true, "username": "evil_bot"},
             "chat": {"id": 10, "type": "private"}, "text": "hi"}});
-        assert!(matches!(g.check(&u), Verdict::Drop { .. }));
+        assert!(matches!(g.check_value(&u), Verdict::Drop { .. }));
         let row = store.audit_tail(1).unwrap().pop().unwrap();
         assert_eq!(row.event, "bot_sender_dropped");
         assert_eq!((row.user_id, row.chat_id), (Some(55), Some(10)));
@@ -660,8 +647,14 @@ mod tests {
         let (_d, c) = config(&[]);
         let g = Gate::new(c, store.clone());
         store.lock_out(10, "test", None).unwrap();
-        assert!(matches!(g.check(&msg(10, 10, "hi")), Verdict::Drop { .. }));
+        assert!(matches!(
+            g.check_value(&msg(10, 10, "hi")),
+            Verdict::Drop { .. }
+        ));
         store.unlock(10).unwrap();
-        assert!(matches!(g.check(&msg(10, 10, "hi")), Verdict::Pass(_)));
+        assert!(matches!(
+            g.check_value(&msg(10, 10, "hi")),
+            Verdict::Pass(_)
+        ));
     }
 }

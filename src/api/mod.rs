@@ -380,7 +380,7 @@ async fn telegram_update(
     let Ok(update) = serde_json::from_slice::<Value>(&body) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    match crate::telegram::intake::store_and_dispatch(&state.store, hook.sink.as_ref(), update) {
+    match crate::telegram::intake::store_and_dispatch(&state.store, hook.sink.as_ref(), &update) {
         // Stored (or a known duplicate): Telegram may forget it.
         Ok(()) => StatusCode::OK.into_response(),
         // Not stored: a non-2xx makes Telegram deliver it again.

@@ -13,12 +13,12 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use super::api::{ApiError, TelegramApi};
-use super::update;
+use super::update::Update;
 use crate::store::Store;
 
 /// Receives each new update exactly once per process lifetime.
 pub trait UpdateSink: Send + Sync {
-    fn dispatch(&self, update: Value);
+    fn dispatch(&self, update: Update);
 }
 
 /// Re-dispatch updates stored but not finished by a previous run (oldest first).
@@ -26,8 +26,8 @@ pub fn replay_pending(store: &Store, sink: &dyn UpdateSink) -> anyhow::Result<us
     let pending = store.pending_updates()?;
     let n = pending.len();
     for (id, payload) in pending {
-        match serde_json::from_str::<Value>(&payload) {
-            Ok(v) => sink.dispatch(v),
+        match Update::from_stored(&payload) {
+            Ok(u) => sink.dispatch(u),
             Err(e) => {
                 tracing::error!(update_id = id, error = %e, "stored update is unreadable; marking it done");
                 store.complete_updates(&[id], &[])?;
@@ -39,17 +39,16 @@ pub fn replay_pending(store: &Store, sink: &dyn UpdateSink) -> anyhow::Result<us
 
 /// Store a received update, then dispatch it unless it was already known. `Ok` means Telegram
 /// may forget it (polling: the offset may move; webhook mode: answer 200).
-pub fn store_and_dispatch(store: &Store, sink: &dyn UpdateSink, u: Value) -> anyhow::Result<()> {
-    let Some(id) = u.get("update_id").and_then(Value::as_i64) else {
+pub fn store_and_dispatch(store: &Store, sink: &dyn UpdateSink, u: &Value) -> anyhow::Result<()> {
+    let Some(u) = Update::parse(u) else {
         tracing::warn!("update without update_id ignored");
         return Ok(());
     };
-    let (chat, thread) = update::locate(&u);
-    if store.insert_update(id, chat, thread, &u.to_string())? {
+    if store.insert_update(u.id, u.chat, u.thread, &u.raw)? {
         crate::metrics::update_handled();
         sink.dispatch(u);
     } else {
-        tracing::debug!(update_id = id, "duplicate update ignored");
+        tracing::debug!(update_id = u.id, "duplicate update ignored");
     }
     Ok(())
 }
@@ -88,7 +87,7 @@ pub async fn poll(
                         tracing::warn!("update without update_id ignored");
                         continue;
                     };
-                    if let Err(e) = store_and_dispatch(&store, sink.as_ref(), u) {
+                    if let Err(e) = store_and_dispatch(&store, sink.as_ref(), &u) {
                         // Not stored means not confirmed: the offset did not move, Telegram
                         // will deliver it again.
                         tracing::error!(update_id = id, error = %e, "could not store update");

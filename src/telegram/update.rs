@@ -3,7 +3,9 @@
 //! Why it exists: the Bot API's update objects are huge and grow every month. The rest of
 //! ccgate works on [`Incoming`], a small, stable summary: who, where (chat and forum topic),
 //! and what (text, button press, or something we do not handle). Parsing is tolerant: a field
-//! we do not know is ignored; an update we cannot place is reported, not fatal.
+//! we do not know is ignored; an update we cannot place is reported, not fatal. It happens once,
+//! at intake ([`Update::parse`]); the typed [`Update`] travels on to the inbox, the gate and the
+//! router, so no later layer reads the JSON again.
 
 use serde_json::Value;
 
@@ -50,6 +52,52 @@ pub struct Incoming {
     pub user_id: i64,
     pub username: Option<String>,
     pub kind: IncomingKind,
+}
+
+/// An update as it travels from intake on: parsed once, here, into everything later layers
+/// read (the gate, the inbox, the router); nobody downstream looks at the JSON again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Update {
+    pub id: i64,
+    /// The update as Telegram sent it, for the inbox (replayed after a restart).
+    pub raw: String,
+    /// Where it belongs (indexes the inbox), even when it is not [`Incoming`].
+    pub chat: Option<i64>,
+    pub thread: i64,
+    /// Set when a bot sent it (the gate drops those first).
+    pub bot_sender: Option<BotSender>,
+    /// `None` when it has no sender or chat we could answer to.
+    pub incoming: Option<Incoming>,
+}
+
+impl Update {
+    /// `None` without an `update_id` (nothing can be confirmed or stored for it).
+    pub fn parse(value: &Value) -> Option<Update> {
+        let id = value.get("update_id").and_then(Value::as_i64)?;
+        let (chat, thread) = locate(value);
+        Some(Update {
+            id,
+            raw: value.to_string(),
+            chat,
+            thread,
+            bot_sender: bot_sender(value),
+            incoming: parse(value),
+        })
+    }
+
+    /// An update read back from the inbox.
+    pub fn from_stored(json: &str) -> Result<Update, String> {
+        let value: Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        Update::parse(&value).ok_or_else(|| "no update_id".to_string())
+    }
+
+    /// The id to answer when this is a button press.
+    pub fn callback_id(&self) -> Option<&str> {
+        match &self.incoming.as_ref()?.kind {
+            IncomingKind::Callback { callback_id, .. } => Some(callback_id),
+            _ => None,
+        }
+    }
 }
 
 /// Where an update belongs, without interpreting it further (used to index the inbox).
@@ -186,10 +234,83 @@ pub fn parse_command<'a>(text: &'a str, bot_username: Option<&str>) -> Option<(S
     Some((cmd.to_ascii_lowercase(), args))
 }
 
+/// The bot that sent an update, if its sender is one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BotSender {
+    pub id: Option<i64>,
+    pub chat: Option<i64>,
+    /// The update's kind (`message`, `callback_query`, `channel_post`, …).
+    pub kind: String,
+    pub username: Option<String>,
+}
+
+/// Whether the sender of `raw` is a bot. Every kind of update is looked at, known or not: the
+/// update's payload (`message`, `edited_message`, `channel_post`, `callback_query`,
+/// `inline_query`, `poll_answer`, `message_reaction`, …) names its sender in `from` (or `user`).
+/// A sender whose `is_bot` is present and anything but `false` is a bot (Telegram always sends
+/// the field; `true`, or a value that is not a boolean, is not a human). Only the sender
+/// counts: the bot's own message under a button (`callback_query.message.from`) or a quoted
+/// one (`reply_to_message`) does not.
+fn bot_sender(raw: &Value) -> Option<BotSender> {
+    let update = raw.as_object()?;
+    for (kind, payload) in update {
+        if kind == "update_id" {
+            continue;
+        }
+        for key in ["from", "user"] {
+            let Some(sender) = payload.get(key) else {
+                continue;
+            };
+            let is_bot = match sender.get("is_bot") {
+                None | Some(Value::Bool(false)) => false,
+                Some(_) => true,
+            };
+            if is_bot {
+                return Some(BotSender {
+                    id: sender.get("id").and_then(Value::as_i64),
+                    chat: payload
+                        .pointer("/chat/id")
+                        .or_else(|| payload.pointer("/message/chat/id"))
+                        .and_then(Value::as_i64),
+                    kind: kind.chars().take(40).collect(),
+                    username: sender
+                        .get("username")
+                        .and_then(Value::as_str)
+                        .map(|u| u.chars().take(64).collect()),
+                });
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_update_is_parsed_once_into_everything_later_layers_read() {
+        let cb = json!({"update_id": 7, "callback_query": {"id": "cb1", "data": "x",
+            "from": {"id": 5, "is_bot": false},
+            "message": {"message_id": 3, "chat": {"id": -100, "type": "supergroup"},
+                "is_topic_message": true, "message_thread_id": 9}}});
+        let u = Update::parse(&cb).unwrap();
+        assert_eq!((u.id, u.chat, u.thread), (7, Some(-100), 9));
+        assert_eq!(u.callback_id(), Some("cb1"));
+        assert!(u.bot_sender.is_none());
+        assert_eq!(u.incoming.as_ref().unwrap().user_id, 5);
+        assert_eq!(Update::from_stored(&u.raw).unwrap(), u);
+
+        let from_bot = json!({"update_id": 8, "message": {"message_id": 1, "text": "hi",
+            "from": {"id": 5, "is_bot": true, "username": "b"}, "chat": {"id": 5, "type": "private"}}});
+        let u = Update::parse(&from_bot).unwrap();
+        assert_eq!(u.bot_sender.as_ref().unwrap().id, Some(5));
+        assert_eq!(u.callback_id(), None);
+
+        assert!(Update::parse(&json!({"message": {}})).is_none());
+        assert!(Update::from_stored("{not json").is_err());
+    }
 
     #[test]
     fn text_message_in_topic() {
