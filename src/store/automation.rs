@@ -70,117 +70,125 @@ fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
 impl Store {
     /// A trivial query: is the database usable (`/readyz`)?
     pub fn ping(&self) -> anyhow::Result<()> {
-        let conn = self.lock();
-        conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
-        Ok(())
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+            Ok(())
+        })
     }
 
     /// Items waiting in each durable queue (`/metrics`).
     pub fn queue_depths(&self) -> anyhow::Result<Vec<(String, i64)>> {
-        let conn = self.lock();
-        let mut out = Vec::new();
-        for (name, sql) in [
-            ("outbox", "SELECT COUNT(*) FROM outbox"),
-            (
-                "inbox",
-                "SELECT COUNT(*) FROM telegram_updates WHERE state = 'pending'",
-            ),
-            (
-                "webhooks",
-                "SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending'",
-            ),
-        ] {
-            out.push((name.to_string(), conn.query_row(sql, [], |r| r.get(0))?));
-        }
-        Ok(out)
+        self.read(|conn| {
+            let mut out = Vec::new();
+            for (name, sql) in [
+                ("outbox", "SELECT COUNT(*) FROM outbox"),
+                (
+                    "inbox",
+                    "SELECT COUNT(*) FROM telegram_updates WHERE state = 'pending'",
+                ),
+                (
+                    "webhooks",
+                    "SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending'",
+                ),
+            ] {
+                out.push((name.to_string(), conn.query_row(sql, [], |r| r.get(0))?));
+            }
+            Ok(out)
+        })
     }
 
     /// Record an accepted webhook delivery; false if this key was seen before (a replay).
     /// Atomic: of two concurrent deliveries with the same key exactly one gets `true`.
     pub fn claim_delivery(&self, d: &Delivery) -> anyhow::Result<bool> {
-        let conn = self.lock();
-        let n = conn.execute(
-            "INSERT OR IGNORE INTO webhook_deliveries (key, provider, event, action, payload, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![d.key, d.provider, d.event, d.action, d.payload, now_str()],
-        )?;
-        Ok(n == 1)
+        self.write(|conn| {
+                    let n = conn.execute(
+                "INSERT OR IGNORE INTO webhook_deliveries (key, provider, event, action, payload, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![d.key, d.provider, d.event, d.action, d.payload, now_str()],
+            )?;
+            Ok(n == 1)
+    })
     }
 
     /// The delivery's runs are done (their answers are in the outbox): drop its payload.
     pub fn finish_delivery(&self, key: &str) -> anyhow::Result<()> {
-        let conn = self.lock();
-        conn.execute(
-            // The payload is only kept for a re-run after a crash; the key keeps guarding replays.
-            "UPDATE webhook_deliveries SET state = 'done', payload = '' WHERE key = ?1",
-            params![key],
-        )?;
-        Ok(())
+        self.write(|conn| {
+            conn.execute(
+                // The payload is only kept for a re-run after a crash; the key keeps guarding replays.
+                "UPDATE webhook_deliveries SET state = 'done', payload = '' WHERE key = ?1",
+                params![key],
+            )?;
+            Ok(())
+        })
     }
 
     /// Deliveries accepted but not finished (a crash mid-run): dispatched again at start.
     pub fn pending_deliveries(&self) -> anyhow::Result<Vec<Delivery>> {
-        let conn = self.lock();
-        let mut st = conn.prepare(
-            "SELECT key, provider, event, action, payload FROM webhook_deliveries
-             WHERE state = 'pending' ORDER BY received_at",
-        )?;
-        let rows = st
-            .query_map([], |r| {
-                Ok(Delivery {
-                    key: r.get(0)?,
-                    provider: r.get(1)?,
-                    event: r.get(2)?,
-                    action: r.get(3)?,
-                    payload: r.get(4)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.read(|conn| {
+            let mut st = conn.prepare(
+                "SELECT key, provider, event, action, payload FROM webhook_deliveries
+                 WHERE state = 'pending' ORDER BY received_at",
+            )?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok(Delivery {
+                        key: r.get(0)?,
+                        provider: r.get(1)?,
+                        event: r.get(2)?,
+                        action: r.get(3)?,
+                        payload: r.get(4)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
     }
 
     pub fn add_job(&self, j: &NewJob<'_>) -> anyhow::Result<i64> {
-        let conn = self.lock();
-        conn.execute(
-            "INSERT INTO jobs (creator, chat_id, thread_id, directory, cron, tz, prompt, next_due_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                j.creator, j.chat_id, j.thread_id, j.directory, j.cron, j.tz, j.prompt,
-                j.next_due_at, now_str()
-            ],
-        )?;
-        Ok(conn.last_insert_rowid())
+        self.write(|conn| {
+                    conn.execute(
+                "INSERT INTO jobs (creator, chat_id, thread_id, directory, cron, tz, prompt, next_due_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    j.creator, j.chat_id, j.thread_id, j.directory, j.cron, j.tz, j.prompt,
+                    j.next_due_at, now_str()
+                ],
+            )?;
+            Ok(conn.last_insert_rowid())
+    })
     }
 
     /// Jobs not removed; of one chat (and topic) when `chat` is given.
     pub fn list_jobs(&self, chat: Option<(i64, i64)>) -> anyhow::Result<Vec<JobRow>> {
-        let conn = self.lock();
-        let rows = match chat {
-            Some((c, t)) => conn
-                .prepare(&format!(
-                    "SELECT {JOB_COLS} FROM jobs WHERE removed_at IS NULL AND chat_id = ?1 AND thread_id = ?2 ORDER BY id"
-                ))?
-                .query_map(params![c, t], job_from_row)?
-                .collect::<Result<Vec<_>, _>>()?,
-            None => conn
-                .prepare(&format!(
-                    "SELECT {JOB_COLS} FROM jobs WHERE removed_at IS NULL ORDER BY id"
-                ))?
-                .query_map([], job_from_row)?
-                .collect::<Result<Vec<_>, _>>()?,
-        };
-        Ok(rows)
+        self.read(|conn| {
+                    let rows = match chat {
+                Some((c, t)) => conn
+                    .prepare(&format!(
+                        "SELECT {JOB_COLS} FROM jobs WHERE removed_at IS NULL AND chat_id = ?1 AND thread_id = ?2 ORDER BY id"
+                    ))?
+                    .query_map(params![c, t], job_from_row)?
+                    .collect::<Result<Vec<_>, _>>()?,
+                None => conn
+                    .prepare(&format!(
+                        "SELECT {JOB_COLS} FROM jobs WHERE removed_at IS NULL ORDER BY id"
+                    ))?
+                    .query_map([], job_from_row)?
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
+            Ok(rows)
+    })
     }
 
     pub fn job(&self, id: i64) -> anyhow::Result<Option<JobRow>> {
-        let conn = self.lock();
-        Ok(conn
-            .query_row(
-                &format!("SELECT {JOB_COLS} FROM jobs WHERE id = ?1 AND removed_at IS NULL"),
-                params![id],
-                job_from_row,
-            )
-            .optional()?)
+        self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    &format!("SELECT {JOB_COLS} FROM jobs WHERE id = ?1 AND removed_at IS NULL"),
+                    params![id],
+                    job_from_row,
+                )
+                .optional()?)
+        })
     }
 
     /// Pause or resume; false if no such job. `next_due_at` is set when resuming.
@@ -190,22 +198,24 @@ impl Store {
         paused: bool,
         next_due_at: Option<&str>,
     ) -> anyhow::Result<bool> {
-        let conn = self.lock();
-        let n = conn.execute(
-            "UPDATE jobs SET paused = ?2, next_due_at = COALESCE(?3, next_due_at)
-             WHERE id = ?1 AND removed_at IS NULL",
-            params![id, paused, next_due_at],
-        )?;
-        Ok(n == 1)
+        self.write(|conn| {
+            let n = conn.execute(
+                "UPDATE jobs SET paused = ?2, next_due_at = COALESCE(?3, next_due_at)
+                 WHERE id = ?1 AND removed_at IS NULL",
+                params![id, paused, next_due_at],
+            )?;
+            Ok(n == 1)
+        })
     }
 
     pub fn remove_job(&self, id: i64) -> anyhow::Result<bool> {
-        let conn = self.lock();
-        let n = conn.execute(
-            "UPDATE jobs SET removed_at = ?2 WHERE id = ?1 AND removed_at IS NULL",
-            params![id, now_str()],
-        )?;
-        Ok(n == 1)
+        self.write(|conn| {
+            let n = conn.execute(
+                "UPDATE jobs SET removed_at = ?2 WHERE id = ?1 AND removed_at IS NULL",
+                params![id, now_str()],
+            )?;
+            Ok(n == 1)
+        })
     }
 
     /// Move a job past a due time: `fired` says whether it actually ran (vs. skipped as missed).
@@ -217,13 +227,14 @@ impl Store {
         next_due_at: &str,
         fired_at: Option<&str>,
     ) -> anyhow::Result<bool> {
-        let conn = self.lock();
-        let n = conn.execute(
-            "UPDATE jobs SET next_due_at = ?3, last_run_at = COALESCE(?4, last_run_at)
-             WHERE id = ?1 AND next_due_at = ?2 AND removed_at IS NULL",
-            params![id, seen_due, next_due_at, fired_at],
-        )?;
-        Ok(n == 1)
+        self.write(|conn| {
+            let n = conn.execute(
+                "UPDATE jobs SET next_due_at = ?3, last_run_at = COALESCE(?4, last_run_at)
+                 WHERE id = ?1 AND next_due_at = ?2 AND removed_at IS NULL",
+                params![id, seen_due, next_due_at, fired_at],
+            )?;
+            Ok(n == 1)
+        })
     }
 }
 

@@ -21,6 +21,30 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 pub use rusqlite::Transaction;
 
+/// How long a statement waits for another writer (another process: the operator CLI) before it
+/// fails.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic while holding the lock leaves SQLite itself consistent (every change is
+    // transactional), so a poisoned mutex is safe to keep using.
+    conn.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Run blocking database work so that it cannot stall the async runtime: on a worker of the
+/// multi-threaded runtime, `block_in_place` hands the worker's other tasks to another thread
+/// first, so a statement waiting (up to [`BUSY_TIMEOUT`]) for another process's write lock, or a
+/// task waiting for our mutex behind it, holds only its own task: Stop buttons, typing, other
+/// chats and the outbox go on. Elsewhere (the operator CLI, blocking threads, single-threaded
+/// test runtimes) it just runs.
+fn off_worker<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// Current time as stored (RFC 3339, UTC, millisecond precision).
 pub fn now_str() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -50,7 +74,11 @@ pub struct ModelRequestRow {
 /// A handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    conn: Arc<Mutex<Connection>>,
+    /// Every write (one at a time, like SQLite itself).
+    writer: Arc<Mutex<Connection>>,
+    /// Reads; the writer itself for an in-memory database (a second connection would be a
+    /// second, empty database).
+    reader: Arc<Mutex<Connection>>,
     /// Masks secrets in everything written to the audit log.
     redactor: Arc<crate::audit::Redactor>,
     /// Called after each audit row is committed (anomaly detection); set once at start-up.
@@ -126,8 +154,13 @@ impl Store {
             set_mode(path, 0o600);
         }
         Self::prepare(&mut conn)?;
+        let reader =
+            Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+        reader.busy_timeout(BUSY_TIMEOUT)?;
+        reader.pragma_update(None, "query_only", "ON")?;
         Ok(Store {
-            conn: Arc::new(Mutex::new(conn)),
+            writer: Arc::new(Mutex::new(conn)),
+            reader: Arc::new(Mutex::new(reader)),
             redactor: Arc::new(crate::audit::Redactor::new(Vec::new())),
             audit_observer: Arc::new(std::sync::OnceLock::new()),
         })
@@ -148,8 +181,10 @@ impl Store {
     pub fn open_in_memory() -> anyhow::Result<Store> {
         let mut conn = Connection::open_in_memory()?;
         Self::prepare(&mut conn)?;
+        let conn = Arc::new(Mutex::new(conn));
         Ok(Store {
-            conn: Arc::new(Mutex::new(conn)),
+            writer: conn.clone(),
+            reader: conn,
             redactor: Arc::new(crate::audit::Redactor::new(Vec::new())),
             audit_observer: Arc::new(std::sync::OnceLock::new()),
         })
@@ -159,17 +194,29 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         schema::migrations()
             .to_latest(conn)
             .context("applying database migrations")?;
         Ok(())
     }
 
+    /// Run `f` on the writer connection, off the async runtime's worker (see [`off_worker`]).
+    fn write<R>(&self, f: impl FnOnce(&mut Connection) -> R) -> R {
+        off_worker(|| f(&mut lock(&self.writer)))
+    }
+
+    /// Run `f` on the reader connection: in WAL mode a reader never waits for a writer, ours or
+    /// another process's, so reads (the gate's lockout check, settings, grants) go on while a
+    /// write waits for a lock.
+    fn read<R>(&self, f: impl FnOnce(&Connection) -> R) -> R {
+        off_worker(|| f(&lock(&self.reader)))
+    }
+
+    /// The writer connection itself, for tests that inspect or plant rows.
+    #[cfg(test)]
     fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite itself consistent (every change is
-        // transactional), so a poisoned mutex is safe to keep using.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.writer)
     }
 
     /// Run `f` in one transaction; committed only if `f` returns Ok.
@@ -177,11 +224,12 @@ impl Store {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
     ) -> anyhow::Result<T> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        self.write(|conn| {
+            let tx = conn.transaction()?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
     }
 
     // ----- intake inbox -------------------------------------------------------------------
@@ -212,27 +260,29 @@ impl Store {
 
     /// The offset to pass to `getUpdates`: one past the newest stored update.
     pub fn telegram_offset(&self) -> anyhow::Result<i64> {
-        let conn = self.lock();
-        let v: Option<String> = conn
-            .query_row(
-                "SELECT value FROM kv WHERE key = 'telegram_offset'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+        self.read(|conn| {
+            let v: Option<String> = conn
+                .query_row(
+                    "SELECT value FROM kv WHERE key = 'telegram_offset'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+        })
     }
 
     /// Updates stored but not yet fully handled (oldest first): re-dispatched at start-up.
     pub fn pending_updates(&self) -> anyhow::Result<Vec<(i64, String)>> {
-        let conn = self.lock();
-        let mut st = conn.prepare(
-            "SELECT update_id, payload FROM telegram_updates WHERE state = 'pending' ORDER BY update_id",
-        )?;
-        let rows = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.read(|conn| {
+                    let mut st = conn.prepare(
+                "SELECT update_id, payload FROM telegram_updates WHERE state = 'pending' ORDER BY update_id",
+            )?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+    })
     }
 
     /// Mark updates handled, together with durable replies, atomically.
@@ -252,30 +302,33 @@ impl Store {
     // ----- users and chats ----------------------------------------------------------------
 
     pub fn touch_user(&self, user_id: i64, username: Option<&str>) -> anyhow::Result<()> {
-        let now = now_str();
-        self.lock().execute(
-            "INSERT INTO users (user_id, username, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
-             ON CONFLICT(user_id) DO UPDATE SET username = excluded.username, last_seen = excluded.last_seen",
-            params![user_id, username, now],
-        )?;
-        Ok(())
+        self.write(|conn| {
+            let now = now_str();
+            conn.execute(
+                "INSERT INTO users (user_id, username, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT(user_id) DO UPDATE SET username = excluded.username, last_seen = excluded.last_seen",
+                params![user_id, username, now],
+            )?;
+            Ok(())
+    })
     }
 
     pub fn chat_settings(&self, chat_id: i64, thread_id: i64) -> anyhow::Result<ChatSettings> {
-        let conn = self.lock();
-        let row = conn
-            .query_row(
-                "SELECT current_dir, verbose FROM chats WHERE chat_id = ?1 AND thread_id = ?2",
-                params![chat_id, thread_id],
-                |r| {
-                    Ok(ChatSettings {
-                        current_dir: r.get(0)?,
-                        verbose: r.get::<_, Option<i64>>(1)?.map(|v| v as u8),
-                    })
-                },
-            )
-            .optional()?;
-        Ok(row.unwrap_or_default())
+        self.read(|conn| {
+            let row = conn
+                .query_row(
+                    "SELECT current_dir, verbose FROM chats WHERE chat_id = ?1 AND thread_id = ?2",
+                    params![chat_id, thread_id],
+                    |r| {
+                        Ok(ChatSettings {
+                            current_dir: r.get(0)?,
+                            verbose: r.get::<_, Option<i64>>(1)?.map(|v| v as u8),
+                        })
+                    },
+                )
+                .optional()?;
+            Ok(row.unwrap_or_default())
+        })
     }
 
     pub fn save_chat_settings(
@@ -285,14 +338,16 @@ impl Store {
         kind: &str,
         s: &ChatSettings,
     ) -> anyhow::Result<()> {
-        self.lock().execute(
-            "INSERT INTO chats (chat_id, thread_id, kind, current_dir, verbose, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(chat_id, thread_id) DO UPDATE SET kind = excluded.kind,
-                 current_dir = excluded.current_dir, verbose = excluded.verbose, updated_at = excluded.updated_at",
-            params![chat_id, thread_id, kind, s.current_dir, s.verbose.map(i64::from), now_str()],
-        )?;
-        Ok(())
+        self.write(|conn| {
+            conn.execute(
+                "INSERT INTO chats (chat_id, thread_id, kind, current_dir, verbose, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(chat_id, thread_id) DO UPDATE SET kind = excluded.kind,
+                     current_dir = excluded.current_dir, verbose = excluded.verbose, updated_at = excluded.updated_at",
+                params![chat_id, thread_id, kind, s.current_dir, s.verbose.map(i64::from), now_str()],
+            )?;
+            Ok(())
+    })
     }
 
     // ----- sessions -----------------------------------------------------------------------
@@ -305,17 +360,18 @@ impl Store {
         thread_id: i64,
         directory: &str,
     ) -> anyhow::Result<Option<SessionRow>> {
-        let conn = self.lock();
-        Ok(conn
-            .query_row(
-                &format!(
-                    "SELECT {SESSION_COLS} FROM sessions WHERE user_id = ?1 AND chat_id = ?2 AND thread_id = ?3
-                     AND directory = ?4 AND active = 1 ORDER BY last_used_at DESC LIMIT 1"
-                ),
-                params![user_id, chat_id, thread_id, directory],
-                session_from_row,
-            )
-            .optional()?)
+        self.read(|conn| {
+                    Ok(conn
+                .query_row(
+                    &format!(
+                        "SELECT {SESSION_COLS} FROM sessions WHERE user_id = ?1 AND chat_id = ?2 AND thread_id = ?3
+                         AND directory = ?4 AND active = 1 ORDER BY last_used_at DESC LIMIT 1"
+                    ),
+                    params![user_id, chat_id, thread_id, directory],
+                    session_from_row,
+                )
+                .optional()?)
+    })
     }
 
     /// Forget the active session so the next message starts fresh (`/new`).
@@ -326,10 +382,12 @@ impl Store {
         thread_id: i64,
         directory: &str,
     ) -> anyhow::Result<usize> {
-        Ok(self.lock().execute(
-            "UPDATE sessions SET active = 0 WHERE user_id = ?1 AND chat_id = ?2 AND thread_id = ?3 AND directory = ?4",
-            params![user_id, chat_id, thread_id, directory],
-        )?)
+        self.write(|conn| {
+            Ok(conn.execute(
+                "UPDATE sessions SET active = 0 WHERE user_id = ?1 AND chat_id = ?2 AND thread_id = ?3 AND directory = ?4",
+                params![user_id, chat_id, thread_id, directory],
+            )?)
+    })
     }
 
     /// This user's sessions in this chat, newest first.
@@ -340,18 +398,19 @@ impl Store {
         thread_id: i64,
         limit: usize,
     ) -> anyhow::Result<Vec<SessionRow>> {
-        let conn = self.lock();
-        let mut st = conn.prepare(&format!(
-            "SELECT {SESSION_COLS} FROM sessions WHERE user_id = ?1 AND chat_id = ?2 AND thread_id = ?3
-             ORDER BY last_used_at DESC, id DESC LIMIT ?4"
-        ))?;
-        let rows = st
-            .query_map(
-                params![user_id, chat_id, thread_id, limit as i64],
-                session_from_row,
-            )?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.read(|conn| {
+                    let mut st = conn.prepare(&format!(
+                "SELECT {SESSION_COLS} FROM sessions WHERE user_id = ?1 AND chat_id = ?2 AND thread_id = ?3
+                 ORDER BY last_used_at DESC, id DESC LIMIT ?4"
+            ))?;
+            let rows = st
+                .query_map(
+                    params![user_id, chat_id, thread_id, limit as i64],
+                    session_from_row,
+                )?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+    })
     }
 
     /// Make `claude_session_id` the active session of its (user, chat, directory); used by
@@ -450,15 +509,16 @@ impl Store {
 
     /// Real spend of `user_id` today (UTC) and the number of runs.
     pub fn cost_today(&self, user_id: i64) -> anyhow::Result<(f64, i64)> {
-        let conn = self.lock();
-        Ok(conn
-            .query_row(
-                "SELECT cost_usd, runs FROM cost_ledger WHERE user_id = ?1 AND day = ?2",
-                params![user_id, today()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?
-            .unwrap_or((0.0, 0)))
+        self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT cost_usd, runs FROM cost_ledger WHERE user_id = ?1 AND day = ?2",
+                    params![user_id, today()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?
+                .unwrap_or((0.0, 0)))
+        })
     }
 
     /// A message with live buttons was sent (see the `live_messages` table).
@@ -469,119 +529,131 @@ impl Store {
         message_id: i64,
         kind: &str,
     ) -> anyhow::Result<()> {
-        self.lock().execute(
-            "INSERT OR REPLACE INTO live_messages (chat_id, thread_id, message_id, kind, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![chat_id, thread_id, message_id, kind, chrono::Utc::now().to_rfc3339()],
-        )?;
-        Ok(())
+        self.write(|conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO live_messages (chat_id, thread_id, message_id, kind, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![chat_id, thread_id, message_id, kind, chrono::Utc::now().to_rfc3339()],
+            )?;
+            Ok(())
+    })
     }
 
     /// Its buttons are gone (edited away or the message deleted).
     pub fn live_message_remove(&self, chat_id: i64, message_id: i64) -> anyhow::Result<()> {
-        self.lock().execute(
-            "DELETE FROM live_messages WHERE chat_id = ?1 AND message_id = ?2",
-            params![chat_id, message_id],
-        )?;
-        Ok(())
+        self.write(|conn| {
+            conn.execute(
+                "DELETE FROM live_messages WHERE chat_id = ?1 AND message_id = ?2",
+                params![chat_id, message_id],
+            )?;
+            Ok(())
+        })
     }
 
     /// Every message left with live buttons by an earlier run: (chat, thread, message, kind).
     pub fn live_messages(&self) -> anyhow::Result<Vec<(i64, i64, i64, String)>> {
-        let conn = self.lock();
-        let mut st = conn.prepare(
-            "SELECT chat_id, thread_id, message_id, kind FROM live_messages ORDER BY created_at",
-        )?;
-        let rows = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.read(|conn| {
+                    let mut st = conn.prepare(
+                "SELECT chat_id, thread_id, message_id, kind FROM live_messages ORDER BY created_at",
+            )?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+    })
     }
 
     /// Chats with updates still pending (they will be re-run).
     pub fn chats_with_pending_updates(&self) -> anyhow::Result<Vec<(i64, i64)>> {
-        let conn = self.lock();
-        let mut st = conn.prepare(
-            "SELECT DISTINCT chat_id, thread_id FROM telegram_updates WHERE state = 'pending' AND chat_id IS NOT NULL",
-        )?;
-        let rows = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.read(|conn| {
+                    let mut st = conn.prepare(
+                "SELECT DISTINCT chat_id, thread_id FROM telegram_updates WHERE state = 'pending' AND chat_id IS NOT NULL",
+            )?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+    })
     }
 
     /// One model request as the egress gateway saw it.
     pub fn record_model_request(&self, r: &ModelRequestRow) -> anyhow::Result<()> {
-        self.lock().execute(
-            "INSERT INTO model_requests (at, user_id, chat_id, label, model, status, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd, duration_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            params![
-                chrono::Utc::now().to_rfc3339(),
-                r.user_id,
-                r.chat_id,
-                r.label,
-                r.model,
-                r.status,
-                r.input_tokens as i64,
-                r.output_tokens as i64,
-                r.cache_creation_tokens as i64,
-                r.cache_read_tokens as i64,
-                r.cost_usd,
-                r.duration_ms as i64,
-            ],
-        )?;
-        Ok(())
+        self.write(|conn| {
+            conn.execute(
+                "INSERT INTO model_requests (at, user_id, chat_id, label, model, status, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd, duration_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    chrono::Utc::now().to_rfc3339(),
+                    r.user_id,
+                    r.chat_id,
+                    r.label,
+                    r.model,
+                    r.status,
+                    r.input_tokens as i64,
+                    r.output_tokens as i64,
+                    r.cache_creation_tokens as i64,
+                    r.cache_read_tokens as i64,
+                    r.cost_usd,
+                    r.duration_ms as i64,
+                ],
+            )?;
+            Ok(())
+    })
     }
 
     /// What the gateway saw `user_id` (or everyone, with `None`) spend today (UTC), in USD.
     pub fn model_cost_today(&self, user_id: Option<i64>) -> anyhow::Result<f64> {
-        let day = today();
-        let conn = self.lock();
-        Ok(match user_id {
-            Some(u) => conn.query_row(
-                "SELECT COALESCE(SUM(cost_usd), 0) FROM model_requests WHERE user_id = ?1 AND substr(at, 1, 10) = ?2",
-                params![u, day],
-                |r| r.get(0),
-            )?,
-            None => conn.query_row(
-                "SELECT COALESCE(SUM(cost_usd), 0) FROM model_requests WHERE substr(at, 1, 10) = ?1",
-                params![day],
-                |r| r.get(0),
-            )?,
-        })
+        self.read(|conn| {
+            let day = today();
+                    Ok(match user_id {
+                Some(u) => conn.query_row(
+                    "SELECT COALESCE(SUM(cost_usd), 0) FROM model_requests WHERE user_id = ?1 AND substr(at, 1, 10) = ?2",
+                    params![u, day],
+                    |r| r.get(0),
+                )?,
+                None => conn.query_row(
+                    "SELECT COALESCE(SUM(cost_usd), 0) FROM model_requests WHERE substr(at, 1, 10) = ?1",
+                    params![day],
+                    |r| r.get(0),
+                )?,
+            })
+    })
     }
 
     /// The newest model requests (for tests and `doctor`), newest first.
     pub fn model_requests(&self, limit: usize) -> anyhow::Result<Vec<ModelRequestRow>> {
-        let conn = self.lock();
-        let mut st = conn.prepare(
-            "SELECT user_id, chat_id, label, model, status, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd, duration_ms
-             FROM model_requests ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = st.query_map(params![limit as i64], |r| {
-            Ok(ModelRequestRow {
-                user_id: r.get(0)?,
-                chat_id: r.get(1)?,
-                label: r.get(2)?,
-                model: r.get(3)?,
-                status: r.get(4)?,
-                input_tokens: r.get::<_, i64>(5)? as u64,
-                output_tokens: r.get::<_, i64>(6)? as u64,
-                cache_creation_tokens: r.get::<_, i64>(7)? as u64,
-                cache_read_tokens: r.get::<_, i64>(8)? as u64,
-                cost_usd: r.get(9)?,
-                duration_ms: r.get::<_, i64>(10)? as u64,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|conn| {
+                    let mut st = conn.prepare(
+                "SELECT user_id, chat_id, label, model, status, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd, duration_ms
+                 FROM model_requests ORDER BY id DESC LIMIT ?1",
+            )?;
+            let rows = st.query_map(params![limit as i64], |r| {
+                Ok(ModelRequestRow {
+                    user_id: r.get(0)?,
+                    chat_id: r.get(1)?,
+                    label: r.get(2)?,
+                    model: r.get(3)?,
+                    status: r.get(4)?,
+                    input_tokens: r.get::<_, i64>(5)? as u64,
+                    output_tokens: r.get::<_, i64>(6)? as u64,
+                    cache_creation_tokens: r.get::<_, i64>(7)? as u64,
+                    cache_read_tokens: r.get::<_, i64>(8)? as u64,
+                    cost_usd: r.get(9)?,
+                    duration_ms: r.get::<_, i64>(10)? as u64,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+    })
     }
 
     /// Real spend of all users today (UTC).
     pub fn cost_today_all(&self) -> anyhow::Result<f64> {
-        Ok(self.lock().query_row(
-            "SELECT COALESCE(SUM(cost_usd), 0) FROM cost_ledger WHERE day = ?1",
-            params![today()],
-            |r| r.get(0),
-        )?)
+        self.read(|conn| {
+            Ok(conn.query_row(
+                "SELECT COALESCE(SUM(cost_usd), 0) FROM cost_ledger WHERE day = ?1",
+                params![today()],
+                |r| r.get(0),
+            )?)
+        })
     }
 
     // ----- grants -------------------------------------------------------------------------
@@ -610,154 +682,168 @@ impl Store {
         session_id: Option<&str>,
         covers: impl Fn(&str) -> bool,
     ) -> anyhow::Result<Option<i64>> {
-        let conn = self.lock();
-        let mut st = conn.prepare(
-            "SELECT id, footprint FROM grants WHERE chat_id = ?1 AND thread_id = ?2 AND user_id = ?3 AND scope = ?4
-               AND revoked_at IS NULL AND footprint IS NOT NULL
-               AND (expires_at IS NULL OR expires_at > ?5)
-               AND (session_id IS NULL OR session_id = ?6)
-             ORDER BY id DESC",
-        )?;
-        let rows = st.query_map(
-            params![chat_id, thread_id, user_id, scope, now_str(), session_id],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
-        )?;
-        for row in rows {
-            let (id, footprint) = row?;
-            if covers(&footprint) {
-                return Ok(Some(id));
+        self.read(|conn| {
+                    let mut st = conn.prepare(
+                "SELECT id, footprint FROM grants WHERE chat_id = ?1 AND thread_id = ?2 AND user_id = ?3 AND scope = ?4
+                   AND revoked_at IS NULL AND footprint IS NOT NULL
+                   AND (expires_at IS NULL OR expires_at > ?5)
+                   AND (session_id IS NULL OR session_id = ?6)
+                 ORDER BY id DESC",
+            )?;
+            let rows = st.query_map(
+                params![chat_id, thread_id, user_id, scope, now_str(), session_id],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            )?;
+            for row in rows {
+                let (id, footprint) = row?;
+                if covers(&footprint) {
+                    return Ok(Some(id));
+                }
             }
-        }
-        Ok(None)
+            Ok(None)
+    })
     }
 
     /// Live grants of this chat, newest first.
     pub fn list_grants(&self, chat_id: i64, thread_id: i64) -> anyhow::Result<Vec<GrantRow>> {
-        let conn = self.lock();
-        let mut st = conn.prepare(
-            "SELECT id, user_id, scope, session_id, expires_at, footprint FROM grants
-             WHERE chat_id = ?1 AND thread_id = ?2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)
-             ORDER BY id DESC",
-        )?;
-        let rows = st
-            .query_map(params![chat_id, thread_id, now_str()], |r| {
-                Ok(GrantRow {
-                    id: r.get(0)?,
-                    user_id: r.get(1)?,
-                    scope: r.get(2)?,
-                    session_id: r.get(3)?,
-                    expires_at: r.get(4)?,
-                    footprint: r.get(5)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.read(|conn| {
+                    let mut st = conn.prepare(
+                "SELECT id, user_id, scope, session_id, expires_at, footprint FROM grants
+                 WHERE chat_id = ?1 AND thread_id = ?2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)
+                 ORDER BY id DESC",
+            )?;
+            let rows = st
+                .query_map(params![chat_id, thread_id, now_str()], |r| {
+                    Ok(GrantRow {
+                        id: r.get(0)?,
+                        user_id: r.get(1)?,
+                        scope: r.get(2)?,
+                        session_id: r.get(3)?,
+                        expires_at: r.get(4)?,
+                        footprint: r.get(5)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+    })
     }
 
     /// Revoke a grant of this chat; false if there was no such live grant.
     pub fn revoke_grant(&self, chat_id: i64, thread_id: i64, id: i64) -> anyhow::Result<bool> {
-        Ok(self.lock().execute(
-            "UPDATE grants SET revoked_at = ?4 WHERE id = ?1 AND chat_id = ?2 AND thread_id = ?3 AND revoked_at IS NULL",
-            params![id, chat_id, thread_id, now_str()],
-        )? > 0)
+        self.write(|conn| {
+            Ok(conn.execute(
+                "UPDATE grants SET revoked_at = ?4 WHERE id = ?1 AND chat_id = ?2 AND thread_id = ?3 AND revoked_at IS NULL",
+                params![id, chat_id, thread_id, now_str()],
+            )? > 0)
+    })
     }
 
     // ----- TOTP -------------------------------------------------------------------------
 
     pub fn set_totp_secret(&self, user_id: i64, secret_b32: &str) -> anyhow::Result<()> {
-        self.lock().execute(
-            "INSERT INTO totp_secrets (user_id, secret, created_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT(user_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at, last_step = 0",
-            params![user_id, secret_b32, now_str()],
-        )?;
-        Ok(())
+        self.write(|conn| {
+            conn.execute(
+                "INSERT INTO totp_secrets (user_id, secret, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(user_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at, last_step = 0",
+                params![user_id, secret_b32, now_str()],
+            )?;
+            Ok(())
+    })
     }
 
     /// (secret in base32, last accepted step)
     pub fn totp_secret(&self, user_id: i64) -> anyhow::Result<Option<(String, u64)>> {
-        let conn = self.lock();
-        Ok(conn
-            .query_row(
-                "SELECT secret, last_step FROM totp_secrets WHERE user_id = ?1",
-                params![user_id],
-                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
-            )
-            .optional()?)
+        self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT secret, last_step FROM totp_secrets WHERE user_id = ?1",
+                    params![user_id],
+                    |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
+                )
+                .optional()?)
+        })
     }
 
     /// Accept time step `step` for `user_id` only if it is newer than the last accepted one
     /// (atomic: the same code can never be used twice).
     pub fn consume_totp_step(&self, user_id: i64, step: u64) -> anyhow::Result<bool> {
-        Ok(self.lock().execute(
-            "UPDATE totp_secrets SET last_step = ?2 WHERE user_id = ?1 AND last_step < ?2",
-            params![user_id, step as i64],
-        )? > 0)
+        self.write(|conn| {
+            Ok(conn.execute(
+                "UPDATE totp_secrets SET last_step = ?2 WHERE user_id = ?1 AND last_step < ?2",
+                params![user_id, step as i64],
+            )? > 0)
+        })
     }
 
     // ----- lockouts -----------------------------------------------------------------------
 
     /// Why `user_id` is locked out, if it is (an expired lockout no longer counts).
     pub fn lockout_of(&self, user_id: i64) -> anyhow::Result<Option<String>> {
-        let conn = self.lock();
-        Ok(conn
-            .query_row(
-                "SELECT reason FROM lockouts WHERE user_id = ?1 AND (until IS NULL OR until > ?2)",
-                params![user_id, now_str()],
-                |r| r.get(0),
-            )
-            .optional()?)
+        self.read(|conn| {
+                    Ok(conn
+                .query_row(
+                    "SELECT reason FROM lockouts WHERE user_id = ?1 AND (until IS NULL OR until > ?2)",
+                    params![user_id, now_str()],
+                    |r| r.get(0),
+                )
+                .optional()?)
+    })
     }
 
     /// Lock `user_id` out until `until` (RFC 3339) or, with `None`, until unlocked.
     pub fn lock_out(&self, user_id: i64, reason: &str, until: Option<&str>) -> anyhow::Result<()> {
-        self.lock().execute(
-            "INSERT INTO lockouts (user_id, reason, locked_at, until) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(user_id) DO UPDATE SET reason = excluded.reason, locked_at = excluded.locked_at, until = excluded.until",
-            params![user_id, reason, now_str(), until],
-        )?;
-        Ok(())
+        self.write(|conn| {
+            conn.execute(
+                "INSERT INTO lockouts (user_id, reason, locked_at, until) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(user_id) DO UPDATE SET reason = excluded.reason, locked_at = excluded.locked_at, until = excluded.until",
+                params![user_id, reason, now_str(), until],
+            )?;
+            Ok(())
+    })
     }
 
     pub fn unlock(&self, user_id: i64) -> anyhow::Result<bool> {
-        Ok(self
-            .lock()
-            .execute("DELETE FROM lockouts WHERE user_id = ?1", params![user_id])?
-            > 0)
+        self.write(|conn| {
+            Ok(conn.execute("DELETE FROM lockouts WHERE user_id = ?1", params![user_id])? > 0)
+        })
     }
 
     /// Record a tool call (input and reason redacted, like audit details: a command line may
     /// carry a token or a URL with credentials).
     pub fn record_tool_use(&self, t: &ToolUseRecord<'_>) -> anyhow::Result<()> {
-        let input = self.redactor.redact(t.input).into_owned();
-        let reason = t.reason.map(|r| self.redactor.redact(r).into_owned());
-        self.lock().execute(
-            "INSERT INTO tool_usage (claude_session_id, user_id, chat_id, tool_name, input, decision, reason, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![t.claude_session_id, t.user_id, t.chat_id, t.tool_name, input, t.decision, reason, now_str()],
-        )?;
-        Ok(())
+        self.write(|conn| {
+            let input = self.redactor.redact(t.input).into_owned();
+            let reason = t.reason.map(|r| self.redactor.redact(r).into_owned());
+            conn.execute(
+                "INSERT INTO tool_usage (claude_session_id, user_id, chat_id, tool_name, input, decision, reason, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![t.claude_session_id, t.user_id, t.chat_id, t.tool_name, input, t.decision, reason, now_str()],
+            )?;
+            Ok(())
+    })
     }
 
     // ----- outbox -------------------------------------------------------------------------
 
     pub fn outbox_pending(&self) -> anyhow::Result<Vec<OutboxRow>> {
-        let conn = self.lock();
-        let mut st = conn.prepare(
-            "SELECT id, chat_id, thread_id, html, reply_to, attempts FROM outbox ORDER BY id",
-        )?;
-        let rows = st
-            .query_map([], |r| {
-                Ok(OutboxRow {
-                    id: r.get(0)?,
-                    chat_id: r.get(1)?,
-                    thread_id: r.get(2)?,
-                    html: r.get(3)?,
-                    reply_to: r.get(4)?,
-                    attempts: r.get(5)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.read(|conn| {
+            let mut st = conn.prepare(
+                "SELECT id, chat_id, thread_id, html, reply_to, attempts FROM outbox ORDER BY id",
+            )?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok(OutboxRow {
+                        id: r.get(0)?,
+                        chat_id: r.get(1)?,
+                        thread_id: r.get(2)?,
+                        html: r.get(3)?,
+                        reply_to: r.get(4)?,
+                        attempts: r.get(5)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
     }
 
     pub fn outbox_insert(&self, r: &NewOutbox) -> anyhow::Result<i64> {
@@ -765,17 +851,20 @@ impl Store {
     }
 
     pub fn outbox_delete(&self, id: i64) -> anyhow::Result<()> {
-        self.lock()
-            .execute("DELETE FROM outbox WHERE id = ?1", params![id])?;
-        Ok(())
+        self.write(|conn| {
+            conn.execute("DELETE FROM outbox WHERE id = ?1", params![id])?;
+            Ok(())
+        })
     }
 
     pub fn outbox_failed_attempt(&self, id: i64, error: &str) -> anyhow::Result<()> {
-        self.lock().execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
-            params![id, error],
-        )?;
-        Ok(())
+        self.write(|conn| {
+            conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                params![id, error],
+            )?;
+            Ok(())
+        })
     }
 
     // ----- audit --------------------------------------------------------------------------
@@ -831,46 +920,49 @@ impl Store {
         after_id: i64,
         limit: usize,
     ) -> anyhow::Result<Vec<crate::audit::chain::AuditEntry>> {
-        let conn = self.lock();
-        let mut st = conn.prepare(
-            "SELECT id, at, user_id, chat_id, event, risk, details, prev_hash, hash FROM audit_log
-             WHERE id > ?1 ORDER BY id LIMIT ?2",
-        )?;
-        let rows = st
-            .query_map(params![after_id, limit as i64], |r| {
-                Ok(crate::audit::chain::AuditEntry {
-                    id: r.get(0)?,
-                    at: r.get(1)?,
-                    user_id: r.get(2)?,
-                    chat_id: r.get(3)?,
-                    event: r.get(4)?,
-                    risk: r.get(5)?,
-                    details: r.get(6)?,
-                    prev_hash: r.get(7)?,
-                    hash: r.get(8)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.read(|conn| {
+                    let mut st = conn.prepare(
+                "SELECT id, at, user_id, chat_id, event, risk, details, prev_hash, hash FROM audit_log
+                 WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = st
+                .query_map(params![after_id, limit as i64], |r| {
+                    Ok(crate::audit::chain::AuditEntry {
+                        id: r.get(0)?,
+                        at: r.get(1)?,
+                        user_id: r.get(2)?,
+                        chat_id: r.get(3)?,
+                        event: r.get(4)?,
+                        risk: r.get(5)?,
+                        details: r.get(6)?,
+                        prev_hash: r.get(7)?,
+                        hash: r.get(8)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+    })
     }
 
     /// The newest audit rows (for `ccgate audit tail`), oldest first.
     pub fn audit_tail(&self, n: usize) -> anyhow::Result<Vec<crate::audit::chain::AuditEntry>> {
-        let last: i64 =
-            self.lock()
-                .query_row("SELECT COALESCE(MAX(id), 0) FROM audit_log", [], |r| {
-                    r.get(0)
-                })?;
+        let last: i64 = self.read(|conn| {
+            conn.query_row("SELECT COALESCE(MAX(id), 0) FROM audit_log", [], |r| {
+                r.get(0)
+            })
+        })?;
         self.audit_rows((last - n as i64).max(0), n)
     }
 
     /// Count audit rows of one event kind (tests and `/status`).
     pub fn audit_count(&self, event: &str) -> anyhow::Result<i64> {
-        Ok(self.lock().query_row(
-            "SELECT COUNT(*) FROM audit_log WHERE event = ?1",
-            params![event],
-            |r| r.get(0),
-        )?)
+        self.read(|conn| {
+            Ok(conn.query_row(
+                "SELECT COUNT(*) FROM audit_log WHERE event = ?1",
+                params![event],
+                |r| r.get(0),
+            )?)
+        })
     }
 }
 
