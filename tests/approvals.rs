@@ -75,6 +75,12 @@ async fn a_write_outside_asks_runs_once_approved_and_the_button_cannot_be_replay
     h.send(&bash(&format!("touch {}", target2.display())));
     let p2 = prompt_after(&h, USER, mark).await;
     assert_ne!(button_data(&p2, "Allow once"), allow);
+    // The stale press has been handled (answered and audited) before we look for its effect;
+    // the short pause then gives a wrongly honoured press time to run the command.
+    support::wait_for("the stale press answered and audited", || {
+        h.tg.unanswered_callbacks().is_empty() && h.audit_count("approval_stale_press") >= 1
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!target2.exists(), "not run without its own approval");
     h.tg.inject_callback(USER, USER, p2.message_id, &button_data(&p2, "Deny"));

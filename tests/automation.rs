@@ -129,6 +129,15 @@ actions = ["opened"]
 project = "proj"
 chats = [{USER}]
 prompt = "Summarise this new issue in one sentence."
+
+[[trigger]]
+name = "pr-notes"
+provider = "github"
+event = "pull_request"
+actions = ["opened"]
+project = "proj"
+chats = [{USER}]
+prompt = "Note this pull request."
 "#
         ),
     );
@@ -150,14 +159,15 @@ prompt = "Summarise this new issue in one sentence."
     .to_string()
     .into_bytes();
     let sig = format!("sha256={}", hmac_hex(GH_SECRET, &[&body]));
-    let headers = |sig: &str, delivery: &str| {
+    let headers_for = |event: &'static str, sig: &str, delivery: &str| {
         vec![
-            ("x-github-event", hv("issues")),
+            ("x-github-event", hv(event)),
             ("x-github-delivery", hv(delivery)),
             ("x-hub-signature-256", hv(sig)),
             ("content-type", hv("application/json")),
         ]
     };
+    let headers = |sig: &str, delivery: &str| headers_for("issues", sig, delivery);
 
     // Refused before anything runs: no signature, a wrong one, a tampered body.
     let (s, _) = http
@@ -255,8 +265,35 @@ prompt = "Summarise this new issue in one sentence."
         assert_eq!(s, 200, "{text}");
         assert!(text.contains("duplicate"), "{text}");
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(h.model.request_count(), requests);
+    // The marker: a fresh delivery (another trigger) published after the replays runs to its
+    // answer. The bus is first in, first out, so a replay that had been let through would have
+    // been dispatched before it; every model request since is the fresh run's.
+    let pr =
+        serde_json::json!({"action": "opened", "pull_request": {"title": "Marker pull request"}})
+            .to_string()
+            .into_bytes();
+    let pr_sig = format!("sha256={}", hmac_hex(GH_SECRET, &[&pr]));
+    let (s, text) = http
+        .post(
+            "/webhooks/github",
+            &headers_for("pull_request", &pr_sig, "d3"),
+            pr,
+        )
+        .await;
+    assert_eq!(s, 202, "{text}");
+    h.wait_message(USER, "the fresh delivery's answer", |m| {
+        m.text.contains("pr-notes")
+    })
+    .await;
+    let since: Vec<String> = h.model.last_prompt_texts()[requests..].to_vec();
+    assert!(!since.is_empty(), "the fresh delivery ran");
+    assert!(
+        since
+            .iter()
+            .all(|p| p.contains("Marker pull request") && !p.contains("Crash on start")),
+        "only the fresh delivery reached Claude: {since:?}"
+    );
+    assert_eq!(h.model.request_count(), requests + since.len());
     assert_eq!(
         h.tg.messages(USER)
             .iter()
@@ -284,7 +321,8 @@ prompt = "Summarise this new issue in one sentence."
     for needle in [
         "ccgate_webhook_requests_total{provider=\"github\",outcome=\"unauthorized\"} 5",
         "ccgate_webhook_requests_total{provider=\"github\",outcome=\"replay\"} 2",
-        "ccgate_webhook_requests_total{provider=\"github\",outcome=\"accepted\"} 1",
+        // d1 and the fresh d3.
+        "ccgate_webhook_requests_total{provider=\"github\",outcome=\"accepted\"} 2",
         "ccgate_claude_runs_total{kind=\"webhook\"",
         "ccgate_queue_depth{queue=\"outbox\"}",
     ] {
@@ -457,11 +495,6 @@ async fn telegram_webhook_mode_requires_the_secret_header() {
     .await;
     // Telegram retrying the same update does not run it twice.
     assert_eq!(http.post("/tg/hook", &ok, body.clone()).await.0, 200);
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(h.finals(USER).len(), 1);
-    assert_eq!(h.tg.received("getUpdates"), 0, "no polling in webhook mode");
-
-    // Jobs are managed from chat.
     let send_via_hook = |text: &str| {
         h.tg.inject_message(USER, USER, text);
         h.tg.injected_updates()
@@ -471,6 +504,27 @@ async fn telegram_webhook_mode_requires_the_secret_header() {
             .to_string()
             .into_bytes()
     };
+    // The marker: a new update through the hook gets its answer. Turns in a chat run one after
+    // another, so a re-run of the retried update would have answered before it.
+    let b = send_via_hook("and a second one");
+    assert_eq!(http.post("/tg/hook", &ok, b).await.0, 200);
+    h.wait_message(USER, "the second answer", |m| {
+        m.text.contains("FAKE: you said and a second one")
+    })
+    .await;
+    let finals = h.finals(USER);
+    assert_eq!(finals.len(), 2, "one answer per update");
+    assert_eq!(
+        finals
+            .iter()
+            .filter(|m| m.text.contains("FAKE: you said hello through the webhook"))
+            .count(),
+        1,
+        "the retried update was answered once"
+    );
+    assert_eq!(h.tg.received("getUpdates"), 0, "no polling in webhook mode");
+
+    // Jobs are managed from chat.
     let b =
         send_via_hook("/schedule add \"0 9 * * 1-5 Europe/Berlin\" summarise yesterday's commits");
     assert_eq!(http.post("/tg/hook", &ok, b).await.0, 200);

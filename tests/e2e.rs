@@ -281,10 +281,20 @@ async fn crash_between_receive_and_reply_reprocesses_exactly_once() {
         m.text.contains("FAKE: ok")
     })
     .await;
-    // Give a duplicate every chance to appear.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The marker: a later message in the same chat gets its answer. Turns in a chat run one
+    // after another and the re-run was dispatched at start-up, so a duplicate would be first.
+    h.send("after the crash");
+    h.wait_message(USER, "the later answer", |m| {
+        m.text.contains("FAKE: you said after the crash")
+    })
+    .await;
     let answers = h.finals(USER);
-    assert_eq!(answers.len(), 1, "exactly one answer: {answers:?}");
+    assert_eq!(answers.len(), 2, "exactly one answer each: {answers:?}");
+    assert!(answers[0].text.contains("FAKE: ok"), "{answers:?}");
+    assert!(
+        answers[1].text.contains("FAKE: you said after the crash"),
+        "{answers:?}"
+    );
     let runs = h
         .model
         .last_prompt_texts()
@@ -315,9 +325,25 @@ async fn failed_poll_neither_loses_nor_repeats_an_update() {
         m.text.contains("FAKE: you said only once")
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(h.finals(USER).len(), 1);
+    // The marker: the next message gets its answer. The failed poll's update would be
+    // delivered again before it, and turns in a chat run one after another.
+    let next = h.send("and then the next one");
+    h.wait_message(USER, "the next answer", |m| {
+        m.text.contains("FAKE: you said and then the next one")
+    })
+    .await;
+    let finals = h.finals(USER);
+    assert_eq!(finals.len(), 2, "one answer each: {finals:?}");
+    assert_eq!(
+        finals
+            .iter()
+            .filter(|m| m.text.contains("FAKE: you said only once"))
+            .count(),
+        1,
+        "{finals:?}"
+    );
     assert!(h.tg.confirmed_offset() > id);
+    assert!(h.tg.confirmed_offset() > next);
     assert_eq!(
         h.model
             .last_prompt_texts()

@@ -240,6 +240,15 @@ fn nothing_survives_the_lifeline() {
         assert!(t0.elapsed().as_secs() < 10, "the grandchild never ran");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    // And it keeps rewriting the marker, so a survivor would show as a change below.
+    let first = std::fs::read_to_string(&marker).unwrap();
+    while std::fs::read_to_string(&marker).unwrap() == first {
+        assert!(
+            t0.elapsed().as_secs() < 10,
+            "the grandchild never rewrote the marker"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     drop(lifeline);
     let status = child.wait().unwrap();
     assert!(!status.success());

@@ -170,8 +170,18 @@ async fn strangers_are_ignored_silently_and_audited() {
     h.stop().await;
     h.set_env("ALLOWED_USERS", "");
     h.start().await;
-    h.send("hello?");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let hello = h.send("hello?");
+    // The marker: the gate rejected it (audited) and ccgate is done with it.
+    h.wait_settled("the rejected message", USER, &[hello]).await;
+    let rejected: i64 = h
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE event = 'auth_rejected' AND user_id = ?1",
+            [USER],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rejected, 1, "the allowed user of before is rejected now");
     assert_eq!(h.model.request_count(), 0);
     assert_eq!(h.tg.messages(USER).len(), 1, "only the earlier /pwd reply");
     h.stop().await;

@@ -129,6 +129,16 @@ async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
     assert_eq!(scheduler.tick().unwrap(), 0);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(h.model.request_count(), requests, "no catch-up burst");
+    // How often the first job's prompt reached Claude; checked again once a later job has run.
+    let readme_path = readme.display().to_string();
+    let first_job_runs = |h: &Harness| {
+        h.model
+            .last_prompt_texts()
+            .iter()
+            .filter(|p| p.contains(&readme_path))
+            .count()
+    };
+    let first_job_runs_after_missed = first_job_runs(&h);
     assert_eq!(
         store.job(id).unwrap().unwrap().next_due_at,
         "2026-11-27T07:30:00.000Z"
@@ -230,4 +240,11 @@ async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
         )
         .unwrap();
     assert_eq!(approved, 1);
+    // The marker for the catch-up check above: a later job ran to its answer, and the missed
+    // runs still never reached Claude.
+    assert_eq!(
+        first_job_runs(&h),
+        first_job_runs_after_missed,
+        "no catch-up run of the missed job, even late"
+    );
 }

@@ -22,15 +22,19 @@ const SECRET: &str = "0123456789abcdef0123456789abcdef-auth-secret";
 async fn pairing_code_is_approved_on_the_machine_only() {
     let mut h = Harness::new().await;
     h.start().await;
-    for i in 0..4 {
-        h.tg.inject_message(STRANGER, STRANGER, &format!("hello {i}"));
-    }
+    let ids: Vec<i64> = (0..4)
+        .map(|i| {
+            h.tg.inject_message(STRANGER, STRANGER, &format!("hello {i}"))
+        })
+        .collect();
     let m = h
         .wait_message(STRANGER, "pairing code", |m| {
             m.text.contains("ccgate pair approve")
         })
         .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The marker: the gate saw all four and every reply it made has gone out.
+    h.wait_settled("the four messages", STRANGER, &ids).await;
+    assert_eq!(h.audit_count("auth_rejected"), 4);
     assert_eq!(
         h.tg.messages(STRANGER).len(),
         2,
@@ -159,12 +163,11 @@ async fn rate_limit_bucket_exhaustion() {
     h.set_env("RATE_LIMIT_WINDOW", "3600");
     h.set_env("RATE_LIMIT_BURST", "2");
     h.start().await;
-    for _ in 0..5 {
-        h.send("/pwd");
-    }
+    let ids: Vec<i64> = (0..5).map(|_| h.send("/pwd")).collect();
     h.wait_message(USER, "slow down", |m| m.text.contains("Too many messages"))
         .await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // The marker: all five were handled and every reply to them has gone out.
+    h.wait_settled("the five messages", USER, &ids).await;
     let texts: Vec<String> = h.tg.messages(USER).into_iter().map(|m| m.text).collect();
     assert_eq!(
         texts.iter().filter(|t| t.contains("📂")).count(),
@@ -407,8 +410,11 @@ async fn a_burst_of_rejections_alerts_admins_and_locks_the_user_out() {
     };
     h.wait_message(USER, "all ten refusals", |_| refusals(&h) == 10)
         .await;
-    h.send("/pwd");
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let locked = h.send("/pwd");
+    // The marker: the gate dropped it as locked out and ccgate is done with it.
+    h.wait_settled("the locked-out message", USER, &[locked])
+        .await;
+    assert_eq!(h.audit_count("lockout_blocked"), 1);
     assert_eq!(
         h.tg.messages(USER).len(),
         10,

@@ -354,6 +354,40 @@ impl Harness {
             .unwrap()
     }
 
+    /// Wait until ccgate has finished each of `update_ids` (its inbox row is `done`) and Telegram
+    /// has accepted every durable reply queued for `chat` (none is left in the outbox): the
+    /// positive marker to reach before asserting that something did *not* happen. A handled
+    /// update's replies are written in the same transaction that marks it done, so once both
+    /// hold, whatever ccgate was going to say about these updates has been said.
+    pub async fn wait_settled(&self, what: &str, chat: i64, update_ids: &[i64]) {
+        let ids = update_ids
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let settled = || {
+            let db = self.db();
+            let done: i64 = db
+                .query_row(
+                    &format!(
+                        "SELECT COUNT(*) FROM telegram_updates WHERE state = 'done' AND update_id IN ({ids})"
+                    ),
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let queued: i64 = db
+                .query_row(
+                    "SELECT COUNT(*) FROM outbox WHERE chat_id = ?1",
+                    [chat],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            done == update_ids.len() as i64 && queued == 0
+        };
+        wait_for(&format!("{what} handled and its replies sent"), settled).await;
+    }
+
     /// Open the database read-only to look at what ccgate stored.
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open_with_flags(
