@@ -238,6 +238,18 @@ pub fn analyze(command: &str, root: &Path, cwd: &Path) -> Analysis {
     })
 }
 
+/// Where [`analyze_unplaced`] places the project: a path that names no directory.
+pub const UNPLACED_ROOT: &str = "/nonexistent/ccgate-unplaced-project";
+
+/// Analyse `command` for a project whose location is not known — an audit row keeps the
+/// command, not the directory it ran in: relative paths count as inside the project, absolute
+/// and `~` paths as outside it. Same analysis as [`analyze`], with [`UNPLACED_ROOT`] as root
+/// and working directory.
+pub fn analyze_unplaced(command: &str) -> Analysis {
+    let root = Path::new(UNPLACED_ROOT);
+    analyze(command, root, root)
+}
+
 // ----- limits ------------------------------------------------------------------------------
 
 /// Longest command we are willing to parse.
