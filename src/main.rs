@@ -186,7 +186,8 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
             }
             let token =
                 auth::Auth::new(store.clone(), secret, config.session_timeout).issue(user, ttl)?;
-            store.audit_event(
+            ccgate::audit::record(
+                &store,
                 None,
                 None,
                 "token_issued",
@@ -204,7 +205,8 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
             };
             let n =
                 auth::Auth::new(store.clone(), secret, config.session_timeout).revoke_user(user)?;
-            store.audit_event(
+            ccgate::audit::record(
+                &store,
                 None,
                 None,
                 "token_revoked",
@@ -229,7 +231,8 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
         }
         Command::Pair(PairCmd::Approve { code }) => match auth::approve_pairing(&store, &code)? {
             Ok(user) => {
-                store.audit_event(
+                ccgate::audit::record(
+                    &store,
                     Some(user),
                     None,
                     "pairing_approved",
@@ -311,7 +314,13 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
             use ccgate::approval::totp;
             let secret = totp::TotpSecret::generate();
             store.set_totp_secret(user, &secret.to_base32())?;
-            store.audit_event(Some(user), None, "totp_enrolled", &serde_json::json!({}))?;
+            ccgate::audit::record(
+                &store,
+                Some(user),
+                None,
+                "totp_enrolled",
+                &serde_json::json!({}),
+            )?;
             let uri = secret.otpauth_uri(&format!("user-{user}"));
             println!("{}", totp::qr_for_terminal(&uri));
             println!("secret: {}", secret.to_base32());
@@ -445,7 +454,8 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
         }
         Command::Unlock { user } => {
             let lifted = store.unlock(user)?;
-            store.audit_event(
+            ccgate::audit::record(
+                &store,
                 Some(user),
                 None,
                 "unlock",

@@ -733,9 +733,7 @@ mod tests {
             Class::Unparseable,
         ];
         assert!(classes.windows(2).all(|w| w[0] < w[1]));
-        assert!(classes
-            .windows(2)
-            .all(|w| of_class(w[0]) <= of_class(w[1])));
+        assert!(classes.windows(2).all(|w| of_class(w[0]) <= of_class(w[1])));
         assert_eq!(of_class(Class::ReadOnly), Risk::Low);
         assert_eq!(of_class(Class::Unparseable), Risk::Critical);
     }
