@@ -96,7 +96,7 @@ use brush_parser::{Parser, ParserOptions};
 
 #[cfg(test)]
 pub(crate) use self::git::object_path;
-pub(crate) use self::programs::{BUILD_AND_TEST_TOOLS, MAKE_TOOLS, SYSTEM_BIN_DIRS};
+pub(crate) use self::programs::SYSTEM_BIN_DIRS;
 use self::{args::*, globs::*, paths::*, programs::*, scripts::*, walker::*, words::*};
 
 /// Severity classes, ordered from harmless to "never allow automatically".

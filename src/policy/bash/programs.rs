@@ -403,9 +403,9 @@ pub(super) const FILE_WRITERS: &[&str] = &[
 /// Test runners, build tools and linters: they load and run code from the project (tests,
 /// build files, config files that are scripts, plugins).
 /// Build drivers that run the recipes of a project file (Makefile, build.ninja…).
-pub(crate) const MAKE_TOOLS: &[&str] = &["make", "gmake", "cmake", "ninja", "meson", "just"];
+pub(super) const MAKE_TOOLS: &[&str] = &["make", "gmake", "cmake", "ninja", "meson", "just"];
 
-pub(crate) const BUILD_AND_TEST_TOOLS: &[&str] = &[
+pub(super) const BUILD_AND_TEST_TOOLS: &[&str] = &[
     "pytest",
     "py.test",
     "tox",
