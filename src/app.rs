@@ -441,14 +441,16 @@ fn install_anomaly_alerts(config: &Arc<Config>, store: &Store, bus: &Bus) {
                 if let Err(e) = store2.lock_out(locked, alert.kind, Some(&until)) {
                     tracing::error!(error = %e, "could not apply a lockout");
                 }
-                let _ = store2.audit_event(
+                let _ = crate::audit::record(
+                    &store2,
                     Some(locked),
                     None,
                     "lockout",
                     &serde_json::json!({"reason": alert.kind, "until": until}),
                 );
             }
-            let _ = store2.audit_event(
+            let _ = crate::audit::record(
+                &store2,
                 alert.user_id,
                 None,
                 "anomaly",

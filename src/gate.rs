@@ -80,7 +80,7 @@ impl Gate {
     }
 
     fn audit(&self, user: Option<i64>, chat: Option<i64>, event: &str, details: Value) {
-        if let Err(e) = self.store.audit_event(user, chat, event, &details) {
+        if let Err(e) = crate::audit::record(&self.store, user, chat, event, &details) {
             tracing::error!(error = %e, event, "audit write failed");
         }
     }

@@ -197,7 +197,8 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
             }
             let token =
                 auth::Auth::new(store.clone(), secret, config.session_timeout).issue(user, ttl)?;
-            store.audit_event(
+            ccgate::audit::record(
+                &store,
                 None,
                 None,
                 "token_issued",
@@ -215,7 +216,8 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
             };
             let n =
                 auth::Auth::new(store.clone(), secret, config.session_timeout).revoke_user(user)?;
-            store.audit_event(
+            ccgate::audit::record(
+                &store,
                 None,
                 None,
                 "token_revoked",
@@ -240,7 +242,8 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
         }
         Command::Pair(PairCmd::Approve { code }) => match auth::approve_pairing(&store, &code)? {
             Ok(user) => {
-                store.audit_event(
+                ccgate::audit::record(
+                    &store,
                     Some(user),
                     None,
                     "pairing_approved",
@@ -322,7 +325,13 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
             use ccgate::approval::totp;
             let secret = totp::TotpSecret::generate();
             store.set_totp_secret(user, &secret.to_base32())?;
-            store.audit_event(Some(user), None, "totp_enrolled", &serde_json::json!({}))?;
+            ccgate::audit::record(
+                &store,
+                Some(user),
+                None,
+                "totp_enrolled",
+                &serde_json::json!({}),
+            )?;
             let uri = secret.otpauth_uri(&format!("user-{user}"));
             println!("{}", totp::qr_for_terminal(&uri));
             println!("secret: {}", secret.to_base32());
@@ -456,7 +465,8 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
         }
         Command::Unlock { user } => {
             let lifted = store.unlock(user)?;
-            store.audit_event(
+            ccgate::audit::record(
+                &store,
                 Some(user),
                 None,
                 "unlock",

@@ -115,7 +115,8 @@ fn reject(
     detail: Value,
 ) -> Response {
     crate::metrics::webhook(provider, outcome);
-    let _ = state.store.audit_event(
+    let _ = crate::audit::record(
+        &state.store,
         None,
         None,
         "webhook_rejected",
@@ -301,7 +302,8 @@ fn accept(
         Ok(true) => {}
         Ok(false) => {
             crate::metrics::webhook(provider, "replay");
-            let _ = state.store.audit_event(
+            let _ = crate::audit::record(
+                &state.store,
                 None,
                 None,
                 "webhook_replay",
@@ -317,7 +319,8 @@ fn accept(
         }
     }
     crate::metrics::webhook(provider, "accepted");
-    let _ = state.store.audit_event(
+    let _ = crate::audit::record(
+        &state.store,
         None,
         None,
         "webhook_received",
@@ -369,7 +372,8 @@ async fn telegram_update(
     let ok = given.is_some_and(|g| verify::same_secret(g, hook.secret.as_bytes()));
     if !ok {
         crate::metrics::rejected("telegram_webhook");
-        let _ = state.store.audit_event(
+        let _ = crate::audit::record(
+            &state.store,
             None,
             None,
             "webhook_rejected",

@@ -212,7 +212,8 @@ impl Questions {
         let mut map = self.lock();
         let Some(p) = map.get_mut(*id) else {
             drop(map);
-            let _ = self.store.audit_event(
+            let _ = crate::audit::record(
+                &self.store,
                 Some(presser),
                 None,
                 "question_stale_press",
@@ -223,7 +224,8 @@ impl Questions {
         if p.user != presser {
             let chat = p.chat.chat_id;
             drop(map);
-            let _ = self.store.audit_event(
+            let _ = crate::audit::record(
+                &self.store,
                 Some(presser),
                 Some(chat),
                 "question_unauthorized_press",

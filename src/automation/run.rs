@@ -475,7 +475,7 @@ fn metrics_done(ctx: &Ctx, job: &Unattended, ok: bool, elapsed: Duration, cost: 
 fn audit(ctx: &Ctx, job: &Unattended, event: &str, details: serde_json::Value) {
     let chat = job.targets.first().map(|t| t.chat_id);
     let user = (job.user_id != 0).then_some(job.user_id);
-    if let Err(e) = ctx.store.audit_event(user, chat, event, &details) {
+    if let Err(e) = crate::audit::record(&ctx.store, user, chat, event, &details) {
         tracing::error!(error = %e, event, "audit write failed");
     }
 }

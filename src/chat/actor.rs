@@ -361,7 +361,8 @@ impl Actor {
                 _ => "Nothing to stop.",
             },
             _ => {
-                let _ = self.ctx.store.audit_event(
+                let _ = crate::audit::record(
+                    &self.ctx.store,
                     Some(i.user_id),
                     Some(self.chat.chat_id),
                     "callback_unknown",
@@ -601,7 +602,8 @@ impl Actor {
             &cfg.approved_directory,
             &self.cwd,
         ) {
-            let _ = self.ctx.store.audit_event(
+            let _ = crate::audit::record(
+                &self.ctx.store,
                 Some(q.user_id),
                 Some(self.chat.chat_id),
                 "access_denied",
@@ -618,7 +620,8 @@ impl Actor {
         let plans_dir = self.ctx.launcher.plans_dir_of(q.user_id);
         let ctx = self.tool_context(&self.cwd, q.role, &plans_dir);
         if let Err(r) = mentions::check(&q.text, &ctx, Some(&home)) {
-            let _ = self.ctx.store.audit_event(
+            let _ = crate::audit::record(
+                &self.ctx.store,
                 Some(q.user_id),
                 Some(self.chat.chat_id),
                 r.audit_event(),
@@ -641,7 +644,8 @@ impl Actor {
                 spent,
                 resets_at,
             } => {
-                let _ = self.ctx.store.audit_event(
+                let _ = crate::audit::record(
+                    &self.ctx.store,
                     Some(q.user_id),
                     Some(self.chat.chat_id),
                     "budget_exceeded",
@@ -979,7 +983,8 @@ impl Actor {
                         };
                         match self.ctx.store.add_grant(&g) {
                             Ok(id) => {
-                                let _ = self.ctx.store.audit_event(
+                                let _ = crate::audit::record(
+                                    &self.ctx.store,
                                     Some(approver),
                                     Some(self.chat.chat_id),
                                     "grant_added",
@@ -1037,7 +1042,8 @@ impl Actor {
         }) {
             tracing::error!(error = %e, "recording tool decision failed");
         }
-        let _ = self.ctx.store.audit_event(
+        let _ = crate::audit::record(
+            &self.ctx.store,
             Some(user),
             Some(self.chat.chat_id),
             "tool_decision",
@@ -1158,7 +1164,8 @@ impl Actor {
             seconds: elapsed.as_secs_f64(),
             cost_usd: result.cost_usd,
         });
-        let _ = self.ctx.store.audit_event(
+        let _ = crate::audit::record(
+            &self.ctx.store,
             Some(turn.user_id),
             Some(self.chat.chat_id),
             "run_finished",

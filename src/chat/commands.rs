@@ -42,7 +42,8 @@ const LIST_LIMIT: usize = 60;
 
 impl Actor {
     pub(super) async fn on_command(&mut self, i: &Incoming, role: Role, cmd: &str, args: &str) {
-        let _ = self.ctx.store.audit_event(
+        let _ = crate::audit::record(
+            &self.ctx.store,
             Some(i.user_id),
             Some(self.chat.chat_id),
             "command",
@@ -206,7 +207,8 @@ impl Actor {
         }
         match args.parse::<u8>() {
             Ok(n @ 0..=2) => {
-                let _ = self.ctx.store.audit_event(
+                let _ = crate::audit::record(
+                    &self.ctx.store,
                     None,
                     Some(self.chat.chat_id),
                     "config_change",
@@ -250,7 +252,8 @@ impl Actor {
         input: &str,
         r: &workdir::Refusal,
     ) -> String {
-        let _ = self.ctx.store.audit_event(
+        let _ = crate::audit::record(
+            &self.ctx.store,
             Some(user_id),
             Some(self.chat.chat_id),
             r.audit_event(),
@@ -452,7 +455,8 @@ impl Actor {
             .revoke_grant(self.chat.chat_id, self.chat.thread_id, id)
         {
             Ok(true) => {
-                let _ = self.ctx.store.audit_event(
+                let _ = crate::audit::record(
+                    &self.ctx.store,
                     Some(user_id),
                     Some(self.chat.chat_id),
                     "grant_revoked",

@@ -36,7 +36,7 @@ use serde_json::Value;
 
 use super::bash::{self, Class};
 use super::readers;
-use super::{decide_file_tool_path, ToolContext, FILE_TOOLS, HARMLESS_TOOLS, WRITE_TOOLS};
+use super::{decide_file_tool_path, Tool, ToolContext};
 
 /// What a rule may say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -678,19 +678,20 @@ pub(super) fn recursive_secret_read(
 
 /// Decide about one tool call (grants are applied by the caller on top of an `Ask`).
 pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -> Decision {
+    let kind = Tool::parse(tool);
     let deny = |reason: String, rule: &str| Decision::Deny {
         reason: format!("ccgate policy: {reason}"),
         rule: rule.to_string(),
     };
-    if !ctx.role.can_write() && WRITE_TOOLS.contains(&tool) {
+    if !ctx.role.can_write() && kind.writes_files() {
         return deny(
             format!("your role (viewer) is read-only; {tool} is not allowed"),
             "role.viewer",
         );
     }
-    if let Some((_, keys)) = FILE_TOOLS.iter().find(|(n, _)| *n == tool) {
+    if let Some(keys) = kind.path_keys() {
         let mut config: Vec<String> = Vec::new();
-        for key in *keys {
+        for key in keys {
             let Some(raw) = input.get(*key) else { continue };
             let Some(p) = raw.as_str() else {
                 return deny(format!("{key} must be a string path"), "file.path_type");
@@ -698,7 +699,7 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
             if let Err((reason, rule)) = decide_file_tool_path(ctx, p) {
                 return deny(reason, rule);
             }
-            if WRITE_TOOLS.contains(&tool) {
+            if kind.writes_files() {
                 config.extend(config_file_targets(ctx, p));
             }
         }
@@ -714,18 +715,18 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
                 grant_scope: config_scope(&config),
             };
         }
-        if tool == "Grep" {
+        if kind == Tool::Grep {
             if let Err(reason) = grep_avoids_secrets(ctx, input) {
                 return deny(reason, "secret_files.search");
             }
         }
-        if tool == "Glob" {
+        if kind == Tool::Glob {
             if let Err((reason, rule)) = glob_avoids_secrets(ctx, input) {
                 return deny(reason, rule);
             }
         }
         // LS (older CLIs) lists a folder's entries, hidden ones included.
-        if tool == "LS" {
+        if kind == Tool::LS {
             let dir = input
                 .get("path")
                 .and_then(Value::as_str)
@@ -751,7 +752,7 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
             rule: "file.inside_project".into(),
         };
     }
-    if tool == "Bash" {
+    if kind == Tool::Bash {
         let Some(cmd) = input.get("command").and_then(Value::as_str) else {
             return deny("a Bash call without a command".into(), "bash.no_command");
         };
@@ -889,7 +890,7 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
             },
         };
     }
-    if HARMLESS_TOOLS.contains(&tool) {
+    if kind.is_harmless() {
         return Decision::Allow {
             rule: "tools.harmless".into(),
         };

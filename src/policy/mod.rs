@@ -6,7 +6,7 @@
 //! rule is unit-testable with literal attack inputs.
 //!
 //! Tool calls are decided by [`engine`] (allow / deny / ask a human) from operator rules with
-//! secure defaults; paths by [`sandbox`]; secret files by [`secret_files`]; configuration-as-code
+//! secure defaults; paths by [`sandbox`]; secret files by [`secret_files`]; what each tool is by [`tool`]; configuration-as-code
 //! files by [`config_files`]; the `@path` mentions the Claude CLI expands by itself by
 //! [`mentions`]; what whole-tree readers and listers reach by [`readers`]; secrets in git's
 //! history by [`git_store`]; a chat's working directory (`/cd`, `/ls`) by [`workdir`]; roles,
@@ -25,12 +25,14 @@ pub mod readers;
 pub mod roles;
 pub mod sandbox;
 pub mod secret_files;
+pub mod tool;
 pub mod workdir;
 
 use std::path::Path;
 
 use roles::Role;
 use secret_files::SecretFiles;
+pub use tool::{Tool, WRITE_TOOLS};
 
 /// Where a tool call happens, and for whom.
 #[derive(Debug, Clone)]
@@ -76,33 +78,6 @@ fn is_plan_file(plans_dir: &Path, p: &str) -> bool {
             Err(e) => e.kind() == std::io::ErrorKind::NotFound,
         }
 }
-
-/// Tools that change files. Viewers never get them.
-pub const WRITE_TOOLS: &[&str] = &["Write", "Edit", "MultiEdit", "NotebookEdit"];
-
-/// Tools whose input names files; the keys that hold the paths.
-pub(crate) const FILE_TOOLS: &[(&str, &[&str])] = &[
-    ("Read", &["file_path"]),
-    ("Write", &["file_path"]),
-    ("Edit", &["file_path"]),
-    ("MultiEdit", &["file_path"]),
-    ("NotebookEdit", &["notebook_path"]),
-    ("NotebookRead", &["notebook_path"]),
-    ("Glob", &["path"]),
-    ("Grep", &["path"]),
-    ("LS", &["path"]),
-];
-
-/// Tools with no side effects outside the conversation itself.
-pub(crate) const HARMLESS_TOOLS: &[&str] = &[
-    "TodoWrite",
-    "TodoRead",
-    "Task",
-    "Agent",
-    "ToolSearch",
-    "ExitPlanMode",
-    "EnterPlanMode",
-];
 
 /// Check one path named by a file tool: inside the project and not a secret.
 /// On refusal: (reason for Claude, rule name).

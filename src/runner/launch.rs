@@ -346,7 +346,8 @@ impl crate::egress::UsageSink for StoreSink {
 
     fn denied(&self, owner: &Owner, target: &str, reason: &str) {
         tracing::warn!(user = owner.user_id, %target, %reason, "egress refused");
-        if let Err(e) = self.store.audit_event(
+        if let Err(e) = crate::audit::record(
+            &self.store,
             Some(owner.user_id),
             Some(owner.chat_id),
             "egress_denied",

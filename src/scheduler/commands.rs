@@ -54,7 +54,8 @@ pub fn add(
     }
     let root = &cfg.approved_directory;
     let dir = sandbox::resolve_within(root, root, &dir.to_string_lossy()).map_err(|e| {
-        let _ = store.audit_event(
+        let _ = crate::audit::record(
+            store,
             Some(creator),
             Some(chat.chat_id),
             "path_rejected",
@@ -88,7 +89,8 @@ pub fn add(
             next_due_at: &fmt_time(next),
         })
         .map_err(|e| e.to_string())?;
-    let _ = store.audit_event(
+    let _ = crate::audit::record(
+        store,
         Some(creator),
         Some(chat.chat_id),
         "config_change",
@@ -115,7 +117,8 @@ pub fn change(
     let in_this_chat =
         chat.is_none_or(|c| c.chat_id == job.chat_id && c.thread_id == job.thread_id);
     if !in_this_chat || (job.creator != user && role != Role::Admin) {
-        let _ = store.audit_event(
+        let _ = crate::audit::record(
+            store,
             Some(user),
             chat.map(|c| c.chat_id),
             "access_denied",
@@ -137,7 +140,8 @@ pub fn change(
     if !done {
         return Err(format!("there is no job #{id}"));
     }
-    let _ = store.audit_event(
+    let _ = crate::audit::record(
+        store,
         Some(user),
         chat.map(|c| c.chat_id),
         "config_change",

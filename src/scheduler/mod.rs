@@ -228,7 +228,8 @@ impl Scheduler {
                     self.bus.publish(Event::JobDue(job));
                 }
                 Tick::Missed { count, capped } => {
-                    let _ = self.store.audit_event(
+                    let _ = crate::audit::record(
+                        &self.store,
                         Some(job.creator),
                         Some(job.chat_id),
                         "job_missed",

@@ -869,17 +869,17 @@ impl Store {
 
     // ----- audit --------------------------------------------------------------------------
 
-    /// Append an audit row: risk assessed by the audit rules, details redacted, and the row
-    /// chained to the previous one by hash — all under one write transaction, so concurrent
-    /// writers cannot fork the chain.
-    pub fn audit_event(
+    /// Append an audit row at the `risk` the audit rules gave it (see `audit::record`): details
+    /// redacted, and the row chained to the previous one by hash — all under one write
+    /// transaction, so concurrent writers cannot fork the chain.
+    pub fn append_audit(
         &self,
         user_id: Option<i64>,
         chat_id: Option<i64>,
         event: &str,
+        risk: crate::audit::Risk,
         details: &serde_json::Value,
     ) -> anyhow::Result<()> {
-        let risk = crate::audit::risk::assess(event, details);
         let original = details;
         let details = self.redactor.redact(&details.to_string()).into_owned();
         let at = now_str();
@@ -1195,7 +1195,8 @@ mod tests {
                 "supersecretvalue".to_string()
             ]));
         for i in 0..5 {
-            s.audit_event(
+            crate::audit::record(
+                &s,
                 Some(i),
                 None,
                 "command",

@@ -586,7 +586,8 @@ async fn deliver_durable(shared: &Shared, chat: ChatRef, row: &OutboxRow) {
             }
             Err(e @ ApiError::Rejected { .. }) => {
                 tracing::error!(chat = chat.chat_id, error = %e, id = row.id, "Telegram refused a message for good; dropping it");
-                let _ = shared.store.audit_event(
+                let _ = crate::audit::record(
+                    &shared.store,
                     None,
                     Some(chat.chat_id),
                     "outbox_refused",

@@ -34,6 +34,7 @@ use serde_json::Value;
 
 use super::{class_by_name, class_name, recursive_secret_read};
 use crate::policy::bash::{self, Class};
+use crate::policy::Tool;
 use crate::policy::ToolContext;
 
 /// How a call uses the network, from least to most: nothing, downloads only, sends local data.
@@ -170,7 +171,7 @@ impl Footprint {
 
 /// The footprint of one tool call.
 pub fn footprint(ctx: &ToolContext<'_>, tool: &str, input: &Value) -> Footprint {
-    if tool != "Bash" {
+    if Tool::parse(tool) != Tool::Bash {
         return Footprint::tool();
     }
     let Some(cmd) = input.get("command").and_then(Value::as_str) else {
