@@ -11,7 +11,7 @@ use serde_json::json;
 use super::actor::Actor;
 use crate::policy::roles::Role;
 use crate::policy::secret_files::SecretFiles;
-use crate::policy::{sandbox, workdir};
+use crate::policy::{authority, sandbox, workdir};
 use crate::render::Ending;
 use crate::telegram::html::escape;
 use crate::telegram::update::Incoming;
@@ -435,14 +435,13 @@ impl Actor {
         let Ok(id) = args.trim().trim_start_matches('#').parse::<i64>() else {
             return "Usage: /revoke <i>id</i> (see /grants).".into();
         };
-        // Your own grants, or anyone's in this chat if you are an admin.
         let owned = self
             .ctx
             .store
             .list_grants(self.chat.chat_id, self.chat.thread_id)
             .unwrap_or_default()
             .into_iter()
-            .any(|g| g.id == id && (g.user_id == user_id || role.is_admin()));
+            .any(|g| g.id == id && authority::may_revoke_grant(user_id, role, g.user_id));
         if !owned {
             return format!("❌ No active grant #{id} of yours in this chat.");
         }
