@@ -3,7 +3,9 @@
 //! Why it exists: a turn is a long conversation with a child process (events, permission
 //! questions, interrupts, timeouts) while the user keeps typing. Serialising all of that through
 //! one task and one inbox makes ordering obvious: process events and Telegram updates for this
-//! chat are handled one after another, never concurrently, so no state needs a lock.
+//! chat are handled one after another, never concurrently, so no state needs a lock. What a
+//! tool call is allowed to do, and whom to ask, is the turn core's ([`crate::turn`]); the actor
+//! keeps the chat's side: queue, progress message, stop and timeouts, and its [`State`].
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -113,6 +115,89 @@ pub(super) struct Turn {
     retried_fresh: bool,
 }
 
+/// What the chat's Claude side is doing: one value instead of a process and a turn that could
+/// each be there or not, so every combination is named and handled.
+pub(super) enum State {
+    /// No process and no turn.
+    Idle,
+    /// A warm process between turns (reaped after the idle timeout; the next prompt reuses it).
+    Warm(Proc),
+    /// A turn in flight on its process.
+    Working(Box<Turn>, Proc),
+    /// A turn whose process is gone — exited, killed, or being replaced for a fresh session —
+    /// until it is wrapped up or gets its new process.
+    Orphaned(Box<Turn>),
+}
+
+impl State {
+    pub fn proc(&self) -> Option<&Proc> {
+        match self {
+            State::Warm(p) | State::Working(_, p) => Some(p),
+            State::Idle | State::Orphaned(_) => None,
+        }
+    }
+
+    fn proc_mut(&mut self) -> Option<&mut Proc> {
+        match self {
+            State::Warm(p) | State::Working(_, p) => Some(p),
+            State::Idle | State::Orphaned(_) => None,
+        }
+    }
+
+    pub fn turn(&self) -> Option<&Turn> {
+        match self {
+            State::Working(t, _) | State::Orphaned(t) => Some(t),
+            State::Idle | State::Warm(_) => None,
+        }
+    }
+
+    fn turn_mut(&mut self) -> Option<&mut Turn> {
+        match self {
+            State::Working(t, _) | State::Orphaned(t) => Some(t),
+            State::Idle | State::Warm(_) => None,
+        }
+    }
+
+    /// Detach the process (the turn, if any, stays, orphaned).
+    fn take_proc(&mut self) -> Option<Proc> {
+        let (next, proc) = match std::mem::replace(self, State::Idle) {
+            State::Warm(p) => (State::Idle, Some(p)),
+            State::Working(t, p) => (State::Orphaned(t), Some(p)),
+            other => (other, None),
+        };
+        *self = next;
+        proc
+    }
+
+    /// End the turn (its process, if any, stays warm).
+    fn take_turn(&mut self) -> Option<Turn> {
+        let (next, turn) = match std::mem::replace(self, State::Idle) {
+            State::Working(t, p) => (State::Warm(p), Some(*t)),
+            State::Orphaned(t) => (State::Idle, Some(*t)),
+            other => (other, None),
+        };
+        *self = next;
+        turn
+    }
+
+    /// Attach a new process (the caller stopped any previous one).
+    fn set_proc(&mut self, p: Proc) {
+        *self = match std::mem::replace(self, State::Idle) {
+            State::Working(t, _) | State::Orphaned(t) => State::Working(t, p),
+            State::Idle | State::Warm(_) => State::Warm(p),
+        };
+    }
+
+    /// Start (or resume) `turn` on the current process, if any.
+    fn begin(&mut self, turn: Turn) {
+        let t = Box::new(turn);
+        *self = match std::mem::replace(self, State::Idle) {
+            State::Warm(p) | State::Working(_, p) => State::Working(t, p),
+            State::Idle | State::Orphaned(_) => State::Orphaned(t),
+        };
+    }
+}
+
 pub(super) struct Actor {
     pub ctx: Arc<Ctx>,
     pub chat: ChatRef,
@@ -120,8 +205,7 @@ pub(super) struct Actor {
     tx: mpsc::UnboundedSender<ActorMsg>,
     pub settings: ChatSettings,
     pub cwd: PathBuf,
-    pub proc: Option<Proc>,
-    pub turn: Option<Turn>,
+    pub state: State,
     pub queue: VecDeque<Queued>,
 }
 
@@ -154,8 +238,7 @@ impl Actor {
             tx,
             settings,
             cwd,
-            proc: None,
-            turn: None,
+            state: State::Idle,
             queue: VecDeque::new(),
         }
     }
@@ -189,29 +272,29 @@ impl Actor {
                 Some(ActorMsg::Shutdown) | None => break,
             }
         }
-        if let Some(p) = self.proc.take() {
+        if let Some(p) = self.state.take_proc() {
             p.process.shutdown(Duration::from_secs(2)).await;
         }
     }
 
     fn next_wake(&self) -> Option<Instant> {
-        match &self.turn {
+        match self.state.turn() {
             Some(t) => Some(match t.stage {
                 StopStage::Running => t.deadline.min(t.next_refresh),
                 StopStage::Interrupted(at) | StopStage::Signalled(at) => at.min(t.next_refresh),
             }),
             None => self
-                .proc
-                .as_ref()
+                .state
+                .proc()
                 .map(|p| p.last_used + self.ctx.config.claude_idle_timeout),
         }
     }
 
     async fn on_timer(&mut self) {
         let now = Instant::now();
-        let Some(turn) = self.turn.as_mut() else {
+        let Some(turn) = self.state.turn_mut() else {
             // Idle: stop the process; the next message resumes the session.
-            if let Some(p) = &self.proc {
+            if let Some(p) = self.state.proc() {
                 if p.last_used + self.ctx.config.claude_idle_timeout <= now {
                     tracing::info!(chat = self.chat.chat_id, "reaping idle claude process");
                     self.stop_process();
@@ -223,7 +306,7 @@ impl Actor {
             turn.next_refresh = now + PROGRESS_REFRESH;
             self.show_progress();
         }
-        let Some(turn) = self.turn.as_mut() else {
+        let Some(turn) = self.state.turn_mut() else {
             return;
         };
         match turn.stage {
@@ -237,7 +320,7 @@ impl Actor {
                     "interrupt not answered; sending SIGINT"
                 );
                 turn.stage = StopStage::Signalled(now + INTERRUPT_GRACE);
-                if let Some(p) = self.proc.as_mut() {
+                if let Some(p) = self.state.proc_mut() {
                     p.process.signal_interrupt();
                 }
             }
@@ -324,7 +407,7 @@ impl Actor {
             return;
         }
         let answer = match data.split_once(':') {
-            Some(("stop", id)) => match &self.turn {
+            Some(("stop", id)) => match self.state.turn() {
                 Some(t) if id.parse::<u64>().ok() == Some(t.id) => {
                     self.stop_turn(Ending::StoppedByUser).await;
                     "Stopping…"
@@ -348,7 +431,7 @@ impl Actor {
     }
 
     pub(super) async fn on_prompt(&mut self, q: Queued) {
-        if self.turn.is_some() {
+        if self.state.turn().is_some() {
             self.queue.push_back(q);
             let n = self.queue.len();
             self.notify(format!(
@@ -405,7 +488,7 @@ impl Actor {
 
     /// Stop the Claude process (if any) in the background.
     pub fn stop_process(&mut self) {
-        if let Some(p) = self.proc.take() {
+        if let Some(p) = self.state.take_proc() {
             tokio::spawn(p.process.shutdown(Duration::from_secs(3)));
         }
     }
@@ -418,7 +501,7 @@ impl Actor {
         fresh: bool,
     ) -> Result<(), String> {
         let dir = self.cwd.clone();
-        if let Some(p) = &self.proc {
+        if let Some(p) = self.state.proc() {
             if p.user_id == user_id && p.role == role && p.dir == dir && !fresh {
                 return Ok(());
             }
@@ -449,7 +532,7 @@ impl Actor {
         })
         .await?;
         tracing::info!(chat = self.chat.chat_id, pid = ?process.pid(), resume = ?resume, dir = %dir.display(), "claude started");
-        self.proc = Some(Proc {
+        self.state.set_proc(Proc {
             process,
             gen,
             user_id,
@@ -470,14 +553,14 @@ impl Actor {
         fresh: bool,
     ) -> Result<(), String> {
         self.ensure_process(user_id, role, fresh).await?;
-        let p = self.proc.as_mut().expect("ensured");
+        let p = self.state.proc_mut().expect("ensured");
         if p.process.send_user(text).await.is_ok() {
             return Ok(());
         }
         // The process died between turns: start again once.
-        self.proc = None;
+        self.state.take_proc();
         self.ensure_process(user_id, role, fresh).await?;
-        let p = self.proc.as_mut().expect("ensured");
+        let p = self.state.proc_mut().expect("ensured");
         p.process
             .send_user(text)
             .await
@@ -506,8 +589,10 @@ impl Actor {
                 tokio::time::sleep(TYPING_EVERY).await;
             }
         });
-        self.turn = Some(Turn {
-            id: self.ctx.next_id(),
+        let id = self.ctx.next_id();
+        let verbose = self.verbose();
+        self.state.begin(Turn {
+            id,
             user_id: q.user_id,
             role: q.role,
             prompt: q.text,
@@ -517,7 +602,7 @@ impl Actor {
             deadline: now + self.ctx.config.claude_timeout,
             stage: StopStage::Running,
             ending: Ending::Done,
-            progress: Progress::new(self.verbose()),
+            progress: Progress::new(verbose),
             next_refresh: now + PROGRESS_REFRESH,
             texts: Vec::new(),
             session_id: None,
@@ -602,7 +687,7 @@ impl Actor {
     }
 
     fn show_progress(&self) {
-        let Some(t) = &self.turn else { return };
+        let Some(t) = self.state.turn() else { return };
         let html = t.progress.render(t.started.elapsed(), self.queue.len());
         let stop = vec![vec![Button {
             text: "⏹ Stop".into(),
@@ -613,21 +698,23 @@ impl Actor {
 
     /// Interrupt the running turn (user stop or timeout).
     pub async fn stop_turn(&mut self, ending: Ending) {
-        let Some(t) = self.turn.as_mut() else { return };
+        let Some(t) = self.state.turn_mut() else {
+            return;
+        };
         if t.stage != StopStage::Running {
             return;
         }
         t.ending = ending;
         t.stage = StopStage::Interrupted(Instant::now() + INTERRUPT_GRACE);
-        let sent = match self.proc.as_mut() {
+        let sent = match self.state.proc_mut() {
             Some(p) => p.process.interrupt().await.is_ok(),
             None => false,
         };
         if !sent {
-            if let Some(p) = self.proc.as_mut() {
+            if let Some(p) = self.state.proc_mut() {
                 p.process.signal_interrupt();
             }
-            if let Some(t) = self.turn.as_mut() {
+            if let Some(t) = self.state.turn_mut() {
                 t.stage = StopStage::Signalled(Instant::now() + INTERRUPT_GRACE);
             }
         }
@@ -651,17 +738,17 @@ impl Actor {
     }
 
     async fn on_process(&mut self, gen: u64, ev: ProcessEvent) {
-        if self.proc.as_ref().map(|p| p.gen) != Some(gen) {
+        if self.state.proc().map(|p| p.gen) != Some(gen) {
             return; // from a process we already replaced
         }
-        if let Some(p) = self.proc.as_mut() {
+        if let Some(p) = self.state.proc_mut() {
             p.last_used = Instant::now();
         }
         match ev {
             ProcessEvent::Claude(ev) => self.on_claude(ev).await,
             ProcessEvent::Exited { stderr_tail } => {
-                self.proc = None;
-                if self.turn.is_some() {
+                self.state.take_proc();
+                if self.state.turn().is_some() {
                     self.finish_without_result("Claude exited unexpectedly", &stderr_tail)
                         .await;
                 }
@@ -670,7 +757,7 @@ impl Actor {
     }
 
     async fn on_claude(&mut self, ev: ClaudeEvent) {
-        let Some(turn) = self.turn.as_mut() else {
+        let Some(turn) = self.state.turn_mut() else {
             if let ClaudeEvent::PermissionRequest(req) = ev {
                 // Nothing is running on the user's behalf: refuse.
                 let d = Decision::Deny {
@@ -730,14 +817,14 @@ impl Actor {
 
     /// The call this turn is making, as the turn core sees it.
     fn current_run(&self) -> turn::Run {
-        let t = self.turn.as_ref();
+        let t = self.state.turn();
         turn::Run {
             user_id: t.map(|t| t.user_id).unwrap_or(0),
             role: t.map(|t| t.role).unwrap_or(Role::Viewer),
             chat: self.chat,
             dir: self
-                .proc
-                .as_ref()
+                .state
+                .proc()
                 .map(|p| p.dir.clone())
                 .unwrap_or_else(|| self.cwd.clone()),
             session: t.and_then(|t| t.session_id.clone()),
@@ -749,7 +836,7 @@ impl Actor {
 
     /// Show `ask` to its human; the outcome comes back as [`ActorMsg::Answered`].
     fn ask_human(&mut self, ask: turn::Ask) {
-        let Some(turn) = self.turn.as_mut() else {
+        let Some(turn) = self.state.turn_mut() else {
             return;
         };
         if !ask.is_question() {
@@ -760,7 +847,7 @@ impl Actor {
         }
         // Waiting for a human does not count against the turn's time limit.
         turn.deadline += self.ctx.config.approval_timeout;
-        let gen = self.proc.as_ref().map(|p| p.gen).unwrap_or(0);
+        let gen = self.state.proc().map(|p| p.gen).unwrap_or(0);
         let tx = self.tx.clone();
         let shown = ask.clone();
         shown.show(&self.ctx, move |outcome| {
@@ -776,7 +863,7 @@ impl Actor {
     }
 
     async fn on_answered(&mut self, gen: u64, ask: turn::Ask, outcome: Outcome) {
-        if self.proc.as_ref().map(|p| p.gen) != Some(gen) {
+        if self.state.proc().map(|p| p.gen) != Some(gen) {
             return; // the process that asked is gone
         }
         let question = ask.is_question();
@@ -790,10 +877,12 @@ impl Actor {
     /// Record `decision` about `req` and answer the CLI.
     async fn answer_permission(&mut self, req: &PermissionRequest, decision: &Decision) {
         let answer = turn::answer(&self.ctx, &self.current_run(), req, decision);
-        if let (Decision::Deny { reason, .. }, Some(t)) = (decision, self.turn.as_mut()) {
+        if let (Decision::Deny { reason, .. } | Decision::Ask { reason, .. }, Some(t)) =
+            (decision, self.state.turn_mut())
+        {
             t.progress.denied(&req.tool_name, reason);
         }
-        if let Some(p) = self.proc.as_mut() {
+        if let Some(p) = self.state.proc_mut() {
             if let Err(e) = p.process.answer_permission(&req.request_id, &answer).await {
                 tracing::warn!(error = %e, "could not answer a permission request");
             }
@@ -801,18 +890,18 @@ impl Actor {
     }
 
     async fn finish_turn(&mut self, mut result: TurnResult) {
-        let Some(mut turn) = self.turn.take() else {
+        let Some(mut turn) = self.state.take_turn() else {
             return;
         };
         // Charge the turn's own cost, never the session's running total.
-        if let Some(p) = self.proc.as_mut() {
+        if let Some(p) = self.state.proc_mut() {
             p.last_total = result.charge(p.last_total);
         } else {
             result.charge(0.0);
         }
         // A session that cannot be resumed (its transcript is gone) is replaced by a fresh one,
         // once, instead of failing every message from now on.
-        let resumed = self.proc.as_ref().and_then(|p| p.resumed_from.clone());
+        let resumed = self.state.proc().and_then(|p| p.resumed_from.clone());
         let not_found = result
             .errors
             .iter()
@@ -831,7 +920,7 @@ impl Actor {
             let prompt = turn.prompt.clone();
             let user = turn.user_id;
             let role = turn.role;
-            self.turn = Some(turn);
+            self.state.begin(turn);
             if let Err(e) = self.send_prompt(user, role, &prompt, true).await {
                 self.finish_without_result("Could not start Claude", &e)
                     .await;
@@ -868,8 +957,8 @@ impl Actor {
             })
             .collect();
         let dir = self
-            .proc
-            .as_ref()
+            .state
+            .proc()
             .map(|p| p.dir.clone())
             .unwrap_or_else(|| self.cwd.clone())
             .to_string_lossy()
@@ -913,7 +1002,7 @@ impl Actor {
         );
         self.ctx.outbox.kick();
         self.ctx.outbox.progress_close(turn.id, self.chat);
-        if let Some(p) = self.proc.as_mut() {
+        if let Some(p) = self.state.proc_mut() {
             p.last_used = Instant::now();
             if let Some(sid) = &session_id {
                 p.resumed_from = Some(sid.clone());
@@ -924,7 +1013,9 @@ impl Actor {
 
     /// The turn ended without a `result` line (crash, kill, spawn trouble).
     async fn finish_without_result(&mut self, what: &str, detail: &str) {
-        let Some(turn) = self.turn.take() else { return };
+        let Some(turn) = self.state.take_turn() else {
+            return;
+        };
         turn.typing.abort();
         let html = match turn.ending {
             Ending::Done => render::failure_message(what, detail),
@@ -961,7 +1052,7 @@ impl Actor {
         &mut self,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
         Box::pin(async move {
-            if self.turn.is_none() {
+            if self.state.turn().is_none() {
                 if let Some(q) = self.queue.pop_front() {
                     self.start_turn(q).await;
                 }

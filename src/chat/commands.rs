@@ -109,8 +109,8 @@ impl Actor {
     }
 
     fn busy(&self) -> Option<String> {
-        self.turn
-            .as_ref()
+        self.state
+            .turn()
             .map(|_| "⏳ A request is running. Wait for it or /stop it first.".to_string())
     }
 
@@ -142,7 +142,7 @@ impl Actor {
     }
 
     async fn cmd_stop(&mut self) -> String {
-        if self.turn.is_none() {
+        if self.state.turn().is_none() {
             return "Nothing is running.".into();
         }
         self.stop_turn(Ending::StoppedByUser).await;
@@ -180,12 +180,12 @@ impl Actor {
             )),
             None => s.push_str("🧵 Session: none yet (the next message starts one)\n"),
         }
-        s.push_str(match (&self.turn, &self.proc) {
+        s.push_str(match (self.state.turn(), self.state.proc()) {
             (Some(_), _) => "⚙️ Claude: working",
             (None, Some(_)) => "⚙️ Claude: idle (process warm)",
             (None, None) => "⚙️ Claude: not running",
         });
-        if let Some(t) = &self.turn {
+        if let Some(t) = self.state.turn() {
             s.push_str(&format!(" for {}s", t.started.elapsed().as_secs()));
         }
         if !self.queue.is_empty() {
