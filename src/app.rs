@@ -10,20 +10,20 @@ use secrecy::ExposeSecret;
 use tokio::sync::watch;
 
 use crate::api::{self, ApiState, TelegramHook};
-use crate::approval::questions::Questions;
-use crate::approval::registry::Approvals;
 use crate::audit::anomaly::{Detector, Thresholds};
 use crate::audit::Redactor;
+use crate::automation;
 use crate::automation::triggers::Triggers;
-use crate::automation::{self, Bus, Event};
-use crate::chat::{Ctx, Router, COMMANDS};
+use crate::chat::{Router, COMMANDS};
 use crate::config::Config;
 use crate::egress::{Egress, EgressConfig};
+use crate::events::{Bus, Event};
 use crate::gate::{Gate, Verdict};
 use crate::jail::{Jail, JailSettings};
 use crate::runner::env::child_env;
 use crate::runner::launch::{Launcher, StoreSink};
 use crate::scheduler::{Scheduler, SystemClock};
+use crate::services::Ctx;
 use crate::store::{NewOutbox, Store};
 use crate::telegram::api::{ApiError, TelegramApi};
 use crate::telegram::instance_lock;
@@ -249,7 +249,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("TRIGGERS_FILE: {e}"))?,
         None => Triggers::default(),
     };
-    let approvals = Approvals::new(store.clone(), outbox.clone(), config.approval_timeout);
+    // Events: webhooks, jobs, notifications, finished runs and security alerts share one bus,
+    // created before anything that publishes on it.
+    let (bus, events) = Bus::new();
     let ctx = Arc::new(Ctx::new(
         config.clone(),
         store.clone(),
@@ -257,8 +259,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         launcher,
         secrets,
         rules,
-        approvals,
-        Questions::new(store.clone(), outbox.clone(), config.approval_timeout),
+        bus.clone(),
     ));
     let runtime = ctx.launcher.jail().runtime().to_path_buf();
     let outbox_for_retire = outbox.clone();
@@ -287,8 +288,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         );
     }
 
-    // Events: webhooks, jobs, notifications, finished runs and security alerts share one bus.
-    let bus = automation::start(ctx, Arc::new(triggers));
+    automation::start(ctx, events, Arc::new(triggers));
     install_anomaly_alerts(&config, &store, &bus);
     for d in store.pending_deliveries()? {
         tracing::info!(provider = %d.provider, event = %d.event, "re-running a webhook delivery left unfinished by the last run");

@@ -1,7 +1,11 @@
 //! ccgate: a hardened Telegram gateway to Claude Code.
 //!
-//! Data flows one way: Telegram intake → gate → per-chat actor → Claude runner → renderer →
-//! outbox → Telegram. Decisions about what is allowed live only in [`policy`].
+//! Data flows one way: Telegram intake → gate → per-chat actor → turn core → Claude runner →
+//! renderer → outbox → Telegram; webhooks and the scheduler publish on the [`events`] bus, and
+//! [`automation`] runs them through the same [`turn`] core. Decisions about what is allowed live
+//! only in [`policy`] (authority — who may approve, revoke, manage — included); asking humans
+//! lives in [`approval`]. [`services`] and [`events`] sit below both `chat` and `automation`,
+//! which never use each other.
 
 pub mod api;
 pub mod app;
@@ -13,6 +17,7 @@ pub mod backoff;
 pub mod chat;
 pub mod config;
 pub mod egress;
+pub mod events;
 pub mod gate;
 pub mod jail;
 pub mod metrics;
@@ -20,8 +25,10 @@ pub mod policy;
 pub mod render;
 pub mod runner;
 pub mod scheduler;
+pub mod services;
 pub mod store;
 pub mod telegram;
 #[cfg(test)]
 mod test_rng;
+pub mod turn;
 pub mod walk;

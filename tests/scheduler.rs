@@ -7,13 +7,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ccgate::approval::questions::Questions;
-use ccgate::approval::registry::Approvals;
 use ccgate::audit::Redactor;
 use ccgate::automation::{self, triggers::Triggers};
-use ccgate::chat::Ctx;
 use ccgate::config::Config;
+use ccgate::events::Bus;
 use ccgate::scheduler::{commands, Clock, ManualClock, Scheduler};
+use ccgate::services::Ctx;
 use ccgate::store::Store;
 use ccgate::telegram::api::TelegramApi;
 use ccgate::telegram::outbox::{Limits, Outbox};
@@ -46,6 +45,7 @@ async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
         Some(env!("CARGO_BIN_EXE_ccgate").into()),
     )
     .unwrap();
+    let (bus, events) = Bus::new();
     let ctx = Arc::new(Ctx::new(
         config.clone(),
         store.clone(),
@@ -53,10 +53,9 @@ async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
         launcher,
         config.secret_files().unwrap(),
         config.rules().unwrap(),
-        Approvals::new(store.clone(), outbox.clone(), config.approval_timeout),
-        Questions::new(store.clone(), outbox.clone(), config.approval_timeout),
+        bus.clone(),
     ));
-    let bus = automation::start(ctx.clone(), Arc::new(Triggers::default()));
+    automation::start(ctx.clone(), events, Arc::new(Triggers::default()));
 
     // Monday 2026-11-23, 07:00 UTC. Berlin is UTC+1 in November: 08:30 there is 07:30 UTC.
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 7, 0, 0).unwrap());
@@ -223,8 +222,8 @@ async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
         .await;
     let data = support::button_data(&prompt_msg, "Allow once");
     // Someone else's press does nothing.
-    ctx.approvals.on_button(999, &data);
-    ctx.approvals.on_button(USER, &data);
+    ctx.prompts.on_button(999, &data);
+    ctx.prompts.on_button(USER, &data);
     let answer = h
         .wait_message(USER, "the approved job's answer", |m| {
             m.text.contains(&format!("Job #{net}")) && m.text.contains("FAKE: tool")

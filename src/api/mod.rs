@@ -26,8 +26,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
-use crate::automation::{Bus, Event};
 use crate::config::Config;
+use crate::events::{Bus, Event};
 use crate::store::{Delivery, Store};
 use crate::telegram::api::TelegramApi;
 use crate::telegram::intake::UpdateSink;

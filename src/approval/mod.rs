@@ -2,8 +2,9 @@
 //!
 //! Why it exists: deciding *what* is dangerous belongs to `policy`; *getting a human's answer*
 //! — inline buttons, a fresh TOTP code, timeouts — is a separate concern with its own state:
-//! [`registry`] for tool-call approvals, [`questions`] for `AskUserQuestion` and plans, [`totp`]
-//! for the step-up codes.
+//! [`registry`] is the one registry of pending prompts (tool-call approvals and Claude's
+//! questions), [`questions`] how `AskUserQuestion` and plans are shown and answered, [`totp`]
+//! the step-up codes.
 
 pub mod questions;
 pub mod registry;

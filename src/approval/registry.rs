@@ -1,10 +1,14 @@
-//! Pending approvals: the buttons on a phone that let one specific tool call run.
+//! Pending prompts: the buttons on a phone that let one specific tool call run, and Claude's
+//! questions to the user — one registry for both.
 //!
-//! Why it exists: an "ask" must reach the right human (the requester if their role allows,
-//! otherwise admins — always in a private chat, never a group), be answerable exactly once by
-//! exactly those people, bind the answer to the exact call it was shown for, expire on its own,
-//! and optionally require a fresh TOTP code. The registry holds that state; the chat that asked
-//! is told the outcome through a callback, so this module knows nothing about chat actors.
+//! Why it exists: an "ask" must reach the right human (whom [`authority`] names — always in a
+//! private chat, never a group), be answerable exactly once by exactly those people, bind the
+//! answer to the exact call it was shown for, expire on its own, and optionally require a fresh
+//! TOTP code. A question of Claude's has the same life: one person may answer, once, before a
+//! timeout, and the CLI may withdraw it. One map holds both, so ids, timeouts and withdrawal
+//! exist once; whoever asked is told the outcome through a callback, so this module knows
+//! nothing about chat actors or unattended runs. How a question is shown and answered is in
+//! [`super::questions`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,7 +17,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use super::questions::{Press, Question};
 use super::totp::{self, TotpSecret};
+use crate::policy::authority;
 use crate::policy::engine::grants::Footprint;
 use crate::store::Store;
 use crate::telegram::api::Button;
@@ -35,14 +41,18 @@ pub enum Choice {
     Deny,
 }
 
-/// The final outcome, delivered to the chat that asked.
+/// How a prompt ended, delivered to whoever asked.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
+    /// An approver allowed the call (once, for the session, or for a while).
     Allowed { choice: Choice, approver: i64 },
+    /// The user answered Claude's question (or approved its plan): run the tool with `input`.
+    Answered { input: Value },
+    /// Denied, declined, expired or withdrawn, with the message for Claude.
     Denied { reason: String },
 }
 
-/// What the chat asks for.
+/// An approval asked for.
 #[derive(Debug, Clone)]
 pub struct Request {
     /// The chat where Claude runs.
@@ -75,10 +85,26 @@ enum Stage {
     },
 }
 
+/// What is waiting for a human.
+enum Kind {
+    /// A tool call shown to its approvers.
+    Approval {
+        req: Box<Request>,
+        input_hash: String,
+        stage: Stage,
+    },
+    /// One of Claude's questions (or a plan) shown to the user in the chat.
+    Question(Question),
+}
+
 struct Pending {
-    req: Request,
-    input_hash: String,
-    stage: Stage,
+    /// The chat where Claude runs.
+    chat: ChatRef,
+    /// The user the call is made for.
+    requester: i64,
+    /// The CLI's `can_use_tool` request id (a withdrawal names it).
+    request_id: String,
+    kind: Kind,
     notify: Option<Notify>,
 }
 
@@ -87,16 +113,14 @@ pub fn input_hash(tool: &str, input: &Value) -> String {
     hex::encode(Sha256::digest(format!("{tool}\u{0}{input}").as_bytes()))
 }
 
+/// Every prompt waiting for a human, approvals and questions alike: one map, one id space,
+/// one timeout, one withdrawal path.
 #[derive(Clone)]
-pub struct Approvals {
+pub struct Prompts {
     inner: Arc<Mutex<HashMap<String, Pending>>>,
     store: Store,
     outbox: Outbox,
     timeout: Duration,
-}
-
-fn new_id() -> String {
-    super::random_id::<8>()
 }
 
 /// The progress-message key of one approval message in one approver's chat.
@@ -104,9 +128,9 @@ fn message_key(id: &str, approver: i64) -> u64 {
     super::message_key("approval", id, approver)
 }
 
-impl Approvals {
+impl Prompts {
     pub fn new(store: Store, outbox: Outbox, timeout: Duration) -> Self {
-        Approvals {
+        Prompts {
             inner: Arc::new(Mutex::new(HashMap::new())),
             store,
             outbox,
@@ -124,9 +148,21 @@ impl Approvals {
         }
     }
 
-    /// Show `req` to its approvers; `notify` is called exactly once with the outcome.
+    /// Hold `pending` under `id` until a human answers, it is withdrawn, or the timeout ends it
+    /// with `expired` (shown as `shown`).
+    fn hold(&self, id: String, pending: Pending, expired: Outcome, shown: &'static str) {
+        self.lock().insert(id.clone(), pending);
+        let me = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(me.timeout).await;
+            me.finish(&id, expired, shown);
+        });
+    }
+
+    /// Show the approval `req` to its approvers; `notify` is called exactly once with the
+    /// outcome ([`Outcome::Allowed`] or [`Outcome::Denied`]).
     pub fn ask(&self, req: Request, notify: impl FnOnce(Outcome) + Send + 'static) -> String {
-        let id = new_id();
+        let id = super::random_id::<8>();
         let hash = input_hash(&req.tool, &req.input);
         if req.approvers.is_empty() {
             notify(Outcome::Denied {
@@ -134,7 +170,7 @@ impl Approvals {
             });
             return id;
         }
-        let html = self.prompt_html(&req, false);
+        let html = prompt_html(&req, false);
         let buttons = buttons(&id, req.footprint.grantable());
         for a in &req.approvers {
             self.outbox.progress(
@@ -150,94 +186,107 @@ impl Approvals {
             "approval_requested",
             json!({"id": id, "tool": req.tool, "input_hash": hash, "rule": req.rule, "step_up": req.step_up, "approvers": req.approvers}),
         );
-        self.lock().insert(
-            id.clone(),
-            Pending {
-                req,
+        let expired = Outcome::Denied {
+            reason: format!(
+                "ccgate policy: no approval within {} minutes",
+                self.timeout.as_secs().div_ceil(60)
+            ),
+        };
+        let pending = Pending {
+            chat: req.chat,
+            requester: req.requester,
+            request_id: req.request_id.clone(),
+            kind: Kind::Approval {
+                req: Box::new(req),
                 input_hash: hash,
                 stage: Stage::Buttons,
-                notify: Some(Box::new(notify)),
             },
+            notify: Some(Box::new(notify)),
+        };
+        self.hold(
+            id.clone(),
+            pending,
+            expired,
+            "⌛ Expired: no answer in time, denied.",
         );
-        let me = self.clone();
-        let id2 = id.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(me.timeout).await;
-            me.finish(
-                &id2,
-                Outcome::Denied {
-                    reason: format!(
-                        "ccgate policy: no approval within {} minutes",
-                        me.timeout.as_secs().div_ceil(60)
-                    ),
-                },
-                "⌛ Expired: no answer in time, denied.",
-            );
-        });
         id
     }
 
-    fn prompt_html(&self, req: &Request, details: bool) -> String {
-        let mut s = format!(
-            "🔐 <b>Approval needed</b>{}\nClaude wants to use <b>{}</b> in chat <code>{}</code>:\n<pre>{}</pre>\nWhy: {}",
-            if req.step_up { " (🔑 TOTP required)" } else { "" },
-            escape(&req.tool),
-            req.chat.chat_id,
-            escape(&summary(&req.tool, &req.input, if details { 1500 } else { 600 })),
-            escape(&req.reason),
-        );
-        s.push_str(&format!(
-            "\nGrant scope: <code>{}</code>\nA grant covers: {}",
-            escape(&req.grant_scope),
-            escape(&req.footprint.describe())
-        ));
-        if details {
-            // Everything Claude sent, not only the summary: options, descriptions, timeouts.
-            let full = serde_json::to_string_pretty(&req.input).unwrap_or_default();
-            s.push_str(&format!(
-                "\n\n<b>Full input</b>\n<pre>{}</pre>",
-                escape(&crate::render::truncate(&full, 2500))
-            ));
-        }
-        s
+    /// Show an `AskUserQuestion` or `ExitPlanMode` call to `user` in `chat`; `notify` is
+    /// called exactly once, with [`Outcome::Answered`] (the input to run the tool with) or
+    /// [`Outcome::Denied`].
+    pub fn ask_question(
+        &self,
+        chat: ChatRef,
+        user: i64,
+        call: (&str, Value, &str),
+        notify: impl FnOnce(Outcome) + Send + 'static,
+    ) {
+        let (tool, input, request_id) = call;
+        let id = super::random_id::<6>();
+        let Some(question) = Question::show(&self.outbox, chat, &id, tool, input) else {
+            notify(Outcome::Denied {
+                reason: "the question had no questions in it".into(),
+            });
+            return;
+        };
+        let pending = Pending {
+            chat,
+            requester: user,
+            request_id: request_id.to_string(),
+            kind: Kind::Question(question),
+            notify: Some(Box::new(notify)),
+        };
+        let expired = Outcome::Denied {
+            reason: "the user did not answer in time".into(),
+        };
+        self.hold(id, pending, expired, "⌛ No answer in time.");
     }
 
-    /// End an approval (first caller wins): remove the buttons, tell the chat, audit.
+    /// End a prompt (first caller wins): remove its buttons, tell whoever asked, audit.
     fn finish(&self, id: &str, outcome: Outcome, shown: &str) {
         let Some(mut p) = self.lock().remove(id) else {
             return;
         };
-        for a in &p.req.approvers {
-            self.outbox.progress(
-                message_key(id, *a),
-                private(*a),
-                format!("{}\n\n{}", self.prompt_html(&p.req, false), escape(shown)),
-                Vec::new(),
-            );
-        }
-        let (label, approver) = match &outcome {
-            Outcome::Allowed { choice, approver } => {
-                (format!("{choice:?}").to_lowercase(), Some(*approver))
+        match &p.kind {
+            Kind::Approval {
+                req, input_hash, ..
+            } => {
+                for a in &req.approvers {
+                    self.outbox.progress(
+                        message_key(id, *a),
+                        private(*a),
+                        format!("{}\n\n{}", prompt_html(req, false), escape(shown)),
+                        Vec::new(),
+                    );
+                }
+                let (label, approver) = match &outcome {
+                    Outcome::Allowed { choice, approver } => {
+                        (format!("{choice:?}").to_lowercase(), Some(*approver))
+                    }
+                    Outcome::Answered { .. } | Outcome::Denied { .. } => ("deny".to_string(), None),
+                };
+                self.audit(
+                    Some(p.requester),
+                    Some(p.chat.chat_id),
+                    "approval_decided",
+                    json!({"id": id, "tool": req.tool, "input_hash": input_hash, "decision": label, "approver": approver, "shown": shown}),
+                );
             }
-            Outcome::Denied { .. } => ("deny".to_string(), None),
-        };
-        self.audit(
-            Some(p.req.requester),
-            Some(p.req.chat.chat_id),
-            "approval_decided",
-            json!({"id": id, "tool": p.req.tool, "input_hash": p.input_hash, "decision": label, "approver": approver, "shown": shown}),
-        );
+            Kind::Question(q) => q.close(&self.outbox, p.chat, id, shown),
+        }
         if let Some(n) = p.notify.take() {
             n(outcome);
         }
     }
 
-    /// The CLI withdrew the request (e.g. the turn was interrupted).
+    /// The CLI withdrew the request (e.g. the turn was interrupted): whatever prompt it raised
+    /// ends.
     pub fn cancel_request(&self, request_id: &str) {
         let id = self
             .lock()
             .iter()
-            .find(|(_, p)| p.req.request_id == request_id)
+            .find(|(_, p)| p.request_id == request_id)
             .map(|(id, _)| id.clone());
         if let Some(id) = id {
             self.finish(
@@ -250,8 +299,17 @@ impl Approvals {
         }
     }
 
-    /// A button press `ap:<id>:<action>` by `presser`. Returns the text for the callback answer.
+    /// A button press (`ap:…` on an approval, `q:…` on a question) by `presser`. Returns the
+    /// text for the callback answer.
     pub fn on_button(&self, presser: i64, data: &str) -> String {
+        if data.starts_with("q:") {
+            self.on_question_button(presser, data)
+        } else {
+            self.on_approval_button(presser, data)
+        }
+    }
+
+    fn on_approval_button(&self, presser: i64, data: &str) -> String {
         let mut parts = data.splitn(3, ':');
         let (Some("ap"), Some(id), Some(action)) = (parts.next(), parts.next(), parts.next())
         else {
@@ -260,25 +318,30 @@ impl Approvals {
         let (authorized, requester, chat, step_up, details, grantable) = {
             let map = self.lock();
             match map.get(id) {
-                None => (None, 0, 0, false, String::new(), false),
-                Some(p) => (
+                Some(Pending {
+                    requester,
+                    chat,
+                    kind: Kind::Approval { req, stage, .. },
+                    ..
+                }) => (
                     // Approvers answer the buttons; while a code is awaited, only Deny remains
                     // (for the approver who started the step-up).
                     Some(
-                        p.req.approvers.contains(&presser)
-                            && match p.stage {
+                        authority::may_approve(presser, &req.approvers)
+                            && match stage {
                                 Stage::Buttons => true,
                                 Stage::Code { approver, .. } => {
-                                    approver == presser && action == "deny"
+                                    *approver == presser && action == "deny"
                                 }
                             },
                     ),
-                    p.req.requester,
-                    p.req.chat.chat_id,
-                    p.req.step_up,
-                    self.prompt_html(&p.req, true),
-                    p.req.footprint.grantable(),
+                    *requester,
+                    chat.chat_id,
+                    req.step_up,
+                    prompt_html(req, true),
+                    req.footprint.grantable(),
                 ),
+                _ => (None, 0, 0, false, String::new(), false),
             }
         };
         match authorized {
@@ -358,8 +421,12 @@ impl Approvals {
                     return "Step-up needs `ccgate totp enroll` first.".into();
                 }
                 if step_up {
-                    if let Some(p) = self.lock().get_mut(id) {
-                        p.stage = Stage::Code {
+                    if let Some(Pending {
+                        kind: Kind::Approval { stage, .. },
+                        ..
+                    }) = self.lock().get_mut(id)
+                    {
+                        *stage = Stage::Code {
                             approver: presser,
                             choice,
                             attempts: 0,
@@ -392,25 +459,103 @@ impl Approvals {
         }
     }
 
+    /// A press of `q:<id>:<question>:<option>`.
+    fn on_question_button(&self, presser: i64, data: &str) -> String {
+        let parts: Vec<&str> = data.splitn(4, ':').collect();
+        let [_, id, qi, oi] = parts.as_slice() else {
+            return "Unknown button.".into();
+        };
+        let Ok(qi) = qi.parse::<usize>() else {
+            return "Unknown button.".into();
+        };
+        let mut map = self.lock();
+        let Some(Pending {
+            chat,
+            requester,
+            kind: Kind::Question(q),
+            ..
+        }) = map.get_mut(*id)
+        else {
+            drop(map);
+            self.audit(
+                Some(presser),
+                None,
+                "question_stale_press",
+                json!({"id": id}),
+            );
+            return "This question is no longer open.".into();
+        };
+        let chat = *chat;
+        if !authority::may_answer_question(presser, *requester) {
+            drop(map);
+            self.audit(
+                Some(presser),
+                Some(chat.chat_id),
+                "question_unauthorized_press",
+                json!({"id": id}),
+            );
+            return "Only the person who asked Claude can answer.".into();
+        }
+        let press = q.press(qi, oi);
+        drop(map);
+        match press {
+            Press::Unknown => "Unknown button.".into(),
+            Press::Finished {
+                outcome,
+                shown,
+                reply,
+            } => {
+                self.finish(id, outcome, shown);
+                reply.into()
+            }
+            Press::Answered {
+                question,
+                label,
+                all,
+            } => {
+                self.outbox.progress(
+                    super::questions::key(id, qi),
+                    chat,
+                    format!("❓ {}\n✅ {}", escape(&question), escape(&label)),
+                    Vec::new(),
+                );
+                if let Some(input) = all {
+                    // Every question answered: hand them to Claude.
+                    if let Some(mut p) = self.lock().remove(*id) {
+                        if let Some(f) = p.notify.take() {
+                            f(Outcome::Answered { input });
+                        }
+                    }
+                }
+                format!("Answered: {label}")
+            }
+        }
+    }
+
     /// A text from `user` in their private chat: consumed if it answers a step-up prompt.
     /// Returns the reply to show, or `None` when the text is not a code for us.
     pub fn on_text(&self, user: i64, text: &str) -> Option<String> {
         let id = self
             .lock()
             .iter()
-            .find(|(_, p)| matches!(p.stage, Stage::Code { approver, .. } if approver == user))
+            .find(|(_, p)| {
+                matches!(&p.kind, Kind::Approval { stage: Stage::Code { approver, .. }, .. } if *approver == user)
+            })
             .map(|(id, _)| id.clone())?;
         let ok = self.check_code(user, text);
         let mut map = self.lock();
         let p = map.get_mut(&id)?;
-        let Stage::Code {
-            choice, attempts, ..
-        } = &mut p.stage
+        let chat = p.chat.chat_id;
+        let Kind::Approval {
+            stage: Stage::Code {
+                choice, attempts, ..
+            },
+            ..
+        } = &mut p.kind
         else {
             return None;
         };
         let choice = *choice;
-        let chat = p.req.chat.chat_id;
         if ok {
             drop(map);
             self.audit(Some(user), Some(chat), "step_up_ok", json!({"id": id}));
@@ -466,6 +611,31 @@ impl Approvals {
     pub fn pending_count(&self) -> usize {
         self.lock().len()
     }
+}
+
+fn prompt_html(req: &Request, details: bool) -> String {
+    let mut s = format!(
+        "🔐 <b>Approval needed</b>{}\nClaude wants to use <b>{}</b> in chat <code>{}</code>:\n<pre>{}</pre>\nWhy: {}",
+        if req.step_up { " (🔑 TOTP required)" } else { "" },
+        escape(&req.tool),
+        req.chat.chat_id,
+        escape(&summary(&req.tool, &req.input, if details { 1500 } else { 600 })),
+        escape(&req.reason),
+    );
+    s.push_str(&format!(
+        "\nGrant scope: <code>{}</code>\nA grant covers: {}",
+        escape(&req.grant_scope),
+        escape(&req.footprint.describe())
+    ));
+    if details {
+        // Everything Claude sent, not only the summary: options, descriptions, timeouts.
+        let full = serde_json::to_string_pretty(&req.input).unwrap_or_default();
+        s.push_str(&format!(
+            "\n\n<b>Full input</b>\n<pre>{}</pre>",
+            escape(&crate::render::truncate(&full, 2500))
+        ));
+    }
+    s
 }
 
 fn private(user: i64) -> ChatRef {

@@ -1,4 +1,4 @@
-//! Event-driven automation: the internal event bus and what reacts to it.
+//! Event-driven automation: what reacts to the events on the bus ([`crate::events`]).
 //!
 //! Why it exists: webhooks, scheduled jobs and notifications are all "something happened, now
 //! maybe run Claude and tell some chats". One bus carries those events to one dispatcher, which
@@ -16,10 +16,11 @@ pub mod triggers;
 use std::sync::Arc;
 
 use serde_json::Value;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::Semaphore;
 
-use crate::chat::Ctx;
+use crate::events::{Event, Events};
 use crate::policy::roles::Role;
+use crate::services::Ctx;
 use crate::store::{Delivery, JobRow, NewOutbox};
 use crate::telegram::update::ChatRef;
 use run::{Outcome, Unattended};
@@ -28,56 +29,14 @@ use triggers::{Tools, Triggers};
 /// How many unattended Claude runs may run at once (more wait their turn).
 pub const MAX_CONCURRENT_RUNS: usize = 2;
 
-/// Something that happened.
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// An authenticated, deduplicated webhook delivery (already stored as pending).
-    Webhook(Delivery),
-    /// A scheduled job is due now.
-    JobDue(JobRow),
-    /// Tell these chats something.
-    Notify { chats: Vec<ChatRef>, html: String },
-    /// A Claude run ended (chat, webhook or schedule).
-    RunFinished {
-        kind: &'static str,
-        label: String,
-        ok: bool,
-        seconds: f64,
-        cost_usd: f64,
-    },
-    /// The anomaly detector raised an alert: the admins are told in their private chats.
-    SecurityAlert { kind: String, html: String },
-}
-
-/// The sending side of the bus; cheap to clone.
-#[derive(Clone)]
-pub struct Bus {
-    tx: mpsc::UnboundedSender<Event>,
-}
-
-impl Bus {
-    pub fn new() -> (Bus, mpsc::UnboundedReceiver<Event>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        (Bus { tx }, rx)
-    }
-
-    pub fn publish(&self, event: Event) {
-        if self.tx.send(event).is_err() {
-            tracing::error!("event bus is closed; event dropped");
-        }
-    }
-}
-
-/// Create the bus, attach it to `ctx` and start its dispatcher.
-pub fn start(ctx: Arc<Ctx>, triggers: Arc<Triggers>) -> Bus {
-    let (bus, rx) = Bus::new();
-    ctx.attach_bus(bus.clone());
-    tokio::spawn(dispatch(ctx, triggers, rx));
-    bus
+/// Start the dispatcher over the bus's receiving side (the bus itself was created first and
+/// given to the services, see [`crate::events`]).
+pub fn start(ctx: Arc<Ctx>, events: Events, triggers: Arc<Triggers>) {
+    tokio::spawn(dispatch(ctx, triggers, events));
 }
 
 /// Consume the bus until it closes. Each run is spawned; this loop only routes.
-async fn dispatch(ctx: Arc<Ctx>, triggers: Arc<Triggers>, mut rx: mpsc::UnboundedReceiver<Event>) {
+async fn dispatch(ctx: Arc<Ctx>, triggers: Arc<Triggers>, mut rx: Events) {
     let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_RUNS));
     while let Some(event) = rx.recv().await {
         match event {

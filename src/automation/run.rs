@@ -2,9 +2,10 @@
 //!
 //! Why it exists apart from the chat actor: nobody is watching an automated run, so there is
 //! no progress message, no queue, no session to resume, and nobody to press an approval
-//! button in front of the run. Every tool call still goes through the same policy engine; an
-//! `ask` in a scheduled job is sent to the job's creator as an approval prompt (buttons, TOTP
-//! step-up, timeout), while in a webhook run it becomes a deny (nobody is behind it). The
+//! button in front of the run. Every tool call goes through the same turn core
+//! ([`crate::turn`]) as a chat turn; an `ask` in a scheduled job is sent to the job's creator
+//! as an approval prompt (buttons, TOTP step-up, timeout), while in a webhook run it becomes a
+//! deny (nobody is behind it). The
 //! caller chooses the role — webhook runs are viewers
 //! (read-only) unless the operator's trigger says otherwise. Budgets hold as for chat, costs go
 //! to the same ledger, and the answer reaches its chats through the durable outbox together
@@ -17,19 +18,16 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::chat::Ctx;
-use crate::policy::budget::{self, BudgetVerdict};
-use crate::policy::engine::grants::Footprint;
-use crate::policy::engine::{self, Decision};
+use crate::events::Event;
 use crate::policy::roles::Role;
-use crate::policy::{sandbox, ToolContext};
+use crate::policy::sandbox;
 use crate::render::{self, Ending};
-use crate::runner::{
-    ClaudeEvent, ClaudeProcess, PermissionAnswer, ProcessEvent, SpawnSpec, TurnResult,
-};
+use crate::runner::{ClaudeEvent, ProcessEvent, TurnResult};
+use crate::services::Ctx;
 use crate::store::{NewOutbox, TurnRecord};
 use crate::telegram::html::escape;
 use crate::telegram::update::ChatRef;
+use crate::turn::{self, Answerer, Step};
 
 /// What to run, as whom, and where the answer goes.
 #[derive(Debug, Clone)]
@@ -81,48 +79,28 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
             return refuse(format!("the project directory is not allowed: {e}"));
         }
     };
-    if let Some(why) = over_budget(&ctx, job.user_id) {
-        audit(&ctx, &job, "budget_exceeded", json!({"reason": why}));
-        return refuse(why);
+    if let Some(why) =
+        turn::budget_refusal(&ctx, job.user_id, job.targets.first().map(|t| t.chat_id))
+    {
+        return refuse(why.text().to_string());
     }
 
-    let spec = SpawnSpec {
-        cli_path: cfg.claude_cli_path.clone(),
-        cwd: dir.clone(),
-        resume: None,
-        model: cfg.claude_model.clone(),
-        max_turns: cfg.claude_max_turns,
-        max_budget_usd: cfg.max_cost_per_request,
-        disallowed_tools: if job.role.can_write() {
-            Vec::new()
-        } else {
-            crate::policy::WRITE_TOOLS
-                .iter()
-                .map(|t| t.to_string())
-                .collect()
-        },
-    };
+    let spec = turn::spawn_spec(&cfg, &dir, None, job.role);
     let owner = crate::egress::Owner {
         user_id: job.user_id,
         chat_id: job.targets.first().map(|t| t.chat_id).unwrap_or(0),
         label: crate::runner::launch::dir_label(&cfg.approved_directory, &dir),
     };
-    let prepared = match ctx.launcher.prepare(&spec, owner).await {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut proc = match turn::start(&ctx, &spec, owner, move |ev| {
+        let _ = tx.send(ev);
+    })
+    .await
+    {
         Ok(p) => p,
         Err(e) => return refuse(e),
     };
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut proc = match ClaudeProcess::spawn(prepared, move |ev| {
-        let _ = tx.send(ev);
-    }) {
-        Ok(p) => p,
-        Err(e) => {
-            return refuse(format!(
-                "could not start {}: {e}",
-                cfg.claude_cli_path.display()
-            ))
-        }
-    };
+    let run = job.turn_run(dir.clone());
     let started = Instant::now();
     if let Err(e) = proc.send_user(&job.prompt).await {
         proc.shutdown(Duration::from_secs(2)).await;
@@ -163,7 +141,7 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
             }
             Some(ProcessEvent::Claude(ClaudeEvent::PermissionRequest(req))) => {
                 let asked_at = tokio::time::Instant::now();
-                let answer = decide(&ctx, &job, &dir, &req).await;
+                let answer = decide(&ctx, &run, &req).await;
                 // Time spent waiting for a human does not count against the run.
                 deadline += asked_at.elapsed();
                 let _ = proc.answer_permission(&req.request_id, &answer).await;
@@ -213,209 +191,44 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
     }
 }
 
-/// The policy's answer for one tool call. An *ask* in a scheduled job goes to the job's creator
-/// (or the admins, for a viewer's job) with the usual buttons, step-up included; webhook runs
-/// have no human behind them, so their asks are denied.
+/// The turn core's answer for one tool call; an ask is waited for (nobody else needs this task
+/// meanwhile).
 async fn decide(
     ctx: &Ctx,
-    job: &Unattended,
-    dir: &std::path::Path,
+    run: &turn::Run,
     req: &crate::runner::PermissionRequest,
-) -> PermissionAnswer {
-    let (tool, input) = (req.tool_name.as_str(), &req.input);
-    let decision = if matches!(tool, "AskUserQuestion" | "ExitPlanMode" | "EnterPlanMode") {
-        Decision::Deny {
-            reason:
-                "ccgate: this is an unattended run; nobody can answer questions or approve plans"
-                    .into(),
-            rule: "automation.no_human".into(),
-        }
-    } else {
-        let plans_dir = ctx.launcher.plans_dir_of(job.user_id);
-        let tctx = ToolContext {
-            root: &ctx.config.approved_directory,
-            cwd: dir,
-            role: job.role,
-            secrets: &ctx.secrets,
-            plans_dir: Some(&plans_dir),
-            contained: ctx.launcher.jail().is_contained(),
-        };
-        match engine::decide(&ctx.rules, &tctx, tool, input) {
-            Decision::Ask {
-                reason,
-                rule,
-                step_up,
-                grant_scope,
-            } if job.kind == "schedule" && job.user_id != 0 => {
-                let footprint = engine::grants::footprint(&tctx, tool, input);
-                let ask = Ask {
-                    reason,
-                    rule,
-                    step_up,
-                    grant_scope,
-                    footprint,
-                };
-                ask_creator(ctx, job, req, ask).await
-            }
-            Decision::Ask { reason, rule, .. } => Decision::Deny {
-                reason: format!(
-                    "ccgate: this needs a human's approval ({reason}), and this run is unattended"
-                ),
-                rule: format!("{rule}+automation.no_human"),
-            },
-            d => d,
+) -> crate::runner::PermissionAnswer {
+    let (decision, req) = match turn::decide(ctx, run, req) {
+        Step::Now(d) => (d, req.clone()),
+        Step::Ask(ask) => {
+            let outcome = ask.wait(ctx).await;
+            ask.settle(ctx, outcome)
         }
     };
-    let (verdict, rule, answer) = match decision {
-        Decision::Allow { rule } => (
-            "allow",
-            rule,
-            PermissionAnswer::Allow {
-                updated_input: input.clone(),
-            },
-        ),
-        Decision::Deny { reason, rule } => (
-            "deny",
-            rule,
-            PermissionAnswer::Deny {
-                message: reason,
-                interrupt: false,
-            },
-        ),
-        Decision::Ask { .. } => unreachable!("asks were answered above"),
-    };
-    audit(
-        ctx,
-        job,
-        "tool_decision",
-        json!({"tool": tool, "decision": verdict, "rule": rule, "input": input, "unattended": job.kind}),
-    );
-    answer
+    turn::answer(ctx, run, &req, &decision)
 }
 
-/// An ask of the policy, with what a grant from it would cover.
-struct Ask {
-    reason: String,
-    rule: String,
-    step_up: bool,
-    grant_scope: String,
-    footprint: Footprint,
-}
-
-/// Ask the job's creator (their grants first), as a chat turn would; wait for the answer.
-async fn ask_creator(
-    ctx: &Ctx,
-    job: &Unattended,
-    req: &crate::runner::PermissionRequest,
-    ask: Ask,
-) -> Decision {
-    let Ask {
-        reason,
-        rule,
-        step_up,
-        grant_scope,
-        footprint,
-    } = ask;
-    let chat = job.targets.first().copied().unwrap_or(ChatRef {
-        chat_id: job.user_id,
-        thread_id: 0,
-    });
-    if !step_up {
-        if let Ok(Some(id)) = ctx.store.find_grant(
-            chat.chat_id,
-            chat.thread_id,
-            job.user_id,
-            &grant_scope,
-            None,
-            |stored| Footprint::from_json(stored).is_some_and(|g| g.covers(&footprint)),
-        ) {
-            return Decision::Allow {
-                rule: format!("grant #{id} ({grant_scope})"),
-            };
+impl Unattended {
+    /// The run as the turn core sees it. Asks in a scheduled job go to its creator; a webhook
+    /// run (the automation account, user 0) has nobody to ask.
+    fn turn_run(&self, dir: PathBuf) -> turn::Run {
+        turn::Run {
+            user_id: self.user_id,
+            role: self.role,
+            chat: self.targets.first().copied().unwrap_or(ChatRef {
+                chat_id: self.user_id,
+                thread_id: 0,
+            }),
+            dir,
+            session: None,
+            answerer: if self.kind == "schedule" && self.user_id != 0 {
+                Answerer::JobCreator
+            } else {
+                Answerer::Nobody
+            },
+            label: Some(self.label.clone()),
+            unattended: Some(self.kind),
         }
-    }
-    let approvers = if job.role.can_write() {
-        vec![job.user_id]
-    } else {
-        ctx.config.admins()
-    };
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    ctx.approvals.ask(
-        crate::approval::registry::Request {
-            chat,
-            requester: job.user_id,
-            approvers,
-            tool: req.tool_name.clone(),
-            input: req.input.clone(),
-            reason: format!("{} — {reason}", job.label),
-            rule: rule.clone(),
-            step_up,
-            grant_scope: grant_scope.clone(),
-            footprint: footprint.clone(),
-            request_id: req.request_id.clone(),
-        },
-        move |outcome| {
-            let _ = tx.send(outcome);
-        },
-    );
-    // The registry answers every request (a human, its own timeout, or a withdrawal).
-    match rx.await {
-        Ok(crate::approval::registry::Outcome::Allowed { approver, choice }) => {
-            // "15 min" covers the job's further calls of this kind; there is no session to
-            // bind "this session" to, so that choice counts for this call only.
-            if choice == crate::approval::registry::Choice::Timed && footprint.grantable() {
-                let expires = chrono::Utc::now()
-                    + chrono::Duration::from_std(crate::approval::registry::TIMED_GRANT)
-                        .unwrap_or_default();
-                let expires = expires.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-                let grant = crate::store::NewGrant {
-                    chat_id: chat.chat_id,
-                    thread_id: chat.thread_id,
-                    user_id: job.user_id,
-                    scope: &grant_scope,
-                    footprint: &footprint.to_json(),
-                    session_id: None,
-                    expires_at: Some(&expires),
-                    granted_by: approver,
-                };
-                if let Ok(id) = ctx.store.add_grant(&grant) {
-                    audit(
-                        ctx,
-                        job,
-                        "grant_added",
-                        json!({"grant": id, "scope": grant_scope, "footprint": footprint, "expires_at": expires}),
-                    );
-                }
-            }
-            Decision::Allow {
-                rule: format!("{rule} approved by {approver}"),
-            }
-        }
-        Ok(crate::approval::registry::Outcome::Denied { reason }) => {
-            Decision::Deny { reason, rule }
-        }
-        Err(_) => Decision::Deny {
-            reason: "ccgate: the approval was lost".into(),
-            rule,
-        },
-    }
-}
-
-fn over_budget(ctx: &Ctx, user_id: i64) -> Option<String> {
-    let Some((verdict, now)) = ctx.budget_verdict(user_id) else {
-        return Some("the cost ledger could not be read".into());
-    };
-    match verdict {
-        BudgetVerdict::Ok => None,
-        BudgetVerdict::Exceeded {
-            scope,
-            limit,
-            spent,
-            resets_at,
-        } => Some(format!(
-            "{scope} daily budget is used up (${spent:.2} of ${limit:.2}); it resets in {}",
-            budget::human_duration(resets_at - now)
-        )),
     }
 }
 
@@ -463,7 +276,7 @@ fn deliver(ctx: &Ctx, job: &Unattended, messages: &[String], r: &TurnResult, ela
 }
 
 fn metrics_done(ctx: &Ctx, job: &Unattended, ok: bool, elapsed: Duration, cost: f64) {
-    ctx.publish(crate::automation::Event::RunFinished {
+    ctx.publish(Event::RunFinished {
         kind: job.kind,
         label: job.label.clone(),
         ok,

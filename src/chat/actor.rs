@@ -3,7 +3,9 @@
 //! Why it exists: a turn is a long conversation with a child process (events, permission
 //! questions, interrupts, timeouts) while the user keeps typing. Serialising all of that through
 //! one task and one inbox makes ordering obvious: process events and Telegram updates for this
-//! chat are handled one after another, never concurrently, so no state needs a lock.
+//! chat are handled one after another, never concurrently, so no state needs a lock. What a
+//! tool call is allowed to do, and whom to ask, is the turn core's ([`crate::turn`]); the actor
+//! keeps the chat's side: queue, progress message, stop and timeouts, and its [`State`].
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -14,26 +16,22 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
-use super::Ctx;
-use crate::approval::questions::Answer;
-use crate::approval::registry::{Choice, Outcome, Request as ApprovalRequest, TIMED_GRANT};
+use crate::approval::registry::Outcome;
 use crate::egress::Owner;
+use crate::events::Event;
 use crate::gate::Admitted;
 use crate::policy::access;
-use crate::policy::budget::{self, BudgetVerdict};
-use crate::policy::engine::grants::{self, Footprint};
-use crate::policy::engine::{self, Decision};
+use crate::policy::engine::Decision;
 use crate::policy::roles::Role;
-use crate::policy::{mentions, sandbox, ToolContext};
+use crate::policy::{mentions, sandbox};
 use crate::render::{self, Ending, Progress};
 use crate::runner::launch::dir_label;
-use crate::runner::{
-    ClaudeEvent, ClaudeProcess, PermissionAnswer, PermissionRequest, ProcessEvent, SpawnSpec,
-    TurnResult,
-};
-use crate::store::{ChatSettings, NewOutbox, ToolUseRecord, TurnRecord};
+use crate::runner::{ClaudeEvent, ClaudeProcess, PermissionRequest, ProcessEvent, TurnResult};
+use crate::services::Ctx;
+use crate::store::{ChatSettings, NewOutbox, TurnRecord};
 use crate::telegram::api::Button;
 use crate::telegram::update::{parse_command, ChatRef, IncomingKind};
+use crate::turn::{self, Answerer, Step};
 
 /// How long an interrupt may take before escalating to a signal, and then to a kill.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
@@ -48,18 +46,11 @@ pub enum ActorMsg {
         gen: u64,
         ev: ProcessEvent,
     },
-    /// The user answered one of Claude's questions (or a plan approval).
-    Question {
+    /// A human answered (or the prompt expired or was withdrawn) for a `can_use_tool` request
+    /// that asked: an approval, or one of Claude's questions.
+    Answered {
         gen: u64,
-        req: PermissionRequest,
-        answer: Answer,
-    },
-    /// A human answered (or the approval expired) for a `can_use_tool` request.
-    Approval {
-        gen: u64,
-        req: PermissionRequest,
-        grant_scope: String,
-        footprint: Footprint,
+        ask: Box<turn::Ask>,
         outcome: Outcome,
     },
     Shutdown,
@@ -124,6 +115,89 @@ pub(super) struct Turn {
     retried_fresh: bool,
 }
 
+/// What the chat's Claude side is doing: one value instead of a process and a turn that could
+/// each be there or not, so every combination is named and handled.
+pub(super) enum State {
+    /// No process and no turn.
+    Idle,
+    /// A warm process between turns (reaped after the idle timeout; the next prompt reuses it).
+    Warm(Proc),
+    /// A turn in flight on its process.
+    Working(Box<Turn>, Proc),
+    /// A turn whose process is gone — exited, killed, or being replaced for a fresh session —
+    /// until it is wrapped up or gets its new process.
+    Orphaned(Box<Turn>),
+}
+
+impl State {
+    pub fn proc(&self) -> Option<&Proc> {
+        match self {
+            State::Warm(p) | State::Working(_, p) => Some(p),
+            State::Idle | State::Orphaned(_) => None,
+        }
+    }
+
+    fn proc_mut(&mut self) -> Option<&mut Proc> {
+        match self {
+            State::Warm(p) | State::Working(_, p) => Some(p),
+            State::Idle | State::Orphaned(_) => None,
+        }
+    }
+
+    pub fn turn(&self) -> Option<&Turn> {
+        match self {
+            State::Working(t, _) | State::Orphaned(t) => Some(t),
+            State::Idle | State::Warm(_) => None,
+        }
+    }
+
+    fn turn_mut(&mut self) -> Option<&mut Turn> {
+        match self {
+            State::Working(t, _) | State::Orphaned(t) => Some(t),
+            State::Idle | State::Warm(_) => None,
+        }
+    }
+
+    /// Detach the process (the turn, if any, stays, orphaned).
+    fn take_proc(&mut self) -> Option<Proc> {
+        let (next, proc) = match std::mem::replace(self, State::Idle) {
+            State::Warm(p) => (State::Idle, Some(p)),
+            State::Working(t, p) => (State::Orphaned(t), Some(p)),
+            other => (other, None),
+        };
+        *self = next;
+        proc
+    }
+
+    /// End the turn (its process, if any, stays warm).
+    fn take_turn(&mut self) -> Option<Turn> {
+        let (next, turn) = match std::mem::replace(self, State::Idle) {
+            State::Working(t, p) => (State::Warm(p), Some(*t)),
+            State::Orphaned(t) => (State::Idle, Some(*t)),
+            other => (other, None),
+        };
+        *self = next;
+        turn
+    }
+
+    /// Attach a new process (the caller stopped any previous one).
+    fn set_proc(&mut self, p: Proc) {
+        *self = match std::mem::replace(self, State::Idle) {
+            State::Working(t, _) | State::Orphaned(t) => State::Working(t, p),
+            State::Idle | State::Warm(_) => State::Warm(p),
+        };
+    }
+
+    /// Start (or resume) `turn` on the current process, if any.
+    fn begin(&mut self, turn: Turn) {
+        let t = Box::new(turn);
+        *self = match std::mem::replace(self, State::Idle) {
+            State::Warm(p) | State::Working(_, p) => State::Working(t, p),
+            State::Idle | State::Orphaned(_) => State::Orphaned(t),
+        };
+    }
+}
+
 pub(super) struct Actor {
     pub ctx: Arc<Ctx>,
     pub chat: ChatRef,
@@ -131,8 +205,7 @@ pub(super) struct Actor {
     tx: mpsc::UnboundedSender<ActorMsg>,
     pub settings: ChatSettings,
     pub cwd: PathBuf,
-    pub proc: Option<Proc>,
-    pub turn: Option<Turn>,
+    pub state: State,
     pub queue: VecDeque<Queued>,
 }
 
@@ -165,8 +238,7 @@ impl Actor {
             tx,
             settings,
             cwd,
-            proc: None,
-            turn: None,
+            state: State::Idle,
             queue: VecDeque::new(),
         }
     }
@@ -194,45 +266,35 @@ impl Actor {
             match msg {
                 Some(ActorMsg::Incoming(a)) => self.on_incoming(a).await,
                 Some(ActorMsg::Process { gen, ev }) => self.on_process(gen, ev).await,
-                Some(ActorMsg::Approval {
-                    gen,
-                    req,
-                    grant_scope,
-                    footprint,
-                    outcome,
-                }) => {
-                    self.on_approval(gen, req, grant_scope, footprint, outcome)
-                        .await
-                }
-                Some(ActorMsg::Question { gen, req, answer }) => {
-                    self.on_question_answer(gen, req, answer).await
+                Some(ActorMsg::Answered { gen, ask, outcome }) => {
+                    self.on_answered(gen, *ask, outcome).await
                 }
                 Some(ActorMsg::Shutdown) | None => break,
             }
         }
-        if let Some(p) = self.proc.take() {
+        if let Some(p) = self.state.take_proc() {
             p.process.shutdown(Duration::from_secs(2)).await;
         }
     }
 
     fn next_wake(&self) -> Option<Instant> {
-        match &self.turn {
+        match self.state.turn() {
             Some(t) => Some(match t.stage {
                 StopStage::Running => t.deadline.min(t.next_refresh),
                 StopStage::Interrupted(at) | StopStage::Signalled(at) => at.min(t.next_refresh),
             }),
             None => self
-                .proc
-                .as_ref()
+                .state
+                .proc()
                 .map(|p| p.last_used + self.ctx.config.claude_idle_timeout),
         }
     }
 
     async fn on_timer(&mut self) {
         let now = Instant::now();
-        let Some(turn) = self.turn.as_mut() else {
+        let Some(turn) = self.state.turn_mut() else {
             // Idle: stop the process; the next message resumes the session.
-            if let Some(p) = &self.proc {
+            if let Some(p) = self.state.proc() {
                 if p.last_used + self.ctx.config.claude_idle_timeout <= now {
                     tracing::info!(chat = self.chat.chat_id, "reaping idle claude process");
                     self.stop_process();
@@ -244,7 +306,7 @@ impl Actor {
             turn.next_refresh = now + PROGRESS_REFRESH;
             self.show_progress();
         }
-        let Some(turn) = self.turn.as_mut() else {
+        let Some(turn) = self.state.turn_mut() else {
             return;
         };
         match turn.stage {
@@ -258,7 +320,7 @@ impl Actor {
                     "interrupt not answered; sending SIGINT"
                 );
                 turn.stage = StopStage::Signalled(now + INTERRUPT_GRACE);
-                if let Some(p) = self.proc.as_mut() {
+                if let Some(p) = self.state.proc_mut() {
                     p.process.signal_interrupt();
                 }
             }
@@ -284,7 +346,7 @@ impl Actor {
             IncomingKind::Text { message_id, text } => {
                 // A TOTP code answering a step-up prompt (only ever in the approver's own chat).
                 if i.chat.chat_id == i.user_id {
-                    if let Some(reply) = self.ctx.approvals.on_text(i.user_id, &text) {
+                    if let Some(reply) = self.ctx.prompts.on_text(i.user_id, &text) {
                         self.reply(i.update_id, crate::telegram::html::escape(&reply));
                         // The code was typed into the chat: remove it.
                         self.ctx.outbox.delete(i.chat, message_id);
@@ -336,16 +398,8 @@ impl Actor {
         callback_id: &str,
         data: &str,
     ) {
-        if data.starts_with("q:") {
-            let answer = self.ctx.questions.on_button(i.user_id, data);
-            self.ctx
-                .outbox
-                .answer_callback(callback_id.to_string(), Some(answer));
-            self.complete(i.update_id, None);
-            return;
-        }
-        if data.starts_with("ap:") {
-            let answer = self.ctx.approvals.on_button(i.user_id, data);
+        if data.starts_with("q:") || data.starts_with("ap:") {
+            let answer = self.ctx.prompts.on_button(i.user_id, data);
             self.ctx
                 .outbox
                 .answer_callback(callback_id.to_string(), Some(answer));
@@ -353,7 +407,7 @@ impl Actor {
             return;
         }
         let answer = match data.split_once(':') {
-            Some(("stop", id)) => match &self.turn {
+            Some(("stop", id)) => match self.state.turn() {
                 Some(t) if id.parse::<u64>().ok() == Some(t.id) => {
                     self.stop_turn(Ending::StoppedByUser).await;
                     "Stopping…"
@@ -378,7 +432,7 @@ impl Actor {
     }
 
     pub(super) async fn on_prompt(&mut self, q: Queued) {
-        if self.turn.is_some() {
+        if self.state.turn().is_some() {
             self.queue.push_back(q);
             let n = self.queue.len();
             self.notify(format!(
@@ -435,7 +489,7 @@ impl Actor {
 
     /// Stop the Claude process (if any) in the background.
     pub fn stop_process(&mut self) {
-        if let Some(p) = self.proc.take() {
+        if let Some(p) = self.state.take_proc() {
             tokio::spawn(p.process.shutdown(Duration::from_secs(3)));
         }
     }
@@ -448,7 +502,7 @@ impl Actor {
         fresh: bool,
     ) -> Result<(), String> {
         let dir = self.cwd.clone();
-        if let Some(p) = &self.proc {
+        if let Some(p) = self.state.proc() {
             if p.user_id == user_id && p.role == role && p.dir == dir && !fresh {
                 return Ok(());
             }
@@ -466,37 +520,20 @@ impl Actor {
         let last_total = session.as_ref().map(|s| s.total_cost_usd).unwrap_or(0.0);
         let resume = session.map(|s| s.claude_session_id);
         let cfg = &self.ctx.config;
-        let spec = SpawnSpec {
-            cli_path: cfg.claude_cli_path.clone(),
-            cwd: dir.clone(),
-            resume: resume.clone(),
-            model: cfg.claude_model.clone(),
-            max_turns: cfg.claude_max_turns,
-            max_budget_usd: cfg.max_cost_per_request,
-            // Viewers: writes are removed from the session, not just refused when asked.
-            disallowed_tools: if role.can_write() {
-                Vec::new()
-            } else {
-                crate::policy::WRITE_TOOLS
-                    .iter()
-                    .map(|t| t.to_string())
-                    .collect()
-            },
-        };
+        let spec = turn::spawn_spec(cfg, &dir, resume.clone(), role);
         let owner = Owner {
             user_id,
             chat_id: self.chat.chat_id,
             label: dir_label(&cfg.approved_directory, &dir),
         };
-        let prepared = self.ctx.launcher.prepare(&spec, owner).await?;
         let gen = self.ctx.next_id();
         let tx = self.tx.clone();
-        let process = ClaudeProcess::spawn(prepared, move |ev| {
+        let process = turn::start(&self.ctx, &spec, owner, move |ev| {
             let _ = tx.send(ActorMsg::Process { gen, ev });
         })
-        .map_err(|e| format!("could not start {}: {e}", cfg.claude_cli_path.display()))?;
+        .await?;
         tracing::info!(chat = self.chat.chat_id, pid = ?process.pid(), resume = ?resume, dir = %dir.display(), "claude started");
-        self.proc = Some(Proc {
+        self.state.set_proc(Proc {
             process,
             gen,
             user_id,
@@ -517,14 +554,14 @@ impl Actor {
         fresh: bool,
     ) -> Result<(), String> {
         self.ensure_process(user_id, role, fresh).await?;
-        let p = self.proc.as_mut().expect("ensured");
+        let p = self.state.proc_mut().expect("ensured");
         if p.process.send_user(text).await.is_ok() {
             return Ok(());
         }
         // The process died between turns: start again once.
-        self.proc = None;
+        self.state.take_proc();
         self.ensure_process(user_id, role, fresh).await?;
-        let p = self.proc.as_mut().expect("ensured");
+        let p = self.state.proc_mut().expect("ensured");
         p.process
             .send_user(text)
             .await
@@ -553,8 +590,10 @@ impl Actor {
                 tokio::time::sleep(TYPING_EVERY).await;
             }
         });
-        self.turn = Some(Turn {
-            id: self.ctx.next_id(),
+        let id = self.ctx.next_id();
+        let verbose = self.verbose();
+        self.state.begin(Turn {
+            id,
             user_id: q.user_id,
             role: q.role,
             prompt: q.text,
@@ -564,7 +603,7 @@ impl Actor {
             deadline: now + self.ctx.config.claude_timeout,
             stage: StopStage::Running,
             ending: Ending::Done,
-            progress: Progress::new(self.verbose()),
+            progress: Progress::new(verbose),
             next_refresh: now + PROGRESS_REFRESH,
             texts: Vec::new(),
             session_id: None,
@@ -572,23 +611,6 @@ impl Actor {
             retried_fresh: false,
         });
         self.show_progress();
-    }
-
-    /// Where Claude's tool calls (and the files its CLI reads for `@mentions`) happen.
-    fn tool_context<'a>(
-        &'a self,
-        cwd: &'a std::path::Path,
-        role: Role,
-        plans_dir: &'a std::path::Path,
-    ) -> ToolContext<'a> {
-        ToolContext {
-            root: &self.ctx.config.approved_directory,
-            cwd,
-            role,
-            secrets: &self.ctx.secrets,
-            plans_dir: Some(plans_dir),
-            contained: self.ctx.launcher.jail().is_contained(),
-        }
     }
 
     /// Why this prompt must not run now (project access, `@mentions`, budgets), as the reply;
@@ -618,7 +640,7 @@ impl Actor {
         // `~` is the private HOME the CLI runs with (see `runner::launch`).
         let home = self.ctx.launcher.home_of(q.user_id);
         let plans_dir = self.ctx.launcher.plans_dir_of(q.user_id);
-        let ctx = self.tool_context(&self.cwd, q.role, &plans_dir);
+        let ctx = turn::tool_context(&self.ctx, &self.cwd, q.role, &plans_dir);
         if let Err(r) = mentions::check(&q.text, &ctx, Some(&home)) {
             let _ = crate::audit::record(
                 &self.ctx.store,
@@ -632,32 +654,10 @@ impl Actor {
                 crate::telegram::html::escape(&r.to_string())
             ));
         }
-        let Some((verdict, now)) = self.ctx.budget_verdict(q.user_id) else {
-            // Fail closed: without the ledger we cannot know the budget holds.
-            return Some("❌ Not run: the cost ledger could not be read.".into());
-        };
-        match verdict {
-            BudgetVerdict::Ok => None,
-            BudgetVerdict::Exceeded {
-                scope,
-                limit,
-                spent,
-                resets_at,
-            } => {
-                let _ = crate::audit::record(
-                    &self.ctx.store,
-                    Some(q.user_id),
-                    Some(self.chat.chat_id),
-                    "budget_exceeded",
-                    &json!({"scope": scope, "limit": limit, "spent": spent}),
-                );
-                Some(format!(
-                    "💸 Not run: {scope} daily budget is used up (${spent:.4} of ${limit:.2}). It resets at {} UTC, in {}.",
-                    resets_at.format("%H:%M"),
-                    budget::human_duration(resets_at - now)
-                ))
-            }
-        }
+        turn::budget_refusal(&self.ctx, q.user_id, Some(self.chat.chat_id)).map(|r| match r {
+            turn::BudgetRefusal::Unreadable => format!("❌ Not run: {}.", r.text()),
+            turn::BudgetRefusal::Exceeded { .. } => format!("💸 Not run: {}.", r.text()),
+        })
     }
 
     /// Write a failed prompt's outcome (message row, reply, update done) in one go.
@@ -690,7 +690,7 @@ impl Actor {
     }
 
     fn show_progress(&self) {
-        let Some(t) = &self.turn else { return };
+        let Some(t) = self.state.turn() else { return };
         let html = t.progress.render(t.started.elapsed(), self.queue.len());
         let stop = vec![vec![Button {
             text: "⏹ Stop".into(),
@@ -701,21 +701,23 @@ impl Actor {
 
     /// Interrupt the running turn (user stop or timeout).
     pub async fn stop_turn(&mut self, ending: Ending) {
-        let Some(t) = self.turn.as_mut() else { return };
+        let Some(t) = self.state.turn_mut() else {
+            return;
+        };
         if t.stage != StopStage::Running {
             return;
         }
         t.ending = ending;
         t.stage = StopStage::Interrupted(Instant::now() + INTERRUPT_GRACE);
-        let sent = match self.proc.as_mut() {
+        let sent = match self.state.proc_mut() {
             Some(p) => p.process.interrupt().await.is_ok(),
             None => false,
         };
         if !sent {
-            if let Some(p) = self.proc.as_mut() {
+            if let Some(p) = self.state.proc_mut() {
                 p.process.signal_interrupt();
             }
-            if let Some(t) = self.turn.as_mut() {
+            if let Some(t) = self.state.turn_mut() {
                 t.stage = StopStage::Signalled(Instant::now() + INTERRUPT_GRACE);
             }
         }
@@ -739,17 +741,17 @@ impl Actor {
     }
 
     async fn on_process(&mut self, gen: u64, ev: ProcessEvent) {
-        if self.proc.as_ref().map(|p| p.gen) != Some(gen) {
+        if self.state.proc().map(|p| p.gen) != Some(gen) {
             return; // from a process we already replaced
         }
-        if let Some(p) = self.proc.as_mut() {
+        if let Some(p) = self.state.proc_mut() {
             p.last_used = Instant::now();
         }
         match ev {
             ProcessEvent::Claude(ev) => self.on_claude(ev).await,
             ProcessEvent::Exited { stderr_tail } => {
-                self.proc = None;
-                if self.turn.is_some() {
+                self.state.take_proc();
+                if self.state.turn().is_some() {
                     self.finish_without_result("Claude exited unexpectedly", &stderr_tail)
                         .await;
                 }
@@ -758,7 +760,7 @@ impl Actor {
     }
 
     async fn on_claude(&mut self, ev: ClaudeEvent) {
-        let Some(turn) = self.turn.as_mut() else {
+        let Some(turn) = self.state.turn_mut() else {
             if let ClaudeEvent::PermissionRequest(req) = ev {
                 // Nothing is running on the user's behalf: refuse.
                 let d = Decision::Deny {
@@ -792,45 +794,17 @@ impl Actor {
                     .map(|s| s.to_string())
                     .unwrap_or_else(|| "?".into())
             )),
-            ClaudeEvent::PermissionRequest(req)
-                if matches!(req.tool_name.as_str(), "AskUserQuestion" | "ExitPlanMode") =>
-            {
-                // Questions for the human in this chat, not actions to police.
-                turn.deadline += self.ctx.config.approval_timeout;
-                let gen = self.proc.as_ref().map(|p| p.gen).unwrap_or(0);
-                let tx = self.tx.clone();
-                let (tool, input) = (req.tool_name.clone(), req.input.clone());
-                self.ctx
-                    .questions
-                    .ask(self.chat, turn.user_id, &tool, input, move |answer| {
-                        let _ = tx.send(ActorMsg::Question { gen, req, answer });
-                    });
-                false
-            }
             ClaudeEvent::PermissionRequest(req) => {
-                let role = turn.role;
-                let (decision, footprint) = {
-                    let dir = self
-                        .proc
-                        .as_ref()
-                        .map(|p| p.dir.clone())
-                        .unwrap_or_else(|| self.cwd.clone());
-                    let plans_dir = self.ctx.launcher.plans_dir_of(turn.user_id);
-                    let ctx = self.tool_context(&dir, role, &plans_dir);
-                    let d = engine::decide(&self.ctx.rules, &ctx, &req.tool_name, &req.input);
-                    // Only an ask can be covered by a grant or create one.
-                    let f = match d {
-                        Decision::Ask { .. } => grants::footprint(&ctx, &req.tool_name, &req.input),
-                        _ => Footprint::tool(),
-                    };
-                    (d, f)
-                };
-                self.on_decision(req, decision, footprint).await;
+                let run = self.current_run();
+                match turn::decide(&self.ctx, &run, &req) {
+                    Step::Now(d) => self.answer_permission(&req, &d).await,
+                    Step::Ask(ask) => self.ask_human(*ask),
+                }
                 true
             }
             ClaudeEvent::ControlCancel { request_id } => {
                 tracing::debug!(%request_id, "permission request withdrawn");
-                self.ctx.approvals.cancel_request(&request_id);
+                self.ctx.prompts.cancel_request(&request_id);
                 false
             }
             ClaudeEvent::ControlResponse { .. } | ClaudeEvent::Other => false,
@@ -844,216 +818,74 @@ impl Actor {
         }
     }
 
-    /// Act on the policy's decision: answer now, or (for an ask) apply a grant or ask a human.
-    async fn on_decision(
-        &mut self,
-        req: PermissionRequest,
-        decision: Decision,
-        footprint: Footprint,
-    ) {
-        let Decision::Ask {
-            reason,
-            rule,
-            step_up,
-            grant_scope,
-        } = &decision
-        else {
-            self.answer_permission(&req, &decision).await;
-            return;
-        };
-        let Some(turn) = self.turn.as_mut() else {
-            return;
-        };
-        let (user, role, session) = (turn.user_id, turn.role, turn.session_id.clone());
-        // A grant covers asks without a fresh prompt — only calls no wider than the one it was
-        // given for, and never a step-up.
-        if !step_up {
-            if let Ok(Some(id)) = self.ctx.store.find_grant(
-                self.chat.chat_id,
-                self.chat.thread_id,
-                user,
-                grant_scope,
-                session.as_deref(),
-                |stored| Footprint::from_json(stored).is_some_and(|g| g.covers(&footprint)),
-            ) {
-                let d = Decision::Allow {
-                    rule: format!("grant #{id} ({grant_scope})"),
-                };
-                self.answer_permission(&req, &d).await;
-                return;
-            }
+    /// The call this turn is making, as the turn core sees it.
+    fn current_run(&self) -> turn::Run {
+        let t = self.state.turn();
+        turn::Run {
+            user_id: t.map(|t| t.user_id).unwrap_or(0),
+            role: t.map(|t| t.role).unwrap_or(Role::Viewer),
+            chat: self.chat,
+            dir: self
+                .state
+                .proc()
+                .map(|p| p.dir.clone())
+                .unwrap_or_else(|| self.cwd.clone()),
+            session: t.and_then(|t| t.session_id.clone()),
+            answerer: Answerer::ChatUser,
+            label: None,
+            unattended: None,
         }
-        // The requester approves their own calls if their role may do such things; otherwise
-        // admins do. Always in private chats.
-        let approvers: Vec<i64> = if role.can_write() {
-            vec![user]
-        } else {
-            self.ctx.config.admins()
+    }
+
+    /// Show `ask` to its human; the outcome comes back as [`ActorMsg::Answered`].
+    fn ask_human(&mut self, ask: turn::Ask) {
+        let Some(turn) = self.state.turn_mut() else {
+            return;
         };
-        turn.progress.note(&format!(
-            "waiting for approval: {}",
-            crate::render::tool_summary(&req.tool_name, &req.input)
-        ));
+        if !ask.is_question() {
+            turn.progress.note(&format!(
+                "waiting for approval: {}",
+                crate::render::tool_summary(&ask.req().tool_name, &ask.req().input)
+            ));
+        }
         // Waiting for a human does not count against the turn's time limit.
         turn.deadline += self.ctx.config.approval_timeout;
-        let gen = self.proc.as_ref().map(|p| p.gen).unwrap_or(0);
+        let gen = self.state.proc().map(|p| p.gen).unwrap_or(0);
         let tx = self.tx.clone();
-        let request = ApprovalRequest {
-            chat: self.chat,
-            requester: user,
-            approvers,
-            tool: req.tool_name.clone(),
-            input: req.input.clone(),
-            reason: reason.clone(),
-            rule: rule.clone(),
-            step_up: *step_up,
-            grant_scope: grant_scope.clone(),
-            footprint: footprint.clone(),
-            request_id: req.request_id.clone(),
-        };
-        let scope = grant_scope.clone();
-        self.ctx.approvals.ask(request, move |outcome| {
-            let _ = tx.send(ActorMsg::Approval {
+        let shown = ask.clone();
+        shown.show(&self.ctx, move |outcome| {
+            let _ = tx.send(ActorMsg::Answered {
                 gen,
-                req,
-                grant_scope: scope,
-                footprint,
+                ask: Box::new(ask),
                 outcome,
             });
         });
-        self.show_progress();
-    }
-
-    async fn on_question_answer(&mut self, gen: u64, req: PermissionRequest, answer: Answer) {
-        if self.proc.as_ref().map(|p| p.gen) != Some(gen) {
-            return;
+        if !shown.is_question() {
+            self.show_progress();
         }
-        let (decision, input) = match answer {
-            Answer::Allow(updated) => (
-                Decision::Allow {
-                    rule: "answered by the user".into(),
-                },
-                updated,
-            ),
-            Answer::Decline(reason) => (
-                Decision::Deny {
-                    reason,
-                    rule: "answered by the user".into(),
-                },
-                req.input.clone(),
-            ),
-        };
-        let req = PermissionRequest { input, ..req };
-        self.answer_permission(&req, &decision).await;
     }
 
-    async fn on_approval(
-        &mut self,
-        gen: u64,
-        req: PermissionRequest,
-        grant_scope: String,
-        footprint: Footprint,
-        outcome: Outcome,
-    ) {
-        if self.proc.as_ref().map(|p| p.gen) != Some(gen) {
+    async fn on_answered(&mut self, gen: u64, ask: turn::Ask, outcome: Outcome) {
+        if self.state.proc().map(|p| p.gen) != Some(gen) {
             return; // the process that asked is gone
         }
-        let decision = match outcome {
-            Outcome::Allowed { choice, approver } => {
-                if let Some(turn) = &self.turn {
-                    let expires = (choice == Choice::Timed).then(|| {
-                        (chrono::Utc::now()
-                            + chrono::Duration::from_std(TIMED_GRANT).unwrap_or_default())
-                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-                    });
-                    let session = (choice == Choice::Session)
-                        .then(|| turn.session_id.clone())
-                        .flatten();
-                    if matches!(choice, Choice::Timed | Choice::Session) && footprint.grantable() {
-                        let covers = footprint.to_json();
-                        let g = crate::store::NewGrant {
-                            chat_id: self.chat.chat_id,
-                            thread_id: self.chat.thread_id,
-                            user_id: turn.user_id,
-                            scope: &grant_scope,
-                            footprint: &covers,
-                            session_id: session.as_deref(),
-                            expires_at: expires.as_deref(),
-                            granted_by: approver,
-                        };
-                        match self.ctx.store.add_grant(&g) {
-                            Ok(id) => {
-                                let _ = crate::audit::record(
-                                    &self.ctx.store,
-                                    Some(approver),
-                                    Some(self.chat.chat_id),
-                                    "grant_added",
-                                    &json!({"id": id, "scope": grant_scope, "footprint": footprint, "session": session, "expires_at": expires}),
-                                );
-                            }
-                            Err(e) => tracing::error!(error = %e, "could not store a grant"),
-                        }
-                    }
-                }
-                Decision::Allow {
-                    rule: format!("approved by {approver} ({choice:?})"),
-                }
-            }
-            Outcome::Denied { reason } => Decision::Deny {
-                reason,
-                rule: "approval".into(),
-            },
-        };
+        let question = ask.is_question();
+        let (decision, req) = ask.settle(&self.ctx, outcome);
         self.answer_permission(&req, &decision).await;
-        self.show_progress();
+        if !question {
+            self.show_progress();
+        }
     }
 
+    /// Record `decision` about `req` and answer the CLI.
     async fn answer_permission(&mut self, req: &PermissionRequest, decision: &Decision) {
-        let (answer, reason) = match decision {
-            Decision::Allow { .. } => (
-                PermissionAnswer::Allow {
-                    updated_input: req.input.clone(),
-                },
-                None,
-            ),
-            Decision::Deny { reason, .. } | Decision::Ask { reason, .. } => (
-                PermissionAnswer::Deny {
-                    message: reason.clone(),
-                    interrupt: false,
-                },
-                Some(reason.clone()),
-            ),
-        };
-        let label = match decision {
-            Decision::Allow { .. } => "allow",
-            _ => "deny",
-        };
-        let user = self.turn.as_ref().map(|t| t.user_id).unwrap_or(0);
-        let session = self.turn.as_ref().and_then(|t| t.session_id.clone());
-        let input = req.input.to_string();
-        if let Err(e) = self.ctx.store.record_tool_use(&ToolUseRecord {
-            claude_session_id: session.as_deref(),
-            user_id: user,
-            chat_id: self.chat.chat_id,
-            tool_name: &req.tool_name,
-            input: &input,
-            decision: label,
-            reason: reason.as_deref(),
-        }) {
-            tracing::error!(error = %e, "recording tool decision failed");
-        }
-        let _ = crate::audit::record(
-            &self.ctx.store,
-            Some(user),
-            Some(self.chat.chat_id),
-            "tool_decision",
-            &json!({"tool": req.tool_name, "decision": label, "reason": reason, "rule": decision.rule(),
-                    "input_hash": crate::approval::registry::input_hash(&req.tool_name, &req.input), "input": req.input}),
-        );
-        if let (Some(reason), Some(t)) = (&reason, self.turn.as_mut()) {
+        let answer = turn::answer(&self.ctx, &self.current_run(), req, decision);
+        if let (Decision::Deny { reason, .. } | Decision::Ask { reason, .. }, Some(t)) =
+            (decision, self.state.turn_mut())
+        {
             t.progress.denied(&req.tool_name, reason);
         }
-        if let Some(p) = self.proc.as_mut() {
+        if let Some(p) = self.state.proc_mut() {
             if let Err(e) = p.process.answer_permission(&req.request_id, &answer).await {
                 tracing::warn!(error = %e, "could not answer a permission request");
             }
@@ -1061,18 +893,18 @@ impl Actor {
     }
 
     async fn finish_turn(&mut self, mut result: TurnResult) {
-        let Some(mut turn) = self.turn.take() else {
+        let Some(mut turn) = self.state.take_turn() else {
             return;
         };
         // Charge the turn's own cost, never the session's running total.
-        if let Some(p) = self.proc.as_mut() {
+        if let Some(p) = self.state.proc_mut() {
             p.last_total = result.charge(p.last_total);
         } else {
             result.charge(0.0);
         }
         // A session that cannot be resumed (its transcript is gone) is replaced by a fresh one,
         // once, instead of failing every message from now on.
-        let resumed = self.proc.as_ref().and_then(|p| p.resumed_from.clone());
+        let resumed = self.state.proc().and_then(|p| p.resumed_from.clone());
         let not_found = result
             .errors
             .iter()
@@ -1091,7 +923,7 @@ impl Actor {
             let prompt = turn.prompt.clone();
             let user = turn.user_id;
             let role = turn.role;
-            self.turn = Some(turn);
+            self.state.begin(turn);
             if let Err(e) = self.send_prompt(user, role, &prompt, true).await {
                 self.finish_without_result("Could not start Claude", &e)
                     .await;
@@ -1128,8 +960,8 @@ impl Actor {
             })
             .collect();
         let dir = self
-            .proc
-            .as_ref()
+            .state
+            .proc()
             .map(|p| p.dir.clone())
             .unwrap_or_else(|| self.cwd.clone())
             .to_string_lossy()
@@ -1157,7 +989,7 @@ impl Actor {
         if let Err(e) = self.ctx.store.record_turn(&rec, &rows, &[turn.update_id]) {
             tracing::error!(error = %e, "could not record the finished turn");
         }
-        self.ctx.publish(crate::automation::Event::RunFinished {
+        self.ctx.publish(Event::RunFinished {
             kind: "chat",
             label: format!("chat {}", self.chat.chat_id),
             ok: !rec.is_error,
@@ -1174,7 +1006,7 @@ impl Actor {
         );
         self.ctx.outbox.kick();
         self.ctx.outbox.progress_close(turn.id, self.chat);
-        if let Some(p) = self.proc.as_mut() {
+        if let Some(p) = self.state.proc_mut() {
             p.last_used = Instant::now();
             if let Some(sid) = &session_id {
                 p.resumed_from = Some(sid.clone());
@@ -1185,7 +1017,9 @@ impl Actor {
 
     /// The turn ended without a `result` line (crash, kill, spawn trouble).
     async fn finish_without_result(&mut self, what: &str, detail: &str) {
-        let Some(turn) = self.turn.take() else { return };
+        let Some(turn) = self.state.take_turn() else {
+            return;
+        };
         turn.typing.abort();
         let html = match turn.ending {
             Ending::Done => render::failure_message(what, detail),
@@ -1222,7 +1056,7 @@ impl Actor {
         &mut self,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
         Box::pin(async move {
-            if self.turn.is_none() {
+            if self.state.turn().is_none() {
                 if let Some(q) = self.queue.pop_front() {
                     self.start_turn(q).await;
                 }

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::actor::Actor;
 use crate::policy::roles::Role;
 use crate::policy::secret_files::SecretFiles;
-use crate::policy::{sandbox, workdir};
+use crate::policy::{authority, sandbox, workdir};
 use crate::render::Ending;
 use crate::telegram::html::escape;
 use crate::telegram::update::Incoming;
@@ -110,8 +110,8 @@ impl Actor {
     }
 
     fn busy(&self) -> Option<String> {
-        self.turn
-            .as_ref()
+        self.state
+            .turn()
             .map(|_| "⏳ A request is running. Wait for it or /stop it first.".to_string())
     }
 
@@ -143,7 +143,7 @@ impl Actor {
     }
 
     async fn cmd_stop(&mut self) -> String {
-        if self.turn.is_none() {
+        if self.state.turn().is_none() {
             return "Nothing is running.".into();
         }
         self.stop_turn(Ending::StoppedByUser).await;
@@ -181,12 +181,12 @@ impl Actor {
             )),
             None => s.push_str("🧵 Session: none yet (the next message starts one)\n"),
         }
-        s.push_str(match (&self.turn, &self.proc) {
+        s.push_str(match (self.state.turn(), self.state.proc()) {
             (Some(_), _) => "⚙️ Claude: working",
             (None, Some(_)) => "⚙️ Claude: idle (process warm)",
             (None, None) => "⚙️ Claude: not running",
         });
-        if let Some(t) = &self.turn {
+        if let Some(t) = self.state.turn() {
             s.push_str(&format!(" for {}s", t.started.elapsed().as_secs()));
         }
         if !self.queue.is_empty() {
@@ -438,14 +438,13 @@ impl Actor {
         let Ok(id) = args.trim().trim_start_matches('#').parse::<i64>() else {
             return "Usage: /revoke <i>id</i> (see /grants).".into();
         };
-        // Your own grants, or anyone's in this chat if you are an admin.
         let owned = self
             .ctx
             .store
             .list_grants(self.chat.chat_id, self.chat.thread_id)
             .unwrap_or_default()
             .into_iter()
-            .any(|g| g.id == id && (g.user_id == user_id || role.is_admin()));
+            .any(|g| g.id == id && authority::may_revoke_grant(user_id, role, g.user_id));
         if !owned {
             return format!("❌ No active grant #{id} of yours in this chat.");
         }

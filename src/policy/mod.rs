@@ -14,6 +14,7 @@
 
 pub mod access;
 pub mod approved_dir;
+pub mod authority;
 pub mod bash;
 pub mod budget;
 pub mod config_files;

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{fmt_time, Schedule};
 use crate::config::Config;
 use crate::policy::roles::Role;
-use crate::policy::sandbox;
+use crate::policy::{authority, sandbox};
 use crate::store::{JobRow, NewJob, Store};
 use crate::telegram::html::escape;
 use crate::telegram::update::ChatRef;
@@ -116,7 +116,7 @@ pub fn change(
         .ok_or_else(|| format!("there is no job #{id}"))?;
     let in_this_chat =
         chat.is_none_or(|c| c.chat_id == job.chat_id && c.thread_id == job.thread_id);
-    if !in_this_chat || (job.creator != user && role != Role::Admin) {
+    if !authority::may_change_job(user, role, job.creator, in_this_chat) {
         let _ = crate::audit::record(
             store,
             Some(user),

@@ -20,7 +20,7 @@ use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds};
 use croner::Cron;
 
-use crate::automation::{Bus, Event};
+use crate::events::{Bus, Event};
 use crate::store::{JobRow, Store};
 use crate::telegram::update::ChatRef;
 
