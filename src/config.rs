@@ -117,6 +117,22 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     /// How ccgate itself reaches the model API (the child never gets these).
     pub anthropic: AnthropicConfig,
+    /// Signed audit checkpoints.
+    pub audit: AuditConfig,
+}
+
+/// Settings of signed audit checkpoints (`audit::checkpoint`, `audit::signer`).
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// `AUDIT_SIGNING_KEY_FILE` or `AUDIT_PKCS11_*`: the key checkpoints are signed with; none
+    /// means no checkpoints (a cut tail stays undetectable, said at start).
+    pub signing_key: Option<crate::audit::signer::KeySource>,
+    /// `AUDIT_VERIFY_KEY`: the public keys `audit verify` accepts (pinned; see the trust model).
+    pub verify_keys: Vec<ed25519_dalek::VerifyingKey>,
+    /// `AUDIT_CHECKPOINT_ROWS`: sign after this many new rows.
+    pub checkpoint_rows: u64,
+    /// `AUDIT_CHECKPOINT_MINUTES`: sign this often while new rows come.
+    pub checkpoint_interval: Duration,
 }
 
 /// Settings of the OS boundary (`jail`) and the egress gateway (`egress`).
@@ -496,6 +512,8 @@ impl Config {
             }
         }
 
+        let audit = parse_audit(vars, &get, &mut extra_secrets)?;
+
         let claude_env_passthrough = get("CLAUDE_ENV_PASSTHROUGH")
             .map(|s| split_list(&s).map(str::to_string).collect())
             .unwrap_or_default();
@@ -552,6 +570,7 @@ impl Config {
                 base_url: anthropic_base,
                 credential,
             },
+            audit,
             server: parse_server(vars, &get)?,
             scheduler: SchedulerConfig {
                 enabled: parse_bool(get("ENABLE_SCHEDULER"), "ENABLE_SCHEDULER", true)?,
@@ -716,6 +735,70 @@ fn parse_project_access(s: &str) -> Result<HashMap<String, Vec<i64>>, String> {
         out.insert(project.to_string(), parse_id_list(users)?);
     }
     Ok(out)
+}
+
+fn parse_audit(
+    vars: &HashMap<String, String>,
+    get: &dyn Fn(&str) -> Option<String>,
+    extra_secrets: &mut Vec<SecretString>,
+) -> Result<AuditConfig, ConfigError> {
+    use crate::audit::signer::{KeySource, Pkcs11Settings};
+    let key_file = get("AUDIT_SIGNING_KEY_FILE").map(PathBuf::from);
+    let module = get("AUDIT_PKCS11_MODULE").map(PathBuf::from);
+    let token_label = get("AUDIT_PKCS11_TOKEN_LABEL");
+    let key_label = get("AUDIT_PKCS11_KEY_LABEL");
+    let pin = get_secret(vars, "AUDIT_PKCS11_PIN", "AUDIT_PKCS11_PIN_FILE")?;
+    if let Some(p) = &pin {
+        extra_secrets.push(SecretString::from(p.clone()));
+    }
+    let signing_key = match (key_file, module) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                "AUDIT_PKCS11_MODULE",
+                "set either AUDIT_SIGNING_KEY_FILE or AUDIT_PKCS11_MODULE, not both",
+            ))
+        }
+        (Some(f), None) => Some(KeySource::File(f)),
+        (None, Some(module)) => {
+            let need = |v: Option<String>, var: &'static str| {
+                v.ok_or_else(|| ConfigError::new(var, "is required with AUDIT_PKCS11_MODULE"))
+            };
+            Some(KeySource::Pkcs11(Pkcs11Settings {
+                module,
+                token_label: need(token_label, "AUDIT_PKCS11_TOKEN_LABEL")?,
+                pin: SecretString::from(need(pin, "AUDIT_PKCS11_PIN")?),
+                key_label: need(key_label, "AUDIT_PKCS11_KEY_LABEL")?,
+            }))
+        }
+        (None, None) => None,
+    };
+    let verify_keys = match get("AUDIT_VERIFY_KEY") {
+        None => Vec::new(),
+        Some(s) => split_list(&s)
+            .map(crate::audit::checkpoint::parse_public_key)
+            .collect::<Result<_, _>>()
+            .map_err(|m| ConfigError::new("AUDIT_VERIFY_KEY", m))?,
+    };
+    Ok(AuditConfig {
+        signing_key,
+        verify_keys,
+        checkpoint_rows: parse_num(
+            get("AUDIT_CHECKPOINT_ROWS"),
+            "AUDIT_CHECKPOINT_ROWS",
+            100,
+            1,
+            1_000_000,
+        )?,
+        checkpoint_interval: Duration::from_secs(
+            60 * parse_num(
+                get("AUDIT_CHECKPOINT_MINUTES"),
+                "AUDIT_CHECKPOINT_MINUTES",
+                10,
+                1,
+                24 * 60,
+            )?,
+        ),
+    })
 }
 
 fn parse_server(
