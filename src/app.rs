@@ -209,6 +209,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         path = %std::fs::canonicalize(&config.database_path).unwrap_or_else(|_| config.database_path.clone()).display(),
         "database opened"
     );
+    let checkpointer = start_checkpointer(&config, &store)?;
     let api = TelegramApi::new(
         &config.telegram_api_url,
         &config.telegram_bot_token,
@@ -303,6 +304,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
+    if let Some(cp) = &checkpointer {
+        tasks.push(tokio::spawn(cp.clone().run(shutdown_rx.clone())));
+    }
     if config.scheduler.enabled {
         let scheduler = Scheduler::new(store.clone(), bus.clone(), Arc::new(SystemClock));
         tasks.push(tokio::spawn(scheduler.run(shutdown_rx.clone())));
@@ -370,7 +374,37 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // `jail::lifeline`).
     tokio::time::sleep(Duration::from_millis(300)).await;
     crate::jail::remove_runtime(&runtime);
+    // The last rows of this run, signed once nothing writes any more.
+    if let Some(cp) = &checkpointer {
+        if let Err(e) = cp.checkpoint(crate::audit::checkpoint::reason::SHUTDOWN) {
+            tracing::error!(error = %format!("{e:#}"), "could not sign the final audit checkpoint");
+        }
+    }
     Ok(())
+}
+
+/// The audit checkpointer, when a signing key is configured. A configured key that cannot be
+/// opened stops the start: the operator asked for signed checkpoints.
+fn start_checkpointer(
+    config: &Config,
+    store: &Store,
+) -> anyhow::Result<Option<Arc<crate::audit::checkpointer::Checkpointer>>> {
+    let Some(source) = &config.audit.signing_key else {
+        tracing::warn!("no audit signing key (AUDIT_SIGNING_KEY_FILE or AUDIT_PKCS11_MODULE): the audit chain's tail can be cut or rewritten unseen");
+        return Ok(None);
+    };
+    let signer = source
+        .open()
+        .map_err(|e| anyhow::anyhow!("the audit signing key ({}): {e:#}", source.describe()))?;
+    let public = hex::encode(signer.public_key().as_bytes());
+    let cp = crate::audit::checkpointer::Checkpointer::new(
+        store.clone(),
+        signer,
+        config.audit.checkpoint_rows,
+        config.audit.checkpoint_interval,
+    )?;
+    tracing::info!(key = %source.describe(), public_key = %public, "signing audit checkpoints");
+    Ok(Some(Arc::new(cp)))
 }
 
 /// The path part of the webhook URL (where our server receives updates).
