@@ -1194,6 +1194,81 @@ mod tests {
         assert_eq!(Config::from_map(&m).unwrap().verbose_level, 2);
     }
 
+    #[test]
+    fn audit_signing_settings() {
+        use crate::audit::signer::KeySource;
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::from_map(&base(dir.path())).unwrap();
+        assert!(c.audit.signing_key.is_none() && c.audit.verify_keys.is_empty());
+        assert_eq!(c.audit.checkpoint_rows, 100);
+        assert_eq!(c.audit.checkpoint_interval, Duration::from_secs(600));
+
+        let mut m = base(dir.path());
+        m.insert(
+            "AUDIT_SIGNING_KEY_FILE".into(),
+            "/etc/ccgate/audit.key".into(),
+        );
+        let public = |seed: u8| {
+            hex::encode(
+                ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+                    .verifying_key()
+                    .as_bytes(),
+            )
+        };
+        let (key, key2) = (public(1), public(2));
+        m.insert("AUDIT_VERIFY_KEY".into(), format!("{key}, {key2}"));
+        m.insert("AUDIT_CHECKPOINT_ROWS".into(), "5".into());
+        m.insert("AUDIT_CHECKPOINT_MINUTES".into(), "2".into());
+        let c = Config::from_map(&m).unwrap();
+        assert!(
+            matches!(&c.audit.signing_key, Some(KeySource::File(p)) if p == Path::new("/etc/ccgate/audit.key"))
+        );
+        assert_eq!(c.audit.verify_keys.len(), 2);
+        assert_eq!(c.audit.checkpoint_rows, 5);
+        assert_eq!(c.audit.checkpoint_interval, Duration::from_secs(120));
+
+        // PKCS#11: every part required, the PIN redacted like any secret.
+        let pin_file = dir.path().join("pin");
+        std::fs::write(&pin_file, "4711-secret-pin\n").unwrap();
+        let mut m = base(dir.path());
+        m.insert(
+            "AUDIT_PKCS11_MODULE".into(),
+            "/usr/lib/softhsm/libsofthsm2.so".into(),
+        );
+        m.insert("AUDIT_PKCS11_TOKEN_LABEL".into(), "ccgate".into());
+        assert_eq!(Config::from_map(&m).unwrap_err().var, "AUDIT_PKCS11_PIN");
+        m.insert(
+            "AUDIT_PKCS11_PIN_FILE".into(),
+            pin_file.display().to_string(),
+        );
+        assert_eq!(
+            Config::from_map(&m).unwrap_err().var,
+            "AUDIT_PKCS11_KEY_LABEL"
+        );
+        m.insert("AUDIT_PKCS11_KEY_LABEL".into(), "audit".into());
+        let c = Config::from_map(&m).unwrap();
+        match &c.audit.signing_key {
+            Some(KeySource::Pkcs11(s)) => {
+                assert_eq!(s.pin.expose_secret(), "4711-secret-pin");
+                assert!(!format!("{s:?}").contains("4711"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(c.redacted_values().iter().any(|v| v == "4711-secret-pin"));
+
+        for (var, val, at) in [
+            ("AUDIT_VERIFY_KEY", "xyz", "AUDIT_VERIFY_KEY"),
+            ("AUDIT_VERIFY_KEY", "abcd", "AUDIT_VERIFY_KEY"),
+            ("AUDIT_CHECKPOINT_ROWS", "0", "AUDIT_CHECKPOINT_ROWS"),
+            ("AUDIT_CHECKPOINT_MINUTES", "0", "AUDIT_CHECKPOINT_MINUTES"),
+            ("AUDIT_SIGNING_KEY_FILE", "/k", "AUDIT_PKCS11_MODULE"),
+        ] {
+            let mut m2 = m.clone();
+            m2.insert(var.into(), val.into());
+            assert_eq!(Config::from_map(&m2).unwrap_err().var, at, "{var}={val}");
+        }
+    }
+
     /// Every variable this module reads is documented in the README's table and offered in
     /// `.env.example` (so a new setting cannot ship undocumented).
     #[test]

@@ -222,11 +222,15 @@ fn audit_keys(command: AuditCmd, config: &ccgate::config::Config) -> anyhow::Res
                 },
             };
             println!("{}", hex::encode(public.as_bytes()));
-            eprintln!("pin this public key where verify runs: AUDIT_VERIFY_KEY=<it> or --public-key <it>");
+            eprintln!(
+                "pin this public key where verify runs: AUDIT_VERIFY_KEY=<it> or --public-key <it>"
+            );
         }
         AuditCmd::Pubkey => {
             let Some(src) = &config.audit.signing_key else {
-                anyhow::bail!("no signing key configured (AUDIT_SIGNING_KEY_FILE or AUDIT_PKCS11_MODULE)");
+                anyhow::bail!(
+                    "no signing key configured (AUDIT_SIGNING_KEY_FILE or AUDIT_PKCS11_MODULE)"
+                );
             };
             println!("{}", hex::encode(src.open()?.public_key().as_bytes()));
         }

@@ -6,7 +6,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use ccgate::audit::chain::compute_hash;
+use ccgate::audit::chain::AuditEntry;
 use ccgate::audit::checkpoint::{make, reason, Sign};
 use ccgate::audit::signer::FileKey;
 use support::{wait_for, Harness, STRANGER};
@@ -50,20 +50,31 @@ fn reseal_from(db: &Path, from_id: i64) {
             |r| r.get(0),
         )
         .unwrap();
-    let rows: Vec<(i64, String, Option<i64>, Option<i64>, String, String, String)> = c
+    let rows: Vec<AuditEntry> = c
         .prepare("SELECT id, at, user_id, chat_id, event, risk, details FROM audit_log WHERE id >= ?1 ORDER BY id")
         .unwrap()
         .query_map([from_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+            Ok(AuditEntry {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                user_id: r.get(2)?,
+                chat_id: r.get(3)?,
+                event: r.get(4)?,
+                risk: r.get(5)?,
+                details: r.get(6)?,
+                prev_hash: String::new(),
+                hash: String::new(),
+            })
         })
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    for (id, at, user, chat, event, risk, details) in rows {
-        let hash = compute_hash(id, &at, user, chat, &event, &risk, &details, &prev);
+    for mut row in rows {
+        row.prev_hash = prev;
+        let (id, hash) = (row.id, row.expected_hash());
         c.execute(
             "UPDATE audit_log SET prev_hash = ?1, hash = ?2 WHERE id = ?3",
-            rusqlite::params![prev, hash, id],
+            rusqlite::params![row.prev_hash, hash, id],
         )
         .unwrap();
         prev = hash;
@@ -85,7 +96,10 @@ async fn file_key_checkpoints_catch_a_cut_a_rewrite_and_forgeries() {
         assert_eq!(mode, 0o600);
     }
     let (rc, _, err) = ccgate(&h, &["audit", "keygen", "--out", &key_arg]).await;
-    assert_ne!(rc, 0, "an existing key file must never be overwritten: {err}");
+    assert_ne!(
+        rc, 0,
+        "an existing key file must never be overwritten: {err}"
+    );
 
     h.set_env("AUDIT_SIGNING_KEY_FILE", &key_arg);
     h.set_env("AUDIT_CHECKPOINT_ROWS", "3");
@@ -125,8 +139,14 @@ async fn file_key_checkpoints_catch_a_cut_a_rewrite_and_forgeries() {
     let (rc, out, err) = ccgate(&h, &["audit", "verify", "--public-key", &public]).await;
     assert_eq!(rc, 0, "{out}{err}");
     assert!(out.contains("audit log intact"), "{out}");
-    assert!(out.contains("signatures checked with the key(s) given by --public-key"), "{out}");
-    assert!(!out.contains("PROBLEM") && !out.contains("unsigned tail"), "{out}");
+    assert!(
+        out.contains("signatures checked with the key(s) given by --public-key"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("PROBLEM") && !out.contains("unsigned tail"),
+        "{out}"
+    );
     // What an operator would note down elsewhere: "SEQ:DIGEST".
     let kept = out
         .split("(keep \"")
@@ -157,7 +177,11 @@ async fn file_key_checkpoints_catch_a_cut_a_rewrite_and_forgeries() {
     assert_eq!(rc, 1, "{out}");
     assert!(out.contains("audit log intact"), "{out}");
     assert!(
-        out.contains(&format!("tail CUT: checkpoint #")) && out.contains(&format!("signed row {head}, but the log ends at row {}", head - 2)),
+        out.contains("tail CUT: checkpoint #")
+            && out.contains(&format!(
+                "signed row {head}, but the log ends at row {}",
+                head - 2
+            )),
         "{out}"
     );
 
@@ -173,9 +197,14 @@ async fn file_key_checkpoints_catch_a_cut_a_rewrite_and_forgeries() {
     reseal_from(&rewritten, head - 1);
     let (rc, out, _) = ccgate(&h, &["audit", "verify", "--public-key", &public]).await;
     assert_eq!(rc, 1, "{out}");
-    assert!(out.contains("audit log intact"), "the reseal fools the chain: {out}");
     assert!(
-        out.contains(&format!("tail REWRITTEN: row {head} no longer has the hash")),
+        out.contains("audit log intact"),
+        "the reseal fools the chain: {out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "tail REWRITTEN: row {head} no longer has the hash"
+        )),
         "{out}"
     );
 
@@ -187,12 +216,21 @@ async fn file_key_checkpoints_catch_a_cut_a_rewrite_and_forgeries() {
             .unwrap();
         c.execute("DELETE FROM audit_checkpoints", []).unwrap();
         let hash: String = c
-            .query_row("SELECT hash FROM audit_log WHERE id = ?1", [head - 2], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT hash FROM audit_log WHERE id = ?1",
+                [head - 2],
+                |r| r.get(0),
+            )
             .unwrap();
-        let ck = make(&other, None, head - 2, &hash, reason::SHUTDOWN, "2026-01-01T00:00:00.000Z")
-            .unwrap();
+        let ck = make(
+            &other,
+            None,
+            head - 2,
+            &hash,
+            reason::SHUTDOWN,
+            "2026-01-01T00:00:00.000Z",
+        )
+        .unwrap();
         c.execute(
             "INSERT INTO audit_checkpoints (seq, at, audit_id, audit_hash, prev_digest, reason, algorithm, public_key, signature)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -209,7 +247,14 @@ async fn file_key_checkpoints_catch_a_cut_a_rewrite_and_forgeries() {
     // ... and the checkpoint recorded elsewhere is no longer there as it was.
     let (rc, out, _) = ccgate(
         &h,
-        &["audit", "verify", "--public-key", &public, "--checkpoint", &kept],
+        &[
+            "audit",
+            "verify",
+            "--public-key",
+            &public,
+            "--checkpoint",
+            &kept,
+        ],
     )
     .await;
     assert_eq!(rc, 1, "{out}");
@@ -222,9 +267,11 @@ async fn file_key_checkpoints_catch_a_cut_a_rewrite_and_forgeries() {
         c.execute("DELETE FROM audit_log WHERE id > ?1", [head - 2])
             .unwrap();
         let hash: String = c
-            .query_row("SELECT hash FROM audit_log WHERE id = ?1", [head - 2], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT hash FROM audit_log WHERE id = ?1",
+                [head - 2],
+                |r| r.get(0),
+            )
             .unwrap();
         c.execute(
             "UPDATE audit_checkpoints SET audit_id = ?1, audit_hash = ?2 WHERE seq = (SELECT MAX(seq) FROM audit_checkpoints)",
@@ -234,7 +281,10 @@ async fn file_key_checkpoints_catch_a_cut_a_rewrite_and_forgeries() {
     }
     let (rc, out, _) = ccgate(&h, &["audit", "verify", "--public-key", &public]).await;
     assert_eq!(rc, 1, "{out}");
-    assert!(out.contains("is FORGED: its signature does not verify"), "{out}");
+    assert!(
+        out.contains("is FORGED: its signature does not verify"),
+        "{out}"
+    );
 
     // 5. The newest checkpoint deleted along with the rows it covered: invisible on its own,
     //    caught by the checkpoint kept elsewhere.
@@ -260,7 +310,14 @@ async fn file_key_checkpoints_catch_a_cut_a_rewrite_and_forgeries() {
     assert_eq!(rc, 0, "the documented blind spot: {out}");
     let (rc, out, _) = ccgate(
         &h,
-        &["audit", "verify", "--public-key", &public, "--checkpoint", &kept],
+        &[
+            "audit",
+            "verify",
+            "--public-key",
+            &public,
+            "--checkpoint",
+            &kept,
+        ],
     )
     .await;
     assert_eq!(rc, 1, "{out}");
@@ -271,7 +328,11 @@ async fn file_key_checkpoints_catch_a_cut_a_rewrite_and_forgeries() {
 async fn without_a_pinned_or_configured_key_checkpoints_are_not_vouched_for() {
     let mut h = Harness::new().await;
     let key = h.tmp.path().join("audit.key");
-    let (rc, _, err) = ccgate(&h, &["audit", "keygen", "--out", &key.display().to_string()]).await;
+    let (rc, _, err) = ccgate(
+        &h,
+        &["audit", "keygen", "--out", &key.display().to_string()],
+    )
+    .await;
     assert_eq!(rc, 0, "{err}");
     h.set_env("AUDIT_SIGNING_KEY_FILE", &key.display().to_string());
     h.start().await;
@@ -284,7 +345,10 @@ async fn without_a_pinned_or_configured_key_checkpoints_are_not_vouched_for() {
     h.unset_env("AUDIT_SIGNING_KEY_FILE");
     let (rc, out, _) = ccgate(&h, &["audit", "verify"]).await;
     assert_eq!(rc, 1, "{out}");
-    assert!(out.contains("signatures NOT checked: no key pinned"), "{out}");
+    assert!(
+        out.contains("signatures NOT checked: no key pinned"),
+        "{out}"
+    );
     // A pinned key in the configuration is enough.
     h.set_env("AUDIT_SIGNING_KEY_FILE", &key.display().to_string());
     let (_, public, _) = ccgate(&h, &["audit", "pubkey"]).await;
@@ -292,5 +356,8 @@ async fn without_a_pinned_or_configured_key_checkpoints_are_not_vouched_for() {
     h.set_env("AUDIT_VERIFY_KEY", public.trim());
     let (rc, out, _) = ccgate(&h, &["audit", "verify"]).await;
     assert_eq!(rc, 0, "{out}");
-    assert!(out.contains("signatures checked with AUDIT_VERIFY_KEY"), "{out}");
+    assert!(
+        out.contains("signatures checked with AUDIT_VERIFY_KEY"),
+        "{out}"
+    );
 }

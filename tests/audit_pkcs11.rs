@@ -157,14 +157,24 @@ fn softhsm2_key_signs_checkpoints_that_verify() {
         h.set_env("AUDIT_PKCS11_KEY_LABEL", KEY);
         h.set_env("AUDIT_CHECKPOINT_ROWS", "2");
 
-        let out = h.command().args(["audit", "pubkey"]).output().await.unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = h
+            .command()
+            .args(["audit", "pubkey"])
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), public);
 
         let out = h.command().arg("check").output().await.unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
-            text.lines().any(|l| l.contains("ok    audit checkpoints") && l.contains(&public)),
+            text.lines()
+                .any(|l| l.contains("ok    audit checkpoints") && l.contains(&public)),
             "{text}"
         );
 
@@ -191,9 +201,11 @@ fn softhsm2_key_signs_checkpoints_that_verify() {
         assert_eq!(signed("shutdown"), 1);
         let stored_key: String = h
             .db()
-            .query_row("SELECT DISTINCT public_key FROM audit_checkpoints", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT DISTINCT public_key FROM audit_checkpoints",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(stored_key, public);
 
@@ -204,9 +216,16 @@ fn softhsm2_key_signs_checkpoints_that_verify() {
             .await
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(text.contains("audit log intact"), "{text}");
-        assert!(!text.contains("PROBLEM") && !text.contains("unsigned tail"), "{text}");
+        assert!(
+            !text.contains("PROBLEM") && !text.contains("unsigned tail"),
+            "{text}"
+        );
 
         // Someone rewrites the newest row in place (no reseal): the chain catches it and the
         // token-signed checkpoint names the rewrite too.
@@ -225,7 +244,10 @@ fn softhsm2_key_signs_checkpoints_that_verify() {
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert_eq!(out.status.code(), Some(1), "{text}");
-        assert!(text.contains("BROKEN") && text.contains("tail REWRITTEN"), "{text}");
+        assert!(
+            text.contains("BROKEN") && text.contains("tail REWRITTEN"),
+            "{text}"
+        );
 
         // `audit keygen --pkcs11` makes a second key on the token; it signs like the first.
         h.set_env("AUDIT_PKCS11_KEY_LABEL", "second");
@@ -235,11 +257,20 @@ fn softhsm2_key_signs_checkpoints_that_verify() {
             .output()
             .await
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let second = String::from_utf8_lossy(&out.stdout).trim().to_string();
         assert_eq!(second.len(), 64);
         assert_ne!(second, public);
-        let out = h.command().args(["audit", "pubkey"]).output().await.unwrap();
+        let out = h
+            .command()
+            .args(["audit", "pubkey"])
+            .output()
+            .await
+            .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), second);
         let out = h
             .command()
@@ -247,6 +278,9 @@ fn softhsm2_key_signs_checkpoints_that_verify() {
             .output()
             .await
             .unwrap();
-        assert!(!out.status.success(), "a second key with the same label is refused");
+        assert!(
+            !out.status.success(),
+            "a second key with the same label is refused"
+        );
     });
 }

@@ -350,7 +350,11 @@ pub fn verify(
             Some(c) if !c.digest().starts_with(&e.digest_prefix) => {
                 problems.push(Problem::Expected {
                     seq: e.seq,
-                    why: format!("has digest {}, not {}…: it was replaced", c.digest(), e.digest_prefix),
+                    why: format!(
+                        "has digest {}, not {}…: it was replaced",
+                        c.digest(),
+                        e.digest_prefix
+                    ),
                 })
             }
             Some(_) => {}
@@ -405,8 +409,15 @@ mod tests {
             } else {
                 log[id as usize - 1].hash.clone()
             };
-            let c = make(key, out.last(), id, &hash, reason::ROWS, "2026-01-01T00:01:00.000Z")
-                .unwrap();
+            let c = make(
+                key,
+                out.last(),
+                id,
+                &hash,
+                reason::ROWS,
+                "2026-01-01T00:01:00.000Z",
+            )
+            .unwrap();
             out.push(c);
         }
         out
@@ -502,7 +513,9 @@ mod tests {
         edited[1].audit_id = 15;
         edited[1].audit_hash = log[14].hash.clone();
         let r = verify(&log, &edited, &[key.public_key()], &[]);
-        assert!(matches!(&r.problems[0], Problem::Forged { seq: 2, why } if why.contains("does not verify")));
+        assert!(
+            matches!(&r.problems[0], Problem::Forged { seq: 2, why } if why.contains("does not verify"))
+        );
 
         // Without a pinned key nothing can be vouched for.
         let r = verify(&log, &forged, &[], &[]);
@@ -518,7 +531,9 @@ mod tests {
         let mut cs = ckpts(&log, &[5, 10, 20], &key);
         cs.remove(1);
         let r = verify(&log, &cs, &[key.public_key()], &[]);
-        assert!(matches!(&r.problems[..], [Problem::Unchained { seq: 3, why }] if why.contains("expected #2")));
+        assert!(
+            matches!(&r.problems[..], [Problem::Unchained { seq: 3, why }] if why.contains("expected #2"))
+        );
 
         // Replaced by a validly signed one (the key holder re-signing history) that does not
         // chain to its predecessor.
@@ -526,7 +541,10 @@ mod tests {
         cs[1] = make(&key, None, 10, &log[9].hash, reason::ROWS, "x").unwrap();
         cs[1].seq = 2;
         let r = verify(&log, &cs, &[key.public_key()], &[]);
-        assert!(r.problems.iter().any(|p| matches!(p, Problem::Unchained { seq: 2, .. })));
+        assert!(r
+            .problems
+            .iter()
+            .any(|p| matches!(p, Problem::Unchained { seq: 2, .. })));
     }
 
     #[test]
@@ -541,7 +559,9 @@ mod tests {
         let r = verify(&log, &cs[..1], &[key.public_key()], &[]);
         assert!(r.ok());
         let r = verify(&log, &cs[..1], &[key.public_key()], &[kept]);
-        assert!(matches!(&r.problems[..], [Problem::Expected { seq: 2, why }] if why.contains("gone")));
+        assert!(
+            matches!(&r.problems[..], [Problem::Expected { seq: 2, why }] if why.contains("gone"))
+        );
         assert!("2:abc".parse::<Expected>().is_err());
         assert!("x:0123456789abcdef".parse::<Expected>().is_err());
     }

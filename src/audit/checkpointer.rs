@@ -187,7 +187,10 @@ pub fn verify_store(
 pub fn report_lines(r: &Report, key_source: &str) -> Vec<String> {
     let mut out = Vec::new();
     match &r.chain {
-        Ok(n) => out.push(format!("audit log intact: {n} rows; last hash {}", r.head.1)),
+        Ok(n) => out.push(format!(
+            "audit log intact: {n} rows; last hash {}",
+            r.head.1
+        )),
         Err(b) => out.push(format!("audit log BROKEN at row {}: {}", b.id, b.reason)),
     }
     match &r.last {
@@ -281,7 +284,9 @@ mod tests {
         assert!(!r.ok());
         let lines = report_lines(&r, "k").join("\n");
         assert!(
-            lines.contains("PROBLEM: tail CUT: checkpoint #2 signed row 6, but the log ends at row 5"),
+            lines.contains(
+                "PROBLEM: tail CUT: checkpoint #2 signed row 6, but the log ends at row 5"
+            ),
             "{lines}"
         );
     }

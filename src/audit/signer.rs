@@ -47,7 +47,8 @@ impl FileKey {
     /// Read a PKCS#8 PEM key file. Refused when other users may read it.
     pub fn load(path: &Path) -> anyhow::Result<FileKey> {
         use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+        let meta =
+            std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
         if meta.permissions().mode() & 0o077 != 0 {
             anyhow::bail!(
                 "{} is readable by other users; run: chmod 600 {}",
@@ -168,7 +169,10 @@ impl Pkcs11Key {
     pub fn generate(s: &Pkcs11Settings) -> anyhow::Result<VerifyingKey> {
         let (_ctx, session) = login(s)?;
         let label = Attribute::Label(s.key_label.as_bytes().to_vec());
-        if !session.find_objects(std::slice::from_ref(&label))?.is_empty() {
+        if !session
+            .find_objects(std::slice::from_ref(&label))?
+            .is_empty()
+        {
             anyhow::bail!(
                 "token {:?} already has an object labelled {:?}",
                 s.token_label,
@@ -268,8 +272,9 @@ impl Sign for Pkcs11Key {
                 message,
             )
             .context("signing on the PKCS#11 token")?;
-        sig.try_into()
-            .map_err(|s: Vec<u8>| anyhow::anyhow!("the token returned a {}-byte signature", s.len()))
+        sig.try_into().map_err(|s: Vec<u8>| {
+            anyhow::anyhow!("the token returned a {}-byte signature", s.len())
+        })
     }
 }
 
@@ -325,7 +330,10 @@ mod tests {
             .public_key()
             .verify_strict(b"m", &ed25519_dalek::Signature::from_bytes(&sig))
             .is_ok());
-        assert!(key.write_new(&path).is_err(), "an existing key is never overwritten");
+        assert!(
+            key.write_new(&path).is_err(),
+            "an existing key is never overwritten"
+        );
 
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let err = FileKey::load(&path).err().unwrap().to_string();
@@ -334,6 +342,10 @@ mod tests {
         let junk = dir.path().join("junk.key");
         std::fs::write(&junk, "not a key").unwrap();
         std::fs::set_permissions(&junk, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(FileKey::load(&junk).err().unwrap().to_string().contains("PKCS#8"));
+        assert!(FileKey::load(&junk)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("PKCS#8"));
     }
 }
