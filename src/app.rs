@@ -237,6 +237,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
 
     let outbox = Outbox::start(api.clone(), store.clone(), Limits::default(), redactor);
+    if let Some(cp) = &checkpointer {
+        if config.audit.checkpoint_notify {
+            notify_checkpoints(cp, &config, &store, &outbox);
+        }
+    }
     let secrets = config.secret_files()?;
     let launcher = build_launcher(&config, &store, &secrets, None)?;
     let jail = launcher.jail();
@@ -381,6 +386,38 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Send each checkpoint's seq and digest to the admins' private chats (durable outbox rows): a
+/// copy kept off this machine, which `audit verify --checkpoint` compares with.
+fn notify_checkpoints(
+    cp: &crate::audit::checkpointer::Checkpointer,
+    config: &Config,
+    store: &Store,
+    outbox: &Outbox,
+) {
+    let admins = config.admins();
+    if admins.is_empty() {
+        tracing::warn!("AUDIT_CHECKPOINT_NOTIFY is on but USER_ROLES names no admin");
+        return;
+    }
+    let (store, outbox) = (store.clone(), outbox.clone());
+    cp.on_signed(Box::new(move |c, digest| {
+        let html = crate::audit::checkpointer::notice_html(c, digest);
+        let rows: Vec<NewOutbox> = admins
+            .iter()
+            .map(|&a| NewOutbox {
+                chat_id: a,
+                thread_id: 0,
+                html: html.clone(),
+                reply_to: None,
+            })
+            .collect();
+        match store.complete_updates(&[], &rows) {
+            Ok(()) => outbox.kick(),
+            Err(e) => tracing::error!(error = %e, "could not queue the checkpoint notice"),
+        }
+    }));
 }
 
 /// The audit checkpointer, when a signing key is configured. A configured key that cannot be

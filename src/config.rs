@@ -133,6 +133,8 @@ pub struct AuditConfig {
     pub checkpoint_rows: u64,
     /// `AUDIT_CHECKPOINT_MINUTES`: sign this often while new rows come.
     pub checkpoint_interval: Duration,
+    /// `AUDIT_CHECKPOINT_NOTIFY`: send each checkpoint's seq and digest to the admins.
+    pub checkpoint_notify: bool,
 }
 
 /// Settings of the OS boundary (`jail`) and the egress gateway (`egress`).
@@ -782,6 +784,11 @@ fn parse_audit(
     Ok(AuditConfig {
         signing_key,
         verify_keys,
+        checkpoint_notify: parse_bool(
+            get("AUDIT_CHECKPOINT_NOTIFY"),
+            "AUDIT_CHECKPOINT_NOTIFY",
+            false,
+        )?,
         checkpoint_rows: parse_num(
             get("AUDIT_CHECKPOINT_ROWS"),
             "AUDIT_CHECKPOINT_ROWS",

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use ccgate::audit::chain::AuditEntry;
 use ccgate::audit::checkpoint::{make, reason, Sign};
 use ccgate::audit::signer::FileKey;
-use support::{wait_for, Harness, STRANGER};
+use support::{wait_for, Harness, STRANGER, USER};
 
 async fn ccgate(h: &Harness, args: &[&str]) -> (i32, String, String) {
     let out = h.command().args(args).output().await.unwrap();
@@ -358,6 +358,82 @@ async fn without_a_pinned_or_configured_key_checkpoints_are_not_vouched_for() {
     assert_eq!(rc, 0, "{out}");
     assert!(
         out.contains("signatures checked with AUDIT_VERIFY_KEY"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoint_notices_reach_the_admins_and_verify_compares_with_them() {
+    let mut h = Harness::new().await;
+    let key = h.tmp.path().join("audit.key");
+    let (rc, public, err) = ccgate(
+        &h,
+        &["audit", "keygen", "--out", &key.display().to_string()],
+    )
+    .await;
+    assert_eq!(rc, 0, "{err}");
+    let public = public.trim().to_string();
+    h.set_env("AUDIT_SIGNING_KEY_FILE", &key.display().to_string());
+    h.set_env("AUDIT_CHECKPOINT_ROWS", "2");
+    h.set_env("AUDIT_CHECKPOINT_NOTIFY", "on");
+    h.set_env("USER_ROLES", &format!("{USER}:admin"));
+    h.start().await;
+    for i in 0..3 {
+        h.tg.inject_message(STRANGER, STRANGER, &format!("knock {i}"));
+    }
+    let m = h
+        .wait_message(USER, "the first checkpoint notice", |m| {
+            m.text.contains("Audit checkpoint #1")
+        })
+        .await;
+    let noted = m
+        .text
+        .split("--checkpoint ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no SEQ:DIGEST in {:?}", m.text))
+        .to_string();
+    assert!(noted.starts_with("1:"), "{noted}");
+    h.stop().await;
+
+    let (rc, out, _) = ccgate(
+        &h,
+        &[
+            "audit",
+            "verify",
+            "--public-key",
+            &public,
+            "--checkpoint",
+            &noted,
+        ],
+    )
+    .await;
+    assert_eq!(rc, 0, "{out}");
+
+    // Every checkpoint deleted and the log cut back: only the noted one shows it.
+    let db = copy_db(&mut h, "wiped");
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute("DELETE FROM audit_checkpoints", []).unwrap();
+        c.execute("DELETE FROM audit_log WHERE id > 1", []).unwrap();
+    }
+    let (rc, out, _) = ccgate(&h, &["audit", "verify", "--public-key", &public]).await;
+    assert_eq!(rc, 0, "no checkpoint left to contradict the cut: {out}");
+    let (rc, out, _) = ccgate(
+        &h,
+        &[
+            "audit",
+            "verify",
+            "--public-key",
+            &public,
+            "--checkpoint",
+            &noted,
+        ],
+    )
+    .await;
+    assert_eq!(rc, 1, "{out}");
+    assert!(
+        out.contains("checkpoint #1 recorded elsewhere: is gone"),
         "{out}"
     );
 }

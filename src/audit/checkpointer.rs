@@ -29,7 +29,12 @@ pub struct Checkpointer {
     every_rows: i64,
     every: Duration,
     state: Mutex<State>,
+    /// Told about each checkpoint once it is stored (the admins' chat: a copy off the machine).
+    on_signed: std::sync::OnceLock<OnSigned>,
 }
+
+/// Called with each stored checkpoint and its digest.
+pub type OnSigned = Box<dyn Fn(&Checkpoint, &str) + Send + Sync>;
 
 struct State {
     last: Option<Checkpoint>,
@@ -92,7 +97,13 @@ impl Checkpointer {
                 last,
                 since: Instant::now(),
             }),
+            on_signed: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Install the listener for new checkpoints (once; later calls are ignored).
+    pub fn on_signed(&self, f: OnSigned) {
+        let _ = self.on_signed.set(f);
     }
 
     pub fn public_key(&self) -> VerifyingKey {
@@ -115,6 +126,10 @@ impl Checkpointer {
         tracing::info!(seq = c.seq, row = id, reason = why, digest = %c.digest(), "audit checkpoint signed");
         state.last = Some(c.clone());
         state.since = Instant::now();
+        drop(state);
+        if let Some(f) = self.on_signed.get() {
+            f(&c, &c.digest());
+        }
         Ok(c)
     }
 
@@ -180,6 +195,17 @@ pub fn verify_store(
     }
     let checkpoints = store.checkpoints()?;
     Ok(checkpoint::verify(&rows, &checkpoints, keys, expected))
+}
+
+/// The note for the admins' chat: enough to check later that this checkpoint is still there.
+pub fn notice_html(c: &Checkpoint, digest: &str) -> String {
+    format!(
+        "🔏 <b>Audit checkpoint #{seq}</b> over row {row} ({why})\nKeep it: <code>ccgate audit verify --checkpoint {seq}:{short}</code>",
+        seq = c.seq,
+        row = c.audit_id,
+        why = crate::telegram::html::escape(&c.reason),
+        short = &digest[..16]
+    )
 }
 
 /// The report as the lines `ccgate audit verify` prints; `key_source` says where the keys came
