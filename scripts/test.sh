@@ -11,4 +11,12 @@ if ! command -v bwrap >/dev/null 2>&1; then
     echo "note: bubblewrap is missing (apt-get install bubblewrap); the containment tests will fail" >&2
   fi
 fi
+# SoftHSM2 is the PKCS#11 token the signed audit checkpoints are tested with; never skipped.
+if ! command -v softhsm2-util >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2
+  else
+    echo "note: softhsm2 is missing (apt-get install softhsm2); tests/audit_pkcs11.rs will fail" >&2
+  fi
+fi
 exec cargo test --locked "$@"

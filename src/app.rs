@@ -203,6 +203,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         path = %std::fs::canonicalize(&config.database_path).unwrap_or_else(|_| config.database_path.clone()).display(),
         "database opened"
     );
+    let checkpointer = start_checkpointer(&config, &store)?;
     let api = TelegramApi::new(
         &config.telegram_api_url,
         &config.telegram_bot_token,
@@ -230,6 +231,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
 
     let outbox = Outbox::start(api.clone(), store.clone(), Limits::default(), redactor);
+    if let Some(cp) = &checkpointer {
+        if config.audit.checkpoint_notify {
+            notify_checkpoints(cp, &config, &store, &outbox);
+        }
+    }
     let secrets = config.secret_files()?;
     let launcher = build_launcher(&config, &store, &secrets, None)?;
     let jail = launcher.jail();
@@ -297,6 +303,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
+    if let Some(cp) = &checkpointer {
+        tasks.push(tokio::spawn(cp.clone().run(shutdown_rx.clone())));
+    }
     if config.scheduler.enabled {
         let scheduler = Scheduler::new(store.clone(), bus.clone(), Arc::new(SystemClock));
         tasks.push(tokio::spawn(scheduler.run(shutdown_rx.clone())));
@@ -364,7 +373,69 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // `jail::lifeline`).
     tokio::time::sleep(Duration::from_millis(300)).await;
     crate::jail::remove_runtime(&runtime);
+    // The last rows of this run, signed once nothing writes any more.
+    if let Some(cp) = &checkpointer {
+        if let Err(e) = cp.checkpoint(crate::audit::checkpoint::reason::SHUTDOWN) {
+            tracing::error!(error = %format!("{e:#}"), "could not sign the final audit checkpoint");
+        }
+    }
     Ok(())
+}
+
+/// Send each checkpoint's seq and digest to the admins' private chats (durable outbox rows): a
+/// copy kept off this machine, which `audit verify --checkpoint` compares with.
+fn notify_checkpoints(
+    cp: &crate::audit::checkpointer::Checkpointer,
+    config: &Config,
+    store: &Store,
+    outbox: &Outbox,
+) {
+    let admins = config.admins();
+    if admins.is_empty() {
+        tracing::warn!("AUDIT_CHECKPOINT_NOTIFY is on but USER_ROLES names no admin");
+        return;
+    }
+    let (store, outbox) = (store.clone(), outbox.clone());
+    cp.on_signed(Box::new(move |c, digest| {
+        let html = crate::audit::checkpointer::notice_html(c, digest);
+        let rows: Vec<NewOutbox> = admins
+            .iter()
+            .map(|&a| NewOutbox {
+                chat_id: a,
+                thread_id: 0,
+                html: html.clone(),
+                reply_to: None,
+            })
+            .collect();
+        match store.complete_updates(&[], &rows) {
+            Ok(()) => outbox.kick(),
+            Err(e) => tracing::error!(error = %e, "could not queue the checkpoint notice"),
+        }
+    }));
+}
+
+/// The audit checkpointer, when a signing key is configured. A configured key that cannot be
+/// opened stops the start: the operator asked for signed checkpoints.
+fn start_checkpointer(
+    config: &Config,
+    store: &Store,
+) -> anyhow::Result<Option<Arc<crate::audit::checkpointer::Checkpointer>>> {
+    let Some(source) = &config.audit.signing_key else {
+        tracing::warn!("no audit signing key (AUDIT_SIGNING_KEY_FILE or AUDIT_PKCS11_MODULE): the audit chain's tail can be cut or rewritten unseen");
+        return Ok(None);
+    };
+    let signer = source
+        .open()
+        .map_err(|e| anyhow::anyhow!("the audit signing key ({}): {e:#}", source.describe()))?;
+    let public = hex::encode(signer.public_key().as_bytes());
+    let cp = crate::audit::checkpointer::Checkpointer::new(
+        store.clone(),
+        signer,
+        config.audit.checkpoint_rows,
+        config.audit.checkpoint_interval,
+    )?;
+    tracing::info!(key = %source.describe(), public_key = %public, "signing audit checkpoints");
+    Ok(Some(Arc::new(cp)))
 }
 
 /// The path part of the webhook URL (where our server receives updates).

@@ -145,6 +145,24 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     /// How ccgate itself reaches the model API (the child never gets these).
     pub anthropic: AnthropicConfig,
+    /// Signed audit checkpoints.
+    pub audit: AuditConfig,
+}
+
+/// Settings of signed audit checkpoints (`audit::checkpoint`, `audit::signer`).
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// `AUDIT_SIGNING_KEY_FILE` or `AUDIT_PKCS11_*`: the key checkpoints are signed with; none
+    /// means no checkpoints (a cut tail stays undetectable, said at start).
+    pub signing_key: Option<crate::audit::signer::KeySource>,
+    /// `AUDIT_VERIFY_KEY`: the public keys `audit verify` accepts (pinned; see the trust model).
+    pub verify_keys: Vec<ed25519_dalek::VerifyingKey>,
+    /// `AUDIT_CHECKPOINT_ROWS`: sign after this many new rows.
+    pub checkpoint_rows: u64,
+    /// `AUDIT_CHECKPOINT_MINUTES`: sign this often while new rows come.
+    pub checkpoint_interval: Duration,
+    /// `AUDIT_CHECKPOINT_NOTIFY`: send each checkpoint's seq and digest to the admins.
+    pub checkpoint_notify: bool,
 }
 
 /// Settings of the OS boundary (`jail`) and the egress gateway (`egress`).
@@ -544,6 +562,8 @@ impl Config {
             }
         }
 
+        let audit = parse_audit(vars, &get, &mut extra_secrets)?;
+
         let claude_env_passthrough = get("CLAUDE_ENV_PASSTHROUGH")
             .map(|s| split_list(&s).map(str::to_string).collect())
             .unwrap_or_default();
@@ -598,6 +618,7 @@ impl Config {
                 base_url: anthropic_base,
                 credential,
             },
+            audit,
             server: parse_server(vars, &get)?,
             scheduler: SchedulerConfig {
                 enabled: parse_bool(get("ENABLE_SCHEDULER"), "ENABLE_SCHEDULER")?,
@@ -762,6 +783,69 @@ fn parse_project_access(s: &str) -> Result<HashMap<String, Vec<i64>>, String> {
         out.insert(project.to_string(), parse_id_list(users)?);
     }
     Ok(out)
+}
+
+fn parse_audit(
+    vars: &HashMap<String, String>,
+    get: &dyn Fn(&str) -> Option<String>,
+    extra_secrets: &mut Vec<SecretString>,
+) -> Result<AuditConfig, ConfigError> {
+    use crate::audit::signer::{KeySource, Pkcs11Settings};
+    let key_file = get("AUDIT_SIGNING_KEY_FILE").map(PathBuf::from);
+    let module = get("AUDIT_PKCS11_MODULE").map(PathBuf::from);
+    let token_label = get("AUDIT_PKCS11_TOKEN_LABEL");
+    let key_label = get("AUDIT_PKCS11_KEY_LABEL");
+    let pin = get_secret(vars, "AUDIT_PKCS11_PIN", "AUDIT_PKCS11_PIN_FILE")?;
+    if let Some(p) = &pin {
+        extra_secrets.push(SecretString::from(p.clone()));
+    }
+    let signing_key = match (key_file, module) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                "AUDIT_PKCS11_MODULE",
+                "set either AUDIT_SIGNING_KEY_FILE or AUDIT_PKCS11_MODULE, not both",
+            ))
+        }
+        (Some(f), None) => Some(KeySource::File(f)),
+        (None, Some(module)) => {
+            let need = |v: Option<String>, var: &'static str| {
+                v.ok_or_else(|| ConfigError::new(var, "is required with AUDIT_PKCS11_MODULE"))
+            };
+            Some(KeySource::Pkcs11(Pkcs11Settings {
+                module,
+                token_label: need(token_label, "AUDIT_PKCS11_TOKEN_LABEL")?,
+                pin: SecretString::from(need(pin, "AUDIT_PKCS11_PIN")?),
+                key_label: need(key_label, "AUDIT_PKCS11_KEY_LABEL")?,
+            }))
+        }
+        (None, None) => None,
+    };
+    let verify_keys = match get("AUDIT_VERIFY_KEY") {
+        None => Vec::new(),
+        Some(s) => split_list(&s)
+            .map(crate::audit::checkpoint::parse_public_key)
+            .collect::<Result<_, _>>()
+            .map_err(|m| ConfigError::new("AUDIT_VERIFY_KEY", m))?,
+    };
+    Ok(AuditConfig {
+        signing_key,
+        verify_keys,
+        checkpoint_notify: parse_bool(get("AUDIT_CHECKPOINT_NOTIFY"), "AUDIT_CHECKPOINT_NOTIFY")?,
+        checkpoint_rows: parse_num(
+            get("AUDIT_CHECKPOINT_ROWS"),
+            "AUDIT_CHECKPOINT_ROWS",
+            1,
+            1_000_000,
+        )?,
+        checkpoint_interval: Duration::from_secs(
+            60 * parse_num(
+                get("AUDIT_CHECKPOINT_MINUTES"),
+                "AUDIT_CHECKPOINT_MINUTES",
+                1,
+                24 * 60,
+            )?,
+        ),
+    })
 }
 
 fn parse_server(
@@ -1208,6 +1292,81 @@ mod tests {
         let mut m = base(dir.path());
         m.insert("VERBOSE_LEVEL".into(), "2".into());
         assert_eq!(Config::from_map(&m).unwrap().verbose_level, 2);
+    }
+
+    #[test]
+    fn audit_signing_settings() {
+        use crate::audit::signer::KeySource;
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::from_map(&base(dir.path())).unwrap();
+        assert!(c.audit.signing_key.is_none() && c.audit.verify_keys.is_empty());
+        assert_eq!(c.audit.checkpoint_rows, 100);
+        assert_eq!(c.audit.checkpoint_interval, Duration::from_secs(600));
+
+        let mut m = base(dir.path());
+        m.insert(
+            "AUDIT_SIGNING_KEY_FILE".into(),
+            "/etc/ccgate/audit.key".into(),
+        );
+        let public = |seed: u8| {
+            hex::encode(
+                ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+                    .verifying_key()
+                    .as_bytes(),
+            )
+        };
+        let (key, key2) = (public(1), public(2));
+        m.insert("AUDIT_VERIFY_KEY".into(), format!("{key}, {key2}"));
+        m.insert("AUDIT_CHECKPOINT_ROWS".into(), "5".into());
+        m.insert("AUDIT_CHECKPOINT_MINUTES".into(), "2".into());
+        let c = Config::from_map(&m).unwrap();
+        assert!(
+            matches!(&c.audit.signing_key, Some(KeySource::File(p)) if p == Path::new("/etc/ccgate/audit.key"))
+        );
+        assert_eq!(c.audit.verify_keys.len(), 2);
+        assert_eq!(c.audit.checkpoint_rows, 5);
+        assert_eq!(c.audit.checkpoint_interval, Duration::from_secs(120));
+
+        // PKCS#11: every part required, the PIN redacted like any secret.
+        let pin_file = dir.path().join("pin");
+        std::fs::write(&pin_file, "4711-secret-pin\n").unwrap();
+        let mut m = base(dir.path());
+        m.insert(
+            "AUDIT_PKCS11_MODULE".into(),
+            "/usr/lib/softhsm/libsofthsm2.so".into(),
+        );
+        m.insert("AUDIT_PKCS11_TOKEN_LABEL".into(), "ccgate".into());
+        assert_eq!(Config::from_map(&m).unwrap_err().var, "AUDIT_PKCS11_PIN");
+        m.insert(
+            "AUDIT_PKCS11_PIN_FILE".into(),
+            pin_file.display().to_string(),
+        );
+        assert_eq!(
+            Config::from_map(&m).unwrap_err().var,
+            "AUDIT_PKCS11_KEY_LABEL"
+        );
+        m.insert("AUDIT_PKCS11_KEY_LABEL".into(), "audit".into());
+        let c = Config::from_map(&m).unwrap();
+        match &c.audit.signing_key {
+            Some(KeySource::Pkcs11(s)) => {
+                assert_eq!(s.pin.expose_secret(), "4711-secret-pin");
+                assert!(!format!("{s:?}").contains("4711"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(c.redacted_values().iter().any(|v| v == "4711-secret-pin"));
+
+        for (var, val, at) in [
+            ("AUDIT_VERIFY_KEY", "xyz", "AUDIT_VERIFY_KEY"),
+            ("AUDIT_VERIFY_KEY", "abcd", "AUDIT_VERIFY_KEY"),
+            ("AUDIT_CHECKPOINT_ROWS", "0", "AUDIT_CHECKPOINT_ROWS"),
+            ("AUDIT_CHECKPOINT_MINUTES", "0", "AUDIT_CHECKPOINT_MINUTES"),
+            ("AUDIT_SIGNING_KEY_FILE", "/k", "AUDIT_PKCS11_MODULE"),
+        ] {
+            let mut m2 = m.clone();
+            m2.insert(var.into(), val.into());
+            assert_eq!(Config::from_map(&m2).unwrap_err().var, at, "{var}={val}");
+        }
     }
 
     /// Every variable this module reads is in the table (and so in the README and

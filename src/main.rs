@@ -142,8 +142,28 @@ enum PairCmd {
 
 #[derive(Subcommand)]
 enum AuditCmd {
-    /// Check the hash chain; reports the first broken link.
-    Verify,
+    /// Check the hash chain and every signed checkpoint; reports the first broken link, a cut
+    /// or rewritten tail and forged or missing checkpoints.
+    Verify {
+        /// An Ed25519 public key (hex) checkpoints must be signed with (repeatable; default
+        /// AUDIT_VERIFY_KEY, else the configured signing key's).
+        #[arg(long = "public-key")]
+        public_key: Vec<String>,
+        /// A checkpoint recorded elsewhere, SEQ:DIGEST (repeatable): it must still be there.
+        #[arg(long)]
+        checkpoint: Vec<ccgate::audit::checkpoint::Expected>,
+    },
+    /// Create an Ed25519 signing key for checkpoints and print its public key.
+    Keygen {
+        /// Write a PKCS#8 PEM key file here (mode 0600; never overwrites).
+        #[arg(long, conflicts_with = "pkcs11", required_unless_present = "pkcs11")]
+        out: Option<PathBuf>,
+        /// Generate the key inside the configured PKCS#11 token instead (AUDIT_PKCS11_*).
+        #[arg(long)]
+        pkcs11: bool,
+    },
+    /// Print the public key of the configured signing key (pin it as AUDIT_VERIFY_KEY).
+    Pubkey,
     /// Show the newest rows.
     Tail {
         #[arg(short, default_value_t = 20)]
@@ -182,9 +202,60 @@ fn open_store(config: &ccgate::config::Config) -> anyhow::Result<ccgate::store::
         .with_redactor(ccgate::audit::Redactor::new(config.redacted_values())))
 }
 
+/// `audit keygen` and `audit pubkey`: they touch the key, never the database.
+fn audit_keys(command: AuditCmd, config: &ccgate::config::Config) -> anyhow::Result<ExitCode> {
+    use ccgate::audit::checkpoint::Sign;
+    match command {
+        AuditCmd::Keygen { out, pkcs11: _ } => {
+            let public = match out {
+                Some(path) => {
+                    let key = ccgate::audit::signer::FileKey::generate();
+                    key.write_new(&path)?;
+                    eprintln!(
+                        "wrote {} (mode 0600); use it with AUDIT_SIGNING_KEY_FILE={}",
+                        path.display(),
+                        path.display()
+                    );
+                    key.public_key()
+                }
+                None => match &config.audit.signing_key {
+                    Some(ccgate::audit::signer::KeySource::Pkcs11(s)) => {
+                        let public = ccgate::audit::signer::Pkcs11Key::generate(s)?;
+                        eprintln!(
+                            "created key {:?} on token {:?}",
+                            s.key_label, s.token_label
+                        );
+                        public
+                    }
+                    _ => anyhow::bail!(
+                        "--pkcs11 needs AUDIT_PKCS11_MODULE, AUDIT_PKCS11_TOKEN_LABEL, AUDIT_PKCS11_PIN[_FILE] and AUDIT_PKCS11_KEY_LABEL"
+                    ),
+                },
+            };
+            println!("{}", hex::encode(public.as_bytes()));
+            eprintln!(
+                "pin this public key where verify runs: AUDIT_VERIFY_KEY=<it> or --public-key <it>"
+            );
+        }
+        AuditCmd::Pubkey => {
+            let Some(src) = &config.audit.signing_key else {
+                anyhow::bail!(
+                    "no signing key configured (AUDIT_SIGNING_KEY_FILE or AUDIT_PKCS11_MODULE)"
+                );
+            };
+            println!("{}", hex::encode(src.open()?.public_key().as_bytes()));
+        }
+        _ => unreachable!("handled by operator"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The operator commands: each prints its result and returns the exit code.
 fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result<ExitCode> {
     use ccgate::auth;
+    if let Command::Audit(cmd @ (AuditCmd::Keygen { .. } | AuditCmd::Pubkey)) = command {
+        return audit_keys(cmd, config);
+    }
     let store = open_store(config)?;
     match command {
         Command::Token(TokenCmd::Issue { user, ttl }) => {
@@ -269,28 +340,34 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
                 return Ok(ExitCode::FAILURE);
             }
         },
-        Command::Audit(AuditCmd::Verify) => {
-            let mut after = 0;
-            let mut all = Vec::new();
-            loop {
-                let rows = store.audit_rows(after, 10_000)?;
-                let Some(last) = rows.last() else { break };
-                after = last.id;
-                all.extend(rows);
+        Command::Audit(AuditCmd::Verify {
+            public_key,
+            checkpoint,
+        }) => {
+            use ccgate::audit::checkpointer;
+            let (keys, source) = if !public_key.is_empty() {
+                let keys = public_key
+                    .iter()
+                    .map(|k| ccgate::audit::checkpoint::parse_public_key(k))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(anyhow::Error::msg)?;
+                (keys, "the key(s) given by --public-key".to_string())
+            } else if !config.audit.verify_keys.is_empty() {
+                (config.audit.verify_keys.clone(), "AUDIT_VERIFY_KEY".into())
+            } else if let Some(src) = &config.audit.signing_key {
+                (
+                    vec![src.open()?.public_key()],
+                    format!("the configured {} (pin AUDIT_VERIFY_KEY for a check that does not trust this machine)", src.describe()),
+                )
+            } else {
+                (Vec::new(), String::new())
+            };
+            let report = checkpointer::verify_store(&store, &keys, &checkpoint)?;
+            for line in checkpointer::report_lines(&report, &source) {
+                println!("{line}");
             }
-            match ccgate::audit::chain::verify(&all) {
-                Ok(n) => {
-                    let last = all
-                        .last()
-                        .map(|r| r.hash.as_str())
-                        .unwrap_or(ccgate::audit::chain::GENESIS);
-                    println!("audit log intact: {n} rows; last hash {last}");
-                    println!("(keep the last hash elsewhere to detect truncation later)");
-                }
-                Err(b) => {
-                    println!("audit log BROKEN at row {}: {}", b.id, b.reason);
-                    return Ok(ExitCode::FAILURE);
-                }
+            if !report.ok() {
+                return Ok(ExitCode::FAILURE);
             }
         }
         Command::Audit(AuditCmd::Tail { n }) => {
@@ -484,6 +561,9 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
         Command::Run | Command::Check | Command::Doctor | Command::Config(_) => {
             unreachable!("handled by main")
         }
+        Command::Audit(AuditCmd::Keygen { .. } | AuditCmd::Pubkey) => {
+            unreachable!("handled by audit_keys")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -617,6 +697,24 @@ fn check(config: &ccgate::config::Config, online: bool) -> ExitCode {
                 }
             )),
             None => Err("none: set ANTHROPIC_API_KEY (or ANTHROPIC_API_KEY_FILE), ANTHROPIC_AUTH_TOKEN, or CLAUDE_CODE_OAUTH_TOKEN (from `claude setup-token`); without one Claude answers \"Not logged in\"".into()),
+        },
+    );
+    line(
+        "audit checkpoints",
+        match &config.audit.signing_key {
+            None => Ok("off: no AUDIT_SIGNING_KEY_FILE or AUDIT_PKCS11_MODULE (a cut tail stays undetectable)".into()),
+            Some(src) => src
+                .open()
+                .map(|k| {
+                    format!(
+                        "{} (public key {}), every {} rows or {} min",
+                        src.describe(),
+                        hex::encode(k.public_key().as_bytes()),
+                        config.audit.checkpoint_rows,
+                        config.audit.checkpoint_interval.as_secs() / 60
+                    )
+                })
+                .map_err(|e| format!("{}: {e:#}", src.describe())),
         },
     );
     line(

@@ -142,6 +142,15 @@ pub const VARS: &[Var] = &[
     var("TELEGRAM_WEBHOOK_URL", Means("— (polling)"), "public `https://` URL Telegram posts updates to"),
     var("ENABLE_SCHEDULER", Value("true"), "run scheduled jobs"),
     var("SCHEDULER_TIMEZONE", Value("UTC"), "zone of a cron given without one"),
+    var("AUDIT_SIGNING_KEY_FILE", Means("— (no checkpoints)"), "Ed25519 key (PKCS#8 PEM, mode 0600; `ccgate audit keygen --out PATH`) that signs audit checkpoints; keep it outside the data directory").path(),
+    var("AUDIT_PKCS11_MODULE", Means("—"), "instead of a key file: the PKCS#11 module (`.so`) of an HSM, TPM (tpm2-pkcs11), YubiKey or SoftHSM2 holding the Ed25519 key").path(),
+    var("AUDIT_PKCS11_TOKEN_LABEL", Means("—"), "label of the token with the key (required with `AUDIT_PKCS11_MODULE`)"),
+    var("AUDIT_PKCS11_KEY_LABEL", Means("—"), "`CKA_LABEL` of the key pair (`ccgate audit keygen --pkcs11` creates one)"),
+    var("AUDIT_PKCS11_PIN", Means("—"), "the token's user PIN").secret(),
+    var("AUDIT_VERIFY_KEY", Means("the signing key's"), "hex Ed25519 public key(s) `audit verify` accepts checkpoints from; pin it from outside the machine (see Audit trail)"),
+    var("AUDIT_CHECKPOINT_ROWS", Value("100"), "sign a checkpoint after this many new audit rows"),
+    var("AUDIT_CHECKPOINT_MINUTES", Value("10"), "sign a checkpoint this often while new rows come"),
+    var("AUDIT_CHECKPOINT_NOTIFY", Value("false"), "send each checkpoint's `SEQ:DIGEST` to the admins' private chats (a copy off the machine)"),
 ];
 
 /// The table entry of `name`.

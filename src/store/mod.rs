@@ -9,6 +9,7 @@
 //! thread rather than hopping to a blocking pool, which keeps call sites plain.
 
 mod automation;
+mod checkpoints;
 mod schema;
 
 pub use automation::{Delivery, JobRow, NewJob};

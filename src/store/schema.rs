@@ -284,6 +284,24 @@ pub fn migrations() -> Migrations<'static> {
          WHERE revoked_at IS NULL;
         "#,
         ),
+        M::up(
+            r#"
+        -- Signed checkpoints of the audit chain (audit::checkpoint): the head row and its hash,
+        -- chained to the previous checkpoint by digest, signed (Ed25519) by a key the database
+        -- does not hold. They make a cut or rewritten tail visible to `ccgate audit verify`.
+        CREATE TABLE audit_checkpoints (
+            seq         INTEGER PRIMARY KEY,
+            at          TEXT NOT NULL,
+            audit_id    INTEGER NOT NULL,
+            audit_hash  TEXT NOT NULL,
+            prev_digest TEXT NOT NULL,
+            reason      TEXT NOT NULL,
+            algorithm   TEXT NOT NULL,
+            public_key  TEXT NOT NULL,
+            signature   TEXT NOT NULL
+        );
+        "#,
+        ),
     ])
 }
 
