@@ -273,7 +273,7 @@ pub struct PendingPairing {
 }
 
 pub fn pending_pairings(store: &Store) -> anyhow::Result<Vec<PendingPairing>> {
-    store.tx(|tx| {
+    store.query(|tx| {
         let mut st = tx.prepare(
             "SELECT code, user_id, username, expires_at FROM pairing_codes
              WHERE approved_at IS NULL AND expires_at > ?1 ORDER BY created_at",
@@ -325,7 +325,7 @@ pub fn approve_pairing(store: &Store, code: &str) -> anyhow::Result<Result<i64, 
 
 /// Users admitted by pairing.
 pub fn paired_users(store: &Store) -> anyhow::Result<Vec<i64>> {
-    store.tx(|tx| {
+    store.query(|tx| {
         let mut st = tx.prepare("SELECT user_id FROM paired_users")?;
         let rows = st
             .query_map([], |r| r.get(0))?

@@ -5,7 +5,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::fake_telegram::Fault;
-use support::{Harness, STRANGER, USER};
+use support::{Harness, OTHER_USER, STRANGER, USER};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_survive_rate_limits_server_errors_and_dropped_connections() {
@@ -426,4 +426,84 @@ fn live_buttons_recorded(h: &Harness, id: i64) -> bool {
         )
         .unwrap_or(0)
         == 1
+}
+
+/// Another process holding the database's write lock (the operator CLI, a backup) stalls only
+/// the work that must write: Stop presses in two chats are acknowledged at once and interrupt
+/// their turns, and while both stopped turns wait to be recorded (one per runtime worker), the
+/// bot keeps running (typing); the waiting writes complete when the lock is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_lock_held_by_another_process_does_not_freeze_the_bot() {
+    let mut h = Harness::new().await;
+    h.start().await;
+    let stop_button = |m: &support::fake_telegram::SentMessage| {
+        m.reply_markup.as_ref().unwrap()["inline_keyboard"][0][0]["callback_data"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    h.send("[[sleep:30]] slow one");
+    let mine = h.wait_progress(USER).await;
+    h.tg.inject_message(OTHER_USER, OTHER_USER, "[[sleep:30]] slow other");
+    let other = h.wait_progress(OTHER_USER).await;
+
+    // Another process takes the write lock (SQLite's RESERVED lock: other writers wait).
+    let locker = rusqlite::Connection::open(h.db_path()).unwrap();
+    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    locker
+        .execute(
+            "INSERT INTO kv (key, value) VALUES ('held-by-test', '1')",
+            [],
+        )
+        .unwrap();
+    let locked_at = Instant::now();
+    let acks = |tg: &support::fake_telegram::FakeTelegram| {
+        tg.calls_to("answerCallbackQuery")
+            .iter()
+            .filter(|c| c.params["text"] == "Stopping…")
+            .count()
+    };
+    let acks_before = acks(&h.tg);
+    for (chat, progress) in [(USER, &mine), (OTHER_USER, &other)] {
+        let pressed = Instant::now();
+        h.tg.inject_callback(chat, chat, progress.message_id, &stop_button(progress));
+        h.tg.wait_for(
+            Duration::from_secs(30),
+            "the Stop press acknowledged",
+            |tg| acks(tg) > acks_before + usize::from(chat == OTHER_USER),
+        )
+        .await;
+        assert!(
+            pressed.elapsed() < Duration::from_millis(1500),
+            "the Stop press in chat {chat} waited for the lock: {:?}",
+            pressed.elapsed()
+        );
+    }
+    // Both stopped turns now wait to be recorded, one per runtime worker; the runtime still
+    // runs: Telegram's typing indicator (renewed every 4 s) goes on.
+    let typing = |tg: &support::fake_telegram::FakeTelegram| tg.calls_to("sendChatAction").len();
+    let typing_before = typing(&h.tg);
+    h.tg.wait_for(Duration::from_secs(30), "typing renewed", |tg| {
+        typing(tg) > typing_before
+    })
+    .await;
+    assert!(
+        locked_at.elapsed() < Duration::from_millis(4600),
+        "typing stalled behind the lock: {:?}",
+        locked_at.elapsed()
+    );
+    // Nothing that must be recorded went out while the lock was held.
+    assert!(!h
+        .tg
+        .messages(USER)
+        .iter()
+        .any(|m| m.text.contains("Stopped")));
+    locker.execute_batch("ROLLBACK").unwrap();
+
+    // Once it is gone, the writes that waited complete: both stopped turns are reported.
+    for chat in [USER, OTHER_USER] {
+        h.wait_message(chat, "the stopped answer", |m| m.text.contains("Stopped"))
+            .await;
+    }
+    h.stop().await;
 }

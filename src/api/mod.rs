@@ -385,8 +385,8 @@ async fn telegram_update(
         return StatusCode::BAD_REQUEST.into_response();
     };
     match crate::telegram::intake::store_and_dispatch(&state.store, hook.sink.as_ref(), &update) {
-        // Stored (or a known duplicate): Telegram may forget it.
-        Ok(()) => StatusCode::OK.into_response(),
+        // Stored (or a known duplicate, or a button press): Telegram may forget it.
+        Ok(_) => StatusCode::OK.into_response(),
         // Not stored: a non-2xx makes Telegram deliver it again.
         Err(e) => {
             tracing::error!(error = %e, "could not store a webhook update");

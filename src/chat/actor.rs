@@ -337,10 +337,19 @@ impl Actor {
         }
     }
 
-    async fn on_incoming(&mut self, a: Admitted) {
-        let Admitted { incoming: i, role } = a;
+    fn touch_user(&self, i: &crate::telegram::update::Incoming) {
         if let Err(e) = self.ctx.store.touch_user(i.user_id, i.username.as_deref()) {
             tracing::error!(error = %e, "recording user failed");
+        }
+    }
+
+    async fn on_incoming(&mut self, a: Admitted) {
+        let Admitted { incoming: i, role } = a;
+        // A button press acts first and is recorded after: a Stop must not wait for a write
+        // (the database may be locked by another process for seconds).
+        let press = matches!(i.kind, IncomingKind::Callback { .. });
+        if !press {
+            self.touch_user(&i);
         }
         match i.kind.clone() {
             IncomingKind::Text { message_id, text } => {
@@ -378,6 +387,7 @@ impl Actor {
                 callback_id, data, ..
             } => {
                 self.on_callback(&i, &callback_id, &data).await;
+                self.touch_user(&i);
             }
             IncomingKind::Unsupported { what, .. } => {
                 self.reply(
@@ -403,7 +413,6 @@ impl Actor {
             self.ctx
                 .outbox
                 .answer_callback(callback_id.to_string(), Some(answer));
-            self.complete(i.update_id, None);
             return;
         }
         let answer = match data.split_once(':') {
@@ -428,7 +437,7 @@ impl Actor {
         self.ctx
             .outbox
             .answer_callback(callback_id.to_string(), Some(answer.to_string()));
-        self.complete(i.update_id, None);
+        // No `complete`: intake records a press as done itself (it never waits in the inbox).
     }
 
     pub(super) async fn on_prompt(&mut self, q: Queued) {

@@ -220,6 +220,14 @@ impl Store {
         lock(&self.writer)
     }
 
+    /// Run read-only queries on the reader connection (never waits for a writer).
+    pub fn query<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> anyhow::Result<T> {
+        self.read(|conn| Ok(f(conn)?))
+    }
+
     /// Run `f` in one transaction; committed only if `f` returns Ok.
     pub fn tx<T>(
         &self,
@@ -249,6 +257,45 @@ impl Store {
                 "INSERT OR IGNORE INTO telegram_updates (update_id, chat_id, thread_id, payload, received_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![update_id, chat_id, thread_id, payload, now_str()],
+            )?;
+            tx.execute(
+                "INSERT INTO kv (key, value) VALUES ('telegram_offset', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                params![(update_id + 1).to_string()],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Whether an update is in the inbox already (read side: never waits for a writer).
+    pub fn update_known(&self, update_id: i64) -> anyhow::Result<bool> {
+        self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT 1 FROM telegram_updates WHERE update_id = ?1",
+                    params![update_id],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some())
+        })
+    }
+
+    /// Record an update that was handled without the inbox (a button press) as done, so the
+    /// offset moves past it and a redelivery is recognised. False if it was known already.
+    pub fn record_handled_update(
+        &self,
+        update_id: i64,
+        chat_id: Option<i64>,
+        thread_id: i64,
+        payload: &str,
+    ) -> anyhow::Result<bool> {
+        self.tx(|tx| {
+            let now = now_str();
+            let n = tx.execute(
+                "INSERT OR IGNORE INTO telegram_updates (update_id, chat_id, thread_id, payload, state, received_at, done_at)
+                 VALUES (?1, ?2, ?3, ?4, 'done', ?5, ?5)",
+                params![update_id, chat_id, thread_id, payload, now],
             )?;
             tx.execute(
                 "INSERT INTO kv (key, value) VALUES ('telegram_offset', ?1)

@@ -27,6 +27,9 @@ pub fn replay_pending(store: &Store, sink: &dyn UpdateSink) -> anyhow::Result<us
     let n = pending.len();
     for (id, payload) in pending {
         match Update::from_stored(&payload) {
+            // A button press from before the restart acted on state that is gone (presses are
+            // recorded as done now; an older run may have left one pending).
+            Ok(u) if u.callback_id().is_some() => store.complete_updates(&[id], &[])?,
             Ok(u) => sink.dispatch(u),
             Err(e) => {
                 tracing::error!(update_id = id, error = %e, "stored update is unreadable; marking it done");
@@ -39,18 +42,61 @@ pub fn replay_pending(store: &Store, sink: &dyn UpdateSink) -> anyhow::Result<us
 
 /// Store a received update, then dispatch it unless it was already known. `Ok` means Telegram
 /// may forget it (polling: the offset may move; webhook mode: answer 200).
-pub fn store_and_dispatch(store: &Store, sink: &dyn UpdateSink, u: &Value) -> anyhow::Result<()> {
+pub fn store_and_dispatch(
+    store: &Store,
+    sink: &dyn UpdateSink,
+    u: &Value,
+) -> anyhow::Result<Stored> {
     let Some(u) = Update::parse(u) else {
         tracing::warn!("update without update_id ignored");
-        return Ok(());
+        return Ok(Stored::Known);
     };
+    if u.callback_id().is_some() {
+        // A button press acts on state that lives in memory (a running turn, a pending
+        // approval) and dies with the process, so it needs no inbox to survive a restart. It is
+        // dispatched at once — a Stop press must work while the database waits for another
+        // process's lock — and recorded as done in the background (a redelivery is recognised
+        // once that landed; before, it is at worst a second press, which every button handles:
+        // approvals and stops act once).
+        if store.update_known(u.id)? {
+            tracing::debug!(update_id = u.id, "duplicate button press ignored");
+            return Ok(Stored::Known);
+        }
+        let (id, chat, thread, raw) = (u.id, u.chat, u.thread, u.raw.clone());
+        crate::metrics::update_handled();
+        sink.dispatch(u);
+        let store = store.clone();
+        let record = move || {
+            if let Err(e) = store.record_handled_update(id, chat, thread, &raw) {
+                tracing::warn!(update_id = id, error = %e, "could not record a button press");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(record)),
+            Err(_) => record(),
+        }
+        return Ok(Stored::Press(id));
+    }
     if store.insert_update(u.id, u.chat, u.thread, &u.raw)? {
         crate::metrics::update_handled();
         sink.dispatch(u);
+        Ok(Stored::Inbox)
     } else {
         tracing::debug!(update_id = u.id, "duplicate update ignored");
+        Ok(Stored::Known)
     }
-    Ok(())
+}
+
+/// What [`store_and_dispatch`] did with an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// In the inbox and dispatched.
+    Inbox,
+    /// A button press, dispatched; recorded in the background. Polling may confirm past this
+    /// id at once: every update before it is in the inbox already.
+    Press(i64),
+    /// Known already (or unusable): nothing dispatched.
+    Known,
 }
 
 /// Poll until `shutdown` turns true.
@@ -61,6 +107,9 @@ pub async fn poll(
     poll_timeout: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    // One past the newest button press dispatched without the inbox (its record may still be
+    // waiting for the database).
+    let mut pressed_past = 0;
     let mut backoff =
         crate::backoff::Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     loop {
@@ -68,7 +117,7 @@ pub async fn poll(
             return;
         }
         let offset = match store.telegram_offset() {
-            Ok(o) => o,
+            Ok(o) => o.max(pressed_past),
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the update offset; retrying");
                 sleep_or_shutdown(Duration::from_secs(2), &mut shutdown).await;
@@ -87,11 +136,15 @@ pub async fn poll(
                         tracing::warn!("update without update_id ignored");
                         continue;
                     };
-                    if let Err(e) = store_and_dispatch(&store, sink.as_ref(), &u) {
-                        // Not stored means not confirmed: the offset did not move, Telegram
-                        // will deliver it again.
-                        tracing::error!(update_id = id, error = %e, "could not store update");
-                        break;
+                    match store_and_dispatch(&store, sink.as_ref(), &u) {
+                        Ok(Stored::Press(id)) => pressed_past = pressed_past.max(id + 1),
+                        Ok(_) => {}
+                        Err(e) => {
+                            // Not stored means not confirmed: the offset did not move, Telegram
+                            // will deliver it again.
+                            tracing::error!(update_id = id, error = %e, "could not store update");
+                            break;
+                        }
                     }
                 }
             }

@@ -132,18 +132,44 @@ struct Shared {
     redactor: Redactor,
     limiters: Limiters,
     in_flight: Mutex<HashSet<i64>>,
+    /// Notes about messages with live buttons, written in order by [`record_live`] so that no
+    /// send waits for the database (another process may hold its lock for seconds).
+    live: mpsc::UnboundedSender<LiveNote>,
+}
+
+/// A message with live buttons appeared (`kind`) or lost them (`None`).
+struct LiveNote {
+    chat: ChatRef,
+    message_id: i64,
+    kind: Option<&'static str>,
+}
+
+/// Write the live-button notes, in the order they were made.
+async fn record_live(store: Store, mut rx: mpsc::UnboundedReceiver<LiveNote>) {
+    while let Some(n) = rx.recv().await {
+        let r = match n.kind {
+            Some(k) => store.live_message_add(n.chat.chat_id, n.chat.thread_id, n.message_id, k),
+            None => store.live_message_remove(n.chat.chat_id, n.message_id),
+        };
+        if let Err(e) = r {
+            tracing::error!(error = %e, "could not record a message's buttons");
+        }
+    }
 }
 
 impl Outbox {
     /// Start the outbox tasks. Undelivered rows from a previous run are sent right away.
     pub fn start(api: TelegramApi, store: Store, limits: Limits, redactor: Redactor) -> Outbox {
         let (tx, rx) = mpsc::unbounded_channel();
+        let (live, live_rx) = mpsc::unbounded_channel();
+        tokio::spawn(record_live(store.clone(), live_rx));
         let shared = Arc::new(Shared {
             api,
             store,
             redactor,
             limiters: Limiters::new(limits),
             in_flight: Mutex::new(HashSet::new()),
+            live,
         });
         tokio::spawn(dispatcher(shared, rx));
         let outbox = Outbox { tx };
@@ -472,17 +498,13 @@ fn live_kind(buttons: &[Vec<Button>]) -> Option<&'static str> {
     })
 }
 
-/// Record (`Some(kind)`) or forget (`None`) a message with live buttons.
-fn note_live(shared: &Shared, chat: ChatRef, message_id: i64, kind: Option<&str>) {
-    let r = match kind {
-        Some(k) => shared
-            .store
-            .live_message_add(chat.chat_id, chat.thread_id, message_id, k),
-        None => shared.store.live_message_remove(chat.chat_id, message_id),
-    };
-    if let Err(e) = r {
-        tracing::error!(error = %e, "could not record a message's buttons");
-    }
+/// Record (`Some(kind)`) or forget (`None`) a message with live buttons (in the background).
+fn note_live(shared: &Shared, chat: ChatRef, message_id: i64, kind: Option<&'static str>) {
+    let _ = shared.live.send(LiveNote {
+        chat,
+        message_id,
+        kind,
+    });
 }
 
 /// After waiting for a rate-limit slot, fold in any newer edit of the same progress message.
