@@ -252,19 +252,7 @@ impl Store {
         thread_id: i64,
         payload: &str,
     ) -> anyhow::Result<bool> {
-        self.tx(|tx| {
-            let n = tx.execute(
-                "INSERT OR IGNORE INTO telegram_updates (update_id, chat_id, thread_id, payload, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![update_id, chat_id, thread_id, payload, now_str()],
-            )?;
-            tx.execute(
-                "INSERT INTO kv (key, value) VALUES ('telegram_offset', ?1)
-                 ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
-                params![(update_id + 1).to_string()],
-            )?;
-            Ok(n == 1)
-        })
+        self.inbox_insert(update_id, chat_id, thread_id, payload, false)
     }
 
     /// Whether an update is in the inbox already (read side: never waits for a writer).
@@ -290,12 +278,32 @@ impl Store {
         thread_id: i64,
         payload: &str,
     ) -> anyhow::Result<bool> {
+        self.inbox_insert(update_id, chat_id, thread_id, payload, true)
+    }
+
+    /// Insert into the inbox (pending, or `done` already) and move the offset past it.
+    fn inbox_insert(
+        &self,
+        update_id: i64,
+        chat_id: Option<i64>,
+        thread_id: i64,
+        payload: &str,
+        done: bool,
+    ) -> anyhow::Result<bool> {
         self.tx(|tx| {
             let now = now_str();
             let n = tx.execute(
                 "INSERT OR IGNORE INTO telegram_updates (update_id, chat_id, thread_id, payload, state, received_at, done_at)
-                 VALUES (?1, ?2, ?3, ?4, 'done', ?5, ?5)",
-                params![update_id, chat_id, thread_id, payload, now],
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    update_id,
+                    chat_id,
+                    thread_id,
+                    payload,
+                    if done { "done" } else { "pending" },
+                    now,
+                    done.then_some(&now)
+                ],
             )?;
             tx.execute(
                 "INSERT INTO kv (key, value) VALUES ('telegram_offset', ?1)
