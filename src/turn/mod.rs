@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use crate::audit::Event;
 use crate::config::Config;
 use crate::egress::Owner;
 use crate::policy::authority::{self, HumanTool};
@@ -91,6 +92,7 @@ pub fn route(tool: &str, answerer: Answerer) -> Route {
                 "ccgate: this is an unattended run; nobody can answer questions or approve plans"
                     .into(),
             rule: "automation.no_human".into(),
+            class: None,
         }),
     }
 }
@@ -144,14 +146,15 @@ pub fn decide(ctx: &Ctx, run: &Run, req: &PermissionRequest) -> Step {
     }
     let plans_dir = ctx.launcher.plans_dir_of(run.user_id);
     let tctx = tool_context(ctx, &run.dir, run.role, &plans_dir);
-    let (reason, rule, step_up, grant_scope) = match engine::decide(&ctx.rules, &tctx, tool, input)
+    let (reason, rule, step_up, grant_scope, class) = match engine::decide(&ctx.rules, &tctx, tool, input)
     {
         Decision::Ask {
             reason,
             rule,
             step_up,
             grant_scope,
-        } => (reason, rule, step_up, grant_scope),
+            class,
+        } => (reason, rule, step_up, grant_scope, class),
         d => return Step::Now(d),
     };
     // Only an ask can be covered by a grant or create one.
@@ -163,6 +166,7 @@ pub fn decide(ctx: &Ctx, run: &Run, req: &PermissionRequest) -> Step {
                 "ccgate: this needs a human's approval ({reason}), and this run is unattended"
             ),
             rule: format!("{rule}+automation.no_human"),
+            class,
         });
     };
     let ask = Ask::approval(
@@ -175,6 +179,7 @@ pub fn decide(ctx: &Ctx, run: &Run, req: &PermissionRequest) -> Step {
             grant_scope,
             footprint,
             approvers,
+            class,
         },
     );
     match ask.covering_grant(ctx) {
@@ -183,13 +188,37 @@ pub fn decide(ctx: &Ctx, run: &Run, req: &PermissionRequest) -> Step {
     }
 }
 
-/// Step 5: record the decision about `req` (tool log, audit) and turn it into the CLI's answer.
+/// Step 5: record the decision about `req` (audit, tool log) and turn it into the CLI's answer.
+///
+/// Fails closed: an allowed call whose `tool_decision` row cannot be written is denied, so
+/// nothing runs that the audit log does not show.
 pub fn answer(
     ctx: &Ctx,
     run: &Run,
     req: &PermissionRequest,
     decision: &Decision,
 ) -> PermissionAnswer {
+    let details = decision_details(run, req, decision);
+    let user = (run.user_id != 0).then_some(run.user_id);
+    let audited = crate::audit::try_record(
+        &ctx.store,
+        user,
+        Some(run.chat.chat_id),
+        Event::ToolDecision,
+        &details,
+    );
+    let unaudited;
+    let decision = match (audited, decision) {
+        (Err(_), Decision::Allow { class, .. }) => {
+            unaudited = Decision::Deny {
+                reason: UNAUDITED.into(),
+                rule: "audit.unwritable".into(),
+                class: *class,
+            };
+            &unaudited
+        }
+        _ => decision,
+    };
     let (answer, reason) = match decision {
         Decision::Allow { .. } => (
             PermissionAnswer::Allow {
@@ -205,10 +234,6 @@ pub fn answer(
             Some(reason.clone()),
         ),
     };
-    let label = match decision {
-        Decision::Allow { .. } => "allow",
-        _ => "deny",
-    };
     let input = req.input.to_string();
     if let Err(e) = ctx.store.record_tool_use(&ToolUseRecord {
         claude_session_id: run.session.as_deref(),
@@ -216,26 +241,47 @@ pub fn answer(
         chat_id: run.chat.chat_id,
         tool_name: &req.tool_name,
         input: &input,
-        decision: label,
+        decision: decision_label(decision),
         reason: reason.as_deref(),
     }) {
         tracing::error!(error = %e, "recording tool decision failed");
     }
-    let mut details = json!({"tool": req.tool_name, "decision": label, "reason": reason, "rule": decision.rule(),
-            "input_hash": crate::approval::registry::input_hash(&req.tool_name, &req.input), "input": req.input});
-    if let Some(kind) = run.unattended {
-        details["unattended"] = json!(kind);
-    }
-    audit(ctx, run, "tool_decision", &details);
     answer
 }
 
-/// Write an audit row for `run` (the automation account, user 0, is recorded as no user).
-pub fn audit(ctx: &Ctx, run: &Run, event: &str, details: &serde_json::Value) {
-    let user = (run.user_id != 0).then_some(run.user_id);
-    if let Err(e) = crate::audit::record(&ctx.store, user, Some(run.chat.chat_id), event, details) {
-        tracing::error!(error = %e, event, "audit write failed");
+/// Why an allowed call was denied after all.
+pub const UNAUDITED: &str = "ccgate: the audit log cannot be written; nothing runs unaudited";
+
+/// `allow`, or `deny` for anything else (an ask that reaches the answer was not approved).
+fn decision_label(decision: &Decision) -> &'static str {
+    match decision {
+        Decision::Allow { .. } => "allow",
+        _ => "deny",
     }
+}
+
+/// The `tool_decision` audit details: the call, the decision and its rule, and — for a Bash
+/// call the policy analysed — the class it gave (`"class": "writes_inside"`, with
+/// `"writes_config"`), from which the audit takes the row's level.
+pub fn decision_details(
+    run: &Run,
+    req: &PermissionRequest,
+    decision: &Decision,
+) -> serde_json::Value {
+    let reason = match decision {
+        Decision::Allow { .. } => None,
+        Decision::Deny { reason, .. } | Decision::Ask { reason, .. } => Some(reason),
+    };
+    let mut details = json!({"tool": req.tool_name, "decision": decision_label(decision), "reason": reason, "rule": decision.rule(),
+            "input_hash": crate::approval::registry::input_hash(&req.tool_name, &req.input), "input": req.input});
+    if let Some(c) = decision.class() {
+        details["class"] = json!(engine::class_name(c.class));
+        details["writes_config"] = json!(c.writes_config);
+    }
+    if let Some(kind) = run.unattended {
+        details["unattended"] = json!(kind);
+    }
+    details
 }
 
 /// The `claude` invocation for a run in `dir` as `role`.
@@ -307,11 +353,11 @@ pub fn budget_refusal(ctx: &Ctx, user_id: i64, chat_id: Option<i64>) -> Option<B
             spent,
             resets_at,
         } => {
-            let _ = crate::audit::record(
+            crate::audit::record(
                 &ctx.store,
                 (user_id != 0).then_some(user_id),
                 chat_id,
-                "budget_exceeded",
+                Event::BudgetExceeded,
                 &json!({"scope": scope, "limit": limit, "spent": spent}),
             );
             Some(BudgetRefusal::Exceeded {
