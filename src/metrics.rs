@@ -167,7 +167,10 @@ pub fn audit_write_failures() -> u64 {
 pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'static str> {
     use Event::*;
     Some(match event {
-        AccessDenied | AuthRequired | CallbackUnknown | QuestionUnauthorizedPress
+        AccessDenied
+        | AuthRequired
+        | CallbackUnknown
+        | QuestionUnauthorizedPress
         | ApprovalUnauthorizedPress => "auth",
         TokenInvalid | TokenReplay | TokenExpired => "token",
         RateLimited => "rate_limit",
@@ -181,13 +184,39 @@ pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'st
             Some("deny") => "policy",
             _ => return None,
         },
-        Anomaly | ApprovalChoiceRefused | ApprovalDecided | ApprovalRequested
-        | ApprovalStalePress | AuthRejected | BotSenderDropped | Command | ConfigChange
-        | GrantAdded | GrantRevoked | GroupNotEnabled | JobFired | JobMissed
-        | Lockout | LockoutBlocked | Login | Logout | OutboxRefused | PairingApproved
-        | PairingRefused | PairingRequested | QuestionStalePress | RunFinished | StepUpOk
-        | StepUpUnavailable | TokenIssued | TokenRevoked | TotpEnrolled | Unlock
-        | UpdateUnparsed | WebhookReceived | WebhookReplay => return None,
+        Anomaly
+        | ApprovalChoiceRefused
+        | ApprovalDecided
+        | ApprovalRequested
+        | ApprovalStalePress
+        | AuthRejected
+        | BotSenderDropped
+        | Command
+        | ConfigChange
+        | GrantAdded
+        | GrantRevoked
+        | GroupNotEnabled
+        | JobFired
+        | JobMissed
+        | Lockout
+        | LockoutBlocked
+        | Login
+        | Logout
+        | OutboxRefused
+        | PairingApproved
+        | PairingRefused
+        | PairingRequested
+        | QuestionStalePress
+        | RunFinished
+        | StepUpOk
+        | StepUpUnavailable
+        | TokenIssued
+        | TokenRevoked
+        | TotpEnrolled
+        | Unlock
+        | UpdateUnparsed
+        | WebhookReceived
+        | WebhookReplay => return None,
     })
 }
 
@@ -230,11 +259,17 @@ mod tests {
             assert!(text.contains(needle), "{needle} missing in:\n{text}");
         }
         assert_eq!(
-            rejection_layer(Event::ToolDecision, &serde_json::json!({"decision": "deny"})),
+            rejection_layer(
+                Event::ToolDecision,
+                &serde_json::json!({"decision": "deny"})
+            ),
             Some("policy")
         );
         assert_eq!(
-            rejection_layer(Event::ToolDecision, &serde_json::json!({"decision": "allow"})),
+            rejection_layer(
+                Event::ToolDecision,
+                &serde_json::json!({"decision": "allow"})
+            ),
             None
         );
     }

@@ -571,7 +571,12 @@ impl Prompts {
         *attempts += 1;
         let left = MAX_CODE_ATTEMPTS.saturating_sub(*attempts);
         drop(map);
-        self.audit(Some(user), Some(chat), Event::StepUpFailed, json!({"id": id}));
+        self.audit(
+            Some(user),
+            Some(chat),
+            Event::StepUpFailed,
+            json!({"id": id}),
+        );
         if left == 0 {
             self.finish(
                 &id,

@@ -39,14 +39,44 @@ fn signal(event: Event) -> Signal {
         }
         StepUpFailed | TokenInvalid | TokenReplay | TokenExpired => Signal::LoginFailure,
         RunFinished => Signal::RunCost,
-        Anomaly | ApprovalChoiceRefused | ApprovalDecided | ApprovalRequested
-        | ApprovalStalePress | ApprovalUnauthorizedPress | BotSenderDropped | BudgetExceeded
-        | CallbackUnknown | Command | ConfigChange | EgressDenied | GrantAdded | GrantRevoked
-        | GroupNotEnabled | JobFired | JobMissed | Lockout | LockoutBlocked | Login | Logout
-        | OutboxRefused | PairingApproved | PairingRefused | PairingRequested
-        | QuestionStalePress | QuestionUnauthorizedPress | StepUpOk | StepUpUnavailable
-        | TokenIssued | TokenRevoked | ToolDecision | TotpEnrolled | Unlock | UpdateUnparsed
-        | WebhookReceived | WebhookRejected | WebhookReplay => Signal::None,
+        Anomaly
+        | ApprovalChoiceRefused
+        | ApprovalDecided
+        | ApprovalRequested
+        | ApprovalStalePress
+        | ApprovalUnauthorizedPress
+        | BotSenderDropped
+        | BudgetExceeded
+        | CallbackUnknown
+        | Command
+        | ConfigChange
+        | EgressDenied
+        | GrantAdded
+        | GrantRevoked
+        | GroupNotEnabled
+        | JobFired
+        | JobMissed
+        | Lockout
+        | LockoutBlocked
+        | Login
+        | Logout
+        | OutboxRefused
+        | PairingApproved
+        | PairingRefused
+        | PairingRequested
+        | QuestionStalePress
+        | QuestionUnauthorizedPress
+        | StepUpOk
+        | StepUpUnavailable
+        | TokenIssued
+        | TokenRevoked
+        | ToolDecision
+        | TotpEnrolled
+        | Unlock
+        | UpdateUnparsed
+        | WebhookReceived
+        | WebhookRejected
+        | WebhookReplay => Signal::None,
     }
 }
 
@@ -292,7 +322,8 @@ mod tests {
             .observe(Event::PathRejected, Some(2), &json!({}), later)
             .is_empty());
         assert!(
-            d.observe(Event::Command, Some(3), &json!({}), later).is_empty(),
+            d.observe(Event::Command, Some(3), &json!({}), later)
+                .is_empty(),
             "ordinary events never count"
         );
     }
@@ -325,5 +356,34 @@ mod tests {
             .is_empty());
         let a = d.observe(Event::RunFinished, Some(9), &json!({"cost_usd": 0.5}), t);
         assert_eq!(a[0].kind, "cost_spike");
+    }
+
+    /// Every event the detector counts as a rejection is also a rejection in the metrics, and
+    /// the other way round (the two mappings are exhaustive matches; this keeps them agreeing).
+    #[test]
+    fn detector_rejections_are_the_metrics_rejections() {
+        for e in Event::ALL.iter().copied() {
+            let counted = matches!(signal(e), Signal::Rejection | Signal::LoginFailure);
+            let layer = crate::metrics::rejection_layer(e, &json!({"decision": "deny"}));
+            // Rejections the detector does not count towards a lockout: refusals a user does
+            // not cause by probing (budgets, webhooks, presses, policy denials, egress).
+            let not_counted = [
+                Event::BudgetExceeded,
+                Event::WebhookRejected,
+                Event::CallbackUnknown,
+                Event::QuestionUnauthorizedPress,
+                Event::ApprovalUnauthorizedPress,
+                Event::ToolDecision,
+                Event::EgressDenied,
+            ];
+            if counted {
+                assert!(layer.is_some(), "{e} locks out but is no rejection metric");
+            } else if layer.is_some() {
+                assert!(
+                    not_counted.contains(&e),
+                    "{e} is a rejection the detector ignores"
+                );
+            }
+        }
     }
 }

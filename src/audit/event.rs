@@ -165,10 +165,7 @@ mod tests {
             let name = e.as_str();
             assert!(seen.insert(name), "{name} twice");
             assert!(
-                !name.is_empty()
-                    && name
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b == b'_'),
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
                 "{name}"
             );
             assert_eq!(Event::parse(name), Some(*e));

@@ -80,7 +80,13 @@ mod tests {
     fn a_failing_write_is_counted_and_returned() {
         let (_dir, store) = broken_store();
         let before = crate::metrics::audit_write_failures();
-        record(&store, Some(1), None, Event::Command, &json!({"command": "/status"}));
+        record(
+            &store,
+            Some(1),
+            None,
+            Event::Command,
+            &json!({"command": "/status"}),
+        );
         let after_record = crate::metrics::audit_write_failures();
         // Other tests may fail writes concurrently: the counter only grows.
         assert!(after_record > before, "{before} -> {after_record}");
@@ -93,8 +99,14 @@ mod tests {
     #[test]
     fn a_good_write_is_not_counted_as_failed_and_keeps_the_name() {
         let store = Store::open_in_memory().unwrap();
-        try_record(&store, Some(1), None, Event::ToolDecision, &json!({"tool": "Read", "decision": "allow"}))
-            .unwrap();
+        try_record(
+            &store,
+            Some(1),
+            None,
+            Event::ToolDecision,
+            &json!({"tool": "Read", "decision": "allow"}),
+        )
+        .unwrap();
         let rows = store.audit_tail(1).unwrap();
         assert_eq!(rows[0].event, "tool_decision");
         assert_eq!(rows[0].risk, "low");

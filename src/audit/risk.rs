@@ -95,16 +95,37 @@ pub fn of_event(event: Event, details: &Value) -> Risk {
         | QuestionStalePress | StepUpOk | JobFired | RunFinished | WebhookReceived
         | GrantRevoked => Risk::Low,
         // Refusals and changes worth a look.
-        AuthRejected | AuthRequired | BotSenderDropped | PairingApproved | PairingRefused
-        | RateLimited | BudgetExceeded | ConfigChange | StepUpUnavailable | AccessDenied
-        | CallbackUnknown | ApprovalDecided | ApprovalChoiceRefused
-        | ApprovalUnauthorizedPress | QuestionUnauthorizedPress | GrantAdded
-        | GroupNotEnabled | LockoutBlocked | JobMissed | OutboxRefused | UpdateUnparsed
-        | WebhookRejected | WebhookReplay | TokenIssued | TokenRevoked | TotpEnrolled
+        AuthRejected
+        | AuthRequired
+        | BotSenderDropped
+        | PairingApproved
+        | PairingRefused
+        | RateLimited
+        | BudgetExceeded
+        | ConfigChange
+        | StepUpUnavailable
+        | AccessDenied
+        | CallbackUnknown
+        | ApprovalDecided
+        | ApprovalChoiceRefused
+        | ApprovalUnauthorizedPress
+        | QuestionUnauthorizedPress
+        | GrantAdded
+        | GroupNotEnabled
+        | LockoutBlocked
+        | JobMissed
+        | OutboxRefused
+        | UpdateUnparsed
+        | WebhookRejected
+        | WebhookReplay
+        | TokenIssued
+        | TokenRevoked
+        | TotpEnrolled
         | Unlock => Risk::Medium,
         // Attacks, or their traces.
-        TokenInvalid | TokenReplay | TokenExpired | SecretFileBlocked | Anomaly
-        | StepUpFailed => Risk::High,
+        TokenInvalid | TokenReplay | TokenExpired | SecretFileBlocked | Anomaly | StepUpFailed => {
+            Risk::High
+        }
         // Something inside the sandbox tried a host off EGRESS_ALLOW.
         EgressDenied => Risk::High,
         Lockout => Risk::Critical,
@@ -822,5 +843,62 @@ mod tests {
         let quotes = "'\"\\".repeat(300_000);
         let _ = assess_command(&quotes);
         assert!(start.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    /// Every event has a level (the `match` in [`of_event`] has no catch-all, so this is
+    /// checked when compiling); the stored name gives the same level, and what the anomaly
+    /// detector treats as an attack is never below High.
+    #[test]
+    fn every_event_has_a_level_by_type_and_by_name() {
+        for e in Event::ALL.iter().copied() {
+            for details in [json!({}), Value::Null] {
+                assert_eq!(assess(e.as_str(), &details), of_event(e, &details), "{e}");
+            }
+        }
+        for e in [
+            Event::TokenInvalid,
+            Event::TokenReplay,
+            Event::TokenExpired,
+            Event::StepUpFailed,
+            Event::Anomaly,
+            Event::Lockout,
+            Event::EgressDenied,
+        ] {
+            assert!(of_event(e, &json!({})) >= Risk::High, "{e}");
+        }
+        assert_eq!(of_event(Event::Lockout, &json!({})), Risk::Critical);
+        // Removed: no layer ever wrote `auth_success`; a row with that name is unknown now.
+        assert_eq!(assess("auth_success", &json!({})), Risk::Medium);
+    }
+
+    #[test]
+    fn a_carried_class_decides_the_bash_level() {
+        let row = |class: &str, decision: &str, extra: Value| {
+            let mut d = json!({"tool": "Bash", "decision": decision, "class": class,
+                               "input": {"command": "anything at all"}});
+            if let Value::Object(m) = extra {
+                d.as_object_mut().unwrap().extend(m);
+            }
+            assess("tool_decision", &d)
+        };
+        assert_eq!(row("read_only", "allow", json!({})), Risk::Low);
+        assert_eq!(row("read_only", "deny", json!({})), Risk::Medium);
+        assert_eq!(row("writes_inside", "allow", json!({})), Risk::Medium);
+        assert_eq!(
+            row("writes_inside", "allow", json!({"writes_config": true})),
+            Risk::High
+        );
+        assert_eq!(row("destructive", "allow", json!({})), Risk::Critical);
+        // A sensitive location in the command still raises it.
+        assert_eq!(
+            assess(
+                "tool_decision",
+                &json!({"tool": "Bash", "decision": "allow", "class": "read_only",
+                        "input": {"command": "cat ~/.ssh/id_rsa"}})
+            ),
+            Risk::High
+        );
+        // An unknown class name falls back to the command's own analysis.
+        assert_eq!(row("bogus", "allow", json!({})), Risk::Medium);
     }
 }

@@ -146,17 +146,17 @@ pub fn decide(ctx: &Ctx, run: &Run, req: &PermissionRequest) -> Step {
     }
     let plans_dir = ctx.launcher.plans_dir_of(run.user_id);
     let tctx = tool_context(ctx, &run.dir, run.role, &plans_dir);
-    let (reason, rule, step_up, grant_scope, class) = match engine::decide(&ctx.rules, &tctx, tool, input)
-    {
-        Decision::Ask {
-            reason,
-            rule,
-            step_up,
-            grant_scope,
-            class,
-        } => (reason, rule, step_up, grant_scope, class),
-        d => return Step::Now(d),
-    };
+    let (reason, rule, step_up, grant_scope, class) =
+        match engine::decide(&ctx.rules, &tctx, tool, input) {
+            Decision::Ask {
+                reason,
+                rule,
+                step_up,
+                grant_scope,
+                class,
+            } => (reason, rule, step_up, grant_scope, class),
+            d => return Step::Now(d),
+        };
     // Only an ask can be covered by a grant or create one.
     let footprint: Footprint = grants::footprint(&tctx, tool, input);
     let Some(approvers) = approvers(run.answerer, run.user_id, run.role, &ctx.config.admins())
@@ -207,18 +207,8 @@ pub fn answer(
         Event::ToolDecision,
         &details,
     );
-    let unaudited;
-    let decision = match (audited, decision) {
-        (Err(_), Decision::Allow { class, .. }) => {
-            unaudited = Decision::Deny {
-                reason: UNAUDITED.into(),
-                rule: "audit.unwritable".into(),
-                class: *class,
-            };
-            &unaudited
-        }
-        _ => decision,
-    };
+    let unaudited = fail_closed(decision, audited.is_ok());
+    let decision = unaudited.as_ref().unwrap_or(decision);
     let (answer, reason) = match decision {
         Decision::Allow { .. } => (
             PermissionAnswer::Allow {
@@ -251,6 +241,19 @@ pub fn answer(
 
 /// Why an allowed call was denied after all.
 pub const UNAUDITED: &str = "ccgate: the audit log cannot be written; nothing runs unaudited";
+
+/// The decision that replaces `decision` when its audit row was not written: an allow becomes
+/// a deny (rule `audit.unwritable`); a deny stays what it is.
+fn fail_closed(decision: &Decision, audited: bool) -> Option<Decision> {
+    match decision {
+        Decision::Allow { class, .. } if !audited => Some(Decision::Deny {
+            reason: UNAUDITED.into(),
+            rule: "audit.unwritable".into(),
+            class: *class,
+        }),
+        _ => None,
+    }
+}
 
 /// `allow`, or `deny` for anything else (an ask that reaches the answer was not approved).
 fn decision_label(decision: &Decision) -> &'static str {
@@ -442,5 +445,150 @@ mod tests {
         let dev = spawn_spec(&cfg, dir, Some("s1".into()), Role::Developer);
         assert!(dev.disallowed_tools.is_empty());
         assert_eq!(dev.resume.as_deref(), Some("s1"));
+    }
+
+    fn run(dir: &Path) -> Run {
+        Run {
+            user_id: 7,
+            role: Role::Developer,
+            chat: ChatRef {
+                chat_id: 70,
+                thread_id: 0,
+            },
+            dir: dir.to_path_buf(),
+            session: None,
+            answerer: Answerer::ChatUser,
+            label: None,
+            unattended: None,
+        }
+    }
+
+    fn bash(command: &str) -> PermissionRequest {
+        PermissionRequest {
+            request_id: "r1".into(),
+            tool_name: "Bash".into(),
+            input: json!({ "command": command }),
+            tool_use_id: None,
+            blocked_path: None,
+            description: None,
+        }
+    }
+
+    /// The `tool_decision` row of `command`, decided by the real engine in a project at `root`.
+    fn row(root: &Path, command: &str) -> (Decision, serde_json::Value) {
+        let secrets = crate::policy::secret_files::SecretFiles::defaults().unwrap();
+        let tctx = ToolContext {
+            root,
+            cwd: root,
+            role: Role::Developer,
+            secrets: &secrets,
+            plans_dir: None,
+            contained: true,
+        };
+        let req = bash(command);
+        let d = engine::decide(&engine::Rules::default(), &tctx, "Bash", &req.input);
+        let details = decision_details(&run(root), &req, &d);
+        (d, details)
+    }
+
+    #[test]
+    fn the_tool_decision_row_carries_the_engines_class() {
+        use crate::audit::risk::{self, Risk};
+        use crate::policy::bash::Class;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::write(root.join("src/a.txt"), "a").unwrap();
+        let cases = [
+            ("touch notes.txt", Class::WritesInside, false, Risk::Medium),
+            ("ls src", Class::ReadOnly, false, Risk::Low),
+            ("echo x >> CLAUDE.md", Class::WritesInside, true, Risk::High),
+            (
+                "curl https://example.com",
+                Class::Network,
+                false,
+                Risk::High,
+            ),
+        ];
+        for (command, class, writes_config, level) in cases {
+            let (d, details) = row(&root, command);
+            let c = d.class().unwrap_or_else(|| panic!("{command}: {d:?}"));
+            assert_eq!(
+                (c.class, c.writes_config),
+                (class, writes_config),
+                "{command}"
+            );
+            assert_eq!(details["class"], engine::class_name(class), "{command}");
+            assert_eq!(details["writes_config"], writes_config, "{command}");
+            // The audit level is the class's, raised one step for anything not allowed.
+            let want = if details["decision"] == "allow" {
+                level
+            } else {
+                level.raised()
+            };
+            assert_eq!(
+                risk::assess("tool_decision", &details),
+                want,
+                "{command}: {details}"
+            );
+        }
+        // The level comes from the class the engine gave, not from a second analysis: an
+        // absolute path inside the project reads inside it (the row alone could not tell).
+        let inside = format!("cat {}", root.join("src/a.txt").display());
+        let (d, details) = row(&root, &inside);
+        assert!(matches!(d, Decision::Allow { .. }), "{d:?}");
+        assert_eq!(details["class"], "read_only");
+        assert_eq!(risk::assess("tool_decision", &details), Risk::Low);
+        let mut unclassified = details.clone();
+        unclassified.as_object_mut().unwrap().remove("class");
+        assert_eq!(risk::assess("tool_decision", &unclassified), Risk::High);
+    }
+
+    #[test]
+    fn approvals_and_refusals_keep_the_class() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let (d, _) = row(&root, "curl https://example.com");
+        let Decision::Ask { class, .. } = d else {
+            panic!("{d:?}")
+        };
+        assert_eq!(
+            class.map(|c| c.class),
+            Some(crate::policy::bash::Class::Network)
+        );
+        // Other tools carry none.
+        assert_eq!(route("ExitPlanMode", Answerer::Nobody), {
+            Route::Refuse(Decision::Deny {
+                reason:
+                    "ccgate: this is an unattended run; nobody can answer questions or approve plans"
+                        .into(),
+                rule: "automation.no_human".into(),
+                class: None,
+            })
+        });
+    }
+
+    #[test]
+    fn an_allow_that_cannot_be_audited_is_denied() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let (allowed, _) = row(&root, "ls");
+        assert!(matches!(allowed, Decision::Allow { .. }));
+        assert_eq!(fail_closed(&allowed, true), None);
+        match fail_closed(&allowed, false) {
+            Some(Decision::Deny {
+                reason,
+                rule,
+                class,
+            }) => {
+                assert_eq!(reason, UNAUDITED);
+                assert_eq!(rule, "audit.unwritable");
+                assert_eq!(class, allowed.class());
+            }
+            other => panic!("{other:?}"),
+        }
+        let (denied, _) = row(&root, "git config core.hooksPath x");
+        assert!(matches!(denied, Decision::Deny { .. }), "{denied:?}");
+        assert_eq!(fail_closed(&denied, false), None);
     }
 }
