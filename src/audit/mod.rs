@@ -56,7 +56,6 @@ pub fn try_record(
             crate::metrics::audit_write_failed();
             tracing::error!(error = %e, event = event.as_str(), "audit write failed");
         })
-        .map_err(Into::into)
 }
 
 #[cfg(test)]

@@ -902,7 +902,7 @@ fn decide_bash(
         return deny(reason.clone(), "secret_files.git_history");
     }
     // Whole-tree readers and listers reach secret files no argument names.
-    let tree = tree_reach(ctx, &analysis);
+    let tree = tree_reach(ctx, analysis);
     if let Some(TreeReach::Lists(reason)) = &tree {
         return deny(reason.clone(), "secret_files.listing");
     }
@@ -921,11 +921,7 @@ fn decide_bash(
             rule: "config_files".into(),
             step_up: action == Action::Ask
                 && rules.step_up.bash.iter().any(|c| c == class_name(class)),
-            grant_scope: format!(
-                "{} + {}",
-                bash_grant_scope(&analysis),
-                config_scope(&config)
-            ),
+            grant_scope: format!("{} + {}", bash_grant_scope(analysis), config_scope(&config)),
             class: None,
         };
     }
@@ -935,7 +931,7 @@ fn decide_bash(
             reason: format!("runs project code and no OS boundary is active ({why})"),
             rule: format!("{rule}.uncontained"),
             step_up: false,
-            grant_scope: bash_grant_scope(&analysis),
+            grant_scope: bash_grant_scope(analysis),
             class: None,
         };
     }
@@ -946,7 +942,7 @@ fn decide_bash(
             return Decision::Ask {
                 reason,
                 step_up: false,
-                grant_scope: bash_grant_scope(&analysis),
+                grant_scope: bash_grant_scope(analysis),
                 rule: "secret_files.git_history".into(),
                 class: None,
             };
@@ -955,7 +951,7 @@ fn decide_bash(
             return Decision::Ask {
                 reason,
                 step_up: false,
-                grant_scope: bash_grant_scope(&analysis),
+                grant_scope: bash_grant_scope(analysis),
                 rule: "secret_files.recursive".into(),
                 class: None,
             };
@@ -967,7 +963,7 @@ fn decide_bash(
         Action::Ask => Decision::Ask {
             reason: why,
             step_up: rules.step_up.bash.iter().any(|c| c == class_name(class)),
-            grant_scope: bash_grant_scope(&analysis),
+            grant_scope: bash_grant_scope(analysis),
             rule,
             class: None,
         },
