@@ -1,11 +1,14 @@
-//! The audit trail's building blocks: hash chain, signed checkpoints, risk levels, redaction,
-//! anomaly detection.
+//! The audit trail's building blocks: typed events, hash chain, signed checkpoints, risk
+//! levels, redaction, anomaly detection.
 //!
 //! Why it exists: an audit log is only worth keeping if whoever gains write access cannot quietly
 //! rewrite history (tamper-evident chain; signed checkpoints so its tail cannot be cut or
 //! rewritten either), if the few rows that matter stand out from thousands
 //! that do not (risk levels from explicit rules, bursts flagged as anomalies), and if the log
 //! never becomes the place where secrets leak (redaction before anything is stored or shown).
+//! Writers name an [`Event`], never a string, and go through [`record`] (or [`try_record`]
+//! where the action must not happen unaudited): a failed write is logged and counted there,
+//! not left to each caller to drop.
 
 pub mod anomaly;
 pub mod chain;
