@@ -512,19 +512,19 @@ fn install_anomaly_alerts(config: &Arc<Config>, store: &Store, bus: &Bus) {
                 if let Err(e) = store2.lock_out(locked, alert.kind, Some(&until)) {
                     tracing::error!(error = %e, "could not apply a lockout");
                 }
-                let _ = crate::audit::record(
+                crate::audit::record(
                     &store2,
                     Some(locked),
                     None,
-                    "lockout",
+                    crate::audit::Event::Lockout,
                     &serde_json::json!({"reason": alert.kind, "until": until}),
                 );
             }
-            let _ = crate::audit::record(
+            crate::audit::record(
                 &store2,
                 alert.user_id,
                 None,
-                "anomaly",
+                crate::audit::Event::Anomaly,
                 &serde_json::json!({"kind": alert.kind, "message": alert.message}),
             );
             bus.publish(Event::SecurityAlert {

@@ -77,11 +77,12 @@ pub enum LoginError {
 }
 
 impl LoginError {
-    pub fn event(&self) -> &'static str {
+    pub fn event(&self) -> crate::audit::Event {
+        use crate::audit::Event;
         match self {
-            LoginError::Used => "token_replay",
-            LoginError::Expired => "token_expired",
-            _ => "token_invalid",
+            LoginError::Used => Event::TokenReplay,
+            LoginError::Expired => Event::TokenExpired,
+            _ => Event::TokenInvalid,
         }
     }
 }

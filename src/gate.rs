@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde_json::{json, Value};
 
+use crate::audit::Event;
 use crate::auth::{self, Auth, PairingOutcome};
 use crate::config::Config;
 use crate::policy::roles::Role;
@@ -79,10 +80,8 @@ impl Gate {
         }
     }
 
-    fn audit(&self, user: Option<i64>, chat: Option<i64>, event: &str, details: Value) {
-        if let Err(e) = crate::audit::record(&self.store, user, chat, event, &details) {
-            tracing::error!(error = %e, event, "audit write failed");
-        }
+    fn audit(&self, user: Option<i64>, chat: Option<i64>, event: Event, details: Value) {
+        crate::audit::record(&self.store, user, chat, event, &details);
     }
 
     fn allowed_users(&self) -> HashSet<i64> {
@@ -99,7 +98,7 @@ impl Gate {
             self.audit(
                 bot.id,
                 bot.chat,
-                "bot_sender_dropped",
+                Event::BotSenderDropped,
                 json!({"kind": bot.kind, "update_id": update.id, "username": bot.username}),
             );
             return Verdict::Drop {
@@ -110,7 +109,7 @@ impl Gate {
             self.audit(
                 None,
                 None,
-                "update_unparsed",
+                Event::UpdateUnparsed,
                 json!({"update_id": update.id}),
             );
             return Verdict::Drop {
@@ -126,7 +125,7 @@ impl Gate {
                 self.audit(
                     Some(user),
                     Some(chat.chat_id),
-                    "lockout_blocked",
+                    Event::LockoutBlocked,
                     json!({"kind": kind, "reason": reason}),
                 );
                 return Verdict::Drop {
@@ -155,7 +154,7 @@ impl Gate {
                 self.audit(
                     Some(user),
                     Some(chat.chat_id),
-                    "group_not_enabled",
+                    Event::GroupNotEnabled,
                     json!({"kind": kind, "chat_kind": other}),
                 );
                 return Verdict::Drop {
@@ -182,7 +181,7 @@ impl Gate {
                 self.audit(
                     Some(user),
                     Some(chat.chat_id),
-                    "rate_limited",
+                    Event::RateLimited,
                     json!({"kind": kind}),
                 );
                 let mut notices = self
@@ -231,7 +230,7 @@ impl Gate {
         self.audit(
             Some(user),
             Some(chat.chat_id),
-            "auth_rejected",
+            Event::AuthRejected,
             json!({"kind": kind, "username": incoming.username, "chat_kind": incoming.chat_kind}),
         );
         let eligible = self.config.pairing
@@ -247,7 +246,7 @@ impl Gate {
                 self.audit(
                     Some(user),
                     Some(chat.chat_id),
-                    "pairing_requested",
+                    Event::PairingRequested,
                     json!({"username": incoming.username}),
                 );
                 Verdict::Reply {
@@ -264,7 +263,7 @@ impl Gate {
                 self.audit(
                     Some(user),
                     Some(chat.chat_id),
-                    "pairing_refused",
+                    Event::PairingRefused,
                     json!({"outcome": format!("{outcome:?}")}),
                 );
                 Verdict::Drop {
@@ -297,7 +296,7 @@ impl Gate {
                     };
                     let html = match outcome {
                         Ok(()) => {
-                            self.audit(Some(user), Some(chat.chat_id), "login", json!({}));
+                            self.audit(Some(user), Some(chat.chat_id), Event::Login, json!({}));
                             format!(
                                 "🔓 Logged in. The session ends after {}h without activity; /logout ends it now.",
                                 self.config.session_timeout.as_secs() / 3600
@@ -322,7 +321,7 @@ impl Gate {
                 }
                 Some((cmd, _)) if cmd == "logout" => {
                     let _ = auth.logout(user);
-                    self.audit(Some(user), Some(chat.chat_id), "logout", json!({}));
+                    self.audit(Some(user), Some(chat.chat_id), Event::Logout, json!({}));
                     return Some(Verdict::Reply {
                         chat,
                         html: "🔒 Logged out.".into(),
@@ -338,7 +337,7 @@ impl Gate {
                 self.audit(
                     Some(user),
                     Some(chat.chat_id),
-                    "auth_required",
+                    Event::AuthRequired,
                     json!({"kind": kind_label(&incoming.kind)}),
                 );
                 Some(match incoming.kind {

@@ -268,11 +268,11 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
             }
             let token =
                 auth::Auth::new(store.clone(), secret, config.session_timeout).issue(user, ttl)?;
-            ccgate::audit::record(
+            ccgate::audit::try_record(
                 &store,
                 None,
                 None,
-                "token_issued",
+                ccgate::audit::Event::TokenIssued,
                 &serde_json::json!({"for_user": user, "ttl_secs": ttl.as_secs()}),
             )?;
             println!("{token}");
@@ -287,11 +287,11 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
             };
             let n =
                 auth::Auth::new(store.clone(), secret, config.session_timeout).revoke_user(user)?;
-            ccgate::audit::record(
+            ccgate::audit::try_record(
                 &store,
                 None,
                 None,
-                "token_revoked",
+                ccgate::audit::Event::TokenRevoked,
                 &serde_json::json!({"for_user": user, "count": n}),
             )?;
             println!("revoked {n} token(s) of user {user}; any session ended");
@@ -313,11 +313,11 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
         }
         Command::Pair(PairCmd::Approve { code }) => match auth::approve_pairing(&store, &code)? {
             Ok(user) => {
-                ccgate::audit::record(
+                ccgate::audit::try_record(
                     &store,
                     Some(user),
                     None,
-                    "pairing_approved",
+                    ccgate::audit::Event::PairingApproved,
                     &serde_json::json!({"code": code}),
                 )?;
                 // Tell them: a durable outbox row, delivered by the running bot.
@@ -402,11 +402,11 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
             use ccgate::approval::totp;
             let secret = totp::TotpSecret::generate();
             store.set_totp_secret(user, &secret.to_base32())?;
-            ccgate::audit::record(
+            ccgate::audit::try_record(
                 &store,
                 Some(user),
                 None,
-                "totp_enrolled",
+                ccgate::audit::Event::TotpEnrolled,
                 &serde_json::json!({}),
             )?;
             let uri = secret.otpauth_uri(&format!("user-{user}"));
@@ -542,11 +542,11 @@ fn operator(command: Command, config: &ccgate::config::Config) -> anyhow::Result
         }
         Command::Unlock { user } => {
             let lifted = store.unlock(user)?;
-            ccgate::audit::record(
+            ccgate::audit::try_record(
                 &store,
                 Some(user),
                 None,
-                "unlock",
+                ccgate::audit::Event::Unlock,
                 &serde_json::json!({"was_locked": lifted}),
             )?;
             println!(

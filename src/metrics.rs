@@ -17,6 +17,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::audit::Event;
+
 type Labels = Vec<(String, String)>;
 
 pub struct Metrics {
@@ -28,6 +30,7 @@ pub struct Metrics {
     rejections: Family<Labels, Counter>,
     webhooks: Family<Labels, Counter>,
     queue_depth: Family<Labels, Gauge>,
+    audit_write_failures: Counter,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -40,6 +43,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let rejections = Family::default();
     let webhooks = Family::default();
     let queue_depth = Family::default();
+    let audit_write_failures = Counter::default();
     let mut registry = Registry::with_prefix("ccgate");
     registry.register(
         "updates_handled",
@@ -76,6 +80,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Items waiting, by queue (outbox, inbox, webhooks)",
         queue_depth.clone(),
     );
+    registry.register(
+        "audit_write_failures",
+        "Audit rows that could not be written",
+        audit_write_failures.clone(),
+    );
     Metrics {
         registry,
         updates,
@@ -85,6 +94,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         rejections,
         webhooks,
         queue_depth,
+        audit_write_failures,
     }
 });
 
@@ -142,25 +152,71 @@ pub fn webhook(provider: &str, outcome: &str) {
         .inc();
 }
 
-/// The security layer an audit event belongs to, if it is a rejection.
-pub fn rejection_layer(event: &str, details: &serde_json::Value) -> Option<&'static str> {
+/// An audit row could not be written (counted once, in `audit::try_record`).
+pub fn audit_write_failed() {
+    METRICS.audit_write_failures.inc();
+}
+
+/// Audit rows that could not be written since start.
+pub fn audit_write_failures() -> u64 {
+    METRICS.audit_write_failures.get()
+}
+
+/// The security layer an audit event belongs to, if it is a rejection. Every event says
+/// (no catch-all): a new event is a compile error here until it is placed.
+pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'static str> {
+    use Event::*;
     Some(match event {
-        "access_denied"
-        | "auth_required"
-        | "callback_unknown"
-        | "question_unauthorized_press"
-        | "approval_unauthorized_press" => "auth",
-        "token_invalid" | "token_replay" | "token_expired" => "token",
-        "rate_limited" => "rate_limit",
-        "budget_exceeded" => "budget",
-        "path_rejected" => "sandbox",
-        "secret_file_blocked" => "secret_files",
-        "step_up_failed" => "step_up",
-        "webhook_rejected" => "webhook",
-        "tool_decision" if details.get("decision").and_then(|d| d.as_str()) == Some("deny") => {
-            "policy"
-        }
-        _ => return None,
+        AccessDenied
+        | AuthRequired
+        | CallbackUnknown
+        | QuestionUnauthorizedPress
+        | ApprovalUnauthorizedPress => "auth",
+        TokenInvalid | TokenReplay | TokenExpired => "token",
+        RateLimited => "rate_limit",
+        BudgetExceeded => "budget",
+        PathRejected => "sandbox",
+        SecretFileBlocked => "secret_files",
+        StepUpFailed => "step_up",
+        WebhookRejected => "webhook",
+        EgressDenied => "egress",
+        ToolDecision => match details.get("decision").and_then(|d| d.as_str()) {
+            Some("deny") => "policy",
+            _ => return None,
+        },
+        Anomaly
+        | ApprovalChoiceRefused
+        | ApprovalDecided
+        | ApprovalRequested
+        | ApprovalStalePress
+        | AuthRejected
+        | BotSenderDropped
+        | Command
+        | ConfigChange
+        | GrantAdded
+        | GrantRevoked
+        | GroupNotEnabled
+        | JobFired
+        | JobMissed
+        | Lockout
+        | LockoutBlocked
+        | Login
+        | Logout
+        | OutboxRefused
+        | PairingApproved
+        | PairingRefused
+        | PairingRequested
+        | QuestionStalePress
+        | RunFinished
+        | StepUpOk
+        | StepUpUnavailable
+        | TokenIssued
+        | TokenRevoked
+        | TotpEnrolled
+        | Unlock
+        | UpdateUnparsed
+        | WebhookReceived
+        | WebhookReplay => return None,
     })
 }
 
@@ -203,11 +259,17 @@ mod tests {
             assert!(text.contains(needle), "{needle} missing in:\n{text}");
         }
         assert_eq!(
-            rejection_layer("tool_decision", &serde_json::json!({"decision": "deny"})),
+            rejection_layer(
+                Event::ToolDecision,
+                &serde_json::json!({"decision": "deny"})
+            ),
             Some("policy")
         );
         assert_eq!(
-            rejection_layer("tool_decision", &serde_json::json!({"decision": "allow"})),
+            rejection_layer(
+                Event::ToolDecision,
+                &serde_json::json!({"decision": "allow"})
+            ),
             None
         );
     }

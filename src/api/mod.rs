@@ -115,11 +115,11 @@ fn reject(
     detail: Value,
 ) -> Response {
     crate::metrics::webhook(provider, outcome);
-    let _ = crate::audit::record(
+    crate::audit::record(
         &state.store,
         None,
         None,
-        "webhook_rejected",
+        crate::audit::Event::WebhookRejected,
         &json!({"provider": provider, "outcome": outcome, "detail": detail}),
     );
     (status, Json(json!({"error": outcome}))).into_response()
@@ -302,11 +302,11 @@ fn accept(
         Ok(true) => {}
         Ok(false) => {
             crate::metrics::webhook(provider, "replay");
-            let _ = crate::audit::record(
+            crate::audit::record(
                 &state.store,
                 None,
                 None,
-                "webhook_replay",
+                crate::audit::Event::WebhookReplay,
                 &json!({"provider": provider, "event": event, "key": delivery.key, "detail": extra}),
             );
             // Acknowledged (a legitimate redelivery must not be retried forever), never re-run.
@@ -319,11 +319,11 @@ fn accept(
         }
     }
     crate::metrics::webhook(provider, "accepted");
-    let _ = crate::audit::record(
+    crate::audit::record(
         &state.store,
         None,
         None,
-        "webhook_received",
+        crate::audit::Event::WebhookReceived,
         &json!({"provider": provider, "event": event, "action": delivery.action, "detail": extra}),
     );
     state.bus.publish(Event::Webhook(delivery));
@@ -372,11 +372,11 @@ async fn telegram_update(
     let ok = given.is_some_and(|g| verify::same_secret(g, hook.secret.as_bytes()));
     if !ok {
         crate::metrics::rejected("telegram_webhook");
-        let _ = crate::audit::record(
+        crate::audit::record(
             &state.store,
             None,
             None,
-            "webhook_rejected",
+            crate::audit::Event::WebhookRejected,
             &json!({"provider": "telegram", "outcome": "unauthorized"}),
         );
         return StatusCode::UNAUTHORIZED.into_response();

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::questions::{Press, Question};
 use super::totp::{self, TotpSecret};
+use crate::audit::Event;
 use crate::policy::authority;
 use crate::policy::engine::grants::Footprint;
 use crate::store::Store;
@@ -142,10 +143,8 @@ impl Prompts {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn audit(&self, user: Option<i64>, chat: Option<i64>, event: &str, details: Value) {
-        if let Err(e) = crate::audit::record(&self.store, user, chat, event, &details) {
-            tracing::error!(error = %e, "audit write failed");
-        }
+    fn audit(&self, user: Option<i64>, chat: Option<i64>, event: Event, details: Value) {
+        crate::audit::record(&self.store, user, chat, event, &details);
     }
 
     /// Hold `pending` under `id` until a human answers, it is withdrawn, or the timeout ends it
@@ -183,7 +182,7 @@ impl Prompts {
         self.audit(
             Some(req.requester),
             Some(req.chat.chat_id),
-            "approval_requested",
+            Event::ApprovalRequested,
             json!({"id": id, "tool": req.tool, "input_hash": hash, "rule": req.rule, "step_up": req.step_up, "approvers": req.approvers}),
         );
         let expired = Outcome::Denied {
@@ -269,7 +268,7 @@ impl Prompts {
                 self.audit(
                     Some(p.requester),
                     Some(p.chat.chat_id),
-                    "approval_decided",
+                    Event::ApprovalDecided,
                     json!({"id": id, "tool": req.tool, "input_hash": input_hash, "decision": label, "approver": approver, "shown": shown}),
                 );
             }
@@ -350,7 +349,7 @@ impl Prompts {
                 self.audit(
                     Some(presser),
                     None,
-                    "approval_stale_press",
+                    Event::ApprovalStalePress,
                     json!({"id": id, "action": action}),
                 );
                 "This request is no longer open.".into()
@@ -359,7 +358,7 @@ impl Prompts {
                 self.audit(
                     Some(presser),
                     Some(chat),
-                    "approval_unauthorized_press",
+                    Event::ApprovalUnauthorizedPress,
                     json!({"id": id, "action": action, "requester": requester}),
                 );
                 "You cannot answer this request.".into()
@@ -386,7 +385,7 @@ impl Prompts {
                     self.audit(
                         Some(presser),
                         Some(chat),
-                        "approval_choice_refused",
+                        Event::ApprovalChoiceRefused,
                         json!({"id": id, "action": action}),
                     );
                     return "This call can only be allowed once.".into();
@@ -406,7 +405,7 @@ impl Prompts {
                     self.audit(
                         Some(presser),
                         None,
-                        "step_up_unavailable",
+                        Event::StepUpUnavailable,
                         json!({"id": id, "reason": "no TOTP secret enrolled"}),
                     );
                     self.finish(
@@ -480,7 +479,7 @@ impl Prompts {
             self.audit(
                 Some(presser),
                 None,
-                "question_stale_press",
+                Event::QuestionStalePress,
                 json!({"id": id}),
             );
             return "This question is no longer open.".into();
@@ -491,7 +490,7 @@ impl Prompts {
             self.audit(
                 Some(presser),
                 Some(chat.chat_id),
-                "question_unauthorized_press",
+                Event::QuestionUnauthorizedPress,
                 json!({"id": id}),
             );
             return "Only the person who asked Claude can answer.".into();
@@ -558,7 +557,7 @@ impl Prompts {
         let choice = *choice;
         if ok {
             drop(map);
-            self.audit(Some(user), Some(chat), "step_up_ok", json!({"id": id}));
+            self.audit(Some(user), Some(chat), Event::StepUpOk, json!({"id": id}));
             self.finish(
                 &id,
                 Outcome::Allowed {
@@ -572,7 +571,12 @@ impl Prompts {
         *attempts += 1;
         let left = MAX_CODE_ATTEMPTS.saturating_sub(*attempts);
         drop(map);
-        self.audit(Some(user), Some(chat), "step_up_failed", json!({"id": id}));
+        self.audit(
+            Some(user),
+            Some(chat),
+            Event::StepUpFailed,
+            json!({"id": id}),
+        );
         if left == 0 {
             self.finish(
                 &id,

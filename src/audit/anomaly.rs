@@ -12,24 +12,73 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// Events that count as a user being turned away by a security layer.
-const REJECTIONS: &[&str] = &[
-    "path_rejected",
-    "access_denied",
-    "rate_limited",
-    "secret_file_blocked",
-    "step_up_failed",
-    "token_invalid",
-    "token_replay",
-    "token_expired",
-    "auth_required",
-];
-const LOGIN_FAILURES: &[&str] = &[
-    "token_invalid",
-    "token_replay",
-    "token_expired",
-    "step_up_failed",
-];
+use super::Event;
+
+/// What an event means to the detector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    /// Nothing the detector watches.
+    None,
+    /// A sender not on the allow list (counted across senders: a flood).
+    UnknownSender,
+    /// A user turned away by a security layer.
+    Rejection,
+    /// A failed authentication: a rejection that also counts towards the login limit.
+    LoginFailure,
+    /// A run ended: its cost counts towards the spend window.
+    RunCost,
+}
+
+/// Every event says what it signals (no catch-all: a new event is a compile error here).
+fn signal(event: Event) -> Signal {
+    use Event::*;
+    match event {
+        AuthRejected => Signal::UnknownSender,
+        PathRejected | AccessDenied | RateLimited | SecretFileBlocked | AuthRequired => {
+            Signal::Rejection
+        }
+        StepUpFailed | TokenInvalid | TokenReplay | TokenExpired => Signal::LoginFailure,
+        RunFinished => Signal::RunCost,
+        Anomaly
+        | ApprovalChoiceRefused
+        | ApprovalDecided
+        | ApprovalRequested
+        | ApprovalStalePress
+        | ApprovalUnauthorizedPress
+        | BotSenderDropped
+        | BudgetExceeded
+        | CallbackUnknown
+        | Command
+        | ConfigChange
+        | EgressDenied
+        | GrantAdded
+        | GrantRevoked
+        | GroupNotEnabled
+        | JobFired
+        | JobMissed
+        | Lockout
+        | LockoutBlocked
+        | Login
+        | Logout
+        | OutboxRefused
+        | PairingApproved
+        | PairingRefused
+        | PairingRequested
+        | QuestionStalePress
+        | QuestionUnauthorizedPress
+        | StepUpOk
+        | StepUpUnavailable
+        | TokenIssued
+        | TokenRevoked
+        | ToolDecision
+        | TotpEnrolled
+        | Unlock
+        | UpdateUnparsed
+        | WebhookReceived
+        | WebhookRejected
+        | WebhookReplay => Signal::None,
+    }
+}
 
 /// Thresholds; the defaults are conservative enough not to fire on a clumsy human.
 #[derive(Debug, Clone)]
@@ -120,15 +169,16 @@ impl Detector {
     /// Feed one audit event; returns the alerts it triggers.
     pub fn observe(
         &mut self,
-        event: &str,
+        event: Event,
         user_id: Option<i64>,
         details: &Value,
         now: Instant,
     ) -> Vec<Alert> {
         let mut alerts = Vec::new();
         let Some(user) = user_id else { return alerts };
+        let signal = signal(event);
 
-        if event == "auth_rejected" {
+        if signal == Signal::UnknownSender {
             self.w.unknown.push_back((now, user));
             while self
                 .w
@@ -156,7 +206,7 @@ impl Detector {
             return alerts;
         }
 
-        if REJECTIONS.contains(&event) {
+        if matches!(signal, Signal::Rejection | Signal::LoginFailure) {
             let q = self.w.rejections.entry(user).or_default();
             q.push_back(now);
             prune(q, now, self.t.rejection_window);
@@ -177,7 +227,7 @@ impl Detector {
             }
         }
 
-        if LOGIN_FAILURES.contains(&event) {
+        if signal == Signal::LoginFailure {
             let q = self.w.login_failures.entry(user).or_default();
             q.push_back(now);
             prune(q, now, self.t.login_window);
@@ -198,7 +248,7 @@ impl Detector {
             }
         }
 
-        if event == "run_finished" {
+        if signal == Signal::RunCost {
             let cost = details
                 .get("cost_usd")
                 .and_then(Value::as_f64)
@@ -250,29 +300,30 @@ mod tests {
         let mut d = Detector::new(small());
         let t0 = Instant::now();
         assert!(d
-            .observe("path_rejected", Some(1), &json!({}), t0)
+            .observe(Event::PathRejected, Some(1), &json!({}), t0)
             .is_empty());
         assert!(d
-            .observe("access_denied", Some(1), &json!({}), t0)
+            .observe(Event::AccessDenied, Some(1), &json!({}), t0)
             .is_empty());
-        let a = d.observe("path_rejected", Some(1), &json!({}), t0);
+        let a = d.observe(Event::PathRejected, Some(1), &json!({}), t0);
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].lockout.map(|l| l.0), Some(1));
         assert!(
-            d.observe("path_rejected", Some(1), &json!({}), t0)
+            d.observe(Event::PathRejected, Some(1), &json!({}), t0)
                 .is_empty(),
             "one alert per window"
         );
         // Another user is counted separately; old events fall out of the window.
         assert!(d
-            .observe("path_rejected", Some(2), &json!({}), t0)
+            .observe(Event::PathRejected, Some(2), &json!({}), t0)
             .is_empty());
         let later = t0 + Duration::from_secs(3600);
         assert!(d
-            .observe("path_rejected", Some(2), &json!({}), later)
+            .observe(Event::PathRejected, Some(2), &json!({}), later)
             .is_empty());
         assert!(
-            d.observe("command", Some(3), &json!({}), later).is_empty(),
+            d.observe(Event::Command, Some(3), &json!({}), later)
+                .is_empty(),
             "ordinary events never count"
         );
     }
@@ -281,29 +332,58 @@ mod tests {
     fn login_failures_unknown_flood_and_cost_spike() {
         let mut d = Detector::new(small());
         let t = Instant::now();
-        d.observe("token_invalid", Some(5), &json!({}), t);
-        let a = d.observe("token_replay", Some(5), &json!({}), t);
+        d.observe(Event::TokenInvalid, Some(5), &json!({}), t);
+        let a = d.observe(Event::TokenReplay, Some(5), &json!({}), t);
         assert!(a
             .iter()
             .any(|a| a.kind == "login_failures" && a.lockout.is_some()));
 
         for u in 100..102 {
             assert!(d
-                .observe("auth_rejected", Some(u), &json!({}), t)
+                .observe(Event::AuthRejected, Some(u), &json!({}), t)
                 .is_empty());
         }
         // The same stranger again does not make a flood.
         assert!(d
-            .observe("auth_rejected", Some(100), &json!({}), t)
+            .observe(Event::AuthRejected, Some(100), &json!({}), t)
             .is_empty());
-        let a = d.observe("auth_rejected", Some(103), &json!({}), t);
+        let a = d.observe(Event::AuthRejected, Some(103), &json!({}), t);
         assert_eq!(a[0].kind, "unknown_flood");
         assert!(a[0].lockout.is_none());
 
         assert!(d
-            .observe("run_finished", Some(9), &json!({"cost_usd": 0.6}), t)
+            .observe(Event::RunFinished, Some(9), &json!({"cost_usd": 0.6}), t)
             .is_empty());
-        let a = d.observe("run_finished", Some(9), &json!({"cost_usd": 0.5}), t);
+        let a = d.observe(Event::RunFinished, Some(9), &json!({"cost_usd": 0.5}), t);
         assert_eq!(a[0].kind, "cost_spike");
+    }
+
+    /// Every event the detector counts as a rejection is also a rejection in the metrics, and
+    /// the other way round (the two mappings are exhaustive matches; this keeps them agreeing).
+    #[test]
+    fn detector_rejections_are_the_metrics_rejections() {
+        for e in Event::ALL.iter().copied() {
+            let counted = matches!(signal(e), Signal::Rejection | Signal::LoginFailure);
+            let layer = crate::metrics::rejection_layer(e, &json!({"decision": "deny"}));
+            // Rejections the detector does not count towards a lockout: refusals a user does
+            // not cause by probing (budgets, webhooks, presses, policy denials, egress).
+            let not_counted = [
+                Event::BudgetExceeded,
+                Event::WebhookRejected,
+                Event::CallbackUnknown,
+                Event::QuestionUnauthorizedPress,
+                Event::ApprovalUnauthorizedPress,
+                Event::ToolDecision,
+                Event::EgressDenied,
+            ];
+            if counted {
+                assert!(layer.is_some(), "{e} locks out but is no rejection metric");
+            } else if layer.is_some() {
+                assert!(
+                    not_counted.contains(&e),
+                    "{e} is a rejection the detector ignores"
+                );
+            }
+        }
     }
 }

@@ -283,7 +283,14 @@ mod tests {
         let cp = Checkpointer::new(s.clone(), Box::new(key), 3, Duration::from_secs(3600)).unwrap();
         let mut made = Vec::new();
         for i in 0..7 {
-            crate::audit::record(&s, None, None, "login", &serde_json::json!({"i": i})).unwrap();
+            crate::audit::try_record(
+                &s,
+                None,
+                None,
+                crate::audit::Event::Login,
+                &serde_json::json!({"i": i}),
+            )
+            .unwrap();
             made.extend(cp.tick().unwrap());
         }
         assert_eq!(

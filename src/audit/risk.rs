@@ -1,19 +1,22 @@
 //! Risk levels for audit rows, assigned by explicit rules.
 //!
 //! Why it exists: a log where every row looks alike hides the one that matters. Levels come from
-//! a fixed table of event names and, for tool calls, from what the policy knows about the call:
-//! the tool ([`Tool`]) and, for shell commands, the class the policy's shell analysis gives the
-//! command ([`of_class`], one exhaustive mapping) — never from a second reading of the command
-//! here, and never from substring searches, which flag `cat summary.txt` as `rm` and miss
-//! `/usr/bin/rm -rf /`. Pure functions, so each rule is tested with literal inputs.
+//! one exhaustive `match` over the typed [`Event`]s ([`of_event`]) and, for tool calls, from what
+//! the policy knows about the call: the tool ([`Tool`]) and, for shell commands, the class the
+//! policy's decision carried into the row ([`of_class`], one exhaustive mapping) — never from
+//! a second reading of the command (only rows written without a class fall back to the
+//! policy's analysis, [`assess_command`]), and never from substring searches, which flag
+//! `cat summary.txt` as `rm` and miss `/usr/bin/rm -rf /`. Pure functions, so each rule is
+//! tested with literal inputs.
 
 use std::fmt;
 use std::path::Path;
 
 use serde_json::Value;
 
+use super::Event;
 use crate::policy::bash::{self, Class};
-use crate::policy::{config_files, Tool};
+use crate::policy::{config_files, engine, Tool};
 
 /// How much attention an audit row deserves. Ordered: `Low < Medium < High < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -60,47 +63,80 @@ impl fmt::Display for Risk {
 
 // ----- events ------------------------------------------------------------------------------
 
-/// Events whose level is fixed. Two events are computed from their details instead:
+/// Risk of an audit row of `event` with `details`: a fixed level per event, except two
+/// computed from their details:
 ///
 /// | event           | level                                                                     |
 /// |-----------------|---------------------------------------------------------------------------|
 /// | `path_rejected` | Medium; High if `path`/`input` names a sensitive location (see below)     |
-/// | `tool_decision` | from `{"tool","decision","input"}`: an allowed tool that only reads is    |
-/// |                 | Low ([`Tool::only_reads`]), any other tool Medium (allowed or denied);    |
-/// |                 | `Bash` is [`assess_command`] of `input.command` (Medium without one), one |
-/// |                 | level higher when denied. Any tool whose input names a sensitive location |
-/// |                 | is at least High, and so is a file tool writing a configuration-as-code   |
-/// |                 | file (`.claude/…`, `CLAUDE.md`, `.git/hooks/…`).                          |
+/// | `tool_decision` | from `{"tool","decision","input","class","writes_config"}`: an allowed    |
+/// |                 | tool that only reads is Low ([`Tool::only_reads`]), any other tool Medium |
+/// |                 | (allowed or denied); `Bash` is [`of_class`] of the `class` the policy's   |
+/// |                 | decision carried (at least High with `writes_config`), or — for a row    |
+/// |                 | without one — [`assess_command`] of `input.command` (Medium without one), |
+/// |                 | one level higher when denied. Any tool whose input names a sensitive      |
+/// |                 | location is at least High, and so is a file tool writing a                |
+/// |                 | configuration-as-code file (`.claude/…`, `CLAUDE.md`, `.git/hooks/…`).    |
 ///
-/// Any event not listed is Medium: an unknown event fails towards attention.
+/// The `match` has no catch-all: every event states its level, and a new event does not
+/// compile until it does.
 ///
 /// Sensitive locations are judged on path components, not substrings: `/etc`, `/root`, `/proc`,
 /// `/sys` (absolute or reached by `..`), and anywhere in a path `.ssh`, `.env`/`.env.*` (not
 /// `.env.example`/`.sample`/`.template`/`.dist`), `id_rsa`/`id_dsa`/`id_ecdsa`/`id_ed25519`
 /// (and `*.pub` etc.), `.aws`, `.gnupg`, `.netrc`, `.git-credentials`, `.pgpass`.
-pub const EVENT_RULES: &[(&str, Risk)] = &[
-    ("auth_success", Risk::Low),
-    ("login", Risk::Low),
-    ("logout", Risk::Low),
-    ("pairing_requested", Risk::Low),
-    ("command", Risk::Low),
-    ("auth_rejected", Risk::Medium),
-    ("bot_sender_dropped", Risk::Medium),
-    ("pairing_approved", Risk::Medium),
-    ("rate_limited", Risk::Medium),
-    ("budget_exceeded", Risk::Medium),
-    ("config_change", Risk::Medium),
-    ("token_invalid", Risk::High),
-    ("token_replay", Risk::High),
-    ("token_expired", Risk::High),
-    ("secret_file_blocked", Risk::High),
-    ("anomaly", Risk::High),
-    ("step_up_failed", Risk::High),
-    ("step_up_unavailable", Risk::Medium),
-    // Something inside the sandbox tried a host off EGRESS_ALLOW.
-    ("egress_denied", Risk::High),
-    ("lockout", Risk::Critical),
-];
+pub fn of_event(event: Event, details: &Value) -> Risk {
+    use Event::*;
+    match event {
+        PathRejected => path_rejected(details),
+        ToolDecision => tool_decision(details),
+        // Routine operation.
+        Login | Logout | PairingRequested | Command | ApprovalRequested | ApprovalStalePress
+        | QuestionStalePress | StepUpOk | JobFired | RunFinished | WebhookReceived
+        | GrantRevoked => Risk::Low,
+        // Refusals and changes worth a look.
+        AuthRejected
+        | AuthRequired
+        | BotSenderDropped
+        | PairingApproved
+        | PairingRefused
+        | RateLimited
+        | BudgetExceeded
+        | ConfigChange
+        | StepUpUnavailable
+        | AccessDenied
+        | CallbackUnknown
+        | ApprovalDecided
+        | ApprovalChoiceRefused
+        | ApprovalUnauthorizedPress
+        | QuestionUnauthorizedPress
+        | GrantAdded
+        | GroupNotEnabled
+        | LockoutBlocked
+        | JobMissed
+        | OutboxRefused
+        | UpdateUnparsed
+        | WebhookRejected
+        | WebhookReplay
+        | TokenIssued
+        | TokenRevoked
+        | TotpEnrolled
+        | Unlock => Risk::Medium,
+        // Attacks, or their traces.
+        TokenInvalid | TokenReplay | TokenExpired | SecretFileBlocked | Anomaly | StepUpFailed => {
+            Risk::High
+        }
+        // Something inside the sandbox tried a host off EGRESS_ALLOW.
+        EgressDenied => Risk::High,
+        Lockout => Risk::Critical,
+    }
+}
+
+/// Risk of a row by its stored event name: [`of_event`]; a name no [`Event`] has (a row from
+/// another version of ccgate) is Medium, failing towards attention.
+pub fn assess(event: &str, details: &Value) -> Risk {
+    Event::parse(event).map_or(Risk::Medium, |e| of_event(e, details))
+}
 
 /// Keys of a tool's input that hold paths (or a command line) worth checking for sensitive
 /// locations.
@@ -113,19 +149,6 @@ const PATH_KEYS: &[&str] = &[
     "directory",
     "dir",
 ];
-
-/// Risk of an audit event. `event` is a fixed event name; `details` is the event's JSON details.
-/// See [`EVENT_RULES`] for the table.
-pub fn assess(event: &str, details: &Value) -> Risk {
-    match event {
-        "path_rejected" => path_rejected(details),
-        "tool_decision" => tool_decision(details),
-        _ => EVENT_RULES
-            .iter()
-            .find(|(name, _)| *name == event)
-            .map_or(Risk::Medium, |(_, r)| *r),
-    }
-}
 
 fn path_rejected(details: &Value) -> Risk {
     let sensitive = ["path", "input"]
@@ -147,10 +170,21 @@ fn tool_decision(details: &Value) -> Risk {
     );
     let input = details.get("input").unwrap_or(&Value::Null);
     let mut risk = if tool == Tool::Bash {
-        let base = input
-            .get("command")
+        let class = details
+            .get("class")
             .and_then(Value::as_str)
-            .map_or(Risk::Medium, assess_command);
+            .and_then(engine::class_by_name);
+        let base = match class {
+            Some(class) if details.get("writes_config") == Some(&Value::Bool(true)) => {
+                of_class(class).max(Risk::High)
+            }
+            Some(class) => of_class(class),
+            // A row without the policy's class (written before decisions carried it).
+            None => input
+                .get("command")
+                .and_then(Value::as_str)
+                .map_or(Risk::Medium, assess_command),
+        };
         if allowed {
             base
         } else {
@@ -237,7 +271,7 @@ fn is_secret_component(c: &str) -> bool {
     })
 }
 
-/// Whether one path names a sensitive location (component-wise, see [`EVENT_RULES`]).
+/// Whether one path names a sensitive location (component-wise, see [`of_event`]).
 fn is_sensitive_path(path: &str) -> bool {
     if path.split(['/', '\\']).any(is_secret_component) {
         return true;
@@ -274,7 +308,8 @@ pub fn of_class(class: Class) -> Risk {
     }
 }
 
-/// Risk of a Bash command on its own: [`of_class`] of the class the policy's shell analysis
+/// Risk of a Bash command on its own, for `tool_decision` rows that do not carry the policy's
+/// class: [`of_class`] of the class the policy's shell analysis
 /// gives it ([`bash::analyze_unplaced`]: the row does not say where the command ran, so
 /// relative paths count as inside the project and absolute ones as outside), at least High when
 /// it may write a configuration-as-code file (`.claude/…`, `CLAUDE.md`, `.git/hooks/…`,
@@ -320,7 +355,6 @@ mod tests {
         let cases = [
             ("auth_rejected", Risk::Medium),
             ("bot_sender_dropped", Risk::Medium),
-            ("auth_success", Risk::Low),
             ("login", Risk::Low),
             ("logout", Risk::Low),
             ("token_invalid", Risk::High),
@@ -809,5 +843,62 @@ mod tests {
         let quotes = "'\"\\".repeat(300_000);
         let _ = assess_command(&quotes);
         assert!(start.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    /// Every event has a level (the `match` in [`of_event`] has no catch-all, so this is
+    /// checked when compiling); the stored name gives the same level, and what the anomaly
+    /// detector treats as an attack is never below High.
+    #[test]
+    fn every_event_has_a_level_by_type_and_by_name() {
+        for e in Event::ALL.iter().copied() {
+            for details in [json!({}), Value::Null] {
+                assert_eq!(assess(e.as_str(), &details), of_event(e, &details), "{e}");
+            }
+        }
+        for e in [
+            Event::TokenInvalid,
+            Event::TokenReplay,
+            Event::TokenExpired,
+            Event::StepUpFailed,
+            Event::Anomaly,
+            Event::Lockout,
+            Event::EgressDenied,
+        ] {
+            assert!(of_event(e, &json!({})) >= Risk::High, "{e}");
+        }
+        assert_eq!(of_event(Event::Lockout, &json!({})), Risk::Critical);
+        // Removed: no layer ever wrote `auth_success`; a row with that name is unknown now.
+        assert_eq!(assess("auth_success", &json!({})), Risk::Medium);
+    }
+
+    #[test]
+    fn a_carried_class_decides_the_bash_level() {
+        let row = |class: &str, decision: &str, extra: Value| {
+            let mut d = json!({"tool": "Bash", "decision": decision, "class": class,
+                               "input": {"command": "anything at all"}});
+            if let Value::Object(m) = extra {
+                d.as_object_mut().unwrap().extend(m);
+            }
+            assess("tool_decision", &d)
+        };
+        assert_eq!(row("read_only", "allow", json!({})), Risk::Low);
+        assert_eq!(row("read_only", "deny", json!({})), Risk::Medium);
+        assert_eq!(row("writes_inside", "allow", json!({})), Risk::Medium);
+        assert_eq!(
+            row("writes_inside", "allow", json!({"writes_config": true})),
+            Risk::High
+        );
+        assert_eq!(row("destructive", "allow", json!({})), Risk::Critical);
+        // A sensitive location in the command still raises it.
+        assert_eq!(
+            assess(
+                "tool_decision",
+                &json!({"tool": "Bash", "decision": "allow", "class": "read_only",
+                        "input": {"command": "cat ~/.ssh/id_rsa"}})
+            ),
+            Risk::High
+        );
+        // An unknown class name falls back to the command's own analysis.
+        assert_eq!(row("bogus", "allow", json!({})), Risk::Medium);
     }
 }

@@ -151,20 +151,20 @@ fn on_job(ctx: &Arc<Ctx>, permits: &Arc<Semaphore>, job: JobRow) {
                 job.id
             ),
         );
-        let _ = crate::audit::record(
+        crate::audit::record(
             &ctx.store,
             Some(job.creator),
             Some(job.chat_id),
-            "access_denied",
+            crate::audit::Event::AccessDenied,
             &serde_json::json!({"job": job.id, "reason": if locked { "locked out" } else { "not allowed" }}),
         );
         return;
     }
-    let _ = crate::audit::record(
+    crate::audit::record(
         &ctx.store,
         Some(job.creator),
         Some(job.chat_id),
-        "job_fired",
+        crate::audit::Event::JobFired,
         &serde_json::json!({"job": job.id, "cron": job.cron, "tz": job.tz}),
     );
     spawn_run(

@@ -73,7 +73,7 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
             audit(
                 &ctx,
                 &job,
-                "path_rejected",
+                crate::audit::Event::PathRejected,
                 json!({"path": job.dir, "reason": e.to_string()}),
             );
             return refuse(format!("the project directory is not allowed: {e}"));
@@ -181,7 +181,7 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
     audit(
         &ctx,
         &job,
-        "run_finished",
+        crate::audit::Event::RunFinished,
         json!({"kind": job.kind, "label": job.label, "ok": ok, "cost_usd": result.cost_usd,
                "turns": result.num_turns, "denials": result.permission_denials.len()}),
     );
@@ -285,10 +285,8 @@ fn metrics_done(ctx: &Ctx, job: &Unattended, ok: bool, elapsed: Duration, cost: 
     });
 }
 
-fn audit(ctx: &Ctx, job: &Unattended, event: &str, details: serde_json::Value) {
+fn audit(ctx: &Ctx, job: &Unattended, event: crate::audit::Event, details: serde_json::Value) {
     let chat = job.targets.first().map(|t| t.chat_id);
     let user = (job.user_id != 0).then_some(job.user_id);
-    if let Err(e) = crate::audit::record(&ctx.store, user, chat, event, &details) {
-        tracing::error!(error = %e, event, "audit write failed");
-    }
+    crate::audit::record(&ctx.store, user, chat, event, &details);
 }

@@ -424,11 +424,11 @@ impl Actor {
                 _ => "Nothing to stop.",
             },
             _ => {
-                let _ = crate::audit::record(
+                crate::audit::record(
                     &self.ctx.store,
                     Some(i.user_id),
                     Some(self.chat.chat_id),
-                    "callback_unknown",
+                    crate::audit::Event::CallbackUnknown,
                     &json!({"data": data}),
                 );
                 "This button is no longer active."
@@ -633,11 +633,11 @@ impl Actor {
             &cfg.approved_directory,
             &self.cwd,
         ) {
-            let _ = crate::audit::record(
+            crate::audit::record(
                 &self.ctx.store,
                 Some(q.user_id),
                 Some(self.chat.chat_id),
-                "access_denied",
+                crate::audit::Event::AccessDenied,
                 &json!({"dir": self.rel(&self.cwd), "reason": why}),
             );
             return Some(format!(
@@ -651,7 +651,7 @@ impl Actor {
         let plans_dir = self.ctx.launcher.plans_dir_of(q.user_id);
         let ctx = turn::tool_context(&self.ctx, &self.cwd, q.role, &plans_dir);
         if let Err(r) = mentions::check(&q.text, &ctx, Some(&home)) {
-            let _ = crate::audit::record(
+            crate::audit::record(
                 &self.ctx.store,
                 Some(q.user_id),
                 Some(self.chat.chat_id),
@@ -775,6 +775,7 @@ impl Actor {
                 let d = Decision::Deny {
                     reason: "ccgate policy: no request is running".into(),
                     rule: "no_turn".into(),
+                    class: None,
                 };
                 self.answer_permission(&req, &d).await;
             }
@@ -1005,11 +1006,11 @@ impl Actor {
             seconds: elapsed.as_secs_f64(),
             cost_usd: result.cost_usd,
         });
-        let _ = crate::audit::record(
+        crate::audit::record(
             &self.ctx.store,
             Some(turn.user_id),
             Some(self.chat.chat_id),
-            "run_finished",
+            crate::audit::Event::RunFinished,
             &json!({"cost_usd": result.cost_usd, "session_total_usd": result.total_cost_usd, "turns": result.num_turns, "is_error": rec.is_error,
                     "error": error_kind, "session": session_id}),
         );

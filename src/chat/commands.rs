@@ -42,11 +42,11 @@ const LIST_LIMIT: usize = 60;
 
 impl Actor {
     pub(super) async fn on_command(&mut self, i: &Incoming, role: Role, cmd: &str, args: &str) {
-        let _ = crate::audit::record(
+        crate::audit::record(
             &self.ctx.store,
             Some(i.user_id),
             Some(self.chat.chat_id),
-            "command",
+            crate::audit::Event::Command,
             &json!({"command": cmd}),
         );
         let reply = match cmd {
@@ -207,11 +207,11 @@ impl Actor {
         }
         match args.parse::<u8>() {
             Ok(n @ 0..=2) => {
-                let _ = crate::audit::record(
+                crate::audit::record(
                     &self.ctx.store,
                     None,
                     Some(self.chat.chat_id),
-                    "config_change",
+                    crate::audit::Event::ConfigChange,
                     &json!({"setting": "verbose", "from": self.verbose(), "to": n}),
                 );
                 self.settings.verbose = Some(n);
@@ -252,7 +252,7 @@ impl Actor {
         input: &str,
         r: &workdir::Refusal,
     ) -> String {
-        let _ = crate::audit::record(
+        crate::audit::record(
             &self.ctx.store,
             Some(user_id),
             Some(self.chat.chat_id),
@@ -454,11 +454,11 @@ impl Actor {
             .revoke_grant(self.chat.chat_id, self.chat.thread_id, id)
         {
             Ok(true) => {
-                let _ = crate::audit::record(
+                crate::audit::record(
                     &self.ctx.store,
                     Some(user_id),
                     Some(self.chat.chat_id),
-                    "grant_revoked",
+                    crate::audit::Event::GrantRevoked,
                     &json!({"id": id}),
                 );
                 format!("🗑 Grant #{id} revoked.")

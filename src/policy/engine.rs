@@ -49,13 +49,19 @@ pub enum Action {
 
 /// The decision about one tool call.
 #[derive(Debug, Clone, PartialEq)]
+///
+/// Each carries the [`Classification`] of a Bash call the engine analysed (`None` for other
+/// tools, and for calls refused before any analysis), and keeps it when a human or a grant
+/// turns an ask into an answer: the audit row takes its level from it.
 pub enum Decision {
     Allow {
         rule: String,
+        class: Option<Classification>,
     },
     Deny {
         reason: String,
         rule: String,
+        class: Option<Classification>,
     },
     /// A human must approve; `step_up` additionally requires a fresh TOTP code.
     Ask {
@@ -64,16 +70,42 @@ pub enum Decision {
         step_up: bool,
         /// What a time-boxed grant for this call would cover, e.g. `Bash(curl:*)`.
         grant_scope: String,
+        class: Option<Classification>,
     },
+}
+
+/// What the shell analysis found about a Bash call, as its decision carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Classification {
+    pub class: Class,
+    /// The command may write a configuration-as-code file (see [`super::config_files`]).
+    pub writes_config: bool,
 }
 
 impl Decision {
     pub fn rule(&self) -> &str {
         match self {
-            Decision::Allow { rule } | Decision::Deny { rule, .. } | Decision::Ask { rule, .. } => {
-                rule
-            }
+            Decision::Allow { rule, .. }
+            | Decision::Deny { rule, .. }
+            | Decision::Ask { rule, .. } => rule,
         }
+    }
+    /// The classification of the Bash call this decision is about, if it was analysed.
+    pub fn class(&self) -> Option<Classification> {
+        match self {
+            Decision::Allow { class, .. }
+            | Decision::Deny { class, .. }
+            | Decision::Ask { class, .. } => *class,
+        }
+    }
+    /// This decision, about a call classified as `c`.
+    fn classified(mut self, c: Classification) -> Decision {
+        match &mut self {
+            Decision::Allow { class, .. }
+            | Decision::Deny { class, .. }
+            | Decision::Ask { class, .. } => *class = Some(c),
+        }
+        self
     }
     pub fn label(&self) -> &'static str {
         match self {
@@ -280,7 +312,8 @@ pub fn class_name(c: Class) -> &'static str {
     }
 }
 
-fn class_by_name(n: &str) -> Option<Class> {
+/// The inverse of [`class_name`].
+pub fn class_by_name(n: &str) -> Option<Class> {
     [
         Class::ReadOnly,
         Class::WritesInside,
@@ -682,6 +715,7 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
     let deny = |reason: String, rule: &str| Decision::Deny {
         reason: format!("ccgate policy: {reason}"),
         rule: rule.to_string(),
+        class: None,
     };
     if !ctx.role.can_write() && kind.writes_files() {
         return deny(
@@ -713,6 +747,7 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
                 rule: "config_files".into(),
                 step_up: false,
                 grant_scope: config_scope(&config),
+                class: None,
             };
         }
         if kind == Tool::Grep {
@@ -750,6 +785,7 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
         }
         return Decision::Allow {
             rule: "file.inside_project".into(),
+            class: None,
         };
     }
     if kind == Tool::Bash {
@@ -757,147 +793,22 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
             return deny("a Bash call without a command".into(), "bash.no_command");
         };
         let analysis = bash::analyze(cmd, ctx.root, ctx.cwd);
-        let class = analysis.class;
-        let why = analysis
-            .findings
-            .iter()
-            .max_by_key(|f| f.class)
-            .map(|f| f.reason.clone())
-            .unwrap_or_else(|| "read-only".into());
-        let rule = format!("bash.{}", class_name(class));
-        if !ctx.role.can_write() && class != Class::ReadOnly {
-            return deny(
-                format!("your role (viewer) allows read-only commands only ({why})"),
-                "role.viewer",
-            );
-        }
-        // Secret files are never touched, whatever the class: every path the command names
-        // (arguments, redirections, glob matches, inside the project or not).
-        let named = analysis
-            .paths
-            .iter()
-            .map(|p| (p.display().to_string(), p.clone()))
-            .chain(analysis.commands.iter().flat_map(|argv| {
-                let git = argv
-                    .first()
-                    .is_some_and(|p| p == "git" || p.ends_with("/git"));
-                let prog = argv.first().map(String::as_str).unwrap_or("");
-                let prog = prog.rsplit('/').next().unwrap_or(prog);
-                let lister = matches!(prog, "ls" | "dir" | "vdir" | "tree");
-                argv.iter().enumerate().skip(1).filter_map(move |(i, arg)| {
-                    // Exclusion patterns (`--exclude=.env`, `ls -I .env`) read nothing.
-                    let prev = &argv[i - 1];
-                    let excl = ["--exclude", "--exclude-dir", "--ignore", "--hide"];
-                    if excl
-                        .iter()
-                        .any(|l| arg.starts_with(&format!("{l}=")) || prev == l)
-                        || (lister && (prev == "-I" || (arg.starts_with("-I") && arg.len() > 2)))
-                    {
-                        return None;
-                    }
-                    let candidate = arg.rsplit_once('=').map(|(_, v)| v).unwrap_or(arg);
-                    if candidate.starts_with('-') || candidate.is_empty() {
-                        return None;
-                    }
-                    // A git pathspec exclusion (`:!**/.env`) keeps a path out; it reads nothing.
-                    if git && is_pathspec_exclusion(arg) {
-                        return None;
-                    }
-                    super::sandbox::resolve_within(ctx.root, ctx.cwd, candidate)
-                        .ok()
-                        .map(|p| (candidate.to_string(), p))
-                })
-            }));
-        for (shown, path) in named {
-            if ctx.secrets.is_secret(&path) {
-                return deny(
-                    format!("{shown} is a protected secret file"),
-                    "secret_files",
-                );
-            }
-        }
-        // git prints files of any revision without naming them as paths (`git show HEAD:.env`,
-        // `git log -p`): the same rule, against what the repository's history holds.
-        let git = super::git_store::check(ctx.secrets, &analysis.git_reads);
-        if let super::git_store::Verdict::Secret(reason) = &git {
-            return deny(reason.clone(), "secret_files.git_history");
-        }
-        // Whole-tree readers and listers reach secret files no argument names.
-        let tree = tree_reach(ctx, &analysis);
-        if let Some(TreeReach::Lists(reason)) = &tree {
-            return deny(reason.clone(), "secret_files.listing");
-        }
-        let action = rules.bash_action(class);
-        // Configuration files make tools run things later: a human approves each change.
         let config = super::config_files::matched_all(ctx.root, &analysis.writes);
-        if !config.is_empty() && action != Action::Deny {
-            let mut reason = format!(
-                "may change {}, which configures tools that run later",
-                config.join(", ")
-            );
-            if action == Action::Ask {
-                reason.push_str(&format!("; also: {why}"));
-            }
-            return Decision::Ask {
-                reason,
-                rule: "config_files".into(),
-                step_up: action == Action::Ask
-                    && rules.step_up.bash.iter().any(|c| c == class_name(class)),
-                grant_scope: format!(
-                    "{} + {}",
-                    bash_grant_scope(&analysis),
-                    config_scope(&config)
-                ),
-            };
-        }
-        // Project code ccgate cannot see is only as safe as the boundary around it.
-        if class == Class::RunsCode && action == Action::Allow && !ctx.contained {
-            return Decision::Ask {
-                reason: format!("runs project code and no OS boundary is active ({why})"),
-                rule: format!("{rule}.uncontained"),
-                step_up: false,
-                grant_scope: bash_grant_scope(&analysis),
-            };
-        }
-        // A recursive reader (grep -r, rg, find -exec, tar…) over a tree holding secret files
-        // would read them without naming them: never silently.
-        if action == Action::Allow {
-            if let super::git_store::Verdict::Unknown(reason) = git {
-                return Decision::Ask {
-                    reason,
-                    step_up: false,
-                    grant_scope: bash_grant_scope(&analysis),
-                    rule: "secret_files.git_history".into(),
-                };
-            }
-            if let Some(TreeReach::Reads(reason) | TreeReach::Unknown(reason)) = tree {
-                return Decision::Ask {
-                    reason,
-                    step_up: false,
-                    grant_scope: bash_grant_scope(&analysis),
-                    rule: "secret_files.recursive".into(),
-                };
-            }
-        }
-        return match action {
-            Action::Allow => Decision::Allow { rule },
-            Action::Deny => deny(why, &rule),
-            Action::Ask => Decision::Ask {
-                reason: why,
-                step_up: rules.step_up.bash.iter().any(|c| c == class_name(class)),
-                grant_scope: bash_grant_scope(&analysis),
-                rule,
-            },
+        let classification = Classification {
+            class: analysis.class,
+            writes_config: !config.is_empty(),
         };
+        return decide_bash(rules, ctx, &analysis, config).classified(classification);
     }
     if kind.is_harmless() {
         return Decision::Allow {
             rule: "tools.harmless".into(),
+            class: None,
         };
     }
     let (action, rule) = rules.tool_action(tool);
     match action {
-        Action::Allow => Decision::Allow { rule },
+        Action::Allow => Decision::Allow { rule, class: None },
         Action::Deny => deny(
             format!("the tool {tool} is not allowed from this chat"),
             &rule,
@@ -907,6 +818,154 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
             step_up: rules.step_up_for_tool(tool),
             grant_scope: tool.to_string(),
             rule,
+            class: None,
+        },
+    }
+}
+
+/// The decision about a Bash call, from its analysis (`config`: the configuration files it may
+/// write).
+fn decide_bash(
+    rules: &Rules,
+    ctx: &ToolContext<'_>,
+    analysis: &bash::Analysis,
+    config: Vec<String>,
+) -> Decision {
+    let deny = |reason: String, rule: &str| Decision::Deny {
+        reason: format!("ccgate policy: {reason}"),
+        rule: rule.to_string(),
+        class: None,
+    };
+    let class = analysis.class;
+    let why = analysis
+        .findings
+        .iter()
+        .max_by_key(|f| f.class)
+        .map(|f| f.reason.clone())
+        .unwrap_or_else(|| "read-only".into());
+    let rule = format!("bash.{}", class_name(class));
+    if !ctx.role.can_write() && class != Class::ReadOnly {
+        return deny(
+            format!("your role (viewer) allows read-only commands only ({why})"),
+            "role.viewer",
+        );
+    }
+    // Secret files are never touched, whatever the class: every path the command names
+    // (arguments, redirections, glob matches, inside the project or not).
+    let named = analysis
+        .paths
+        .iter()
+        .map(|p| (p.display().to_string(), p.clone()))
+        .chain(analysis.commands.iter().flat_map(|argv| {
+            let git = argv
+                .first()
+                .is_some_and(|p| p == "git" || p.ends_with("/git"));
+            let prog = argv.first().map(String::as_str).unwrap_or("");
+            let prog = prog.rsplit('/').next().unwrap_or(prog);
+            let lister = matches!(prog, "ls" | "dir" | "vdir" | "tree");
+            argv.iter().enumerate().skip(1).filter_map(move |(i, arg)| {
+                // Exclusion patterns (`--exclude=.env`, `ls -I .env`) read nothing.
+                let prev = &argv[i - 1];
+                let excl = ["--exclude", "--exclude-dir", "--ignore", "--hide"];
+                if excl
+                    .iter()
+                    .any(|l| arg.starts_with(&format!("{l}=")) || prev == l)
+                    || (lister && (prev == "-I" || (arg.starts_with("-I") && arg.len() > 2)))
+                {
+                    return None;
+                }
+                let candidate = arg.rsplit_once('=').map(|(_, v)| v).unwrap_or(arg);
+                if candidate.starts_with('-') || candidate.is_empty() {
+                    return None;
+                }
+                // A git pathspec exclusion (`:!**/.env`) keeps a path out; it reads nothing.
+                if git && is_pathspec_exclusion(arg) {
+                    return None;
+                }
+                super::sandbox::resolve_within(ctx.root, ctx.cwd, candidate)
+                    .ok()
+                    .map(|p| (candidate.to_string(), p))
+            })
+        }));
+    for (shown, path) in named {
+        if ctx.secrets.is_secret(&path) {
+            return deny(
+                format!("{shown} is a protected secret file"),
+                "secret_files",
+            );
+        }
+    }
+    // git prints files of any revision without naming them as paths (`git show HEAD:.env`,
+    // `git log -p`): the same rule, against what the repository's history holds.
+    let git = super::git_store::check(ctx.secrets, &analysis.git_reads);
+    if let super::git_store::Verdict::Secret(reason) = &git {
+        return deny(reason.clone(), "secret_files.git_history");
+    }
+    // Whole-tree readers and listers reach secret files no argument names.
+    let tree = tree_reach(ctx, analysis);
+    if let Some(TreeReach::Lists(reason)) = &tree {
+        return deny(reason.clone(), "secret_files.listing");
+    }
+    let action = rules.bash_action(class);
+    // Configuration files make tools run things later: a human approves each change.
+    if !config.is_empty() && action != Action::Deny {
+        let mut reason = format!(
+            "may change {}, which configures tools that run later",
+            config.join(", ")
+        );
+        if action == Action::Ask {
+            reason.push_str(&format!("; also: {why}"));
+        }
+        return Decision::Ask {
+            reason,
+            rule: "config_files".into(),
+            step_up: action == Action::Ask
+                && rules.step_up.bash.iter().any(|c| c == class_name(class)),
+            grant_scope: format!("{} + {}", bash_grant_scope(analysis), config_scope(&config)),
+            class: None,
+        };
+    }
+    // Project code ccgate cannot see is only as safe as the boundary around it.
+    if class == Class::RunsCode && action == Action::Allow && !ctx.contained {
+        return Decision::Ask {
+            reason: format!("runs project code and no OS boundary is active ({why})"),
+            rule: format!("{rule}.uncontained"),
+            step_up: false,
+            grant_scope: bash_grant_scope(analysis),
+            class: None,
+        };
+    }
+    // A recursive reader (grep -r, rg, find -exec, tar…) over a tree holding secret files
+    // would read them without naming them: never silently.
+    if action == Action::Allow {
+        if let super::git_store::Verdict::Unknown(reason) = git {
+            return Decision::Ask {
+                reason,
+                step_up: false,
+                grant_scope: bash_grant_scope(analysis),
+                rule: "secret_files.git_history".into(),
+                class: None,
+            };
+        }
+        if let Some(TreeReach::Reads(reason) | TreeReach::Unknown(reason)) = tree {
+            return Decision::Ask {
+                reason,
+                step_up: false,
+                grant_scope: bash_grant_scope(analysis),
+                rule: "secret_files.recursive".into(),
+                class: None,
+            };
+        }
+    }
+    match action {
+        Action::Allow => Decision::Allow { rule, class: None },
+        Action::Deny => deny(why, &rule),
+        Action::Ask => Decision::Ask {
+            reason: why,
+            step_up: rules.step_up.bash.iter().any(|c| c == class_name(class)),
+            grant_scope: bash_grant_scope(analysis),
+            rule,
+            class: None,
         },
     }
 }

@@ -97,11 +97,11 @@ pub struct MentionRefusal {
 
 impl MentionRefusal {
     /// The audit event, the same one other layers write for such a refusal.
-    pub fn audit_event(&self) -> &'static str {
+    pub fn audit_event(&self) -> crate::audit::Event {
         if self.rule == "secret_files" {
-            "secret_file_blocked"
+            crate::audit::Event::SecretFileBlocked
         } else {
-            "path_rejected"
+            crate::audit::Event::PathRejected
         }
     }
 

@@ -576,6 +576,7 @@ mod tests {
                         rule,
                         step_up,
                         grant_scope,
+                        class: None,
                     } => {
                         assert_eq!(rule, "config_files", "{tool} {p}");
                         assert!(reason.contains(shown), "{tool} {p}: {reason}");

@@ -29,11 +29,12 @@ pub enum Refusal {
 
 impl Refusal {
     /// The audit event, the same one other layers write for such a refusal.
-    pub fn audit_event(&self) -> &'static str {
+    pub fn audit_event(&self) -> crate::audit::Event {
+        use crate::audit::Event;
         match self {
-            Refusal::Path(_) => "path_rejected",
-            Refusal::Secret(_) => "secret_file_blocked",
-            Refusal::Access(_) => "access_denied",
+            Refusal::Path(_) => Event::PathRejected,
+            Refusal::Secret(_) => Event::SecretFileBlocked,
+            Refusal::Access(_) => Event::AccessDenied,
         }
     }
 

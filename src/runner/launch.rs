@@ -346,14 +346,12 @@ impl crate::egress::UsageSink for StoreSink {
 
     fn denied(&self, owner: &Owner, target: &str, reason: &str) {
         tracing::warn!(user = owner.user_id, %target, %reason, "egress refused");
-        if let Err(e) = crate::audit::record(
+        crate::audit::record(
             &self.store,
             Some(owner.user_id),
             Some(owner.chat_id),
-            "egress_denied",
+            crate::audit::Event::EgressDenied,
             &serde_json::json!({"target": target, "reason": reason, "project": owner.label}),
-        ) {
-            tracing::error!(error = %e, "could not audit a refused egress");
-        }
+        );
     }
 }

@@ -54,11 +54,11 @@ pub fn add(
     }
     let root = &cfg.approved_directory;
     let dir = sandbox::resolve_within(root, root, &dir.to_string_lossy()).map_err(|e| {
-        let _ = crate::audit::record(
+        crate::audit::record(
             store,
             Some(creator),
             Some(chat.chat_id),
-            "path_rejected",
+            crate::audit::Event::PathRejected,
             &json!({"path": dir, "reason": e.to_string(), "what": "schedule"}),
         );
         format!("the job's directory is not allowed: {e}")
@@ -89,11 +89,11 @@ pub fn add(
             next_due_at: &fmt_time(next),
         })
         .map_err(|e| e.to_string())?;
-    let _ = crate::audit::record(
+    crate::audit::record(
         store,
         Some(creator),
         Some(chat.chat_id),
-        "config_change",
+        crate::audit::Event::ConfigChange,
         &json!({"change": "schedule_add", "job": id, "cron": sched.fields, "tz": sched.tz.name(),
                 "directory": dir}),
     );
@@ -117,11 +117,11 @@ pub fn change(
     let in_this_chat =
         chat.is_none_or(|c| c.chat_id == job.chat_id && c.thread_id == job.thread_id);
     if !authority::may_change_job(user, role, job.creator, in_this_chat) {
-        let _ = crate::audit::record(
+        crate::audit::record(
             store,
             Some(user),
             chat.map(|c| c.chat_id),
-            "access_denied",
+            crate::audit::Event::AccessDenied,
             &json!({"what": "schedule", "verb": verb, "job": id}),
         );
         return Err(format!("job #{id} is not yours to change"));
@@ -140,11 +140,11 @@ pub fn change(
     if !done {
         return Err(format!("there is no job #{id}"));
     }
-    let _ = crate::audit::record(
+    crate::audit::record(
         store,
         Some(user),
         chat.map(|c| c.chat_id),
-        "config_change",
+        crate::audit::Event::ConfigChange,
         &json!({"change": format!("schedule_{verb}"), "job": id}),
     );
     Ok(match verb {

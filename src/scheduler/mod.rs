@@ -228,11 +228,11 @@ impl Scheduler {
                     self.bus.publish(Event::JobDue(job));
                 }
                 Tick::Missed { count, capped } => {
-                    let _ = crate::audit::record(
+                    crate::audit::record(
                         &self.store,
                         Some(job.creator),
                         Some(job.chat_id),
-                        "job_missed",
+                        crate::audit::Event::JobMissed,
                         &serde_json::json!({"job": job.id, "missed": count, "since": job.next_due_at}),
                     );
                     self.bus.publish(Event::Notify {

@@ -102,7 +102,14 @@ mod tests {
         assert_eq!(s.audit_head().unwrap().0, 0);
         assert!(s.last_checkpoint().unwrap().is_none());
         for i in 0..3 {
-            crate::audit::record(&s, None, None, "login", &serde_json::json!({"i": i})).unwrap();
+            crate::audit::try_record(
+                &s,
+                None,
+                None,
+                crate::audit::Event::Login,
+                &serde_json::json!({"i": i}),
+            )
+            .unwrap();
         }
         let head = s.audit_head().unwrap();
         assert_eq!(head.0, 3);

@@ -88,7 +88,7 @@ pub struct Store {
 
 /// Sees every audit event after it was committed: (user, chat, event, details).
 pub type AuditObserver =
-    Box<dyn Fn(Option<i64>, Option<i64>, &str, &serde_json::Value) + Send + Sync>;
+    Box<dyn Fn(Option<i64>, Option<i64>, crate::audit::Event, &serde_json::Value) + Send + Sync>;
 
 /// A chat's (or forum topic's) persisted settings.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -932,7 +932,7 @@ impl Store {
         &self,
         user_id: Option<i64>,
         chat_id: Option<i64>,
-        event: &str,
+        event: crate::audit::Event,
         risk: crate::audit::Risk,
         details: &serde_json::Value,
     ) -> anyhow::Result<()> {
@@ -952,7 +952,7 @@ impl Store {
                 &at,
                 user_id,
                 chat_id,
-                event,
+                event.as_str(),
                 risk.as_str(),
                 &details,
                 &prev,
@@ -960,7 +960,7 @@ impl Store {
             tx.execute(
                 "INSERT INTO audit_log (id, at, user_id, chat_id, event, risk, details, prev_hash, hash)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![id, at, user_id, chat_id, event, risk.as_str(), details, prev, hash],
+                params![id, at, user_id, chat_id, event.as_str(), risk.as_str(), details, prev, hash],
             )?;
             Ok(())
         })?;
@@ -1251,11 +1251,11 @@ mod tests {
                 "supersecretvalue".to_string()
             ]));
         for i in 0..5 {
-            crate::audit::record(
+            crate::audit::try_record(
                 &s,
                 Some(i),
                 None,
-                "command",
+                crate::audit::Event::Command,
                 &serde_json::json!({"n": i, "t": "x supersecretvalue y"}),
             )
             .unwrap();

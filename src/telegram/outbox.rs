@@ -608,11 +608,11 @@ async fn deliver_durable(shared: &Shared, chat: ChatRef, row: &OutboxRow) {
             }
             Err(e @ ApiError::Rejected { .. }) => {
                 tracing::error!(chat = chat.chat_id, error = %e, id = row.id, "Telegram refused a message for good; dropping it");
-                let _ = crate::audit::record(
+                crate::audit::record(
                     &shared.store,
                     None,
                     Some(chat.chat_id),
-                    "outbox_refused",
+                    crate::audit::Event::OutboxRefused,
                     &serde_json::json!({"error": e.to_string(), "outbox_id": row.id}),
                 );
                 let _ = shared.store.outbox_delete(row.id);

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::Run;
 use crate::approval::registry::{Choice, Outcome, Request, TIMED_GRANT};
 use crate::policy::engine::grants::Footprint;
-use crate::policy::engine::Decision;
+use crate::policy::engine::{Classification, Decision};
 use crate::runner::PermissionRequest;
 use crate::services::Ctx;
 use crate::store::NewGrant;
@@ -26,6 +26,8 @@ pub struct Approval {
     pub grant_scope: String,
     pub footprint: Footprint,
     pub approvers: Vec<i64>,
+    /// The policy's classification of the call, kept in whatever decision the ask becomes.
+    pub class: Option<Classification>,
 }
 
 #[derive(Debug, Clone)]
@@ -95,6 +97,7 @@ impl Ask {
         ) {
             Ok(Some(id)) => Some(Decision::Allow {
                 rule: format!("grant #{id} ({})", a.grant_scope),
+                class: a.class,
             }),
             Ok(None) => None,
             Err(e) => {
@@ -163,12 +166,14 @@ impl Ask {
                     Outcome::Answered { input } => (
                         Decision::Allow {
                             rule: "answered by the user".into(),
+                            class: None,
                         },
                         PermissionRequest { input, ..req },
                     ),
                     Outcome::Allowed { .. } => (
                         Decision::Allow {
                             rule: "answered by the user".into(),
+                            class: None,
                         },
                         req,
                     ),
@@ -176,6 +181,7 @@ impl Ask {
                         Decision::Deny {
                             reason,
                             rule: "answered by the user".into(),
+                            class: None,
                         },
                         req,
                     ),
@@ -187,15 +193,18 @@ impl Ask {
                 record_grant(ctx, &run, &approval, choice, approver);
                 Decision::Allow {
                     rule: format!("{} approved by {approver} ({choice:?})", approval.rule),
+                    class: approval.class,
                 }
             }
             Outcome::Denied { reason } => Decision::Deny {
                 reason,
                 rule: approval.rule,
+                class: approval.class,
             },
             Outcome::Answered { .. } => Decision::Deny {
                 reason: "ccgate: an approval was answered like a question".into(),
                 rule: approval.rule,
+                class: approval.class,
             },
         };
         (decision, req)
@@ -233,11 +242,11 @@ fn record_grant(ctx: &Ctx, run: &Run, a: &Approval, choice: Choice, approver: i6
     };
     match ctx.store.add_grant(&grant) {
         Ok(id) => {
-            let _ = crate::audit::record(
+            crate::audit::record(
                 &ctx.store,
                 Some(approver),
                 Some(run.chat.chat_id),
-                "grant_added",
+                crate::audit::Event::GrantAdded,
                 &json!({"id": id, "scope": a.grant_scope, "footprint": a.footprint, "session": session, "expires_at": expires}),
             );
         }

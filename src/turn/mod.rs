@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use crate::audit::Event;
 use crate::config::Config;
 use crate::egress::Owner;
 use crate::policy::authority::{self, HumanTool};
@@ -91,6 +92,7 @@ pub fn route(tool: &str, answerer: Answerer) -> Route {
                 "ccgate: this is an unattended run; nobody can answer questions or approve plans"
                     .into(),
             rule: "automation.no_human".into(),
+            class: None,
         }),
     }
 }
@@ -144,16 +146,17 @@ pub fn decide(ctx: &Ctx, run: &Run, req: &PermissionRequest) -> Step {
     }
     let plans_dir = ctx.launcher.plans_dir_of(run.user_id);
     let tctx = tool_context(ctx, &run.dir, run.role, &plans_dir);
-    let (reason, rule, step_up, grant_scope) = match engine::decide(&ctx.rules, &tctx, tool, input)
-    {
-        Decision::Ask {
-            reason,
-            rule,
-            step_up,
-            grant_scope,
-        } => (reason, rule, step_up, grant_scope),
-        d => return Step::Now(d),
-    };
+    let (reason, rule, step_up, grant_scope, class) =
+        match engine::decide(&ctx.rules, &tctx, tool, input) {
+            Decision::Ask {
+                reason,
+                rule,
+                step_up,
+                grant_scope,
+                class,
+            } => (reason, rule, step_up, grant_scope, class),
+            d => return Step::Now(d),
+        };
     // Only an ask can be covered by a grant or create one.
     let footprint: Footprint = grants::footprint(&tctx, tool, input);
     let Some(approvers) = approvers(run.answerer, run.user_id, run.role, &ctx.config.admins())
@@ -163,6 +166,7 @@ pub fn decide(ctx: &Ctx, run: &Run, req: &PermissionRequest) -> Step {
                 "ccgate: this needs a human's approval ({reason}), and this run is unattended"
             ),
             rule: format!("{rule}+automation.no_human"),
+            class,
         });
     };
     let ask = Ask::approval(
@@ -175,6 +179,7 @@ pub fn decide(ctx: &Ctx, run: &Run, req: &PermissionRequest) -> Step {
             grant_scope,
             footprint,
             approvers,
+            class,
         },
     );
     match ask.covering_grant(ctx) {
@@ -183,13 +188,27 @@ pub fn decide(ctx: &Ctx, run: &Run, req: &PermissionRequest) -> Step {
     }
 }
 
-/// Step 5: record the decision about `req` (tool log, audit) and turn it into the CLI's answer.
+/// Step 5: record the decision about `req` (audit, tool log) and turn it into the CLI's answer.
+///
+/// Fails closed: an allowed call whose `tool_decision` row cannot be written is denied, so
+/// nothing runs that the audit log does not show.
 pub fn answer(
     ctx: &Ctx,
     run: &Run,
     req: &PermissionRequest,
     decision: &Decision,
 ) -> PermissionAnswer {
+    let details = decision_details(run, req, decision);
+    let user = (run.user_id != 0).then_some(run.user_id);
+    let audited = crate::audit::try_record(
+        &ctx.store,
+        user,
+        Some(run.chat.chat_id),
+        Event::ToolDecision,
+        &details,
+    );
+    let unaudited = fail_closed(decision, audited.is_ok());
+    let decision = unaudited.as_ref().unwrap_or(decision);
     let (answer, reason) = match decision {
         Decision::Allow { .. } => (
             PermissionAnswer::Allow {
@@ -205,10 +224,6 @@ pub fn answer(
             Some(reason.clone()),
         ),
     };
-    let label = match decision {
-        Decision::Allow { .. } => "allow",
-        _ => "deny",
-    };
     let input = req.input.to_string();
     if let Err(e) = ctx.store.record_tool_use(&ToolUseRecord {
         claude_session_id: run.session.as_deref(),
@@ -216,26 +231,60 @@ pub fn answer(
         chat_id: run.chat.chat_id,
         tool_name: &req.tool_name,
         input: &input,
-        decision: label,
+        decision: decision_label(decision),
         reason: reason.as_deref(),
     }) {
         tracing::error!(error = %e, "recording tool decision failed");
     }
-    let mut details = json!({"tool": req.tool_name, "decision": label, "reason": reason, "rule": decision.rule(),
-            "input_hash": crate::approval::registry::input_hash(&req.tool_name, &req.input), "input": req.input});
-    if let Some(kind) = run.unattended {
-        details["unattended"] = json!(kind);
-    }
-    audit(ctx, run, "tool_decision", &details);
     answer
 }
 
-/// Write an audit row for `run` (the automation account, user 0, is recorded as no user).
-pub fn audit(ctx: &Ctx, run: &Run, event: &str, details: &serde_json::Value) {
-    let user = (run.user_id != 0).then_some(run.user_id);
-    if let Err(e) = crate::audit::record(&ctx.store, user, Some(run.chat.chat_id), event, details) {
-        tracing::error!(error = %e, event, "audit write failed");
+/// Why an allowed call was denied after all.
+pub const UNAUDITED: &str = "ccgate: the audit log cannot be written; nothing runs unaudited";
+
+/// The decision that replaces `decision` when its audit row was not written: an allow becomes
+/// a deny (rule `audit.unwritable`); a deny stays what it is.
+fn fail_closed(decision: &Decision, audited: bool) -> Option<Decision> {
+    match decision {
+        Decision::Allow { class, .. } if !audited => Some(Decision::Deny {
+            reason: UNAUDITED.into(),
+            rule: "audit.unwritable".into(),
+            class: *class,
+        }),
+        _ => None,
     }
+}
+
+/// `allow`, or `deny` for anything else (an ask that reaches the answer was not approved).
+fn decision_label(decision: &Decision) -> &'static str {
+    match decision {
+        Decision::Allow { .. } => "allow",
+        _ => "deny",
+    }
+}
+
+/// The `tool_decision` audit details: the call, the decision and its rule, and — for a Bash
+/// call the policy analysed — the class it gave (`"class": "writes_inside"`, with
+/// `"writes_config"`), from which the audit takes the row's level.
+pub fn decision_details(
+    run: &Run,
+    req: &PermissionRequest,
+    decision: &Decision,
+) -> serde_json::Value {
+    let reason = match decision {
+        Decision::Allow { .. } => None,
+        Decision::Deny { reason, .. } | Decision::Ask { reason, .. } => Some(reason),
+    };
+    let mut details = json!({"tool": req.tool_name, "decision": decision_label(decision), "reason": reason, "rule": decision.rule(),
+            "input_hash": crate::approval::registry::input_hash(&req.tool_name, &req.input), "input": req.input});
+    if let Some(c) = decision.class() {
+        details["class"] = json!(engine::class_name(c.class));
+        details["writes_config"] = json!(c.writes_config);
+    }
+    if let Some(kind) = run.unattended {
+        details["unattended"] = json!(kind);
+    }
+    details
 }
 
 /// The `claude` invocation for a run in `dir` as `role`.
@@ -307,11 +356,11 @@ pub fn budget_refusal(ctx: &Ctx, user_id: i64, chat_id: Option<i64>) -> Option<B
             spent,
             resets_at,
         } => {
-            let _ = crate::audit::record(
+            crate::audit::record(
                 &ctx.store,
                 (user_id != 0).then_some(user_id),
                 chat_id,
-                "budget_exceeded",
+                Event::BudgetExceeded,
                 &json!({"scope": scope, "limit": limit, "spent": spent}),
             );
             Some(BudgetRefusal::Exceeded {
@@ -396,5 +445,150 @@ mod tests {
         let dev = spawn_spec(&cfg, dir, Some("s1".into()), Role::Developer);
         assert!(dev.disallowed_tools.is_empty());
         assert_eq!(dev.resume.as_deref(), Some("s1"));
+    }
+
+    fn run(dir: &Path) -> Run {
+        Run {
+            user_id: 7,
+            role: Role::Developer,
+            chat: ChatRef {
+                chat_id: 70,
+                thread_id: 0,
+            },
+            dir: dir.to_path_buf(),
+            session: None,
+            answerer: Answerer::ChatUser,
+            label: None,
+            unattended: None,
+        }
+    }
+
+    fn bash(command: &str) -> PermissionRequest {
+        PermissionRequest {
+            request_id: "r1".into(),
+            tool_name: "Bash".into(),
+            input: json!({ "command": command }),
+            tool_use_id: None,
+            blocked_path: None,
+            description: None,
+        }
+    }
+
+    /// The `tool_decision` row of `command`, decided by the real engine in a project at `root`.
+    fn row(root: &Path, command: &str) -> (Decision, serde_json::Value) {
+        let secrets = crate::policy::secret_files::SecretFiles::defaults().unwrap();
+        let tctx = ToolContext {
+            root,
+            cwd: root,
+            role: Role::Developer,
+            secrets: &secrets,
+            plans_dir: None,
+            contained: true,
+        };
+        let req = bash(command);
+        let d = engine::decide(&engine::Rules::default(), &tctx, "Bash", &req.input);
+        let details = decision_details(&run(root), &req, &d);
+        (d, details)
+    }
+
+    #[test]
+    fn the_tool_decision_row_carries_the_engines_class() {
+        use crate::audit::risk::{self, Risk};
+        use crate::policy::bash::Class;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::write(root.join("src/a.txt"), "a").unwrap();
+        let cases = [
+            ("touch notes.txt", Class::WritesInside, false, Risk::Medium),
+            ("ls src", Class::ReadOnly, false, Risk::Low),
+            ("echo x >> CLAUDE.md", Class::WritesInside, true, Risk::High),
+            (
+                "curl https://example.com",
+                Class::Network,
+                false,
+                Risk::High,
+            ),
+        ];
+        for (command, class, writes_config, level) in cases {
+            let (d, details) = row(&root, command);
+            let c = d.class().unwrap_or_else(|| panic!("{command}: {d:?}"));
+            assert_eq!(
+                (c.class, c.writes_config),
+                (class, writes_config),
+                "{command}"
+            );
+            assert_eq!(details["class"], engine::class_name(class), "{command}");
+            assert_eq!(details["writes_config"], writes_config, "{command}");
+            // The audit level is the class's, raised one step for anything not allowed.
+            let want = if details["decision"] == "allow" {
+                level
+            } else {
+                level.raised()
+            };
+            assert_eq!(
+                risk::assess("tool_decision", &details),
+                want,
+                "{command}: {details}"
+            );
+        }
+        // The level comes from the class the engine gave, not from a second analysis: an
+        // absolute path inside the project reads inside it (the row alone could not tell).
+        let inside = format!("cat {}", root.join("src/a.txt").display());
+        let (d, details) = row(&root, &inside);
+        assert!(matches!(d, Decision::Allow { .. }), "{d:?}");
+        assert_eq!(details["class"], "read_only");
+        assert_eq!(risk::assess("tool_decision", &details), Risk::Low);
+        let mut unclassified = details.clone();
+        unclassified.as_object_mut().unwrap().remove("class");
+        assert_eq!(risk::assess("tool_decision", &unclassified), Risk::High);
+    }
+
+    #[test]
+    fn approvals_and_refusals_keep_the_class() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let (d, _) = row(&root, "curl https://example.com");
+        let Decision::Ask { class, .. } = d else {
+            panic!("{d:?}")
+        };
+        assert_eq!(
+            class.map(|c| c.class),
+            Some(crate::policy::bash::Class::Network)
+        );
+        // Other tools carry none.
+        assert_eq!(route("ExitPlanMode", Answerer::Nobody), {
+            Route::Refuse(Decision::Deny {
+                reason:
+                    "ccgate: this is an unattended run; nobody can answer questions or approve plans"
+                        .into(),
+                rule: "automation.no_human".into(),
+                class: None,
+            })
+        });
+    }
+
+    #[test]
+    fn an_allow_that_cannot_be_audited_is_denied() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let (allowed, _) = row(&root, "ls");
+        assert!(matches!(allowed, Decision::Allow { .. }));
+        assert_eq!(fail_closed(&allowed, true), None);
+        match fail_closed(&allowed, false) {
+            Some(Decision::Deny {
+                reason,
+                rule,
+                class,
+            }) => {
+                assert_eq!(reason, UNAUDITED);
+                assert_eq!(rule, "audit.unwritable");
+                assert_eq!(class, allowed.class());
+            }
+            other => panic!("{other:?}"),
+        }
+        let (denied, _) = row(&root, "git config core.hooksPath x");
+        assert!(matches!(denied, Decision::Deny { .. }), "{denied:?}");
+        assert_eq!(fail_closed(&denied, false), None);
     }
 }
