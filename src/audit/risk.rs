@@ -756,16 +756,7 @@ mod tests {
 
     #[test]
     fn class_levels_are_monotone_in_severity() {
-        let classes = [
-            Class::ReadOnly,
-            Class::WritesInside,
-            Class::RunsCode,
-            Class::Network,
-            Class::TouchesOutside,
-            Class::Privileged,
-            Class::Destructive,
-            Class::Unparseable,
-        ];
+        let classes = Class::ALL;
         assert!(classes.windows(2).all(|w| w[0] < w[1]));
         assert!(classes.windows(2).all(|w| of_class(w[0]) <= of_class(w[1])));
         assert_eq!(of_class(Class::ReadOnly), Risk::Low);

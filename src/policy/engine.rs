@@ -314,18 +314,7 @@ pub fn class_name(c: Class) -> &'static str {
 
 /// The inverse of [`class_name`].
 pub fn class_by_name(n: &str) -> Option<Class> {
-    [
-        Class::ReadOnly,
-        Class::WritesInside,
-        Class::RunsCode,
-        Class::Network,
-        Class::TouchesOutside,
-        Class::Privileged,
-        Class::Destructive,
-        Class::Unparseable,
-    ]
-    .into_iter()
-    .find(|c| class_name(*c) == n)
+    Class::ALL.into_iter().find(|c| class_name(*c) == n)
 }
 
 /// What a grant for a Bash command covers: the program and, for multi-command tools like git,

@@ -121,6 +121,20 @@ pub enum Class {
     Unparseable,
 }
 
+impl Class {
+    /// Every class, from harmless to "never allow automatically" (the order of `Ord`).
+    pub const ALL: [Class; 8] = [
+        Class::ReadOnly,
+        Class::WritesInside,
+        Class::RunsCode,
+        Class::Network,
+        Class::TouchesOutside,
+        Class::Privileged,
+        Class::Destructive,
+        Class::Unparseable,
+    ];
+}
+
 /// One reason why a command was put into a class.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
