@@ -29,11 +29,11 @@ pub fn record(
     event: &str,
     details: &serde_json::Value,
 ) -> anyhow::Result<()> {
-    store.append_audit(
+    Ok(store.append_audit(
         user_id,
         chat_id,
         event,
         risk::assess(event, details),
         details,
-    )
+    )?)
 }

@@ -111,7 +111,7 @@ impl Iterator for Export<'_> {
             None => match self.store.audit_rows(self.after, EXPORT_PAGE) {
                 Err(e) => {
                     self.done = true;
-                    return Some(Err(e));
+                    return Some(Err(e.into()));
                 }
                 Ok(rows) => {
                     self.page = rows.into_iter();

@@ -219,7 +219,7 @@ pub fn run(config: &Config, mode: Mode, emit: impl FnMut(Item)) -> bool {
             f.check(
                 "database",
                 open_store(config)
-                    .and_then(|st| st.cost_today_all())
+                    .and_then(|st| Ok(st.cost_today_all()?))
                     .map(|_| config.database_path.display().to_string())
                     .map_err(|e| {
                         format!(
