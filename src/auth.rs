@@ -121,14 +121,14 @@ impl Auth {
 
     /// Revoke every unused token of `user_id` and end their session. Returns tokens revoked.
     pub fn revoke_user(&self, user_id: i64) -> anyhow::Result<usize> {
-        self.store.tx(|tx| {
+        Ok(self.store.tx(|tx| {
             let n = tx.execute(
                 "UPDATE auth_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL AND used_at IS NULL",
                 params![user_id, now_str()],
             )?;
             tx.execute("DELETE FROM auth_sessions WHERE user_id = ?1", params![user_id])?;
             Ok(n)
-        })
+        })?)
     }
 
     /// Redeem `token` for `user_id`: single use, bound to the user it was issued for.
@@ -139,7 +139,7 @@ impl Auth {
         }
         let hash = token_hash(&self.secret, token);
         let now = now_str();
-        self.store.tx(|tx| {
+        Ok(self.store.tx(|tx| {
             // Look up by the keyed hash; the equality below is re-checked in constant time so
             // the database index is not the only comparison.
             let row: Option<TokenRow> = tx
@@ -174,7 +174,7 @@ impl Auth {
                 params![user_id, id, now],
             )?;
             Ok(Ok(()))
-        })
+        })?)
     }
 
     /// Is `user_id` logged in? Refreshes the inactivity timer when so; ends a stale session.
@@ -182,7 +182,7 @@ impl Auth {
         let cutoff = ts(chrono::Utc::now()
             - chrono::Duration::from_std(self.session_timeout)
                 .unwrap_or(chrono::Duration::days(1)));
-        self.store.tx(|tx| {
+        Ok(self.store.tx(|tx| {
             let last: Option<String> = tx
                 .query_row(
                     "SELECT last_seen FROM auth_sessions WHERE user_id = ?1",
@@ -207,7 +207,7 @@ impl Auth {
                 }
                 None => Ok(false),
             }
-        })
+        })?)
     }
 
     pub fn logout(&self, user_id: i64) -> anyhow::Result<bool> {
@@ -238,7 +238,7 @@ pub fn request_pairing(
     username: Option<&str>,
 ) -> anyhow::Result<PairingOutcome> {
     let now = now_str();
-    store.tx(|tx| {
+    Ok(store.tx(|tx| {
         let given: i64 = tx.query_row(
             "SELECT COUNT(*) FROM pairing_codes WHERE user_id = ?1",
             params![user_id],
@@ -261,7 +261,7 @@ pub fn request_pairing(
             params![code, user_id, username, now, after(PAIRING_TTL)],
         )?;
         Ok(PairingOutcome::Code(code))
-    })
+    })?)
 }
 
 /// A pending pairing request, for `ccgate pair list`.
@@ -274,7 +274,7 @@ pub struct PendingPairing {
 }
 
 pub fn pending_pairings(store: &Store) -> anyhow::Result<Vec<PendingPairing>> {
-    store.query(|tx| {
+    Ok(store.query(|tx| {
         let mut st = tx.prepare(
             "SELECT code, user_id, username, expires_at FROM pairing_codes
              WHERE approved_at IS NULL AND expires_at > ?1 ORDER BY created_at",
@@ -290,14 +290,14 @@ pub fn pending_pairings(store: &Store) -> anyhow::Result<Vec<PendingPairing>> {
             })?
             .collect::<Result<Vec<_>, _>>();
         rows
-    })
+    })?)
 }
 
 /// Approve a code (operator, on the machine). Returns the admitted user, or why not.
 pub fn approve_pairing(store: &Store, code: &str) -> anyhow::Result<Result<i64, &'static str>> {
     let code = code.trim().to_ascii_uppercase();
     let now = now_str();
-    store.tx(|tx| {
+    Ok(store.tx(|tx| {
         let row: Option<(i64, Option<String>, String, Option<String>)> = tx
             .query_row(
                 "SELECT user_id, username, expires_at, approved_at FROM pairing_codes WHERE code = ?1",
@@ -321,18 +321,18 @@ pub fn approve_pairing(store: &Store, code: &str) -> anyhow::Result<Result<i64, 
             params![user_id, username, now, code],
         )?;
         Ok(Ok(user_id))
-    })
+    })?)
 }
 
 /// Users admitted by pairing.
 pub fn paired_users(store: &Store) -> anyhow::Result<Vec<i64>> {
-    store.query(|tx| {
+    Ok(store.query(|tx| {
         let mut st = tx.prepare("SELECT user_id FROM paired_users")?;
         let rows = st
             .query_map([], |r| r.get(0))?
             .collect::<Result<Vec<i64>, _>>();
         rows
-    })
+    })?)
 }
 
 /// Everyone who may use the bot: `ALLOWED_USERS` plus approved pairings. If the pairings

@@ -6,6 +6,10 @@
 //! only in [`policy`] (authority — who may approve, revoke, manage — included); asking humans
 //! lives in [`approval`]. [`services`] and [`events`] sit below both `chat` and `automation`,
 //! which never use each other.
+//!
+//! The operator's command line (`src/main.rs`) only parses arguments and prints: each verb
+//! (`token`, `pair`, `totp`, `unlock`, `audit`, `policy`, `schedule`, `check`/`doctor`) is a
+//! function in [`ops`] that returns a report and never prints or picks an exit code.
 
 pub mod api;
 pub mod app;
@@ -21,6 +25,7 @@ pub mod events;
 pub mod gate;
 pub mod jail;
 pub mod metrics;
+pub mod ops;
 pub mod policy;
 pub mod render;
 pub mod runner;

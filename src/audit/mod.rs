@@ -55,6 +55,7 @@ pub fn try_record(
     let risk = risk::of_event(event, details);
     store
         .append_audit(user_id, chat_id, event, risk, details)
+        .map_err(anyhow::Error::from)
         .inspect_err(|e| {
             crate::metrics::audit_write_failed();
             tracing::error!(error = %e, event = event.as_str(), "audit write failed");

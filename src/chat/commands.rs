@@ -224,7 +224,7 @@ impl Actor {
         }
     }
 
-    fn save_settings(&self) -> anyhow::Result<()> {
+    fn save_settings(&self) -> crate::store::Result<()> {
         self.ctx.store.save_chat_settings(
             self.chat.chat_id,
             self.chat.thread_id,

@@ -5,7 +5,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{now_str, Store};
+use super::{now_str, Result, Store};
 
 /// A scheduled job as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,7 +69,7 @@ fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
 
 impl Store {
     /// A trivial query: is the database usable (`/readyz`)?
-    pub fn ping(&self) -> anyhow::Result<()> {
+    pub fn ping(&self) -> Result<()> {
         self.read(|conn| {
             conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
             Ok(())
@@ -77,7 +77,7 @@ impl Store {
     }
 
     /// Items waiting in each durable queue (`/metrics`).
-    pub fn queue_depths(&self) -> anyhow::Result<Vec<(String, i64)>> {
+    pub fn queue_depths(&self) -> Result<Vec<(String, i64)>> {
         self.read(|conn| {
             let mut out = Vec::new();
             for (name, sql) in [
@@ -99,7 +99,7 @@ impl Store {
 
     /// Record an accepted webhook delivery; false if this key was seen before (a replay).
     /// Atomic: of two concurrent deliveries with the same key exactly one gets `true`.
-    pub fn claim_delivery(&self, d: &Delivery) -> anyhow::Result<bool> {
+    pub fn claim_delivery(&self, d: &Delivery) -> Result<bool> {
         self.write(|conn| {
                     let n = conn.execute(
                 "INSERT OR IGNORE INTO webhook_deliveries (key, provider, event, action, payload, received_at)
@@ -111,7 +111,7 @@ impl Store {
     }
 
     /// The delivery's runs are done (their answers are in the outbox): drop its payload.
-    pub fn finish_delivery(&self, key: &str) -> anyhow::Result<()> {
+    pub fn finish_delivery(&self, key: &str) -> Result<()> {
         self.write(|conn| {
             conn.execute(
                 // The payload is only kept for a re-run after a crash; the key keeps guarding replays.
@@ -123,7 +123,7 @@ impl Store {
     }
 
     /// Deliveries accepted but not finished (a crash mid-run): dispatched again at start.
-    pub fn pending_deliveries(&self) -> anyhow::Result<Vec<Delivery>> {
+    pub fn pending_deliveries(&self) -> Result<Vec<Delivery>> {
         self.read(|conn| {
             let mut st = conn.prepare(
                 "SELECT key, provider, event, action, payload FROM webhook_deliveries
@@ -144,7 +144,7 @@ impl Store {
         })
     }
 
-    pub fn add_job(&self, j: &NewJob<'_>) -> anyhow::Result<i64> {
+    pub fn add_job(&self, j: &NewJob<'_>) -> Result<i64> {
         self.write(|conn| {
                     conn.execute(
                 "INSERT INTO jobs (creator, chat_id, thread_id, directory, cron, tz, prompt, next_due_at, created_at)
@@ -159,7 +159,7 @@ impl Store {
     }
 
     /// Jobs not removed; of one chat (and topic) when `chat` is given.
-    pub fn list_jobs(&self, chat: Option<(i64, i64)>) -> anyhow::Result<Vec<JobRow>> {
+    pub fn list_jobs(&self, chat: Option<(i64, i64)>) -> Result<Vec<JobRow>> {
         self.read(|conn| {
                     let rows = match chat {
                 Some((c, t)) => conn
@@ -179,7 +179,7 @@ impl Store {
     })
     }
 
-    pub fn job(&self, id: i64) -> anyhow::Result<Option<JobRow>> {
+    pub fn job(&self, id: i64) -> Result<Option<JobRow>> {
         self.read(|conn| {
             Ok(conn
                 .query_row(
@@ -192,12 +192,7 @@ impl Store {
     }
 
     /// Pause or resume; false if no such job. `next_due_at` is set when resuming.
-    pub fn set_job_paused(
-        &self,
-        id: i64,
-        paused: bool,
-        next_due_at: Option<&str>,
-    ) -> anyhow::Result<bool> {
+    pub fn set_job_paused(&self, id: i64, paused: bool, next_due_at: Option<&str>) -> Result<bool> {
         self.write(|conn| {
             let n = conn.execute(
                 "UPDATE jobs SET paused = ?2, next_due_at = COALESCE(?3, next_due_at)
@@ -208,7 +203,7 @@ impl Store {
         })
     }
 
-    pub fn remove_job(&self, id: i64) -> anyhow::Result<bool> {
+    pub fn remove_job(&self, id: i64) -> Result<bool> {
         self.write(|conn| {
             let n = conn.execute(
                 "UPDATE jobs SET removed_at = ?2 WHERE id = ?1 AND removed_at IS NULL",
@@ -226,7 +221,7 @@ impl Store {
         seen_due: &str,
         next_due_at: &str,
         fired_at: Option<&str>,
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool> {
         self.write(|conn| {
             let n = conn.execute(
                 "UPDATE jobs SET next_due_at = ?3, last_run_at = COALESCE(?4, last_run_at)

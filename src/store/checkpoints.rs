@@ -7,7 +7,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::Store;
+use super::{Result, Store};
 use crate::audit::chain::GENESIS;
 use crate::audit::checkpoint::Checkpoint;
 
@@ -30,7 +30,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Checkpoint> {
 
 impl Store {
     /// The id and hash of the newest audit row: `(0, GENESIS)` for an empty log.
-    pub fn audit_head(&self) -> anyhow::Result<(i64, String)> {
+    pub fn audit_head(&self) -> Result<(i64, String)> {
         self.read(|conn| {
             Ok(conn
                 .query_row(
@@ -44,7 +44,7 @@ impl Store {
     }
 
     /// The newest checkpoint.
-    pub fn last_checkpoint(&self) -> anyhow::Result<Option<Checkpoint>> {
+    pub fn last_checkpoint(&self) -> Result<Option<Checkpoint>> {
         self.read(|conn| {
             Ok(conn
                 .query_row(
@@ -57,7 +57,7 @@ impl Store {
     }
 
     /// Every checkpoint, oldest first.
-    pub fn checkpoints(&self) -> anyhow::Result<Vec<Checkpoint>> {
+    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>> {
         self.read(|conn| {
             let mut st = conn.prepare(&format!(
                 "SELECT {COLS} FROM audit_checkpoints ORDER BY seq"
@@ -69,7 +69,7 @@ impl Store {
 
     /// Store a checkpoint. Its seq is the primary key: a second writer with the same
     /// predecessor fails instead of forking the checkpoint chain.
-    pub fn insert_checkpoint(&self, c: &Checkpoint) -> anyhow::Result<()> {
+    pub fn insert_checkpoint(&self, c: &Checkpoint) -> Result<()> {
         self.write(|conn| {
             conn.execute(
                 &format!("INSERT INTO audit_checkpoints ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),

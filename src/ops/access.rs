@@ -1,0 +1,221 @@
+//! Who may use the bot, from the machine's side: login tokens, pairing approvals, TOTP
+//! enrolment and lifting lockouts.
+//!
+//! Why a file of its own: these verbs change who gets in, so each one leaves an audit row and
+//! the operator a clear answer; the mechanisms themselves live in `auth`, `approval::totp` and
+//! the store.
+
+use std::time::Duration;
+
+use anyhow::bail;
+
+use super::Report;
+use crate::auth;
+use crate::config::Config;
+use crate::store::{NewOutbox, Store};
+
+/// `token issue`: a one-time login token for `user`, valid for `ttl`.
+pub fn token_issue(
+    store: &Store,
+    config: &Config,
+    user: i64,
+    ttl: Duration,
+) -> anyhow::Result<Report> {
+    let Some(secret) = config.auth_token_secret.clone() else {
+        bail!("AUTH_TOKEN_SECRET is not set; token auth needs it");
+    };
+    let mut report = Report::default();
+    if !config.enable_token_auth {
+        report.note("note: ENABLE_TOKEN_AUTH is off; the token works once it is turned on");
+    }
+    let token = auth::Auth::new(store.clone(), secret, config.session_timeout).issue(user, ttl)?;
+    crate::audit::try_record(
+        store,
+        None,
+        None,
+        crate::audit::Event::TokenIssued,
+        &serde_json::json!({"for_user": user, "ttl_secs": ttl.as_secs()}),
+    )?;
+    report.line(token.to_string()).note(format!(
+        "Send it to the bot as: /login {token}  (valid {}s, single use)",
+        ttl.as_secs()
+    ));
+    Ok(report)
+}
+
+/// `token revoke`: end `user`'s unused tokens and session.
+pub fn token_revoke(store: &Store, config: &Config, user: i64) -> anyhow::Result<Report> {
+    let Some(secret) = config.auth_token_secret.clone() else {
+        bail!("AUTH_TOKEN_SECRET is not set");
+    };
+    let n = auth::Auth::new(store.clone(), secret, config.session_timeout).revoke_user(user)?;
+    crate::audit::try_record(
+        store,
+        None,
+        None,
+        crate::audit::Event::TokenRevoked,
+        &serde_json::json!({"for_user": user, "count": n}),
+    )?;
+    let mut report = Report::default();
+    report.line(format!(
+        "revoked {n} token(s) of user {user}; any session ended"
+    ));
+    Ok(report)
+}
+
+/// `pair list`: pending pairing requests.
+pub fn pair_list(store: &Store) -> anyhow::Result<Report> {
+    let pending = auth::pending_pairings(store)?;
+    let mut report = Report::default();
+    if pending.is_empty() {
+        report.line("no pending pairing requests");
+    }
+    for p in pending {
+        report.line(format!(
+            "{}  user {}  {}  expires {}",
+            p.code,
+            p.user_id,
+            p.username.map(|u| format!("@{u}")).unwrap_or_default(),
+            p.expires_at
+        ));
+    }
+    Ok(report)
+}
+
+/// `pair approve`: admit the user who received `code`, and tell them (a durable outbox row the
+/// running bot delivers).
+pub fn pair_approve(store: &Store, config: &Config, code: &str) -> anyhow::Result<Report> {
+    let mut report = Report::default();
+    match auth::approve_pairing(store, code)? {
+        Ok(user) => {
+            crate::audit::try_record(
+                store,
+                Some(user),
+                None,
+                crate::audit::Event::PairingApproved,
+                &serde_json::json!({"code": code}),
+            )?;
+            store.complete_updates(
+                &[],
+                &[NewOutbox {
+                    chat_id: user,
+                    thread_id: 0,
+                    html: "✅ You're in: the operator approved your pairing request. Send a message to start, or /help.".into(),
+                    reply_to: None,
+                }],
+            )?;
+            report.line(format!(
+                "user {user} may now use the bot (role: {}); they are told so by the running bot",
+                config.role_of(user)
+            ));
+        }
+        Err(why) => {
+            report.note(format!("ccgate: {why}")).fail();
+        }
+    }
+    Ok(report)
+}
+
+/// `totp enroll`: a new TOTP secret for `user`, shown as a QR code, text and URI.
+pub fn totp_enroll(store: &Store, user: i64) -> anyhow::Result<Report> {
+    use crate::approval::totp;
+    let secret = totp::TotpSecret::generate();
+    store.set_totp_secret(user, &secret.to_base32())?;
+    crate::audit::try_record(
+        store,
+        Some(user),
+        None,
+        crate::audit::Event::TotpEnrolled,
+        &serde_json::json!({}),
+    )?;
+    let uri = secret.otpauth_uri(&format!("user-{user}"));
+    let mut report = Report::default();
+    report
+        .line(totp::qr_for_terminal(&uri))
+        .line(format!("secret: {}", secret.to_base32()))
+        .line(format!("uri:    {uri}"))
+        .note("Scan the QR code (or type the secret) into an authenticator app. Any earlier secret of this user no longer works.");
+    Ok(report)
+}
+
+/// `unlock`: lift `user`'s lockout, automatic or manual.
+pub fn unlock(store: &Store, user: i64) -> anyhow::Result<Report> {
+    let lifted = store.unlock(user)?;
+    crate::audit::try_record(
+        store,
+        Some(user),
+        None,
+        crate::audit::Event::Unlock,
+        &serde_json::json!({"was_locked": lifted}),
+    )?;
+    let mut report = Report::default();
+    report.line(if lifted {
+        "lockout lifted"
+    } else {
+        "that user was not locked out"
+    });
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        super::super::test_config(&[("AUTH_TOKEN_SECRET", "0123456789abcdef0123456789abcdef")]).1
+    }
+
+    #[test]
+    fn an_issued_token_is_audited_and_revoking_counts_it() {
+        let store = Store::open_in_memory().unwrap();
+        let c = config();
+        let r = token_issue(&store, &c, 5, Duration::from_secs(60)).unwrap();
+        let token = r.stdout().trim().to_string();
+        assert!(token.starts_with("ccg_"), "{token}");
+        assert!(
+            r.stderr().contains(&format!("/login {token}  (valid 60s")),
+            "{}",
+            r.stderr()
+        );
+        assert_eq!(store.audit_count("token_issued").unwrap(), 1);
+        let r = token_revoke(&store, &c, 5).unwrap();
+        assert_eq!(
+            r.stdout(),
+            "revoked 1 token(s) of user 5; any session ended\n"
+        );
+    }
+
+    #[test]
+    fn tokens_need_the_secret() {
+        let store = Store::open_in_memory().unwrap();
+        let mut c = config();
+        c.auth_token_secret = None;
+        let e = token_issue(&store, &c, 5, Duration::from_secs(60)).unwrap_err();
+        assert!(e.to_string().contains("AUTH_TOKEN_SECRET"), "{e}");
+        assert_eq!(store.audit_count("token_issued").unwrap(), 0);
+    }
+
+    #[test]
+    fn an_unknown_pairing_code_is_a_no_not_an_error() {
+        let store = Store::open_in_memory().unwrap();
+        let r = pair_approve(&store, &config(), "NOSUCH").unwrap();
+        assert!(!r.ok);
+        assert_eq!(r.stderr(), "ccgate: no such pairing code\n");
+        assert_eq!(
+            pair_list(&store).unwrap().stdout(),
+            "no pending pairing requests\n"
+        );
+    }
+
+    #[test]
+    fn unlock_says_whether_there_was_a_lockout() {
+        let store = Store::open_in_memory().unwrap();
+        store.lock_out(5, "too many failures", None).unwrap();
+        assert_eq!(unlock(&store, 5).unwrap().stdout(), "lockout lifted\n");
+        assert_eq!(
+            unlock(&store, 5).unwrap().stdout(),
+            "that user was not locked out\n"
+        );
+        assert_eq!(store.audit_count("unlock").unwrap(), 2);
+    }
+}
