@@ -404,6 +404,12 @@ async fn a_restart_retires_every_stale_button_and_says_what_happens() {
         .await;
     assert!(done.reply_markup.is_none(), "the Allow buttons are gone");
     assert!(done.text.contains("nothing was approved"), "{}", done.text);
+    // The record goes after Telegram accepted the edit (and is written in the background).
+    support::wait_for("the retired messages forgotten", || {
+        !live_buttons_recorded(&h, progress.message_id)
+            && !live_buttons_recorded(&h, prompt.message_id)
+    })
+    .await;
     let left: i64 = h
         .db()
         .query_row(
