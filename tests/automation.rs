@@ -688,3 +688,90 @@ prompt = "[[sleep:4]] Note the deploy."
     }
     h.stop().await;
 }
+
+/// A flood of forged requests costs a counter each, not an audit row each: the first ten of a
+/// kind are audited in full, the rest in one summary row (written when the window ends or at
+/// shutdown), and a real delivery in the middle of the flood is accepted with one write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_forged_webhooks_is_audited_in_summary_and_real_ones_still_land() {
+    let mut h = Harness::new().await;
+    let port = enable_api(&mut h);
+    h.set_env("GITHUB_WEBHOOK_SECRET", GH_SECRET);
+    h.start().await;
+    let http = Http::new(port);
+    http.wait_up(&h).await;
+    let forged = |i: usize| {
+        let body = format!("{{\"action\":\"opened\",\"n\":{i}}}").into_bytes();
+        let sig = format!("sha256={}", hmac_hex("not-the-secret", &[&body]));
+        (body, sig)
+    };
+    let post = |body: Vec<u8>, sig: String, delivery: String| {
+        let http = &http;
+        async move {
+            http.post(
+                "/webhooks/github",
+                &[
+                    ("x-github-event", hv("issues")),
+                    ("x-github-delivery", hv(&delivery)),
+                    ("x-hub-signature-256", hv(&sig)),
+                ],
+                body,
+            )
+            .await
+            .0
+        }
+    };
+    for i in 0..200 {
+        let (body, sig) = forged(i);
+        assert_eq!(post(body, sig, format!("f{i}")).await, 401);
+        if i == 100 {
+            let body = br#"{"action":"opened","issue":{"title":"real"}}"#.to_vec();
+            let sig = format!("sha256={}", hmac_hex(GH_SECRET, &[&body]));
+            assert_eq!(post(body, sig, "real".into()).await, 202);
+        }
+    }
+    let rejected = |h: &Harness| {
+        count(
+            h,
+            "SELECT COUNT(*) FROM audit_log WHERE event = 'webhook_rejected'",
+        )
+    };
+    assert_eq!(
+        rejected(&h),
+        10,
+        "only the first ten are audited one by one"
+    );
+    assert_eq!(
+        count(
+            &h,
+            "SELECT COUNT(*) FROM audit_log WHERE event = 'webhook_received'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(&h, "SELECT COUNT(*) FROM webhook_deliveries"),
+        1,
+        "the real delivery was stored"
+    );
+    let (_, metrics) = http.get("/metrics").await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.contains("unauthorized") && l.ends_with(" 200")),
+        "every refusal is counted: {metrics}"
+    );
+    // At shutdown the repeats are written as one summary row.
+    h.stop().await;
+    assert_eq!(rejected(&h), 11);
+    let summary: String = h
+        .db()
+        .query_row(
+            "SELECT details FROM audit_log WHERE event = 'webhook_rejected' ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(summary["repeats"], 190, "{summary}");
+    assert_eq!(summary["outcome"], "unauthorized");
+}

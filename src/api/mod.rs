@@ -5,10 +5,14 @@
 //! endpoint enabled (no secret → 404) → per-source rate limit (429) → body size (413) →
 //! authentication over the raw bytes, before any parsing (401) → replay guard, atomic in the
 //! database (a replay is acknowledged but never runs twice) → JSON parse (400). Only then is the
-//! delivery stored and put on the event bus. Each rejection is audited and counted.
+//! delivery stored — with its audit row, in one write — and put on the event bus. Every
+//! rejection is counted; it is audited once per kind and minute, repeats in a summary row
+//! ([`rejections`]), so a flood of forged requests can neither fill the disk nor starve real
+//! deliveries of the write lock.
 //!
 //! axum serves it (tokio's HTTP framework); the verification itself is in [`verify`].
 
+pub mod rejections;
 pub mod verify;
 
 use std::net::{IpAddr, SocketAddr};
@@ -50,7 +54,12 @@ pub struct ApiState {
     pub telegram: TelegramApi,
     pub telegram_hook: Option<TelegramHook>,
     limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Refusals, audited once per kind and window (see [`rejections`]).
+    rejections: Arc<rejections::Rejections>,
 }
+
+/// How long refusals of one kind are counted before their summary row is written.
+const REJECTION_WINDOW: Duration = Duration::from_secs(60);
 
 impl ApiState {
     pub fn new(
@@ -70,6 +79,7 @@ impl ApiState {
             telegram,
             telegram_hook,
             limiter,
+            rejections: Arc::new(rejections::Rejections::new(REJECTION_WINDOW)),
         }
     }
 }
@@ -99,12 +109,27 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    let (store, rejections) = (state.store.clone(), state.rejections.clone());
+    let flusher = tokio::spawn({
+        let (store, rejections) = (store.clone(), rejections.clone());
+        async move {
+            let mut tick = tokio::time::interval(REJECTION_WINDOW);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                rejections.flush(&store);
+            }
+        }
+    });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = shutdown.changed().await;
         })
-        .await
+        .await;
+    flusher.abort();
+    rejections.flush(&store);
+    served
 }
 
 fn reject(
@@ -112,16 +137,13 @@ fn reject(
     provider: &str,
     status: StatusCode,
     outcome: &str,
+    source: IpAddr,
     detail: Value,
 ) -> Response {
     crate::metrics::webhook(provider, outcome);
-    crate::audit::record(
-        &state.store,
-        None,
-        None,
-        crate::audit::Event::WebhookRejected,
-        &json!({"provider": provider, "outcome": outcome, "detail": detail}),
-    );
+    state
+        .rejections
+        .note(&state.store, provider, outcome, &source.to_string(), detail);
     (status, Json(json!({"error": outcome}))).into_response()
 }
 
@@ -139,6 +161,7 @@ async fn admit(
             provider,
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
+            peer.ip(),
             json!({"source": peer.ip().to_string()}),
         ));
     }
@@ -149,6 +172,7 @@ async fn admit(
             provider,
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
+            peer.ip(),
             json!({"limit": limit}),
         )
     })
@@ -182,6 +206,7 @@ async fn github(
     let key = format!("github:{}", verify::body_hash(&body));
     accept(
         &state,
+        peer,
         "github",
         &event,
         key,
@@ -236,6 +261,7 @@ async fn generic(
     let event = header_str(&headers, "x-ccgate-event").unwrap_or_default();
     accept(
         &state,
+        peer,
         &provider,
         &event,
         key,
@@ -250,6 +276,7 @@ fn unauthorized(state: &ApiState, provider: &str, f: AuthFailure, peer: SocketAd
         provider,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
+        peer.ip(),
         json!({"why": f.as_str(), "source": peer.ip().to_string()}),
     )
 }
@@ -264,6 +291,7 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
 /// Authenticated: deduplicate, parse, store, publish.
 fn accept(
     state: &ApiState,
+    peer: SocketAddr,
     provider: &str,
     event_header: &str,
     key: String,
@@ -273,7 +301,14 @@ fn accept(
     let payload: Value = match serde_json::from_slice(body) {
         Ok(v @ Value::Object(_)) => v,
         _ => {
-            return reject(state, provider, StatusCode::BAD_REQUEST, "bad_json", extra);
+            return reject(
+                state,
+                provider,
+                StatusCode::BAD_REQUEST,
+                "bad_json",
+                peer.ip(),
+                extra,
+            );
         }
     };
     let event = if event_header.is_empty() {
@@ -298,7 +333,18 @@ fn accept(
         action,
         payload: String::from_utf8_lossy(body).into_owned(),
     };
-    match state.store.claim_delivery(&delivery) {
+    // Accepted: the delivery and its audit row in one write.
+    let details =
+        json!({"provider": provider, "event": event, "action": delivery.action, "detail": extra});
+    let received = crate::audit::Event::WebhookReceived;
+    let row = crate::store::AuditRow {
+        user_id: None,
+        chat_id: None,
+        event: received,
+        risk: crate::audit::risk::of_event(received, &details),
+        details: &details,
+    };
+    match state.store.claim_delivery_audited(&delivery, &row) {
         Ok(true) => {}
         Ok(false) => {
             crate::metrics::webhook(provider, "replay");
@@ -319,13 +365,6 @@ fn accept(
         }
     }
     crate::metrics::webhook(provider, "accepted");
-    crate::audit::record(
-        &state.store,
-        None,
-        None,
-        crate::audit::Event::WebhookReceived,
-        &json!({"provider": provider, "event": event, "action": delivery.action, "detail": extra}),
-    );
     state.bus.publish(Event::Webhook(delivery));
     (StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))).into_response()
 }
@@ -360,6 +399,7 @@ async fn metrics(State(state): State<ApiState>) -> Response {
 /// Telegram webhook mode: check the secret header, persist the update, then answer 200.
 async fn telegram_update(
     State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -372,12 +412,12 @@ async fn telegram_update(
     let ok = given.is_some_and(|g| verify::same_secret(g, hook.secret.as_bytes()));
     if !ok {
         crate::metrics::rejected("telegram_webhook");
-        crate::audit::record(
+        state.rejections.note(
             &state.store,
-            None,
-            None,
-            crate::audit::Event::WebhookRejected,
-            &json!({"provider": "telegram", "outcome": "unauthorized"}),
+            "telegram",
+            "unauthorized",
+            &peer.ip().to_string(),
+            json!({}),
         );
         return StatusCode::UNAUTHORIZED.into_response();
     }

@@ -136,7 +136,11 @@ pub const VARS: &[Var] = &[
     var("GITHUB_WEBHOOK_SECRET", Means("— (endpoint off)"), "secret of the GitHub webhook, ≥ 16 chars").secret(),
     var("WEBHOOK_API_SECRET", Means("— (endpoint off)"), "Bearer token and signing key of `/webhooks/{provider}`, ≥ 16 chars").secret(),
     var("WEBHOOK_MAX_BODY_BYTES", Value("1048576"), "larger bodies get 413"),
-    var("WEBHOOK_RATE_LIMIT", Value("60"), "requests per minute per source address"),
+    var(
+        "WEBHOOK_RATE_LIMIT",
+        Value("600"),
+        "requests per minute per source address (burst the same); GitHub sends all hooks from a few addresses, so a burst of pushes comes from one source. Refusals beyond 10 per kind and minute are counted and audited as one summary row",
+    ),
     var("WEBHOOK_TIMESTAMP_TOLERANCE", Value("300"), "seconds a signed generic request may be old (or early)"),
     var("TRIGGERS_FILE", Means("— (no triggers)"), "TOML: which webhook events run what (see `src/automation/triggers.rs`)").path(),
     var("TELEGRAM_WEBHOOK_URL", Means("— (polling)"), "public `https://` URL Telegram posts updates to"),

@@ -67,6 +67,15 @@ fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
     })
 }
 
+fn claim(tx: &rusqlite::Transaction<'_>, d: &Delivery) -> rusqlite::Result<bool> {
+    let n = tx.execute(
+        "INSERT OR IGNORE INTO webhook_deliveries (key, provider, event, action, payload, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![d.key, d.provider, d.event, d.action, d.payload, now_str()],
+    )?;
+    Ok(n == 1)
+}
+
 impl Store {
     /// A trivial query: is the database usable (`/readyz`)?
     pub fn ping(&self) -> Result<()> {
@@ -100,14 +109,23 @@ impl Store {
     /// Record an accepted webhook delivery; false if this key was seen before (a replay).
     /// Atomic: of two concurrent deliveries with the same key exactly one gets `true`.
     pub fn claim_delivery(&self, d: &Delivery) -> Result<bool> {
-        self.write(|conn| {
-                    let n = conn.execute(
-                "INSERT OR IGNORE INTO webhook_deliveries (key, provider, event, action, payload, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![d.key, d.provider, d.event, d.action, d.payload, now_str()],
-            )?;
-            Ok(n == 1)
-    })
+        self.tx(|tx| claim(tx, d))
+    }
+
+    /// [`Store::claim_delivery`] and its audit row in one write: a webhook accepted costs one
+    /// transaction. No row when the delivery was known (the caller audits replays).
+    pub fn claim_delivery_audited(&self, d: &Delivery, row: &super::AuditRow<'_>) -> Result<bool> {
+        let claimed = self.tx(|tx| {
+            let claimed = claim(tx, d)?;
+            if claimed {
+                self.append_audit_in(tx, row)?;
+            }
+            Ok(claimed)
+        })?;
+        if claimed {
+            self.observe(row);
+        }
+        Ok(claimed)
     }
 
     /// The delivery's runs are done (their answers are in the outbox): drop its payload.

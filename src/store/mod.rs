@@ -94,6 +94,15 @@ pub struct Store {
 pub type AuditObserver =
     Box<dyn Fn(Option<i64>, Option<i64>, crate::audit::Event, &serde_json::Value) + Send + Sync>;
 
+/// One audit row to append, its risk assessed by `audit` already.
+pub struct AuditRow<'a> {
+    pub user_id: Option<i64>,
+    pub chat_id: Option<i64>,
+    pub event: crate::audit::Event,
+    pub risk: crate::audit::Risk,
+    pub details: &'a serde_json::Value,
+}
+
 /// A chat's (or forum topic's) persisted settings.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChatSettings {
@@ -945,38 +954,55 @@ impl Store {
         risk: crate::audit::Risk,
         details: &serde_json::Value,
     ) -> Result<()> {
-        let original = details;
-        let details = self.redactor.redact(&details.to_string()).into_owned();
-        let at = now_str();
-        self.tx(|tx| {
-            let (last_id, prev): (i64, String) = tx
-                .query_row("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1", [], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .optional()?
-                .unwrap_or((0, crate::audit::chain::GENESIS.to_string()));
-            let id = last_id + 1;
-            let hash = crate::audit::chain::compute_hash(
-                id,
-                &at,
-                user_id,
-                chat_id,
-                event.as_str(),
-                risk.as_str(),
-                &details,
-                &prev,
-            );
-            tx.execute(
-                "INSERT INTO audit_log (id, at, user_id, chat_id, event, risk, details, prev_hash, hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![id, at, user_id, chat_id, event.as_str(), risk.as_str(), details, prev, hash],
-            )?;
-            Ok(())
-        })?;
-        if let Some(observer) = self.audit_observer.get() {
-            observer(user_id, chat_id, event, original);
-        }
+        let row = AuditRow {
+            user_id,
+            chat_id,
+            event,
+            risk,
+            details,
+        };
+        self.tx(|tx| self.append_audit_in(tx, &row))?;
+        self.observe(&row);
         Ok(())
+    }
+
+    /// The audit append inside a caller's transaction (one write for a change and its row).
+    fn append_audit_in(&self, tx: &Transaction<'_>, row: &AuditRow<'_>) -> rusqlite::Result<()> {
+        let details = self.redactor.redact(&row.details.to_string()).into_owned();
+        let at = now_str();
+        let (last_id, prev): (i64, String) = tx
+            .query_row(
+                "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .unwrap_or((0, crate::audit::chain::GENESIS.to_string()));
+        let id = last_id + 1;
+        let (event, risk) = (row.event.as_str(), row.risk.as_str());
+        let hash = crate::audit::chain::compute_hash(
+            id,
+            &at,
+            row.user_id,
+            row.chat_id,
+            event,
+            risk,
+            &details,
+            &prev,
+        );
+        tx.execute(
+            "INSERT INTO audit_log (id, at, user_id, chat_id, event, risk, details, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![id, at, row.user_id, row.chat_id, event, risk, details, prev, hash],
+        )?;
+        Ok(())
+    }
+
+    /// Tell the audit observer (anomaly detection) about a committed row.
+    fn observe(&self, row: &AuditRow<'_>) {
+        if let Some(observer) = self.audit_observer.get() {
+            observer(row.user_id, row.chat_id, row.event, row.details);
+        }
     }
 
     /// Audit rows with `id > after_id`, oldest first, at most `limit`.
