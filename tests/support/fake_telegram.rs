@@ -27,6 +27,8 @@
 //!   messages, as in a real chat; edits/deletes of unknown messages fail with
 //!   Telegram's error descriptions, and an edit that changes nothing fails
 //!   with "message is not modified";
+//! * with [`FakeTelegram::set_strict_limits`], Telegram's flood limits are enforced and broken
+//!   ones answered with 429 and `retry_after` (see [`RateLimits`] for exactly what is counted);
 //! * every request is recorded (`calls`), and faults (429 with `retry_after`,
 //!   500, 502, delays, arbitrary API errors, dropped connections) can be
 //!   queued per method with [`FakeTelegram::fail_next`].
@@ -174,6 +176,123 @@ struct FakeState {
     callbacks: Vec<(String, bool)>,
     poll_generation: u64,
     lenient_html: bool,
+    limits: Option<RateLimits>,
+    flood: Flood,
+}
+
+/// Telegram's flood limits as the fake enforces them (strict mode). Telegram documents ~30
+/// messages per second overall, 1 message per second in one chat and 20 per minute in a group,
+/// without saying exactly what counts; the fake counts, at the arrival of each call:
+///
+/// * **messages** — `sendMessage`, `editMessageText`, `editMessageReplyMarkup` (edits are
+///   flood-controlled like sends): at most `per_chat` in any `chat_window` per chat, at most
+///   `per_group` in any `group_window` per group (negative chat id), and in the global count;
+/// * **other sending calls** — `sendChatAction`, `deleteMessage(s)`, `answerCallbackQuery`:
+///   in the global count only (a typing indicator is not a message in the chat);
+/// * **global** — at most `global` of all the above in any `global_window`.
+///
+/// `getUpdates`, `getMe`, webhook and command-menu calls are not counted. Every window is
+/// shortened by `slack`, because the fake sees arrival times, which jitter by a few
+/// milliseconds around the moment the client sent (a call is counted when the fake checks it,
+/// under its lock, so the logs stay in order).
+#[derive(Clone, Copy, Debug)]
+pub struct RateLimits {
+    pub global: usize,
+    pub global_window: Duration,
+    pub per_chat: usize,
+    pub chat_window: Duration,
+    pub per_group: usize,
+    pub group_window: Duration,
+    pub slack: Duration,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            global: 30,
+            global_window: Duration::from_secs(1),
+            per_chat: 1,
+            chat_window: Duration::from_secs(1),
+            per_group: 20,
+            group_window: Duration::from_secs(60),
+            slack: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Arrival times of counted calls (strict mode), and the 429s the limits produced.
+#[derive(Default)]
+struct Flood {
+    global: VecDeque<Instant>,
+    chats: HashMap<i64, VecDeque<Instant>>,
+    groups: HashMap<i64, VecDeque<Instant>>,
+    rejected: Vec<(String, i64)>,
+}
+
+/// When one more entry fits into `log` (at most `max` in any `window`), dropping old entries.
+fn window_free_at(
+    log: &mut VecDeque<Instant>,
+    max: usize,
+    window: Duration,
+    now: Instant,
+) -> Instant {
+    while log
+        .front()
+        .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+    {
+        log.pop_front();
+    }
+    if log.len() < max {
+        now
+    } else {
+        log[log.len() - max] + window
+    }
+}
+
+/// Strict mode: check (and on success count) one call; `Some(429)` when a limit is broken.
+fn flood_check(
+    st: &mut FakeState,
+    method: &str,
+    p: &Map<String, Value>,
+    now: Instant,
+) -> Option<Outcome> {
+    let l = st.limits?;
+    let message = matches!(
+        method,
+        "sendmessage" | "editmessagetext" | "editmessagereplymarkup"
+    );
+    let other = matches!(
+        method,
+        "sendchataction" | "deletemessage" | "deletemessages" | "answercallbackquery"
+    );
+    if !message && !other {
+        return None;
+    }
+    let chat = get_i64(p, "chat_id").unwrap_or(0);
+    let w = |d: Duration| d.saturating_sub(l.slack);
+    let f = &mut st.flood;
+    let mut free = window_free_at(&mut f.global, l.global, w(l.global_window), now);
+    if message {
+        let c = f.chats.entry(chat).or_default();
+        free = free.max(window_free_at(c, l.per_chat, w(l.chat_window), now));
+        if chat < 0 {
+            let g = f.groups.entry(chat).or_default();
+            free = free.max(window_free_at(g, l.per_group, w(l.group_window), now));
+        }
+    }
+    if free > now {
+        f.rejected.push((canonical_method(method), chat));
+        let secs = (free - now).as_secs_f64().ceil().max(1.0) as u64;
+        return Some(fault_outcome(Fault::RetryAfter(secs)));
+    }
+    f.global.push_back(now);
+    if message {
+        f.chats.entry(chat).or_default().push_back(now);
+        if chat < 0 {
+            f.groups.entry(chat).or_default().push_back(now);
+        }
+    }
+    None
 }
 
 struct Webhook {
@@ -227,6 +346,8 @@ impl FakeTelegram {
                 callbacks: Vec::new(),
                 poll_generation: 0,
                 lenient_html: false,
+                limits: None,
+                flood: Flood::default(),
             }),
             notify: Notify::new(),
             shutdown: shutdown.clone(),
@@ -599,6 +720,24 @@ impl FakeTelegram {
         self.inner.lock().lenient_html = lenient;
     }
 
+    /// Strict mode: enforce Telegram's flood limits ([`RateLimits::default`]) and answer calls
+    /// that break them with 429 and `retry_after`. Off by default.
+    pub fn set_strict_limits(&self, on: bool) {
+        self.set_rate_limits(on.then(RateLimits::default));
+    }
+
+    /// Strict mode with these limits (`None`: off).
+    pub fn set_rate_limits(&self, limits: Option<RateLimits>) {
+        let mut st = self.inner.lock();
+        st.limits = limits;
+        st.flood = Flood::default();
+    }
+
+    /// Calls the strict limits answered with 429, as (method, chat id), in order.
+    pub fn flood_rejections(&self) -> Vec<(String, i64)> {
+        self.inner.lock().flood.rejected.clone()
+    }
+
     /// Highest `offset` the bot has confirmed through `getUpdates` (0 if none).
     pub fn confirmed_offset(&self) -> i64 {
         self.inner.lock().confirmed_offset
@@ -894,7 +1033,12 @@ async fn process(
                     .faults
                     .get_mut(&lower)
                     .and_then(VecDeque::pop_front);
+                let flood = match fault {
+                    None => flood_check(&mut inner.lock(), &lower, &params, Instant::now()),
+                    Some(_) => None,
+                };
                 let outcome = match fault {
+                    None if flood.is_some() => flood.expect("checked"),
                     None => dispatch(&inner, &lower, &params).await,
                     Some(Fault::Delay(d)) => {
                         tokio::time::sleep(d).await;

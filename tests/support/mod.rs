@@ -18,6 +18,11 @@ use fake_anthropic::FakeAnthropic;
 use fake_telegram::{FakeTelegram, SentMessage};
 use tokio::process::{Child, Command};
 
+/// The stand-in CLI for load tests and the bench (see the script's header).
+pub fn stub_claude() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/stub_claude.sh")
+}
+
 /// The pinned Claude Code CLI, installed by `scripts/install-claude-cli.sh`.
 pub fn claude_bin() -> PathBuf {
     if let Ok(p) = std::env::var("CCGATE_TEST_CLAUDE_BIN") {
@@ -154,7 +159,6 @@ impl Harness {
                 self.approved().display().to_string(),
             ),
             ("ALLOWED_USERS".into(), format!("{USER},{OTHER_USER}")),
-            ("CLAUDE_CLI_PATH".into(), claude_bin().display().to_string()),
             (
                 "DATABASE_URL".into(),
                 format!("sqlite:///{}", self.db_path().display()),
@@ -168,6 +172,10 @@ impl Harness {
             ("RATE_LIMIT_REQUESTS".into(), "1000".into()),
             ("RATE_LIMIT_BURST".into(), "1000".into()),
         ];
+        // Looked up only when needed: a test on the stub CLI runs without the real one installed.
+        if !self.extra_env.iter().any(|(k, _)| k == "CLAUDE_CLI_PATH") {
+            env.push(("CLAUDE_CLI_PATH".into(), claude_bin().display().to_string()));
+        }
         for (k, v) in &self.extra_env {
             env.retain(|(n, _)| n != k);
             if v != UNSET {
