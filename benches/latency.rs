@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use support::Harness;
+use support::{stub_times, Harness};
 
 /// Bot API calls that belong to start-up or polling, not to turns.
 const NOT_PER_TURN: &[&str] = &[
@@ -67,14 +67,7 @@ fn now_wall() -> f64 {
 /// A harness on the stub CLI, logging to `stub.log`, strict limits on, `users` allowed.
 async fn harness(users: &[i64]) -> (Harness, PathBuf) {
     let mut h = Harness::new().await;
-    let dir = h.tmp.path().join("stub");
-    std::fs::create_dir_all(&dir).unwrap();
-    let stub = dir.join("claude");
-    std::fs::copy(support::stub_claude(), &stub).unwrap();
-    let log = dir.join("stub.log");
-    std::fs::write(&log, "").unwrap();
-    h.set_env("CLAUDE_CLI_PATH", &stub.display().to_string());
-    h.set_env("SANDBOX", "off");
+    let log = h.use_stub_claude();
     h.set_env("LOG_LEVEL", "warn");
     let list: Vec<String> = users.iter().map(i64::to_string).collect();
     h.set_env("ALLOWED_USERS", &list.join(","));
@@ -83,31 +76,16 @@ async fn harness(users: &[i64]) -> (Harness, PathBuf) {
     (h, log)
 }
 
-/// `in`/`res` times per prompt from the stub's log.
-fn stub_times(log: &PathBuf) -> HashMap<String, (f64, f64)> {
-    let mut m: HashMap<String, (f64, f64)> = HashMap::new();
-    for line in std::fs::read_to_string(log).unwrap().lines() {
-        let mut w = line.split_whitespace();
-        let (Some(kind), Some(t), Some(p)) = (w.next(), w.next(), w.next()) else {
-            continue;
-        };
-        let t: f64 = t.parse().unwrap_or(0.0);
-        let e = m.entry(p.to_string()).or_default();
-        match kind {
-            "in" => e.0 = t,
-            _ => e.1 = t,
-        }
-    }
-    m
-}
-
 /// When the answer carrying `tag` arrived at the fake Telegram.
 fn answer_at(h: &Harness, tag: &str) -> Option<Instant> {
     let needle = format!("stub: {tag}");
     h.tg.calls()
         .into_iter()
         .filter(|c| {
-            c.status == 200 && matches!(c.method.as_str(), "sendMessage" | "editMessageText")
+            // The answer, not a progress message showing the same text.
+            c.status == 200
+                && c.method == "sendMessage"
+                && !c.params["reply_markup"].to_string().contains("stop:")
         })
         .find(|c| c.params["text"].as_str().unwrap_or("").contains(&needle))
         .map(|c| c.at)
@@ -141,26 +119,33 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Wait until every tag's answer arrived; returns when the last one did. Polls slowly: a
+/// poll copies every recorded call under the fake's lock, which would slow the fake down.
 async fn wait_answers(h: &Harness, tags: &[String], timeout: Duration) -> Instant {
     let deadline = Instant::now() + timeout;
     loop {
+        tokio::time::sleep(Duration::from_millis(if tags.len() > 1 { 250 } else { 20 })).await;
         let calls = h.tg.calls();
         let texts: Vec<&str> = calls
             .iter()
-            .filter(|c| c.status == 200)
+            .filter(|c| c.status == 200 && c.method == "sendMessage")
+            .filter(|c| !c.params["reply_markup"].to_string().contains("stop:"))
             .filter_map(|c| c.params["text"].as_str())
             .collect();
         if tags
             .iter()
             .all(|t| texts.iter().any(|x| x.contains(&format!("stub: {t}"))))
         {
-            return Instant::now();
+            return tags
+                .iter()
+                .map(|t| answer_at(h, t).expect("answered"))
+                .max()
+                .expect("tags");
         }
         assert!(
             Instant::now() < deadline,
             "answers missing after {timeout:?}"
         );
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -229,6 +214,13 @@ async fn chats(n: usize) {
     );
     println!("      update -> stdin : {}", stats(to_stdin));
     println!("      result -> answer: {}", stats(to_answer));
+    let mut refused: HashMap<String, usize> = HashMap::new();
+    for (m, _, limit) in h.tg.flood_rejections() {
+        *refused.entry(format!("{m} ({limit})")).or_default() += 1;
+    }
+    if !refused.is_empty() {
+        println!("      429s by method: {refused:?}");
+    }
 }
 
 fn main() {

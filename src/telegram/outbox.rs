@@ -18,7 +18,7 @@
 //! Nothing is dropped silently: a permanent refusal is logged and audited.
 
 use crate::backoff::Backoff;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,6 +32,9 @@ use crate::audit::Redactor;
 use crate::store::{OutboxRow, Store};
 
 pub use super::limits::Limits;
+
+/// How long a delivered row's id is remembered (far longer than any read of the outbox takes).
+const DELIVERED_MEMORY: Duration = Duration::from_secs(120);
 
 enum Op {
     /// Load undelivered rows from the database outbox.
@@ -91,7 +94,11 @@ struct Shared {
     /// Every text is masked before it leaves: Claude's answers and tool output may quote secrets.
     redactor: Redactor,
     limiter: Limiter,
-    in_flight: Mutex<HashSet<i64>>,
+    /// Durable rows handed to a lane: `None` while in flight, then when they were delivered.
+    /// Delivered ids are remembered for [`DELIVERED_MEMORY`]: a read of the outbox that began
+    /// before a row's delete committed still returns it, and must not send it twice (outbox
+    /// ids are never reused).
+    in_flight: Mutex<HashMap<i64, Option<std::time::Instant>>>,
 }
 
 impl Outbox {
@@ -103,7 +110,7 @@ impl Outbox {
             store,
             redactor,
             limiter: Limiter::new(limits),
-            in_flight: Mutex::new(HashSet::new()),
+            in_flight: Mutex::new(HashMap::new()),
         });
         tokio::spawn(dispatcher(shared, rx));
         let outbox = Outbox { tx };
@@ -207,12 +214,16 @@ async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
                         continue;
                     }
                 };
+                let mut in_flight = shared.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                in_flight.retain(|_, done| done.is_none_or(|t| t.elapsed() < DELIVERED_MEMORY));
                 for row in rows {
-                    let fresh = shared
-                        .in_flight
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(row.id);
+                    let fresh = match in_flight.entry(row.id) {
+                        std::collections::hash_map::Entry::Occupied(_) => false,
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert(None);
+                            true
+                        }
+                    };
                     if fresh {
                         let chat = ChatRef {
                             chat_id: row.chat_id,
@@ -242,13 +253,14 @@ async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
             }
             Op::Typing(chat) => {
                 let shared = shared.clone();
-                // Best effort: skipped when the global window is busy (answers first; the
-                // indicator is repeated every few seconds anyway).
-                if !shared.limiter.try_acquire_other() {
-                    tracing::debug!(chat = chat.chat_id, "typing indicator skipped: busy");
-                    continue;
-                }
                 tokio::spawn(async move {
+                    // Best effort: skipped when the global window is busy (answers first; the
+                    // indicator is repeated every few seconds anyway). The slot is taken here,
+                    // right before the call, not when the task was spawned.
+                    if !shared.limiter.try_acquire_other() {
+                        tracing::debug!(chat = chat.chat_id, "typing indicator skipped: busy");
+                        return;
+                    }
                     if let Err(e) = shared.api.send_typing(chat.chat_id, chat.thread_id).await {
                         tracing::debug!(error = %e, "typing indicator failed");
                     }
@@ -338,7 +350,7 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                     .in_flight
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .remove(&row.id);
+                    .insert(row.id, Some(std::time::Instant::now()));
             }
             LaneOp::Progress { key, html, buttons } => {
                 // Take the freshest text: edits that arrived while we waited for the slot win.

@@ -193,8 +193,8 @@ struct FakeState {
 ///
 /// `getUpdates`, `getMe`, webhook and command-menu calls are not counted. Every window is
 /// shortened by `slack`, because the fake sees arrival times, which jitter by a few
-/// milliseconds around the moment the client sent (a call is counted when the fake checks it,
-/// under its lock, so the logs stay in order).
+/// milliseconds around the moment the client sent (a call is counted at its arrival, even when
+/// its handler runs after that of a later call).
 #[derive(Clone, Copy, Debug)]
 pub struct RateLimits {
     pub global: usize,
@@ -226,35 +226,58 @@ struct Flood {
     global: VecDeque<Instant>,
     chats: HashMap<i64, VecDeque<Instant>>,
     groups: HashMap<i64, VecDeque<Instant>>,
-    rejected: Vec<(String, i64)>,
+    rejected: Vec<(String, i64, &'static str)>,
 }
 
-/// When one more entry fits into `log` (at most `max` in any `window`), dropping old entries.
-fn window_free_at(
-    log: &mut VecDeque<Instant>,
+/// How long until one more call at `t` fits into `log` (sorted arrival times) with at most
+/// `max` in any `window`; `None` if it fits now. `t` may be older than the newest entry: calls
+/// are checked when their handler runs, which is not always in the order they arrived.
+fn window_wait(
+    log: &VecDeque<Instant>,
     max: usize,
     window: Duration,
-    now: Instant,
-) -> Instant {
+    t: Instant,
+) -> Option<Duration> {
+    let i = log.partition_point(|x| *x <= t);
+    let at = |k: usize| {
+        if k < i {
+            log[k]
+        } else if k == i {
+            t
+        } else {
+            log[k - 1]
+        }
+    };
+    let len = log.len() + 1;
+    let mut wait = None;
+    for k in i.saturating_sub(max)..=i {
+        if k + max < len && at(k + max) - at(k) < window {
+            let w = at(k) + window - t;
+            wait = Some(wait.map_or(w, |x: Duration| x.max(w)));
+        }
+    }
+    wait
+}
+
+fn window_insert(log: &mut VecDeque<Instant>, t: Instant, keep: Duration) {
+    let i = log.partition_point(|x| *x <= t);
+    log.insert(i, t);
+    let newest = *log.back().expect("just inserted");
     while log
         .front()
-        .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+        .is_some_and(|x| newest.saturating_duration_since(*x) > keep)
     {
         log.pop_front();
     }
-    if log.len() < max {
-        now
-    } else {
-        log[log.len() - max] + window
-    }
 }
 
-/// Strict mode: check (and on success count) one call; `Some(429)` when a limit is broken.
+/// Strict mode: check (and on success count) one call that arrived at `t`; `Some(429)` when
+/// a limit is broken.
 fn flood_check(
     st: &mut FakeState,
     method: &str,
     p: &Map<String, Value>,
-    now: Instant,
+    t: Instant,
 ) -> Option<Outcome> {
     let l = st.limits?;
     let message = matches!(
@@ -271,25 +294,37 @@ fn flood_check(
     let chat = get_i64(p, "chat_id").unwrap_or(0);
     let w = |d: Duration| d.saturating_sub(l.slack);
     let f = &mut st.flood;
-    let mut free = window_free_at(&mut f.global, l.global, w(l.global_window), now);
+    let mut broken: Option<(Duration, &'static str)> = None;
+    let mut note = |wait: Option<Duration>, what: &'static str| {
+        if let Some(d) = wait {
+            if broken.is_none_or(|(b, _)| d > b) {
+                broken = Some((d, what));
+            }
+        }
+    };
+    note(
+        window_wait(&f.global, l.global, w(l.global_window), t),
+        "global",
+    );
     if message {
         let c = f.chats.entry(chat).or_default();
-        free = free.max(window_free_at(c, l.per_chat, w(l.chat_window), now));
+        note(window_wait(c, l.per_chat, w(l.chat_window), t), "chat");
         if chat < 0 {
             let g = f.groups.entry(chat).or_default();
-            free = free.max(window_free_at(g, l.per_group, w(l.group_window), now));
+            note(window_wait(g, l.per_group, w(l.group_window), t), "group");
         }
     }
-    if free > now {
-        f.rejected.push((canonical_method(method), chat));
-        let secs = (free - now).as_secs_f64().ceil().max(1.0) as u64;
+    if let Some((wait, what)) = broken {
+        f.rejected.push((canonical_method(method), chat, what));
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
         return Some(fault_outcome(Fault::RetryAfter(secs)));
     }
-    f.global.push_back(now);
+    let keep = |d: Duration| d + Duration::from_secs(5);
+    window_insert(&mut f.global, t, keep(l.global_window));
     if message {
-        f.chats.entry(chat).or_default().push_back(now);
+        window_insert(f.chats.entry(chat).or_default(), t, keep(l.chat_window));
         if chat < 0 {
-            f.groups.entry(chat).or_default().push_back(now);
+            window_insert(f.groups.entry(chat).or_default(), t, keep(l.group_window));
         }
     }
     None
@@ -733,8 +768,9 @@ impl FakeTelegram {
         st.flood = Flood::default();
     }
 
-    /// Calls the strict limits answered with 429, as (method, chat id), in order.
-    pub fn flood_rejections(&self) -> Vec<(String, i64)> {
+    /// Calls the strict limits answered with 429, as (method, chat id, limit broken: `global`,
+    /// `chat` or `group`), in order.
+    pub fn flood_rejections(&self) -> Vec<(String, i64, &'static str)> {
         self.inner.lock().flood.rejected.clone()
     }
 
@@ -1034,7 +1070,7 @@ async fn process(
                     .get_mut(&lower)
                     .and_then(VecDeque::pop_front);
                 let flood = match fault {
-                    None => flood_check(&mut inner.lock(), &lower, &params, Instant::now()),
+                    None => flood_check(&mut inner.lock(), &lower, &params, arrived),
                     Some(_) => None,
                 };
                 let outcome = match fault {

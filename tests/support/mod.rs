@@ -185,6 +185,20 @@ impl Harness {
         env
     }
 
+    /// Run on the stub CLI (`stub_claude.sh`) without the OS boundary, for load tests and the
+    /// bench. Returns the stub's log (`in`/`res` times per prompt, see the script).
+    pub fn use_stub_claude(&mut self) -> PathBuf {
+        let dir = self.tmp.path().join("stub");
+        std::fs::create_dir_all(&dir).unwrap();
+        let stub = dir.join("claude");
+        std::fs::copy(stub_claude(), &stub).unwrap();
+        let log = dir.join("stub.log");
+        std::fs::write(&log, "").unwrap();
+        self.set_env("CLAUDE_CLI_PATH", &stub.display().to_string());
+        self.set_env("SANDBOX", "off");
+        log
+    }
+
     /// A `ccgate` command with the harness environment.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccgate"));
@@ -446,6 +460,24 @@ fn unsafe_kill(pid: i32, sig: i32) {
         .arg(format!("-{sig}"))
         .arg(pid.to_string())
         .status();
+}
+
+/// `in`/`res` wall-clock times (seconds) per prompt from the stub CLI's log.
+pub fn stub_times(log: &Path) -> std::collections::HashMap<String, (f64, f64)> {
+    let mut m: std::collections::HashMap<String, (f64, f64)> = Default::default();
+    for line in std::fs::read_to_string(log).unwrap().lines() {
+        let mut w = line.split_whitespace();
+        let (Some(kind), Some(t), Some(p)) = (w.next(), w.next(), w.next()) else {
+            continue;
+        };
+        let t: f64 = t.parse().unwrap_or(0.0);
+        let e = m.entry(p.to_string()).or_default();
+        match kind {
+            "in" => e.0 = t,
+            _ => e.1 = t,
+        }
+    }
+    m
 }
 
 /// Poll `cond` every 20 ms until it holds; panics after 30 s naming `what`.
