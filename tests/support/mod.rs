@@ -1,5 +1,6 @@
 //! Test support: fake Telegram and Anthropic servers on 127.0.0.1 and a harness that runs the
-//! real `ccgate` binary against them with the real `claude` CLI.
+//! real `ccgate` binary against them with the real `claude` CLI (or, for load tests and the
+//! latency bench, a stub speaking just enough stream-json: [`Harness::use_stub_claude`]).
 //!
 //! Why it exists: ccgate's promises (nothing lost across restarts, Stop works, errors are
 //! errors) only mean something when tested through the real boundaries — HTTP to a Bot API,
