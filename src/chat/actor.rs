@@ -37,9 +37,9 @@ use crate::turn::{self, Answerer, Step};
 const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
 /// How often the progress message is refreshed (elapsed time) without new events.
 const PROGRESS_REFRESH: Duration = Duration::from_secs(5);
-/// A turn shows its progress message (with ⏹ Stop) only once it has run this long: a quick
-/// answer then costs two Bot API calls (typing, answer) and does not wait behind a progress
-/// message for the chat's one-message-per-second slot.
+/// A turn shows its progress message (with ⏹ Stop) only once it has run this long, or at its
+/// first tool call: a quick answer then costs two Bot API calls (typing, answer) and does not
+/// wait behind a progress message for the chat's one-message-per-second slot.
 const PROGRESS_DELAY: Duration = Duration::from_secs(1);
 /// Telegram's typing indicator lasts about five seconds.
 const TYPING_EVERY: Duration = Duration::from_secs(4);
@@ -797,7 +797,18 @@ impl Actor {
                 turn.texts.push(text);
                 c
             }
-            ClaudeEvent::ToolUse { name, input, .. } => turn.progress.tool_use(&name, &input),
+            ClaudeEvent::ToolUse { name, input, .. } => {
+                if !turn.shown {
+                    // A tool may take long: the ⏹ Stop button appears now (as the turn stood),
+                    // and the tool line follows as an edit.
+                    turn.shown = true;
+                    self.show_progress();
+                }
+                let Some(turn) = self.state.turn_mut() else {
+                    return;
+                };
+                turn.progress.tool_use(&name, &input)
+            }
             ClaudeEvent::ToolResult {
                 is_error, content, ..
             } => turn.progress.tool_result(is_error, &content),
