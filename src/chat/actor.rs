@@ -37,6 +37,10 @@ use crate::turn::{self, Answerer, Step};
 const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
 /// How often the progress message is refreshed (elapsed time) without new events.
 const PROGRESS_REFRESH: Duration = Duration::from_secs(5);
+/// A turn shows its progress message (with ⏹ Stop) only once it has run this long, or at its
+/// first tool call: a quick answer then costs two Bot API calls (typing, answer) and does not
+/// wait behind a progress message for the chat's one-message-per-second slot.
+const PROGRESS_DELAY: Duration = Duration::from_secs(1);
 /// Telegram's typing indicator lasts about five seconds.
 const TYPING_EVERY: Duration = Duration::from_secs(4);
 
@@ -109,6 +113,8 @@ pub(super) struct Turn {
     ending: Ending,
     progress: Progress,
     next_refresh: Instant,
+    /// Whether the progress message was asked for (see [`PROGRESS_DELAY`]).
+    shown: bool,
     texts: Vec<String>,
     pub session_id: Option<String>,
     typing: tokio::task::JoinHandle<()>,
@@ -613,7 +619,8 @@ impl Actor {
             stage: StopStage::Running,
             ending: Ending::Done,
             progress: Progress::new(verbose),
-            next_refresh: now + PROGRESS_REFRESH,
+            next_refresh: now + PROGRESS_DELAY,
+            shown: false,
             texts: Vec::new(),
             session_id: None,
             typing,
@@ -698,9 +705,18 @@ impl Actor {
         self.ctx.outbox.kick();
     }
 
-    fn show_progress(&self) {
-        let Some(t) = self.state.turn() else { return };
-        let html = t.progress.render(t.started.elapsed(), self.queue.len());
+    /// Show or update the progress message — not before the turn has run [`PROGRESS_DELAY`]
+    /// (the timer shows it then).
+    fn show_progress(&mut self) {
+        let queued = self.queue.len();
+        let Some(t) = self.state.turn_mut() else {
+            return;
+        };
+        if !t.shown && t.started.elapsed() < PROGRESS_DELAY {
+            return;
+        }
+        t.shown = true;
+        let html = t.progress.render(t.started.elapsed(), queued);
         let stop = vec![vec![Button {
             text: "⏹ Stop".into(),
             data: format!("stop:{}", t.id),
@@ -791,7 +807,18 @@ impl Actor {
                 turn.texts.push(text);
                 c
             }
-            ClaudeEvent::ToolUse { name, input, .. } => turn.progress.tool_use(&name, &input),
+            ClaudeEvent::ToolUse { name, input, .. } => {
+                if !turn.shown {
+                    // A tool may take long: the ⏹ Stop button appears now (as the turn stood),
+                    // and the tool line follows as an edit.
+                    turn.shown = true;
+                    self.show_progress();
+                }
+                let Some(turn) = self.state.turn_mut() else {
+                    return;
+                };
+                turn.progress.tool_use(&name, &input)
+            }
             ClaudeEvent::ToolResult {
                 is_error, content, ..
             } => turn.progress.tool_result(is_error, &content),

@@ -8,5 +8,6 @@ pub mod api;
 pub mod html;
 pub mod instance_lock;
 pub mod intake;
+pub mod limits;
 pub mod outbox;
 pub mod update;

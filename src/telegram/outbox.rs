@@ -11,67 +11,30 @@
 //!   message collapse into the newest, so a fast stream of tool calls costs at most one edit per
 //!   second.
 //! * Each chat has its own lane (a task), so a slow or rate-limited chat never delays another.
+//! * Every call takes its slot from one [`Limiter`] (see [`super::limits`] for what counts
+//!   against which limit) at the moment it is sent; the typing indicator is skipped rather
+//!   than queued when the global window is busy.
 //!
 //! Nothing is dropped silently: a permanent refusal is logged and audited.
 
 use crate::backoff::Backoff;
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::num::NonZeroU32;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::mpsc;
 
 use super::api::{ApiError, Button, TelegramApi};
 use super::html;
+use super::limits::{Limiter, Slot};
 use super::update::ChatRef;
 use crate::audit::Redactor;
 use crate::store::{OutboxRow, Store};
 
-/// Telegram's documented limits.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub per_chat_per_second: u32,
-    pub per_group_per_minute: u32,
-    pub global_per_second: u32,
-}
+pub use super::limits::Limits;
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            per_chat_per_second: 1,
-            per_group_per_minute: 20,
-            global_per_second: 30,
-        }
-    }
-}
-
-struct Limiters {
-    chat: DefaultKeyedRateLimiter<i64>,
-    group: DefaultKeyedRateLimiter<i64>,
-    global: DefaultDirectRateLimiter,
-}
-
-impl Limiters {
-    fn new(l: Limits) -> Self {
-        let nz = |n: u32| NonZeroU32::new(n.max(1)).expect("nonzero");
-        Limiters {
-            chat: RateLimiter::keyed(Quota::per_second(nz(l.per_chat_per_second))),
-            group: RateLimiter::keyed(Quota::per_minute(nz(l.per_group_per_minute))),
-            global: RateLimiter::direct(Quota::per_second(nz(l.global_per_second))),
-        }
-    }
-
-    /// Wait until one more message to `chat` is within every limit.
-    async fn message_slot(&self, chat: i64) {
-        self.chat.until_key_ready(&chat).await;
-        if chat < 0 {
-            self.group.until_key_ready(&chat).await;
-        }
-        self.global.until_ready().await;
-    }
-}
+/// How long a delivered row's id is remembered (far longer than any read of the outbox takes).
+const DELIVERED_MEMORY: Duration = Duration::from_secs(120);
 
 enum Op {
     /// Load undelivered rows from the database outbox.
@@ -130,8 +93,12 @@ struct Shared {
     store: Store,
     /// Every text is masked before it leaves: Claude's answers and tool output may quote secrets.
     redactor: Redactor,
-    limiters: Limiters,
-    in_flight: Mutex<HashSet<i64>>,
+    limiter: Limiter,
+    /// Durable rows handed to a lane: `None` while in flight, then when they were delivered.
+    /// Delivered ids are remembered for [`DELIVERED_MEMORY`]: a read of the outbox that began
+    /// before a row's delete committed still returns it, and must not send it twice (outbox
+    /// ids are never reused).
+    in_flight: Mutex<HashMap<i64, Option<std::time::Instant>>>,
     /// Notes about messages with live buttons, written in order by [`record_live`] so that no
     /// send waits for the database (another process may hold its lock for seconds).
     live: mpsc::UnboundedSender<LiveNote>,
@@ -167,8 +134,8 @@ impl Outbox {
             api,
             store,
             redactor,
-            limiters: Limiters::new(limits),
-            in_flight: Mutex::new(HashSet::new()),
+            limiter: Limiter::new(limits),
+            in_flight: Mutex::new(HashMap::new()),
             live,
         });
         tokio::spawn(dispatcher(shared, rx));
@@ -273,12 +240,16 @@ async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
                         continue;
                     }
                 };
+                let mut in_flight = shared.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                in_flight.retain(|_, done| done.is_none_or(|t| t.elapsed() < DELIVERED_MEMORY));
                 for row in rows {
-                    let fresh = shared
-                        .in_flight
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(row.id);
+                    let fresh = match in_flight.entry(row.id) {
+                        std::collections::hash_map::Entry::Occupied(_) => false,
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert(None);
+                            true
+                        }
+                    };
                     if fresh {
                         let chat = ChatRef {
                             chat_id: row.chat_id,
@@ -309,7 +280,13 @@ async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
             Op::Typing(chat) => {
                 let shared = shared.clone();
                 tokio::spawn(async move {
-                    shared.limiters.global.until_ready().await;
+                    // Best effort: skipped when the global window is busy (answers first; the
+                    // indicator is repeated every few seconds anyway). The slot is taken here,
+                    // right before the call, not when the task was spawned.
+                    if !shared.limiter.try_acquire_other() {
+                        tracing::debug!(chat = chat.chat_id, "typing indicator skipped: busy");
+                        return;
+                    }
                     if let Err(e) = shared.api.send_typing(chat.chat_id, chat.thread_id).await {
                         tracing::debug!(error = %e, "typing indicator failed");
                     }
@@ -318,10 +295,14 @@ async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
             Op::Delete { chat, message_id } => {
                 let shared = shared.clone();
                 tokio::spawn(async move {
-                    shared.limiters.global.until_ready().await;
-                    if let Err(e) =
-                        with_retries(|| shared.api.delete_message(chat.chat_id, message_id), 5)
-                            .await
+                    shared.limiter.acquire(Slot::Other).await;
+                    if let Err(e) = with_retries(
+                        &shared.limiter,
+                        Slot::Other,
+                        || shared.api.delete_message(chat.chat_id, message_id),
+                        5,
+                    )
+                    .await
                     {
                         tracing::error!(chat = chat.chat_id, error = %e, "could not delete a message");
                     }
@@ -330,7 +311,7 @@ async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
             Op::AnswerCallback { id, text } => {
                 let shared = shared.clone();
                 tokio::spawn(async move {
-                    shared.limiters.global.until_ready().await;
+                    shared.limiter.acquire(Slot::Other).await;
                     if let Err(e) = shared.api.answer_callback_query(&id, text.as_deref()).await {
                         tracing::debug!(error = %e, "answerCallbackQuery failed");
                     }
@@ -395,17 +376,19 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                     .in_flight
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .remove(&row.id);
+                    .insert(row.id, Some(std::time::Instant::now()));
             }
             LaneOp::Progress { key, html, buttons } => {
                 // Take the freshest text: edits that arrived while we waited for the slot win.
-                shared.limiters.message_slot(chat.chat_id).await;
+                shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
                 let (html, buttons) = freshest(&mut queue, &mut rx, key, html, buttons);
                 let html = shared.redactor.redact(&html).into_owned();
                 let b = (!buttons.is_empty()).then_some(buttons.as_slice());
                 let result = match progress.get(&key) {
                     Some(&mid) => {
                         match with_retries(
+                            &shared.limiter,
+                            Slot::Message(chat.chat_id),
                             || {
                                 shared
                                     .api
@@ -423,6 +406,8 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                         }
                     }
                     None => with_retries(
+                        &shared.limiter,
+                        Slot::Message(chat.chat_id),
                         || {
                             shared.api.send_message(
                                 chat.chat_id,
@@ -455,17 +440,24 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
             LaneOp::ProgressClose { key } => {
                 if let Some(mid) = progress.remove(&key) {
                     note_live(&shared, chat, mid, None);
-                    shared.limiters.global.until_ready().await;
-                    if let Err(e) =
-                        with_retries(|| shared.api.delete_message(chat.chat_id, mid), 3).await
+                    shared.limiter.acquire(Slot::Other).await;
+                    if let Err(e) = with_retries(
+                        &shared.limiter,
+                        Slot::Other,
+                        || shared.api.delete_message(chat.chat_id, mid),
+                        3,
+                    )
+                    .await
                     {
                         tracing::warn!(chat = chat.chat_id, error = %e, "progress message not removed");
                     }
                 }
             }
             LaneOp::Retire { message_id, html } => {
-                shared.limiters.message_slot(chat.chat_id).await;
+                shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
                 let r = with_retries(
+                    &shared.limiter,
+                    Slot::Message(chat.chat_id),
                     || {
                         shared
                             .api
@@ -535,8 +527,15 @@ fn freshest(
     (html, buttons)
 }
 
-/// Retry rate limits and transient errors a few times; refusals return at once.
-async fn with_retries<T, F, Fut>(mut f: F, attempts: u32) -> Result<T, ApiError>
+/// Retry rate limits and transient errors a few times; refusals return at once. The first
+/// attempt's slot is the caller's; every retry takes a new one (after a 429, once its
+/// `retry_after` has passed: for a message, the whole chat waits that long).
+async fn with_retries<T, F, Fut>(
+    limiter: &Limiter,
+    slot: Slot,
+    mut f: F,
+    attempts: u32,
+) -> Result<T, ApiError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, ApiError>>,
@@ -546,13 +545,17 @@ where
     loop {
         match f().await {
             Ok(v) => return Ok(v),
-            Err(ApiError::RetryAfter(d)) if n < attempts => tokio::time::sleep(d).await,
+            Err(ApiError::RetryAfter(d)) if n < attempts => match slot {
+                Slot::Message(chat) => limiter.pause_chat(chat, d),
+                Slot::Other => tokio::time::sleep(d).await,
+            },
             Err(ApiError::Transient(_)) if n < attempts => {
                 backoff.wait().await;
             }
             Err(e) => return Err(e),
         }
         n += 1;
+        limiter.acquire(slot).await;
     }
 }
 
@@ -561,7 +564,7 @@ async fn deliver_durable(shared: &Shared, chat: ChatRef, row: &OutboxRow) {
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     let mut as_html = true;
     loop {
-        shared.limiters.message_slot(chat.chat_id).await;
+        shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
         let text = if as_html {
             row.html.clone()
         } else {
@@ -598,7 +601,8 @@ async fn deliver_durable(shared: &Shared, chat: ChatRef, row: &OutboxRow) {
                     secs = d.as_secs(),
                     "rate limited by Telegram"
                 );
-                tokio::time::sleep(d).await;
+                // The next slot (top of the loop) comes after `retry_after`.
+                shared.limiter.pause_chat(chat.chat_id, d);
             }
             Err(ApiError::Transient(m)) => {
                 let _ = shared.store.outbox_failed_attempt(row.id, &m);
@@ -626,6 +630,18 @@ async fn deliver_durable(shared: &Shared, chat: ChatRef, row: &OutboxRow) {
 mod tests {
     use super::*;
     use std::time::Instant;
+
+    /// These two tests predate the sliding-window [`Limiter`] and still hold with it (the 121st
+    /// group message now waits for the first to leave the minute, not 500 ms).
+    struct Limiters(Limiter);
+    impl Limiters {
+        fn new(l: Limits) -> Self {
+            Limiters(Limiter::new(l))
+        }
+        async fn message_slot(&self, chat: i64) {
+            self.0.acquire(Slot::Message(chat)).await
+        }
+    }
 
     #[tokio::test]
     async fn group_and_global_limits_hold_back_the_next_message() {

@@ -27,6 +27,8 @@
 //!   messages, as in a real chat; edits/deletes of unknown messages fail with
 //!   Telegram's error descriptions, and an edit that changes nothing fails
 //!   with "message is not modified";
+//! * with [`FakeTelegram::set_strict_limits`], Telegram's flood limits are enforced and broken
+//!   ones answered with 429 and `retry_after` (see [`RateLimits`] for exactly what is counted);
 //! * every request is recorded (`calls`), and faults (429 with `retry_after`,
 //!   500, 502, delays, arbitrary API errors, dropped connections) can be
 //!   queued per method with [`FakeTelegram::fail_next`].
@@ -174,6 +176,158 @@ struct FakeState {
     callbacks: Vec<(String, bool)>,
     poll_generation: u64,
     lenient_html: bool,
+    limits: Option<RateLimits>,
+    flood: Flood,
+}
+
+/// Telegram's flood limits as the fake enforces them (strict mode). Telegram documents ~30
+/// messages per second overall, 1 message per second in one chat and 20 per minute in a group,
+/// without saying exactly what counts; the fake counts, at the arrival of each call:
+///
+/// * **messages** — `sendMessage`, `editMessageText`, `editMessageReplyMarkup` (edits are
+///   flood-controlled like sends): at most `per_chat` in any `chat_window` per chat, at most
+///   `per_group` in any `group_window` per group (negative chat id), and in the global count;
+/// * **other sending calls** — `sendChatAction`, `deleteMessage(s)`, `answerCallbackQuery`:
+///   in the global count only (a typing indicator is not a message in the chat);
+/// * **global** — at most `global` of all the above in any `global_window`.
+///
+/// `getUpdates`, `getMe`, webhook and command-menu calls are not counted. Every window is
+/// shortened by `slack`, because the fake sees arrival times, which jitter by a few
+/// milliseconds around the moment the client sent (a call is counted at its arrival, even when
+/// its handler runs after that of a later call).
+#[derive(Clone, Copy, Debug)]
+pub struct RateLimits {
+    pub global: usize,
+    pub global_window: Duration,
+    pub per_chat: usize,
+    pub chat_window: Duration,
+    pub per_group: usize,
+    pub group_window: Duration,
+    pub slack: Duration,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            global: 30,
+            global_window: Duration::from_secs(1),
+            per_chat: 1,
+            chat_window: Duration::from_secs(1),
+            per_group: 20,
+            group_window: Duration::from_secs(60),
+            slack: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Arrival times of counted calls (strict mode), and the 429s the limits produced.
+#[derive(Default)]
+struct Flood {
+    global: VecDeque<Instant>,
+    chats: HashMap<i64, VecDeque<Instant>>,
+    groups: HashMap<i64, VecDeque<Instant>>,
+    rejected: Vec<(String, i64, &'static str)>,
+}
+
+/// How long until one more call at `t` fits into `log` (sorted arrival times) with at most
+/// `max` in any `window`; `None` if it fits now. `t` may be older than the newest entry: calls
+/// are checked when their handler runs, which is not always in the order they arrived.
+fn window_wait(
+    log: &VecDeque<Instant>,
+    max: usize,
+    window: Duration,
+    t: Instant,
+) -> Option<Duration> {
+    let i = log.partition_point(|x| *x <= t);
+    let at = |k: usize| {
+        if k < i {
+            log[k]
+        } else if k == i {
+            t
+        } else {
+            log[k - 1]
+        }
+    };
+    let len = log.len() + 1;
+    let mut wait = None;
+    for k in i.saturating_sub(max)..=i {
+        if k + max < len && at(k + max) - at(k) < window {
+            let w = at(k) + window - t;
+            wait = Some(wait.map_or(w, |x: Duration| x.max(w)));
+        }
+    }
+    wait
+}
+
+fn window_insert(log: &mut VecDeque<Instant>, t: Instant, keep: Duration) {
+    let i = log.partition_point(|x| *x <= t);
+    log.insert(i, t);
+    let newest = *log.back().expect("just inserted");
+    while log
+        .front()
+        .is_some_and(|x| newest.saturating_duration_since(*x) > keep)
+    {
+        log.pop_front();
+    }
+}
+
+/// Strict mode: check (and on success count) one call that arrived at `t`; `Some(429)` when
+/// a limit is broken.
+fn flood_check(
+    st: &mut FakeState,
+    method: &str,
+    p: &Map<String, Value>,
+    t: Instant,
+) -> Option<Outcome> {
+    let l = st.limits?;
+    let message = matches!(
+        method,
+        "sendmessage" | "editmessagetext" | "editmessagereplymarkup"
+    );
+    let other = matches!(
+        method,
+        "sendchataction" | "deletemessage" | "deletemessages" | "answercallbackquery"
+    );
+    if !message && !other {
+        return None;
+    }
+    let chat = get_i64(p, "chat_id").unwrap_or(0);
+    let w = |d: Duration| d.saturating_sub(l.slack);
+    let f = &mut st.flood;
+    let mut broken: Option<(Duration, &'static str)> = None;
+    let mut note = |wait: Option<Duration>, what: &'static str| {
+        if let Some(d) = wait {
+            if broken.is_none_or(|(b, _)| d > b) {
+                broken = Some((d, what));
+            }
+        }
+    };
+    note(
+        window_wait(&f.global, l.global, w(l.global_window), t),
+        "global",
+    );
+    if message {
+        let c = f.chats.entry(chat).or_default();
+        note(window_wait(c, l.per_chat, w(l.chat_window), t), "chat");
+        if chat < 0 {
+            let g = f.groups.entry(chat).or_default();
+            note(window_wait(g, l.per_group, w(l.group_window), t), "group");
+        }
+    }
+    if let Some((wait, what)) = broken {
+        f.rejected.push((canonical_method(method), chat, what));
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        return Some(fault_outcome(Fault::RetryAfter(secs)));
+    }
+    let keep = |d: Duration| d + Duration::from_secs(5);
+    window_insert(&mut f.global, t, keep(l.global_window));
+    if message {
+        window_insert(f.chats.entry(chat).or_default(), t, keep(l.chat_window));
+        if chat < 0 {
+            window_insert(f.groups.entry(chat).or_default(), t, keep(l.group_window));
+        }
+    }
+    None
 }
 
 struct Webhook {
@@ -227,6 +381,8 @@ impl FakeTelegram {
                 callbacks: Vec::new(),
                 poll_generation: 0,
                 lenient_html: false,
+                limits: None,
+                flood: Flood::default(),
             }),
             notify: Notify::new(),
             shutdown: shutdown.clone(),
@@ -599,6 +755,25 @@ impl FakeTelegram {
         self.inner.lock().lenient_html = lenient;
     }
 
+    /// Strict mode: enforce Telegram's flood limits ([`RateLimits::default`]) and answer calls
+    /// that break them with 429 and `retry_after`. Off by default.
+    pub fn set_strict_limits(&self, on: bool) {
+        self.set_rate_limits(on.then(RateLimits::default));
+    }
+
+    /// Strict mode with these limits (`None`: off).
+    pub fn set_rate_limits(&self, limits: Option<RateLimits>) {
+        let mut st = self.inner.lock();
+        st.limits = limits;
+        st.flood = Flood::default();
+    }
+
+    /// Calls the strict limits answered with 429, as (method, chat id, limit broken: `global`,
+    /// `chat` or `group`), in order.
+    pub fn flood_rejections(&self) -> Vec<(String, i64, &'static str)> {
+        self.inner.lock().flood.rejected.clone()
+    }
+
     /// Highest `offset` the bot has confirmed through `getUpdates` (0 if none).
     pub fn confirmed_offset(&self) -> i64 {
         self.inner.lock().confirmed_offset
@@ -894,7 +1069,12 @@ async fn process(
                     .faults
                     .get_mut(&lower)
                     .and_then(VecDeque::pop_front);
+                let flood = match fault {
+                    None => flood_check(&mut inner.lock(), &lower, &params, arrived),
+                    Some(_) => None,
+                };
                 let outcome = match fault {
+                    None if flood.is_some() => flood.expect("checked"),
                     None => dispatch(&inner, &lower, &params).await,
                     Some(Fault::Delay(d)) => {
                         tokio::time::sleep(d).await;

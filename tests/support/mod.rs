@@ -1,5 +1,6 @@
 //! Test support: fake Telegram and Anthropic servers on 127.0.0.1 and a harness that runs the
-//! real `ccgate` binary against them with the real `claude` CLI.
+//! real `ccgate` binary against them with the real `claude` CLI (or, for load tests and the
+//! latency bench, a stub speaking just enough stream-json: [`Harness::use_stub_claude`]).
 //!
 //! Why it exists: ccgate's promises (nothing lost across restarts, Stop works, errors are
 //! errors) only mean something when tested through the real boundaries — HTTP to a Bot API,
@@ -17,6 +18,11 @@ use std::time::Duration;
 use fake_anthropic::FakeAnthropic;
 use fake_telegram::{FakeTelegram, SentMessage};
 use tokio::process::{Child, Command};
+
+/// The stand-in CLI for load tests and the bench (see the script's header).
+pub fn stub_claude() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/stub_claude.sh")
+}
 
 /// The pinned Claude Code CLI, installed by `scripts/install-claude-cli.sh`.
 pub fn claude_bin() -> PathBuf {
@@ -154,7 +160,6 @@ impl Harness {
                 self.approved().display().to_string(),
             ),
             ("ALLOWED_USERS".into(), format!("{USER},{OTHER_USER}")),
-            ("CLAUDE_CLI_PATH".into(), claude_bin().display().to_string()),
             (
                 "DATABASE_URL".into(),
                 format!("sqlite:///{}", self.db_path().display()),
@@ -168,6 +173,10 @@ impl Harness {
             ("RATE_LIMIT_REQUESTS".into(), "1000".into()),
             ("RATE_LIMIT_BURST".into(), "1000".into()),
         ];
+        // Looked up only when needed: a test on the stub CLI runs without the real one installed.
+        if !self.extra_env.iter().any(|(k, _)| k == "CLAUDE_CLI_PATH") {
+            env.push(("CLAUDE_CLI_PATH".into(), claude_bin().display().to_string()));
+        }
         for (k, v) in &self.extra_env {
             env.retain(|(n, _)| n != k);
             if v != UNSET {
@@ -175,6 +184,20 @@ impl Harness {
             }
         }
         env
+    }
+
+    /// Run on the stub CLI (`stub_claude.sh`) without the OS boundary, for load tests and the
+    /// bench. Returns the stub's log (`in`/`res` times per prompt, see the script).
+    pub fn use_stub_claude(&mut self) -> PathBuf {
+        let dir = self.tmp.path().join("stub");
+        std::fs::create_dir_all(&dir).unwrap();
+        let stub = dir.join("claude");
+        std::fs::copy(stub_claude(), &stub).unwrap();
+        let log = dir.join("stub.log");
+        std::fs::write(&log, "").unwrap();
+        self.set_env("CLAUDE_CLI_PATH", &stub.display().to_string());
+        self.set_env("SANDBOX", "off");
+        log
     }
 
     /// A `ccgate` command with the harness environment.
@@ -438,6 +461,24 @@ fn unsafe_kill(pid: i32, sig: i32) {
         .arg(format!("-{sig}"))
         .arg(pid.to_string())
         .status();
+}
+
+/// `in`/`res` wall-clock times (seconds) per prompt from the stub CLI's log.
+pub fn stub_times(log: &Path) -> std::collections::HashMap<String, (f64, f64)> {
+    let mut m: std::collections::HashMap<String, (f64, f64)> = Default::default();
+    for line in std::fs::read_to_string(log).unwrap().lines() {
+        let mut w = line.split_whitespace();
+        let (Some(kind), Some(t), Some(p)) = (w.next(), w.next(), w.next()) else {
+            continue;
+        };
+        let t: f64 = t.parse().unwrap_or(0.0);
+        let e = m.entry(p.to_string()).or_default();
+        match kind {
+            "in" => e.0 = t,
+            _ => e.1 = t,
+        }
+    }
+    m
 }
 
 /// Poll `cond` every 20 ms until it holds; panics after 30 s naming `what`.
