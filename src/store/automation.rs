@@ -164,7 +164,7 @@ impl Store {
 
     pub fn add_job(&self, j: &NewJob<'_>) -> Result<i64> {
         self.write(|conn| {
-                    conn.execute(
+            conn.execute(
                 "INSERT INTO jobs (creator, chat_id, thread_id, directory, cron, tz, prompt, next_due_at, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
@@ -173,13 +173,13 @@ impl Store {
                 ],
             )?;
             Ok(conn.last_insert_rowid())
-    })
+        })
     }
 
     /// Jobs not removed; of one chat (and topic) when `chat` is given.
     pub fn list_jobs(&self, chat: Option<(i64, i64)>) -> Result<Vec<JobRow>> {
         self.read(|conn| {
-                    let rows = match chat {
+            let rows = match chat {
                 Some((c, t)) => conn
                     .prepare(&format!(
                         "SELECT {JOB_COLS} FROM jobs WHERE removed_at IS NULL AND chat_id = ?1 AND thread_id = ?2 ORDER BY id"
@@ -194,7 +194,7 @@ impl Store {
                     .collect::<Result<Vec<_>, _>>()?,
             };
             Ok(rows)
-    })
+        })
     }
 
     pub fn job(&self, id: i64) -> Result<Option<JobRow>> {

@@ -71,7 +71,7 @@ impl Store {
     /// predecessor fails instead of forking the checkpoint chain.
     pub fn insert_checkpoint(&self, c: &Checkpoint) -> Result<()> {
         self.write(|conn| {
-            conn.execute(
+    conn.execute(
                 &format!("INSERT INTO audit_checkpoints ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
                 params![
                     c.seq,
@@ -86,7 +86,7 @@ impl Store {
                 ],
             )?;
             Ok(())
-    })
+        })
     }
 }
 

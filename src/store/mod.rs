@@ -353,14 +353,14 @@ impl Store {
     /// Updates stored but not yet fully handled (oldest first): re-dispatched at start-up.
     pub fn pending_updates(&self) -> Result<Vec<(i64, String)>> {
         self.read(|conn| {
-                    let mut st = conn.prepare(
+            let mut st = conn.prepare(
                 "SELECT update_id, payload FROM telegram_updates WHERE state = 'pending' ORDER BY update_id",
             )?;
             let rows = st
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
-    })
+        })
     }
 
     /// Mark updates handled, together with durable replies, atomically.
@@ -377,14 +377,14 @@ impl Store {
 
     pub fn touch_user(&self, user_id: i64, username: Option<&str>) -> Result<()> {
         self.write(|conn| {
-            let now = now_str();
+    let now = now_str();
             conn.execute(
                 "INSERT INTO users (user_id, username, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
                  ON CONFLICT(user_id) DO UPDATE SET username = excluded.username, last_seen = excluded.last_seen",
                 params![user_id, username, now],
             )?;
             Ok(())
-    })
+        })
     }
 
     pub fn chat_settings(&self, chat_id: i64, thread_id: i64) -> Result<ChatSettings> {
@@ -413,7 +413,7 @@ impl Store {
         s: &ChatSettings,
     ) -> Result<()> {
         self.write(|conn| {
-            conn.execute(
+    conn.execute(
                 "INSERT INTO chats (chat_id, thread_id, kind, current_dir, verbose, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT(chat_id, thread_id) DO UPDATE SET kind = excluded.kind,
@@ -421,7 +421,7 @@ impl Store {
                 params![chat_id, thread_id, kind, s.current_dir, s.verbose.map(i64::from), now_str()],
             )?;
             Ok(())
-    })
+        })
     }
 
     // ----- sessions -----------------------------------------------------------------------
@@ -435,7 +435,7 @@ impl Store {
         directory: &str,
     ) -> Result<Option<SessionRow>> {
         self.read(|conn| {
-                    Ok(conn
+            Ok(conn
                 .query_row(
                     &format!(
                         "SELECT {SESSION_COLS} FROM sessions WHERE user_id = ?1 AND chat_id = ?2 AND thread_id = ?3
@@ -445,7 +445,7 @@ impl Store {
                     session_from_row,
                 )
                 .optional()?)
-    })
+        })
     }
 
     /// Forget the active session so the next message starts fresh (`/new`).
@@ -457,11 +457,11 @@ impl Store {
         directory: &str,
     ) -> Result<usize> {
         self.write(|conn| {
-            Ok(conn.execute(
+    Ok(conn.execute(
                 "UPDATE sessions SET active = 0 WHERE user_id = ?1 AND chat_id = ?2 AND thread_id = ?3 AND directory = ?4",
                 params![user_id, chat_id, thread_id, directory],
             )?)
-    })
+        })
     }
 
     /// This user's sessions in this chat, newest first.
@@ -473,7 +473,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<SessionRow>> {
         self.read(|conn| {
-                    let mut st = conn.prepare(&format!(
+            let mut st = conn.prepare(&format!(
                 "SELECT {SESSION_COLS} FROM sessions WHERE user_id = ?1 AND chat_id = ?2 AND thread_id = ?3
                  ORDER BY last_used_at DESC, id DESC LIMIT ?4"
             ))?;
@@ -484,7 +484,7 @@ impl Store {
                 )?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
-    })
+        })
     }
 
     /// Make `claude_session_id` the active session of its (user, chat, directory); used by
@@ -604,12 +604,12 @@ impl Store {
         kind: &str,
     ) -> Result<()> {
         self.write(|conn| {
-            conn.execute(
+    conn.execute(
                 "INSERT OR REPLACE INTO live_messages (chat_id, thread_id, message_id, kind, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![chat_id, thread_id, message_id, kind, chrono::Utc::now().to_rfc3339()],
             )?;
             Ok(())
-    })
+        })
     }
 
     /// Its buttons are gone (edited away or the message deleted).
@@ -626,33 +626,33 @@ impl Store {
     /// Every message left with live buttons by an earlier run: (chat, thread, message, kind).
     pub fn live_messages(&self) -> Result<Vec<(i64, i64, i64, String)>> {
         self.read(|conn| {
-                    let mut st = conn.prepare(
+            let mut st = conn.prepare(
                 "SELECT chat_id, thread_id, message_id, kind FROM live_messages ORDER BY created_at",
             )?;
             let rows = st
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
-    })
+        })
     }
 
     /// Chats with updates still pending (they will be re-run).
     pub fn chats_with_pending_updates(&self) -> Result<Vec<(i64, i64)>> {
         self.read(|conn| {
-                    let mut st = conn.prepare(
+            let mut st = conn.prepare(
                 "SELECT DISTINCT chat_id, thread_id FROM telegram_updates WHERE state = 'pending' AND chat_id IS NOT NULL",
             )?;
             let rows = st
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
-    })
+        })
     }
 
     /// One model request as the egress gateway saw it.
     pub fn record_model_request(&self, r: &ModelRequestRow) -> Result<()> {
         self.write(|conn| {
-            conn.execute(
+    conn.execute(
                 "INSERT INTO model_requests (at, user_id, chat_id, label, model, status, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd, duration_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
@@ -671,13 +671,13 @@ impl Store {
                 ],
             )?;
             Ok(())
-    })
+        })
     }
 
     /// What the gateway saw `user_id` (or everyone, with `None`) spend today (UTC), in USD.
     pub fn model_cost_today(&self, user_id: Option<i64>) -> Result<f64> {
         self.read(|conn| {
-            let day = today();
+    let day = today();
                     Ok(match user_id {
                 Some(u) => conn.query_row(
                     "SELECT COALESCE(SUM(cost_usd), 0) FROM model_requests WHERE user_id = ?1 AND substr(at, 1, 10) = ?2",
@@ -690,13 +690,13 @@ impl Store {
                     |r| r.get(0),
                 )?,
             })
-    })
+        })
     }
 
     /// The newest model requests (for tests and `doctor`), newest first.
     pub fn model_requests(&self, limit: usize) -> Result<Vec<ModelRequestRow>> {
         self.read(|conn| {
-                    let mut st = conn.prepare(
+            let mut st = conn.prepare(
                 "SELECT user_id, chat_id, label, model, status, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd, duration_ms
                  FROM model_requests ORDER BY id DESC LIMIT ?1",
             )?;
@@ -716,7 +716,7 @@ impl Store {
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
-    })
+        })
     }
 
     /// Real spend of all users today (UTC).
@@ -757,7 +757,7 @@ impl Store {
         covers: impl Fn(&str) -> bool,
     ) -> Result<Option<i64>> {
         self.read(|conn| {
-                    let mut st = conn.prepare(
+            let mut st = conn.prepare(
                 "SELECT id, footprint FROM grants WHERE chat_id = ?1 AND thread_id = ?2 AND user_id = ?3 AND scope = ?4
                    AND revoked_at IS NULL AND footprint IS NOT NULL
                    AND (expires_at IS NULL OR expires_at > ?5)
@@ -775,13 +775,13 @@ impl Store {
                 }
             }
             Ok(None)
-    })
+        })
     }
 
     /// Live grants of this chat, newest first.
     pub fn list_grants(&self, chat_id: i64, thread_id: i64) -> Result<Vec<GrantRow>> {
         self.read(|conn| {
-                    let mut st = conn.prepare(
+            let mut st = conn.prepare(
                 "SELECT id, user_id, scope, session_id, expires_at, footprint FROM grants
                  WHERE chat_id = ?1 AND thread_id = ?2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)
                  ORDER BY id DESC",
@@ -799,30 +799,30 @@ impl Store {
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
-    })
+        })
     }
 
     /// Revoke a grant of this chat; false if there was no such live grant.
     pub fn revoke_grant(&self, chat_id: i64, thread_id: i64, id: i64) -> Result<bool> {
         self.write(|conn| {
-            Ok(conn.execute(
+    Ok(conn.execute(
                 "UPDATE grants SET revoked_at = ?4 WHERE id = ?1 AND chat_id = ?2 AND thread_id = ?3 AND revoked_at IS NULL",
                 params![id, chat_id, thread_id, now_str()],
             )? > 0)
-    })
+        })
     }
 
     // ----- TOTP -------------------------------------------------------------------------
 
     pub fn set_totp_secret(&self, user_id: i64, secret_b32: &str) -> Result<()> {
         self.write(|conn| {
-            conn.execute(
+    conn.execute(
                 "INSERT INTO totp_secrets (user_id, secret, created_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT(user_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at, last_step = 0",
                 params![user_id, secret_b32, now_str()],
             )?;
             Ok(())
-    })
+        })
     }
 
     /// (secret in base32, last accepted step)
@@ -854,26 +854,26 @@ impl Store {
     /// Why `user_id` is locked out, if it is (an expired lockout no longer counts).
     pub fn lockout_of(&self, user_id: i64) -> Result<Option<String>> {
         self.read(|conn| {
-                    Ok(conn
+            Ok(conn
                 .query_row(
                     "SELECT reason FROM lockouts WHERE user_id = ?1 AND (until IS NULL OR until > ?2)",
                     params![user_id, now_str()],
                     |r| r.get(0),
                 )
                 .optional()?)
-    })
+        })
     }
 
     /// Lock `user_id` out until `until` (RFC 3339) or, with `None`, until unlocked.
     pub fn lock_out(&self, user_id: i64, reason: &str, until: Option<&str>) -> Result<()> {
         self.write(|conn| {
-            conn.execute(
+    conn.execute(
                 "INSERT INTO lockouts (user_id, reason, locked_at, until) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(user_id) DO UPDATE SET reason = excluded.reason, locked_at = excluded.locked_at, until = excluded.until",
                 params![user_id, reason, now_str(), until],
             )?;
             Ok(())
-    })
+        })
     }
 
     pub fn unlock(&self, user_id: i64) -> Result<bool> {
@@ -886,7 +886,7 @@ impl Store {
     /// carry a token or a URL with credentials).
     pub fn record_tool_use(&self, t: &ToolUseRecord<'_>) -> Result<()> {
         self.write(|conn| {
-            let input = self.redactor.redact(t.input).into_owned();
+    let input = self.redactor.redact(t.input).into_owned();
             let reason = t.reason.map(|r| self.redactor.redact(r).into_owned());
             conn.execute(
                 "INSERT INTO tool_usage (claude_session_id, user_id, chat_id, tool_name, input, decision, reason, created_at)
@@ -894,7 +894,7 @@ impl Store {
                 params![t.claude_session_id, t.user_id, t.chat_id, t.tool_name, input, t.decision, reason, now_str()],
             )?;
             Ok(())
-    })
+        })
     }
 
     // ----- outbox -------------------------------------------------------------------------
@@ -1012,7 +1012,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<crate::audit::chain::AuditEntry>> {
         self.read(|conn| {
-                    let mut st = conn.prepare(
+            let mut st = conn.prepare(
                 "SELECT id, at, user_id, chat_id, event, risk, details, prev_hash, hash FROM audit_log
                  WHERE id > ?1 ORDER BY id LIMIT ?2",
             )?;
@@ -1032,7 +1032,7 @@ impl Store {
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
-    })
+        })
     }
 
     /// The newest audit rows (for `ccgate audit tail`), oldest first.
