@@ -302,6 +302,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    // A task that cannot go on (Telegram refused the token) stops ccgate with its reason.
+    let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::channel::<String>(1);
     let mut tasks = Vec::new();
     if let Some(cp) = &checkpointer {
         tasks.push(tokio::spawn(cp.clone().run(shutdown_rx.clone())));
@@ -336,6 +338,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 dispatcher.clone(),
                 config.telegram_poll_timeout,
                 shutdown_rx.clone(),
+                fatal_tx.clone(),
             )));
             None
         }
@@ -362,7 +365,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!(dir = %config.approved_directory.display(), "ccgate is running");
 
-    wait_for_signal().await;
+    drop(fatal_tx);
+    let fatal = tokio::select! {
+        _ = wait_for_signal() => None,
+        Some(why) = fatal_rx.recv() => Some(why),
+    };
     tracing::info!("shutting down");
     let _ = shutdown_tx.send(true);
     dispatcher.router.shutdown_all();
@@ -379,7 +386,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             tracing::error!(error = %format!("{e:#}"), "could not sign the final audit checkpoint");
         }
     }
-    Ok(())
+    match fatal {
+        Some(why) => Err(anyhow::anyhow!(why)),
+        None => Ok(()),
+    }
 }
 
 /// Send each checkpoint's seq and digest to the admins' private chats (durable outbox rows): a

@@ -953,10 +953,23 @@ fn get_secret(
         .get(name)
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty());
-    let file = vars
+    let mut file = vars
         .get(file_var)
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty());
+    // systemd's LoadCredential=/LoadCredentialEncrypted= (e.g. sealed to the TPM2): a credential
+    // named like the variable, read like NAME_FILE when neither NAME nor NAME_FILE is set.
+    if direct.is_none() && file.is_none() {
+        if let Some(dir) = vars
+            .get("CREDENTIALS_DIRECTORY")
+            .filter(|d| !d.trim().is_empty())
+        {
+            let candidate = Path::new(dir.trim()).join(name);
+            if candidate.exists() {
+                file = Some(candidate.display().to_string());
+            }
+        }
+    }
     match (direct, file) {
         (Some(_), Some(_)) => Err(ConfigError::new(
             file_var,
@@ -1369,6 +1382,51 @@ mod tests {
         }
     }
 
+    /// Secrets come from systemd's `$CREDENTIALS_DIRECTORY` by their variable's name, validated
+    /// like `NAME_FILE`; an explicit value or `NAME_FILE` wins.
+    #[test]
+    fn secrets_come_from_the_credentials_directory_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let creds = dir.path().join("creds");
+        std::fs::create_dir(&creds).unwrap();
+        std::fs::write(
+            creds.join("TELEGRAM_BOT_TOKEN"),
+            "777777:CREDdirCREDdirCREDdirCREDdirCREDdir1\n",
+        )
+        .unwrap();
+        std::fs::write(creds.join("ANTHROPIC_API_KEY"), "sk-ant-from-creds\n").unwrap();
+        std::fs::write(creds.join("WEBHOOK_API_SECRET"), "short").unwrap();
+        let mut m = base(dir.path());
+        m.remove("TELEGRAM_BOT_TOKEN");
+        m.insert("CREDENTIALS_DIRECTORY".into(), creds.display().to_string());
+        // Validated like any secret: a too-short webhook secret is refused by name.
+        assert_eq!(Config::from_map(&m).unwrap_err().var, "WEBHOOK_API_SECRET");
+        std::fs::write(
+            creds.join("WEBHOOK_API_SECRET"),
+            "long-enough-webhook-secret",
+        )
+        .unwrap();
+        let c = Config::from_map(&m).unwrap();
+        assert_eq!(
+            c.telegram_bot_token.expose_secret(),
+            "777777:CREDdirCREDdirCREDdirCREDdirCREDdir1"
+        );
+        assert!(c.redacted_values().iter().any(|v| v == "sk-ant-from-creds"));
+        // The environment still wins over the credential.
+        m.insert(
+            "TELEGRAM_BOT_TOKEN".into(),
+            "123456:ABCdefGHIjklMNOpqrsTUVwxyz_-12345".into(),
+        );
+        let c = Config::from_map(&m).unwrap();
+        assert!(c.telegram_bot_token.expose_secret().starts_with("123456:"));
+        // An empty credential is an error, as with NAME_FILE.
+        std::fs::write(creds.join("ANTHROPIC_API_KEY"), "").unwrap();
+        assert_eq!(
+            Config::from_map(&m).unwrap_err().var,
+            "ANTHROPIC_API_KEY_FILE"
+        );
+    }
+
     /// Every variable this module reads is in the table (and so in the README and
     /// `.env.example`, which are generated from it), and every table entry is read.
     #[test]
@@ -1382,7 +1440,12 @@ mod tests {
         let mut read: Vec<String> = re
             .captures_iter(&src)
             .map(|c| c[1].to_string())
-            .filter(|n| n != "HOME" && n != "STATE_DIRECTORY")
+            .filter(|n| {
+                !matches!(
+                    n.as_str(),
+                    "HOME" | "STATE_DIRECTORY" | "CREDENTIALS_DIRECTORY"
+                )
+            })
             .collect();
         read.sort();
         read.dedup();

@@ -513,3 +513,25 @@ async fn a_write_lock_held_by_another_process_does_not_freeze_the_bot() {
     }
     h.stop().await;
 }
+
+/// A bot token revoked at @BotFather (Telegram answers 401) stops polling with a message that
+/// says what to do, and ccgate exits with a failure, instead of retrying forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_bot_token_stops_polling_with_a_clear_message() {
+    let mut h = Harness::new().await;
+    h.start().await;
+    h.tg.fail_next("getUpdates", Fault::Api(401, "Unauthorized".into()));
+    let status = h.wait_exit(Duration::from_secs(20)).await;
+    assert!(!status.success(), "a dead token is a failure");
+    let log = h.log();
+    assert!(
+        log.contains("Telegram refused the bot token (401 Unauthorized)")
+            && log.contains("put the current token in TELEGRAM_BOT_TOKEN"),
+        "{log}"
+    );
+    let polls = h.tg.calls_to("getUpdates").len();
+    assert!(
+        h.tg.calls_to("getUpdates").last().unwrap().status == 401,
+        "no poll after the refusal ({polls} polls)"
+    );
+}

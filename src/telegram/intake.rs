@@ -99,13 +99,15 @@ pub enum Stored {
     Known,
 }
 
-/// Poll until `shutdown` turns true.
+/// Poll until `shutdown` turns true, or until Telegram refuses the token (then the reason goes
+/// to `fatal` and ccgate stops).
 pub async fn poll(
     api: TelegramApi,
     store: Store,
     sink: std::sync::Arc<dyn UpdateSink>,
     poll_timeout: Duration,
     mut shutdown: watch::Receiver<bool>,
+    fatal: tokio::sync::mpsc::Sender<String>,
 ) {
     // One past the newest button press dispatched without the inbox (its record may still be
     // waiting for the database).
@@ -153,11 +155,19 @@ pub async fn poll(
                 sleep_or_shutdown(d, &mut shutdown).await;
             }
             Err(ApiError::Rejected {
-                code: 401 | 404,
+                code: code @ (401 | 404),
                 description,
             }) => {
-                tracing::error!(%description, "Telegram rejected the bot token; check TELEGRAM_BOT_TOKEN");
-                sleep_or_shutdown(Duration::from_secs(30), &mut shutdown).await;
+                // Revoked or changed at @BotFather: retrying cannot help, and a bot that
+                // silently polls forever with a dead token looks alive to everyone.
+                let why = format!(
+                    "Telegram refused the bot token ({code} {description}): it was revoked or \
+                     replaced at @BotFather. Polling stopped; put the current token in \
+                     TELEGRAM_BOT_TOKEN (or TELEGRAM_BOT_TOKEN_FILE) and start ccgate again"
+                );
+                tracing::error!("{why}");
+                let _ = fatal.try_send(why);
+                return;
             }
             Err(ApiError::Rejected {
                 code: 409,

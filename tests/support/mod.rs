@@ -256,6 +256,15 @@ impl Harness {
         }
     }
 
+    /// Wait (at most `timeout`) for ccgate to exit on its own; its exit status.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("not running");
+        match tokio::time::timeout(timeout, c.wait()).await {
+            Ok(status) => status.unwrap(),
+            Err(_) => panic!("ccgate did not exit on its own; log:\n{}", self.log()),
+        }
+    }
+
     /// SIGTERM and wait for a clean exit.
     pub async fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
