@@ -173,7 +173,10 @@ pub fn readme_table() -> String {
     for v in VARS {
         let mut doc = v.doc.to_string();
         if v.secret {
-            doc.push_str(&format!(" (or `{}_FILE`)", v.name));
+            doc.push_str(&format!(
+                " (or `{0}_FILE`, or the systemd credential `{0}`)",
+                v.name
+            ));
         }
         out.push_str(&format!(
             "| `{}` | {} | {doc} |\n",
@@ -211,7 +214,7 @@ pub fn env_example() -> String {
         out.push_str(&format!("# {} ({default})\n", plain(v.doc)));
         if v.secret {
             out.push_str(&format!(
-                "# or {}_FILE=/path/to/a/file/holding/it\n",
+                "# or {0}_FILE=/path/to/a/file/holding/it, or a systemd credential named {0}\n",
                 v.name
             ));
         }
