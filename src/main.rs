@@ -54,6 +54,12 @@ enum Command {
     /// Print what is generated from the settings table (no configuration needed).
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Print a hardened systemd unit for this installation (or write it with --install).
+    Service {
+        /// Write it to /etc/systemd/system/ccgate.service (never overwrites).
+        #[arg(long)]
+        install: bool,
+    },
     /// Lift an automatic or manual lockout.
     Unlock {
         #[arg(long)]
@@ -192,6 +198,7 @@ fn operator(command: Command, config: &Config) -> anyhow::Result<ops::Report> {
             return ops::audit::keygen_pkcs11(config)
         }
         Command::Audit(AuditCmd::Pubkey) => return ops::audit::pubkey(config),
+        Command::Service { install } => return ops::service::service(config, install),
         Command::Policy(PolicyCmd::Defaults) => return Ok(ops::policy::defaults()),
         Command::Policy(PolicyCmd::Check { call }) => return ops::policy::check(config, &call),
         _ => {}
@@ -262,6 +269,7 @@ fn operator(command: Command, config: &Config) -> anyhow::Result<ops::Report> {
         | Command::Doctor
         | Command::Config(_)
         | Command::Audit(AuditCmd::Keygen { .. } | AuditCmd::Pubkey)
+        | Command::Service { .. }
         | Command::Policy(_) => unreachable!("handled before"),
     }
 }
@@ -332,6 +340,7 @@ fn main() -> ExitCode {
                 | Command::Totp(_)
                 | Command::Policy(_)
                 | Command::Schedule(_)
+                | Command::Service { .. }
                 | Command::Unlock { .. }
         )
     );

@@ -356,3 +356,65 @@ async fn state_lives_next_to_the_env_file_and_check_says_where_settings_come_fro
         "{stdout}"
     );
 }
+
+/// `ccgate service` prints a unit that systemd accepts, whose exposure systemd-analyze rates
+/// "OK" (≤ 2.0), with exactly ccgate's folders writable and the boundary's namespaces allowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_unit_is_valid_and_rated_ok_by_systemd_analyze() {
+    let h = Harness::new().await;
+    let out = h.command().arg("service").output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unit = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "PrivateTmp=yes",
+        "CapabilityBoundingSet=\n",
+        "SystemCallFilter=@system-service",
+        "RestrictNamespaces=user mnt pid net ipc uts",
+        "#LoadCredentialEncrypted=TELEGRAM_BOT_TOKEN:",
+        &format!(
+            "ReadWritePaths={}",
+            h.approved().canonicalize().unwrap().display()
+        ),
+    ] {
+        assert!(unit.contains(needle), "{needle} missing:\n{unit}");
+    }
+    let dir = h.tmp.path().join("unit");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ccgate.service");
+    std::fs::write(&path, &unit).unwrap();
+    let verify = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze (Debian package systemd) is needed for this test");
+    assert!(
+        verify.status.success(),
+        "systemd-analyze verify: {}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let security = std::process::Command::new("systemd-analyze")
+        .args(["security", "--offline=yes"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&security.stdout).into_owned();
+    let line = text
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))
+        .unwrap_or_else(|| panic!("no score in:\n{text}"));
+    let score: f64 = line
+        .split(':')
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unreadable score: {line}"));
+    eprintln!("systemd-analyze security: {line}");
+    assert!(score <= 2.0, "exposure {score} above OK:\n{text}");
+}

@@ -16,6 +16,7 @@ pub mod audit;
 pub mod check;
 pub mod policy;
 pub mod schedule;
+pub mod service;
 
 use crate::config::Config;
 use crate::store::Store;
