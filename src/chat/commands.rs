@@ -110,9 +110,8 @@ impl Actor {
     }
 
     fn busy(&self) -> Option<String> {
-        self.state
-            .turn()
-            .map(|_| "⏳ A request is running. Wait for it or /stop it first.".to_string())
+        (self.state.turn().is_some() || self.waiting.is_some())
+            .then(|| "⏳ A request is running. Wait for it or /stop it first.".to_string())
     }
 
     fn cmd_start(&self) -> String {
@@ -143,6 +142,9 @@ impl Actor {
     }
 
     async fn cmd_stop(&mut self) -> String {
+        if self.cancel_waiting() {
+            return "⏹ Stopped waiting for a Claude slot.".into();
+        }
         if self.state.turn().is_none() {
             return "Nothing is running.".into();
         }

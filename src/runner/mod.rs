@@ -8,6 +8,7 @@
 
 pub mod env;
 pub mod launch;
+pub mod pool;
 pub mod protocol;
 
 use std::collections::VecDeque;
