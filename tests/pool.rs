@@ -101,7 +101,7 @@ async fn one_slot_two_chats_evict_the_idle_one_resume_it_and_queue_behind_a_busy
 
     // A's next message resumes A's session (evicting B) and takes its time; B's message
     // meanwhile waits for the slot and is told so.
-    h.tg.inject_message(USER, USER, "slow3a2z");
+    h.tg.inject_message(USER, USER, "slow4a2z");
     support::wait_for("A's second process", || starts(&args_log).len() == 3).await;
     h.tg.inject_message(OTHER, OTHER, "b2z");
     let notice = h
@@ -110,8 +110,13 @@ async fn one_slot_two_chats_evict_the_idle_one_resume_it_and_queue_behind_a_busy
         })
         .await;
     assert!(notice.text.contains("position 1"), "{}", notice.text);
+    h.tg.inject_message(OTHER, OTHER, "/status");
+    h.wait_message(OTHER, "B's status while waiting", |m| {
+        m.text.contains("waiting for a free slot (position 1)")
+    })
+    .await;
     h.wait_message(USER, "A's second answer", |m| {
-        m.text.contains("stub: slow3a2z")
+        m.text.contains("stub: slow4a2z")
     })
     .await;
     h.wait_message(OTHER, "B's second answer", |m| m.text.contains("stub: b2z"))
@@ -135,11 +140,11 @@ async fn one_slot_two_chats_evict_the_idle_one_resume_it_and_queue_behind_a_busy
     );
     // B's turn ran after A's result, each prompt exactly once.
     let times = stub_times(&log);
-    let (_, a2_res) = times["slow3a2z"];
+    let (_, a2_res) = times["slow4a2z"];
     let (b2_in, _) = times["b2z"];
     assert!(b2_in > a2_res, "B ran while A's turn held the slot");
     let text = std::fs::read_to_string(&log).unwrap();
-    for p in ["a1z", "b1z", "slow3a2z", "b2z"] {
+    for p in ["a1z", "b1z", "slow4a2z", "b2z"] {
         let n = text
             .lines()
             .filter(|l| l.starts_with("in ") && l.ends_with(&format!(" {p}")))
