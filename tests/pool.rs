@@ -155,3 +155,36 @@ async fn one_slot_two_chats_evict_the_idle_one_resume_it_and_queue_behind_a_busy
     assert!(most >= 1, "the watcher saw the processes");
     assert_eq!(most, 1, "never more than one live claude process");
 }
+
+#[tokio::test]
+async fn a_chat_with_a_queue_gives_the_slot_to_a_chat_that_waited_before_its_next_turn() {
+    let mut h = Harness::new().await;
+    let log = h.use_stub_claude();
+    let args_log = log.parent().unwrap().join("stub.args");
+    h.set_env("MAX_CLAUDE_PROCESSES", "1");
+    h.set_env("ALLOWED_USERS", &format!("{USER},{OTHER}"));
+    h.start().await;
+    // A's long turn runs; A queues a second prompt behind it, then B asks for the slot.
+    h.tg.inject_message(USER, USER, "slow3a1z");
+    support::wait_for("A's process", || starts(&args_log).len() == 1).await;
+    h.tg.inject_message(USER, USER, "a2z");
+    h.wait_message(USER, "A's queue notice", |m| m.text.contains("Queued"))
+        .await;
+    h.tg.inject_message(OTHER, OTHER, "b1z");
+    h.wait_message(OTHER, "B's waiting notice", |m| {
+        m.text
+            .contains("Waiting for a free Claude slot (position 1)")
+    })
+    .await;
+    for (chat, p) in [(USER, "slow3a1z"), (OTHER, "b1z"), (USER, "a2z")] {
+        h.wait_message(chat, p, |m| m.text.contains(&format!("stub: {p}")))
+            .await;
+    }
+    // B waited first, so it runs before A's next turn (A gives the slot back and resumes after).
+    let t = stub_times(&log);
+    assert!(t["slow3a1z"].1 < t["b1z"].0, "{t:?}");
+    assert!(t["b1z"].1 < t["a2z"].0, "{t:?}");
+    let s = starts(&args_log);
+    assert_eq!(s.len(), 3, "{s:#?}");
+    assert!(s[2].1.contains(&format!("--resume {}", s[0].0)), "{s:#?}");
+}
