@@ -85,6 +85,8 @@ pub struct Config {
     pub claude_timeout: Duration,
     /// A `claude` process idle this long is stopped; the next message resumes the session.
     pub claude_idle_timeout: Duration,
+    /// Most live `claude` processes over all chats (see [`crate::runner::pool`]).
+    pub max_claude_processes: usize,
     /// Extra environment variable names passed through to `claude` (beyond the built-in allowlist).
     pub claude_env_passthrough: Vec<String>,
     pub verbose_level: u8,
@@ -365,6 +367,13 @@ impl Config {
             1,
             86_400 * 7,
         )?;
+        // Unset: derived from the memory available at start (one read of /proc/meminfo).
+        let max_claude_processes = match get("MAX_CLAUDE_PROCESSES") {
+            Some(raw) => parse_num(Some(raw), "MAX_CLAUDE_PROCESSES", 1, 10_000)? as usize,
+            None => crate::runner::pool::default_max(
+                &std::fs::read_to_string("/proc/meminfo").unwrap_or_default(),
+            ),
+        };
         let poll_secs = parse_num(
             get("TELEGRAM_POLL_TIMEOUT_SECONDS"),
             "TELEGRAM_POLL_TIMEOUT_SECONDS",
@@ -581,6 +590,7 @@ impl Config {
             claude_max_turns: claude_max_turns as u32,
             claude_timeout: Duration::from_secs(timeout_secs),
             claude_idle_timeout: Duration::from_secs(idle_secs),
+            max_claude_processes,
             claude_env_passthrough,
             verbose_level,
             database_path,

@@ -15,6 +15,7 @@ use crate::policy::budget::{self, BudgetVerdict};
 use crate::policy::engine::Rules;
 use crate::policy::secret_files::SecretFiles;
 use crate::runner::launch::Launcher;
+use crate::runner::pool::Pool;
 use crate::store::Store;
 use crate::telegram::outbox::Outbox;
 
@@ -32,6 +33,8 @@ pub struct Ctx {
     /// Pending prompts to humans — approvals and Claude's questions — shared by every chat:
     /// approval buttons arrive in approvers' private chats.
     pub prompts: Prompts,
+    /// The bound on live chat `claude` processes (`MAX_CLAUDE_PROCESSES`).
+    pub pool: Arc<Pool>,
     bus: Bus,
     ids: AtomicU64,
 }
@@ -48,6 +51,7 @@ impl Ctx {
         bus: Bus,
     ) -> Self {
         let prompts = Prompts::new(store.clone(), outbox.clone(), config.approval_timeout);
+        let pool = Pool::new(config.max_claude_processes);
         Ctx {
             config,
             store,
@@ -56,6 +60,7 @@ impl Ctx {
             secrets,
             rules,
             prompts,
+            pool,
             bus,
             ids: AtomicU64::new(1),
         }

@@ -26,6 +26,7 @@ use crate::policy::roles::Role;
 use crate::policy::{mentions, sandbox};
 use crate::render::{self, Ending, Progress};
 use crate::runner::launch::dir_label;
+use crate::runner::pool::{Acquire, Slot};
 use crate::runner::{ClaudeEvent, ClaudeProcess, PermissionRequest, ProcessEvent, TurnResult};
 use crate::services::Ctx;
 use crate::store::{ChatSettings, NewOutbox, TurnRecord};
@@ -57,6 +58,12 @@ pub enum ActorMsg {
         ask: Box<turn::Ask>,
         outcome: Outcome,
     },
+    /// The pool's answer to a queued request: the slot for this chat's next process.
+    Granted(Slot),
+    /// The pool is full and others wait: give back the slot `slot` if its process is idle.
+    Evict {
+        slot: u64,
+    },
     Shutdown,
 }
 
@@ -79,6 +86,17 @@ pub(super) struct Proc {
     /// The session's running cost total after the last turn this process finished (starts
     /// at the stored total of a resumed session): what a turn's cost is measured from.
     pub last_total: f64,
+    /// Its place in the bound on live processes, given back after the process exits.
+    pub slot: Slot,
+}
+
+/// A prompt waiting for a free process slot (see [`crate::runner::pool`]).
+pub(super) struct Waiting {
+    pub q: Queued,
+    pub ticket: u64,
+    since: Instant,
+    /// Whether the chat was told its position (once, after [`PROGRESS_DELAY`]).
+    told: bool,
 }
 
 /// A prompt waiting for its turn.
@@ -213,6 +231,10 @@ pub(super) struct Actor {
     pub cwd: PathBuf,
     pub state: State,
     pub queue: VecDeque<Queued>,
+    /// A slot granted for the next process, not yet used.
+    spare: Option<Slot>,
+    /// The next prompt, waiting for a slot (the queue stays behind it).
+    pub waiting: Option<Waiting>,
 }
 
 impl Actor {
@@ -246,6 +268,8 @@ impl Actor {
             cwd,
             state: State::Idle,
             queue: VecDeque::new(),
+            spare: None,
+            waiting: None,
         }
     }
 
@@ -275,8 +299,19 @@ impl Actor {
                 Some(ActorMsg::Answered { gen, ask, outcome }) => {
                     self.on_answered(gen, *ask, outcome).await
                 }
+                Some(ActorMsg::Granted(slot)) => self.on_granted(slot).await,
+                Some(ActorMsg::Evict { slot }) => self.on_evict(slot),
                 Some(ActorMsg::Shutdown) | None => break,
             }
+            // The pool may take back only a process between turns.
+            if let Some(p) = self.state.proc() {
+                p.slot.set_idle(matches!(self.state, State::Warm(_)));
+            } else if self.waiting.is_none() && self.state.turn().is_none() {
+                self.spare = None; // granted but not used (e.g. the prompt was refused)
+            }
+        }
+        if let Some(w) = self.waiting.take() {
+            self.ctx.pool.cancel(w.ticket);
         }
         if let Some(p) = self.state.take_proc() {
             p.process.shutdown(Duration::from_secs(2)).await;
@@ -284,6 +319,9 @@ impl Actor {
     }
 
     fn next_wake(&self) -> Option<Instant> {
+        if let Some(w) = self.waiting.as_ref().filter(|w| !w.told) {
+            return Some(w.since + PROGRESS_DELAY);
+        }
         match self.state.turn() {
             Some(t) => Some(match t.stage {
                 StopStage::Running => t.deadline.min(t.next_refresh),
@@ -298,6 +336,16 @@ impl Actor {
 
     async fn on_timer(&mut self) {
         let now = Instant::now();
+        if let Some(w) = self.waiting.as_mut().filter(|w| !w.told) {
+            if w.since + PROGRESS_DELAY <= now {
+                w.told = true;
+                let ticket = w.ticket;
+                if let Some(n) = self.ctx.pool.position(ticket) {
+                    self.notify(format!("⏳ Waiting for a free Claude slot (position {n})…"));
+                }
+            }
+            return;
+        }
         let Some(turn) = self.state.turn_mut() else {
             // Idle: stop the process; the next message resumes the session.
             if let Some(p) = self.state.proc() {
@@ -447,7 +495,7 @@ impl Actor {
     }
 
     pub(super) async fn on_prompt(&mut self, q: Queued) {
-        if self.state.turn().is_some() {
+        if self.state.turn().is_some() || self.waiting.is_some() {
             self.queue.push_back(q);
             let n = self.queue.len();
             self.notify(format!(
@@ -502,10 +550,104 @@ impl Actor {
         }
     }
 
-    /// Stop the Claude process (if any) in the background.
+    /// Stop the Claude process (if any) in the background; its slot is given back once it
+    /// has exited.
     pub fn stop_process(&mut self) {
         if let Some(p) = self.state.take_proc() {
-            tokio::spawn(p.process.shutdown(Duration::from_secs(3)));
+            let Proc { process, slot, .. } = p;
+            slot.retiring();
+            tokio::spawn(async move {
+                process.shutdown(Duration::from_secs(3)).await;
+                drop(slot);
+            });
+        }
+    }
+
+    /// The slot this chat asked for: start the prompt that waited for it.
+    async fn on_granted(&mut self, slot: Slot) {
+        let Some(w) = self.waiting.take() else {
+            return; // no longer wanted (cancelled): the slot goes to the next in line
+        };
+        self.spare = Some(slot);
+        self.start_turn(w.q).await;
+    }
+
+    /// /stop while waiting for a slot: the waiting prompt and the queue behind it are
+    /// cancelled; `false` when nothing waited.
+    pub fn cancel_waiting(&mut self) -> bool {
+        let Some(w) = self.waiting.take() else {
+            return false;
+        };
+        self.ctx.pool.cancel(w.ticket);
+        let mut ids = vec![w.q.update_id];
+        ids.extend(self.queue.drain(..).map(|q| q.update_id));
+        let row = NewOutbox {
+            chat_id: self.chat.chat_id,
+            thread_id: self.chat.thread_id,
+            html: format!("🗑 {} waiting message(s) cancelled.", ids.len()),
+            reply_to: None,
+        };
+        if let Err(e) = self.ctx.store.complete_updates(&ids, &[row]) {
+            tracing::error!(error = %e, "could not cancel waiting prompts");
+        }
+        self.ctx.outbox.kick();
+        true
+    }
+
+    /// The pool is full: stop the process if it is idle (as the idle reaper does; the next
+    /// message resumes the session). A busy process is never stopped.
+    fn on_evict(&mut self, slot: u64) {
+        if let State::Warm(p) = &self.state {
+            if p.slot.id() == slot {
+                tracing::info!(
+                    chat = self.chat.chat_id,
+                    "pool full: stopping the idle claude process"
+                );
+                self.stop_process();
+            }
+        }
+    }
+
+    /// Have a slot for a new process, or queue `q` for one (told its position); `None` when
+    /// queued. A chat with a warm process keeps it, unless others wait: then it gives the slot
+    /// back and queues behind them, so a chat with a long queue cannot hold a slot forever.
+    fn have_slot(&mut self, q: Queued) -> Option<Queued> {
+        let waiters = self.ctx.pool.waiting();
+        match &self.state {
+            State::Warm(_) if waiters > 0 => self.stop_process(),
+            State::Warm(_) | State::Working(..) => return Some(q),
+            State::Idle | State::Orphaned(_) if self.spare.is_some() => return Some(q),
+            State::Idle | State::Orphaned(_) => {}
+        }
+        let tx = self.tx.clone();
+        let grant_tx = self.tx.clone();
+        let acquired = self.ctx.pool.acquire(
+            move |slot| {
+                let _ = tx.send(ActorMsg::Evict { slot });
+            },
+            move |slot| {
+                let _ = grant_tx.send(ActorMsg::Granted(slot));
+            },
+        );
+        match acquired {
+            Acquire::Now(slot) => {
+                self.spare = Some(slot);
+                Some(q)
+            }
+            Acquire::Queued { ticket, position } => {
+                tracing::info!(
+                    chat = self.chat.chat_id,
+                    position,
+                    "waiting for a claude slot"
+                );
+                self.waiting = Some(Waiting {
+                    q,
+                    ticket,
+                    since: Instant::now(),
+                    told: false,
+                });
+                None
+            }
         }
     }
 
@@ -521,8 +663,16 @@ impl Actor {
             if p.user_id == user_id && p.role == role && p.dir == dir && !fresh {
                 return Ok(());
             }
-            self.stop_process();
+            // Replaced (another user, directory or a fresh session): its slot passes to the
+            // new process once it has exited (closing stdin ends it at once).
+            if let Some(p) = self.state.take_proc() {
+                p.process.shutdown(Duration::from_secs(3)).await;
+                self.spare = Some(p.slot);
+            }
         }
+        let Some(slot) = self.spare.take() else {
+            return Err("no free Claude process slot".into());
+        };
         let dir_str = dir.to_string_lossy().into_owned();
         let session = if fresh {
             None
@@ -557,6 +707,7 @@ impl Actor {
             resumed_from: resume,
             last_used: Instant::now(),
             last_total,
+            slot,
         });
         Ok(())
     }
@@ -573,8 +724,10 @@ impl Actor {
         if p.process.send_user(text).await.is_ok() {
             return Ok(());
         }
-        // The process died between turns: start again once.
-        self.state.take_proc();
+        // The process died between turns: start again once (in its slot).
+        if let Some(p) = self.state.take_proc() {
+            self.spare = Some(p.slot);
+        }
         self.ensure_process(user_id, role, fresh).await?;
         let p = self.state.proc_mut().expect("ensured");
         p.process
@@ -589,6 +742,9 @@ impl Actor {
             self.start_next_boxed().await;
             return;
         }
+        let Some(q) = self.have_slot(q) else {
+            return; // queued for a slot: `on_granted` starts it
+        };
         if let Err(e) = self.send_prompt(q.user_id, q.role, &q.text, false).await {
             tracing::error!(chat = self.chat.chat_id, error = %e, "turn not started");
             let html = render::failure_message("Could not start Claude", &e);

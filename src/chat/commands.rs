@@ -110,9 +110,8 @@ impl Actor {
     }
 
     fn busy(&self) -> Option<String> {
-        self.state
-            .turn()
-            .map(|_| "⏳ A request is running. Wait for it or /stop it first.".to_string())
+        (self.state.turn().is_some() || self.waiting.is_some())
+            .then(|| "⏳ A request is running. Wait for it or /stop it first.".to_string())
     }
 
     fn cmd_start(&self) -> String {
@@ -143,6 +142,9 @@ impl Actor {
     }
 
     async fn cmd_stop(&mut self) -> String {
+        if self.cancel_waiting() {
+            return "⏹ Stopped waiting for a Claude slot.".into();
+        }
         if self.state.turn().is_none() {
             return "Nothing is running.".into();
         }
@@ -181,10 +183,15 @@ impl Actor {
             )),
             None => s.push_str("🧵 Session: none yet (the next message starts one)\n"),
         }
-        s.push_str(match (self.state.turn(), self.state.proc()) {
-            (Some(_), _) => "⚙️ Claude: working",
-            (None, Some(_)) => "⚙️ Claude: idle (process warm)",
-            (None, None) => "⚙️ Claude: not running",
+        let waiting = self
+            .waiting
+            .as_ref()
+            .and_then(|w| self.ctx.pool.position(w.ticket));
+        s.push_str(&match (self.state.turn(), self.state.proc(), waiting) {
+            (Some(_), _, _) => "⚙️ Claude: working".to_string(),
+            (None, Some(_), _) => "⚙️ Claude: idle (process warm)".to_string(),
+            (None, None, Some(n)) => format!("⏳ Claude: waiting for a free slot (position {n})"),
+            (None, None, None) => "⚙️ Claude: not running".to_string(),
         });
         if let Some(t) = self.state.turn() {
             s.push_str(&format!(" for {}s", t.started.elapsed().as_secs()));

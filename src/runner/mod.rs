@@ -4,10 +4,11 @@
 //! the child process — the exact flags, the scrubbed environment, the process group, reading
 //! its stream-json stdout, writing user messages and control answers to its stdin, interrupting
 //! and reaping — and nothing about Telegram. Events are handed to a callback so the chat actor
-//! can consume them in its own loop.
+//! can consume them in its own loop. How many such processes may live at once is [`pool`]'s.
 
 pub mod env;
 pub mod launch;
+pub mod pool;
 pub mod protocol;
 
 use std::collections::VecDeque;

@@ -7,10 +7,19 @@
 # ccgate. When a file `stub.log` exists next to this script (the bench creates it), each
 # process appends `in <epoch> <prompt>` (message read) and `res <epoch> <prompt>` (just before
 # the result is printed) to it; otherwise it writes nothing but stdout.
+# Each process also appends `start <pid> <session id> <arguments>` to `stub.args` (same
+# condition), so tests see `--resume`. With `--resume <id>` the session keeps its id, as the
+# real CLI's does. A prompt starting with `slow<N>` waits N seconds before its result.
 # No JSON parser: the prompt is taken from `"content":"…"` (the bench's prompts are plain words).
 log="$(dirname "$0")/stub.log"
 [ -f "$log" ] || log=/dev/null
 sid="$(cat /proc/sys/kernel/random/uuid 2>/dev/null || echo 00000000-0000-4000-8000-$$)"
+prev=""
+for a in "$@"; do
+  [ "$prev" = --resume ] && sid="$a"
+  prev="$a"
+done
+[ "$log" = /dev/null ] || printf 'start %s %s %s\n' "$$" "$sid" "$*" >>"$(dirname "$0")/stub.args"
 init=0
 while IFS= read -r line; do
   case "$line" in
@@ -24,6 +33,7 @@ while IFS= read -r line; do
     printf '{"type":"system","subtype":"init","session_id":"%s","model":"stub"}\n' "$sid"
     init=1
   fi
+  if [[ $prompt =~ ^slow([0-9]+) ]]; then sleep "${BASH_REMATCH[1]}"; fi
   printf '{"type":"assistant","message":{"content":[{"type":"text","text":"stub: %s"}]},"session_id":"%s"}\n' "$prompt" "$sid"
   t_res=$EPOCHREALTIME
   printf 'in %s %s\nres %s %s\n' "$t_in" "$prompt" "$t_res" "$prompt" >>"$log"
