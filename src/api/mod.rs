@@ -336,14 +336,7 @@ fn accept(
     // Accepted: the delivery and its audit row in one write.
     let details =
         json!({"provider": provider, "event": event, "action": delivery.action, "detail": extra});
-    let received = crate::audit::Event::WebhookReceived;
-    let row = crate::store::AuditRow {
-        user_id: None,
-        chat_id: None,
-        event: received,
-        risk: crate::audit::risk::of_event(received, &details),
-        details: &details,
-    };
+    let row = crate::audit::row(None, None, crate::audit::Event::WebhookReceived, &details);
     match state.store.claim_delivery_audited(&delivery, &row) {
         Ok(true) => {}
         Ok(false) => {

@@ -41,6 +41,23 @@ pub fn record(
     let _counted_and_logged = try_record(store, user_id, chat_id, event, details);
 }
 
+/// The row to store for `event`, its risk assessed here (the store persists, it does not
+/// classify). For callers that write the row inside their own transaction (an accepted webhook).
+pub fn row<'a>(
+    user_id: Option<i64>,
+    chat_id: Option<i64>,
+    event: Event,
+    details: &'a serde_json::Value,
+) -> crate::store::AuditRow<'a> {
+    crate::store::AuditRow {
+        user_id,
+        chat_id,
+        event,
+        risk: risk::of_event(event, details),
+        details,
+    }
+}
+
 /// [`record`] for the paths that fail closed: the failure is logged and counted the same way,
 /// and returned so the caller refuses what it was about to do (allowing a tool call, an
 /// operator verb).
@@ -52,9 +69,8 @@ pub fn try_record(
     event: Event,
     details: &serde_json::Value,
 ) -> anyhow::Result<()> {
-    let risk = risk::of_event(event, details);
     store
-        .append_audit(user_id, chat_id, event, risk, details)
+        .append_audit(&row(user_id, chat_id, event, details))
         .map_err(anyhow::Error::from)
         .inspect_err(|e| {
             crate::metrics::audit_write_failed();

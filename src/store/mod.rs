@@ -946,23 +946,9 @@ impl Store {
     /// Append an audit row at the `risk` the audit rules gave it (see `audit::record`): details
     /// redacted, and the row chained to the previous one by hash — all under one write
     /// transaction, so concurrent writers cannot fork the chain.
-    pub fn append_audit(
-        &self,
-        user_id: Option<i64>,
-        chat_id: Option<i64>,
-        event: crate::audit::Event,
-        risk: crate::audit::Risk,
-        details: &serde_json::Value,
-    ) -> Result<()> {
-        let row = AuditRow {
-            user_id,
-            chat_id,
-            event,
-            risk,
-            details,
-        };
-        self.tx(|tx| self.append_audit_in(tx, &row))?;
-        self.observe(&row);
+    pub fn append_audit(&self, row: &AuditRow<'_>) -> Result<()> {
+        self.tx(|tx| self.append_audit_in(tx, row))?;
+        self.observe(row);
         Ok(())
     }
 
