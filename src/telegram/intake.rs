@@ -40,8 +40,9 @@ pub fn replay_pending(store: &Store, sink: &dyn UpdateSink) -> anyhow::Result<us
     Ok(n)
 }
 
-/// Store a received update, then dispatch it unless it was already known. `Ok` means Telegram
-/// may forget it (polling: the offset may move; webhook mode: answer 200).
+/// Store a received update, then dispatch it unless it was already known (a button press is
+/// dispatched first and recorded after, see below). `Ok` means Telegram may forget it (polling:
+/// the offset may move; webhook mode: answer 200).
 pub fn store_and_dispatch(
     store: &Store,
     sink: &dyn UpdateSink,
