@@ -33,8 +33,8 @@ use tokio::sync::mpsc;
 
 struct Quiet;
 impl UsageSink for Quiet {
-    fn admit(&self, _: &Owner) -> Result<(), String> {
-        Ok(())
+    fn admit<'a>(&'a self, _: &'a Owner) -> ccgate::egress::Admission<'a> {
+        Box::pin(async { Ok(()) })
     }
     fn record(&self, _: &Owner, usage: &Usage) {
         std::hint::black_box(usage);

@@ -115,7 +115,7 @@ fn main() {
         println!("valid signed deliveries: {valid:>8.0}/s  statuses {st:?}");
         let (forged, st) = run(&base, n, "wrong-secret-wrong-secret", "f").await;
         println!("forged deliveries:       {forged:>8.0}/s  statuses {st:?}");
-        let rows = store.audit_count("webhook_rejected").unwrap();
+        let rows = store.audit_count("webhook_rejected").await.unwrap();
         println!("audit rows for {n} forged: {rows}");
     });
 }

@@ -40,10 +40,16 @@ struct Dispatcher {
 }
 
 impl UpdateSink for Dispatcher {
-    fn dispatch(&self, update: Update) {
+    fn dispatch<'a>(&'a self, update: Update) -> intake::Dispatched<'a> {
+        Box::pin(self.dispatch_now(update))
+    }
+}
+
+impl Dispatcher {
+    async fn dispatch_now(&self, update: Update) {
         let id = update.id;
         let callback = update.callback_id().map(str::to_string);
-        let verdict = self.gate.check(&update);
+        let verdict = self.gate.check(&update).await;
         if let (Some(id), true) = (&callback, matches!(verdict, Verdict::Reply { .. })) {
             // A button pressed by someone the gate answers (rate-limited, login required):
             // stop their spinner too. Strangers (dropped) stay unanswered: silence tells them
@@ -64,7 +70,7 @@ impl UpdateSink for Dispatcher {
                     html,
                     reply_to: None,
                 };
-                if let Err(e) = self.store.complete_updates(&[id], &[row]) {
+                if let Err(e) = self.store.complete_updates(&[id], &[row]).await {
                     tracing::error!(error = %e, "could not answer at the gate");
                 }
                 self.outbox.kick();
@@ -74,7 +80,7 @@ impl UpdateSink for Dispatcher {
             }
             Verdict::Drop { reason } => {
                 tracing::debug!(update_id = id, reason, "update dropped");
-                if let Err(e) = self.store.complete_updates(&[id], &[]) {
+                if let Err(e) = self.store.complete_updates(&[id], &[]).await {
                     tracing::error!(error = %e, "could not mark a dropped update done");
                 }
             }
@@ -203,7 +209,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         path = %std::fs::canonicalize(&config.database_path).unwrap_or_else(|_| config.database_path.clone()).display(),
         "database opened"
     );
-    let checkpointer = start_checkpointer(&config, &store)?;
+    let checkpointer = start_checkpointer(&config, &store).await?;
     let api = TelegramApi::new(
         &config.telegram_api_url,
         &config.telegram_bot_token,
@@ -233,7 +239,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let outbox = Outbox::start(api.clone(), store.clone(), Limits::default(), redactor);
     if let Some(cp) = &checkpointer {
         if config.audit.checkpoint_notify {
-            notify_checkpoints(cp, &config, &store, &outbox);
+            notify_checkpoints(cp, &config, &store, &outbox).await;
         }
     }
     let secrets = config.secret_files()?;
@@ -277,8 +283,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     });
 
     // Buttons an earlier run left behind (Stop, Allow…) mean nothing now: say so, remove them.
-    let rerun = store.chats_with_pending_updates()?;
-    match outbox_for_retire.retire_live_messages(&store, &rerun) {
+    let rerun = store.chats_with_pending_updates().await?;
+    match outbox_for_retire.retire_live_messages(&store, &rerun).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(
             count = n,
@@ -286,7 +292,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ),
         Err(e) => tracing::error!(error = %e, "could not read the messages left by the last run"),
     }
-    let replayed = intake::replay_pending(&store, dispatcher.as_ref())?;
+    let replayed = intake::replay_pending(&store, dispatcher.as_ref()).await?;
     if replayed > 0 {
         tracing::info!(
             count = replayed,
@@ -296,7 +302,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     automation::start(ctx, events, Arc::new(triggers));
     install_anomaly_alerts(&config, &store, &bus);
-    for d in store.pending_deliveries()? {
+    for d in store.pending_deliveries().await? {
         tracing::info!(provider = %d.provider, event = %d.event, "re-running a webhook delivery left unfinished by the last run");
         bus.publish(Event::Webhook(d));
     }
@@ -382,7 +388,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     crate::jail::remove_runtime(&runtime);
     // The last rows of this run, signed once nothing writes any more.
     if let Some(cp) = &checkpointer {
-        if let Err(e) = cp.checkpoint(crate::audit::checkpoint::reason::SHUTDOWN) {
+        if let Err(e) = cp
+            .checkpoint(crate::audit::checkpoint::reason::SHUTDOWN)
+            .await
+        {
             tracing::error!(error = %format!("{e:#}"), "could not sign the final audit checkpoint");
         }
     }
@@ -394,7 +403,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
 /// Send each checkpoint's seq and digest to the admins' private chats (durable outbox rows): a
 /// copy kept off this machine, which `audit verify --checkpoint` compares with.
-fn notify_checkpoints(
+async fn notify_checkpoints(
     cp: &crate::audit::checkpointer::Checkpointer,
     config: &Config,
     store: &Store,
@@ -417,16 +426,20 @@ fn notify_checkpoints(
                 reply_to: None,
             })
             .collect();
-        match store.complete_updates(&[], &rows) {
-            Ok(()) => outbox.kick(),
-            Err(e) => tracing::error!(error = %e, "could not queue the checkpoint notice"),
-        }
+        // Called by the checkpointer as it signs: the notice is queued on its own task.
+        let (store, outbox) = (store.clone(), outbox.clone());
+        tokio::spawn(async move {
+            match store.complete_updates(&[], &rows).await {
+                Ok(()) => outbox.kick(),
+                Err(e) => tracing::error!(error = %e, "could not queue the checkpoint notice"),
+            }
+        });
     }));
 }
 
 /// The audit checkpointer, when a signing key is configured. A configured key that cannot be
 /// opened stops the start: the operator asked for signed checkpoints.
-fn start_checkpointer(
+async fn start_checkpointer(
     config: &Config,
     store: &Store,
 ) -> anyhow::Result<Option<Arc<crate::audit::checkpointer::Checkpointer>>> {
@@ -443,7 +456,8 @@ fn start_checkpointer(
         signer,
         config.audit.checkpoint_rows,
         config.audit.checkpoint_interval,
-    )?;
+    )
+    .await?;
     tracing::info!(key = %source.describe(), public_key = %public, "signing audit checkpoints");
     Ok(Some(Arc::new(cp)))
 }
@@ -513,39 +527,47 @@ fn install_anomaly_alerts(config: &Arc<Config>, store: &Store, bus: &Bus) {
             details,
             std::time::Instant::now(),
         );
-        for alert in alerts {
-            tracing::warn!(kind = alert.kind, user = ?alert.user_id, "{}", alert.message);
-            if let Some((locked, for_how_long)) = alert.lockout {
-                let until = chrono::Utc::now()
-                    + chrono::Duration::from_std(for_how_long).unwrap_or_default();
-                let until = until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-                if let Err(e) = store2.lock_out(locked, alert.kind, Some(&until)) {
-                    tracing::error!(error = %e, "could not apply a lockout");
+        if alerts.is_empty() {
+            return None;
+        }
+        let (store2, bus) = (store2.clone(), bus.clone());
+        Some(Box::pin(async move {
+            for alert in alerts {
+                tracing::warn!(kind = alert.kind, user = ?alert.user_id, "{}", alert.message);
+                if let Some((locked, for_how_long)) = alert.lockout {
+                    let until = chrono::Utc::now()
+                        + chrono::Duration::from_std(for_how_long).unwrap_or_default();
+                    let until = until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                    if let Err(e) = store2.lock_out(locked, alert.kind, Some(&until)).await {
+                        tracing::error!(error = %e, "could not apply a lockout");
+                    }
+                    crate::audit::record(
+                        &store2,
+                        Some(locked),
+                        None,
+                        crate::audit::Event::Lockout,
+                        &serde_json::json!({"reason": alert.kind, "until": until}),
+                    )
+                    .await;
                 }
                 crate::audit::record(
                     &store2,
-                    Some(locked),
+                    alert.user_id,
                     None,
-                    crate::audit::Event::Lockout,
-                    &serde_json::json!({"reason": alert.kind, "until": until}),
-                );
+                    crate::audit::Event::Anomaly,
+                    &serde_json::json!({"kind": alert.kind, "message": alert.message}),
+                )
+                .await;
+                bus.publish(Event::SecurityAlert {
+                    kind: alert.kind.to_string(),
+                    html: format!(
+                        "🚨 <b>Security alert</b> ({})\n{}",
+                        alert.kind,
+                        crate::telegram::html::escape(&alert.message)
+                    ),
+                });
             }
-            crate::audit::record(
-                &store2,
-                alert.user_id,
-                None,
-                crate::audit::Event::Anomaly,
-                &serde_json::json!({"kind": alert.kind, "message": alert.message}),
-            );
-            bus.publish(Event::SecurityAlert {
-                kind: alert.kind.to_string(),
-                html: format!(
-                    "🚨 <b>Security alert</b> ({})\n{}",
-                    alert.kind,
-                    crate::telegram::html::escape(&alert.message)
-                ),
-            });
-        }
+        }))
     }));
 }
 

@@ -107,39 +107,39 @@ impl Auth {
     }
 
     /// Issue a one-time token for `user_id`, valid for `ttl`. Returns the token (shown once).
-    pub fn issue(&self, user_id: i64, ttl: Duration) -> anyhow::Result<String> {
+    pub async fn issue(&self, user_id: i64, ttl: Duration) -> anyhow::Result<String> {
         let token = new_token();
         let hash = token_hash(&self.secret, &token);
-        self.store.tx(|tx| {
+        self.store.tx(move |tx| {
             tx.execute(
                 "INSERT INTO auth_tokens (user_id, token_hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
                 params![user_id, hash, now_str(), after(ttl)],
             )
-        })?;
+        }).await?;
         Ok(token)
     }
 
     /// Revoke every unused token of `user_id` and end their session. Returns tokens revoked.
-    pub fn revoke_user(&self, user_id: i64) -> anyhow::Result<usize> {
-        Ok(self.store.tx(|tx| {
+    pub async fn revoke_user(&self, user_id: i64) -> anyhow::Result<usize> {
+        Ok(self.store.tx(move |tx| {
             let n = tx.execute(
                 "UPDATE auth_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL AND used_at IS NULL",
                 params![user_id, now_str()],
             )?;
             tx.execute("DELETE FROM auth_sessions WHERE user_id = ?1", params![user_id])?;
             Ok(n)
-        })?)
+        }).await?)
     }
 
     /// Redeem `token` for `user_id`: single use, bound to the user it was issued for.
-    pub fn login(&self, user_id: i64, token: &str) -> anyhow::Result<Result<(), LoginError>> {
+    pub async fn login(&self, user_id: i64, token: &str) -> anyhow::Result<Result<(), LoginError>> {
         let token = token.trim();
         if !token.starts_with(TOKEN_PREFIX) || token.len() != TOKEN_PREFIX.len() + 64 {
             return Ok(Err(LoginError::Malformed));
         }
         let hash = token_hash(&self.secret, token);
         let now = now_str();
-        Ok(self.store.tx(|tx| {
+        Ok(self.store.tx(move |tx| {
             // Look up by the keyed hash; the equality below is re-checked in constant time so
             // the database index is not the only comparison.
             let row: Option<TokenRow> = tx
@@ -174,49 +174,56 @@ impl Auth {
                 params![user_id, id, now],
             )?;
             Ok(Ok(()))
-        })?)
+        }).await?)
     }
 
     /// Is `user_id` logged in? Refreshes the inactivity timer when so; ends a stale session.
-    pub fn check_session(&self, user_id: i64) -> anyhow::Result<bool> {
+    pub async fn check_session(&self, user_id: i64) -> anyhow::Result<bool> {
         let cutoff = ts(chrono::Utc::now()
             - chrono::Duration::from_std(self.session_timeout)
                 .unwrap_or(chrono::Duration::days(1)));
-        Ok(self.store.tx(|tx| {
-            let last: Option<String> = tx
-                .query_row(
-                    "SELECT last_seen FROM auth_sessions WHERE user_id = ?1",
-                    params![user_id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            match last {
-                Some(l) if l > cutoff => {
-                    tx.execute(
-                        "UPDATE auth_sessions SET last_seen = ?2 WHERE user_id = ?1",
-                        params![user_id, now_str()],
-                    )?;
-                    Ok(true)
-                }
-                Some(_) => {
-                    tx.execute(
-                        "DELETE FROM auth_sessions WHERE user_id = ?1",
+        Ok(self
+            .store
+            .tx(move |tx| {
+                let last: Option<String> = tx
+                    .query_row(
+                        "SELECT last_seen FROM auth_sessions WHERE user_id = ?1",
                         params![user_id],
-                    )?;
-                    Ok(false)
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                match last {
+                    Some(l) if l > cutoff => {
+                        tx.execute(
+                            "UPDATE auth_sessions SET last_seen = ?2 WHERE user_id = ?1",
+                            params![user_id, now_str()],
+                        )?;
+                        Ok(true)
+                    }
+                    Some(_) => {
+                        tx.execute(
+                            "DELETE FROM auth_sessions WHERE user_id = ?1",
+                            params![user_id],
+                        )?;
+                        Ok(false)
+                    }
+                    None => Ok(false),
                 }
-                None => Ok(false),
-            }
-        })?)
+            })
+            .await?)
     }
 
-    pub fn logout(&self, user_id: i64) -> anyhow::Result<bool> {
-        Ok(self.store.tx(|tx| {
-            tx.execute(
-                "DELETE FROM auth_sessions WHERE user_id = ?1",
-                params![user_id],
-            )
-        })? > 0)
+    pub async fn logout(&self, user_id: i64) -> anyhow::Result<bool> {
+        Ok(self
+            .store
+            .tx(move |tx| {
+                tx.execute(
+                    "DELETE FROM auth_sessions WHERE user_id = ?1",
+                    params![user_id],
+                )
+            })
+            .await?
+            > 0)
     }
 }
 
@@ -232,13 +239,14 @@ pub enum PairingOutcome {
 }
 
 /// Hand out a pairing code to `user_id`, within the limits.
-pub fn request_pairing(
+pub async fn request_pairing(
     store: &Store,
     user_id: i64,
     username: Option<&str>,
 ) -> anyhow::Result<PairingOutcome> {
     let now = now_str();
-    Ok(store.tx(|tx| {
+    let username = username.map(str::to_owned);
+    Ok(store.tx(move |tx| {
         let given: i64 = tx.query_row(
             "SELECT COUNT(*) FROM pairing_codes WHERE user_id = ?1",
             params![user_id],
@@ -261,7 +269,7 @@ pub fn request_pairing(
             params![code, user_id, username, now, after(PAIRING_TTL)],
         )?;
         Ok(PairingOutcome::Code(code))
-    })?)
+    }).await?)
 }
 
 /// A pending pairing request, for `ccgate pair list`.
@@ -273,31 +281,36 @@ pub struct PendingPairing {
     pub expires_at: String,
 }
 
-pub fn pending_pairings(store: &Store) -> anyhow::Result<Vec<PendingPairing>> {
-    Ok(store.query(|tx| {
-        let mut st = tx.prepare(
-            "SELECT code, user_id, username, expires_at FROM pairing_codes
+pub async fn pending_pairings(store: &Store) -> anyhow::Result<Vec<PendingPairing>> {
+    Ok(store
+        .query(move |tx| {
+            let mut st = tx.prepare(
+                "SELECT code, user_id, username, expires_at FROM pairing_codes
              WHERE approved_at IS NULL AND expires_at > ?1 ORDER BY created_at",
-        )?;
-        let rows = st
-            .query_map(params![now_str()], |r| {
-                Ok(PendingPairing {
-                    code: r.get(0)?,
-                    user_id: r.get(1)?,
-                    username: r.get(2)?,
-                    expires_at: r.get(3)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>();
-        rows
-    })?)
+            )?;
+            let rows = st
+                .query_map(params![now_str()], |r| {
+                    Ok(PendingPairing {
+                        code: r.get(0)?,
+                        user_id: r.get(1)?,
+                        username: r.get(2)?,
+                        expires_at: r.get(3)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>();
+            rows
+        })
+        .await?)
 }
 
 /// Approve a code (operator, on the machine). Returns the admitted user, or why not.
-pub fn approve_pairing(store: &Store, code: &str) -> anyhow::Result<Result<i64, &'static str>> {
+pub async fn approve_pairing(
+    store: &Store,
+    code: &str,
+) -> anyhow::Result<Result<i64, &'static str>> {
     let code = code.trim().to_ascii_uppercase();
     let now = now_str();
-    Ok(store.tx(|tx| {
+    Ok(store.tx(move |tx| {
         let row: Option<(i64, Option<String>, String, Option<String>)> = tx
             .query_row(
                 "SELECT user_id, username, expires_at, approved_at FROM pairing_codes WHERE code = ?1",
@@ -321,25 +334,27 @@ pub fn approve_pairing(store: &Store, code: &str) -> anyhow::Result<Result<i64, 
             params![user_id, username, now, code],
         )?;
         Ok(Ok(user_id))
-    })?)
+    }).await?)
 }
 
 /// Users admitted by pairing.
-pub fn paired_users(store: &Store) -> anyhow::Result<Vec<i64>> {
-    Ok(store.query(|tx| {
-        let mut st = tx.prepare("SELECT user_id FROM paired_users")?;
-        let rows = st
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<Vec<i64>, _>>();
-        rows
-    })?)
+pub async fn paired_users(store: &Store) -> anyhow::Result<Vec<i64>> {
+    Ok(store
+        .query(move |tx| {
+            let mut st = tx.prepare("SELECT user_id FROM paired_users")?;
+            let rows = st
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<Vec<i64>, _>>();
+            rows
+        })
+        .await?)
 }
 
 /// Everyone who may use the bot: `ALLOWED_USERS` plus approved pairings. If the pairings
 /// cannot be read, only the configured users count (fail closed).
-pub fn allowed_users(configured: &[i64], store: &Store) -> std::collections::HashSet<i64> {
+pub async fn allowed_users(configured: &[i64], store: &Store) -> std::collections::HashSet<i64> {
     let mut set: std::collections::HashSet<i64> = configured.iter().copied().collect();
-    match paired_users(store) {
+    match paired_users(store).await {
         Ok(p) => set.extend(p),
         Err(e) => tracing::error!(error = %e, "reading paired users failed"),
     }
@@ -360,65 +375,77 @@ mod tests {
         (store, a)
     }
 
-    #[test]
-    fn token_is_single_use_and_bound_to_its_user() {
+    #[tokio::test]
+    async fn token_is_single_use_and_bound_to_its_user() {
         let (store, a) = auth();
-        let t = a.issue(7, Duration::from_secs(60)).unwrap();
+        let t = a.issue(7, Duration::from_secs(60)).await.unwrap();
         assert!(t.starts_with(TOKEN_PREFIX) && t.len() == 68);
         // Only the keyed hash is stored.
         let stored: String = store
-            .tx(|tx| tx.query_row("SELECT token_hash FROM auth_tokens", [], |r| r.get(0)))
+            .tx(move |tx| tx.query_row("SELECT token_hash FROM auth_tokens", [], |r| r.get(0)))
+            .await
             .unwrap();
         assert!(!stored.contains(&t[4..]));
-        assert_eq!(a.login(8, &t).unwrap(), Err(LoginError::WrongUser));
-        assert!(!a.check_session(7).unwrap());
-        assert_eq!(a.login(7, &t).unwrap(), Ok(()));
-        assert!(a.check_session(7).unwrap());
-        assert_eq!(a.login(7, &t).unwrap(), Err(LoginError::Used), "replay");
-        assert!(a.logout(7).unwrap());
-        assert!(!a.check_session(7).unwrap());
+        assert_eq!(a.login(8, &t).await.unwrap(), Err(LoginError::WrongUser));
+        assert!(!a.check_session(7).await.unwrap());
+        assert_eq!(a.login(7, &t).await.unwrap(), Ok(()));
+        assert!(a.check_session(7).await.unwrap());
+        assert_eq!(
+            a.login(7, &t).await.unwrap(),
+            Err(LoginError::Used),
+            "replay"
+        );
+        assert!(a.logout(7).await.unwrap());
+        assert!(!a.check_session(7).await.unwrap());
     }
 
-    #[test]
-    fn malformed_unknown_expired_revoked() {
+    #[tokio::test]
+    async fn malformed_unknown_expired_revoked() {
         let (_, a) = auth();
-        assert_eq!(a.login(7, "hello").unwrap(), Err(LoginError::Malformed));
-        assert_eq!(a.login(7, &new_token()).unwrap(), Err(LoginError::Unknown));
-        let t = a.issue(7, Duration::ZERO).unwrap();
-        assert_eq!(a.login(7, &t).unwrap(), Err(LoginError::Expired));
-        let t = a.issue(7, Duration::from_secs(60)).unwrap();
-        assert_eq!(a.revoke_user(7).unwrap(), 2);
-        assert_eq!(a.login(7, &t).unwrap(), Err(LoginError::Revoked));
+        assert_eq!(
+            a.login(7, "hello").await.unwrap(),
+            Err(LoginError::Malformed)
+        );
+        assert_eq!(
+            a.login(7, &new_token()).await.unwrap(),
+            Err(LoginError::Unknown)
+        );
+        let t = a.issue(7, Duration::ZERO).await.unwrap();
+        assert_eq!(a.login(7, &t).await.unwrap(), Err(LoginError::Expired));
+        let t = a.issue(7, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(a.revoke_user(7).await.unwrap(), 2);
+        assert_eq!(a.login(7, &t).await.unwrap(), Err(LoginError::Revoked));
         // A token hashed under another secret is unknown here.
         let other = Auth::new(
             Store::open_in_memory().unwrap(),
             SecretString::from("x".repeat(40)),
             Duration::from_secs(1),
         );
-        let t2 = other.issue(7, Duration::from_secs(60)).unwrap();
-        assert_eq!(a.login(7, &t2).unwrap(), Err(LoginError::Unknown));
+        let t2 = other.issue(7, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(a.login(7, &t2).await.unwrap(), Err(LoginError::Unknown));
     }
 
-    #[test]
-    fn session_expires_with_inactivity() {
+    #[tokio::test]
+    async fn session_expires_with_inactivity() {
         let store = Store::open_in_memory().unwrap();
         let a = Auth::new(
             store.clone(),
             SecretString::from("k".repeat(40)),
             Duration::from_secs(3600),
         );
-        let t = a.issue(7, Duration::from_secs(60)).unwrap();
-        a.login(7, &t).unwrap().unwrap();
+        let t = a.issue(7, Duration::from_secs(60)).await.unwrap();
+        a.login(7, &t).await.unwrap().unwrap();
         store
-            .tx(|tx| {
+            .tx(move |tx| {
                 tx.execute(
                     "UPDATE auth_sessions SET last_seen = '2000-01-01T00:00:00.000Z'",
                     [],
                 )
             })
+            .await
             .unwrap();
-        assert!(!a.check_session(7).unwrap());
-        assert!(!a.check_session(7).unwrap(), "and it stays ended");
+        assert!(!a.check_session(7).await.unwrap());
+        assert!(!a.check_session(7).await.unwrap(), "and it stays ended");
     }
 
     #[test]
@@ -429,54 +456,61 @@ mod tests {
         assert!(!constant_time_eq("", "a"));
     }
 
-    #[test]
-    fn pairing_limits_and_approval() {
+    #[tokio::test]
+    async fn pairing_limits_and_approval() {
         let store = Store::open_in_memory().unwrap();
-        let PairingOutcome::Code(c1) = request_pairing(&store, 1, Some("a")).unwrap() else {
+        let PairingOutcome::Code(c1) = request_pairing(&store, 1, Some("a")).await.unwrap() else {
             panic!()
         };
         assert_eq!(c1.len(), CODE_LEN);
         assert!(c1.bytes().all(|b| CODE_ALPHABET.contains(&b)));
         assert!(matches!(
-            request_pairing(&store, 1, None).unwrap(),
+            request_pairing(&store, 1, None).await.unwrap(),
             PairingOutcome::Code(_)
         ));
         assert_eq!(
-            request_pairing(&store, 1, None).unwrap(),
+            request_pairing(&store, 1, None).await.unwrap(),
             PairingOutcome::Exhausted,
             "at most twice"
         );
         assert!(matches!(
-            request_pairing(&store, 2, None).unwrap(),
+            request_pairing(&store, 2, None).await.unwrap(),
             PairingOutcome::Code(_)
         ));
         assert_eq!(
-            request_pairing(&store, 3, None).unwrap(),
+            request_pairing(&store, 3, None).await.unwrap(),
             PairingOutcome::Busy,
             "at most 3 pending"
         );
-        assert_eq!(pending_pairings(&store).unwrap().len(), 3);
+        assert_eq!(pending_pairings(&store).await.unwrap().len(), 3);
 
         assert_eq!(
-            approve_pairing(&store, "NOPE1234").unwrap(),
+            approve_pairing(&store, "NOPE1234").await.unwrap(),
             Err("no such pairing code")
         );
-        assert_eq!(approve_pairing(&store, &c1.to_lowercase()).unwrap(), Ok(1));
-        assert!(approve_pairing(&store, &c1).unwrap().is_err(), "not twice");
-        assert_eq!(paired_users(&store).unwrap(), vec![1]);
+        assert_eq!(
+            approve_pairing(&store, &c1.to_lowercase()).await.unwrap(),
+            Ok(1)
+        );
+        assert!(
+            approve_pairing(&store, &c1).await.unwrap().is_err(),
+            "not twice"
+        );
+        assert_eq!(paired_users(&store).await.unwrap(), vec![1]);
 
         store
-            .tx(|tx| {
+            .tx(move |tx| {
                 tx.execute(
                     "UPDATE pairing_codes SET expires_at = '2000-01-01T00:00:00.000Z'",
                     [],
                 )
             })
+            .await
             .unwrap();
-        let pending = pending_pairings(&store).unwrap();
+        let pending = pending_pairings(&store).await.unwrap();
         assert!(pending.is_empty(), "expired codes are not pending");
         assert!(matches!(
-            request_pairing(&store, 3, None).unwrap(),
+            request_pairing(&store, 3, None).await.unwrap(),
             PairingOutcome::Code(_)
         ));
     }

@@ -80,16 +80,16 @@ impl Gate {
         }
     }
 
-    fn audit(&self, user: Option<i64>, chat: Option<i64>, event: Event, details: Value) {
-        crate::audit::record(&self.store, user, chat, event, &details);
+    async fn audit(&self, user: Option<i64>, chat: Option<i64>, event: Event, details: Value) {
+        crate::audit::record(&self.store, user, chat, event, &details).await;
     }
 
-    fn allowed_users(&self) -> HashSet<i64> {
-        auth::allowed_users(&self.config.allowed_users, &self.store)
+    async fn allowed_users(&self) -> HashSet<i64> {
+        auth::allowed_users(&self.config.allowed_users, &self.store).await
     }
 
     /// Decide about an update (parsed once, at intake).
-    pub fn check(&self, update: &Update) -> Verdict {
+    pub async fn check(&self, update: &Update) -> Verdict {
         // Bots never talk to ccgate, whatever their id (a bot may share an allowed user's id in
         // a forged or relayed update, or be added to an enabled group): checked before anything
         // else reads the update.
@@ -100,7 +100,8 @@ impl Gate {
                 bot.chat,
                 Event::BotSenderDropped,
                 json!({"kind": bot.kind, "update_id": update.id, "username": bot.username}),
-            );
+            )
+            .await;
             return Verdict::Drop {
                 reason: "sent by a bot",
             };
@@ -111,7 +112,8 @@ impl Gate {
                 None,
                 Event::UpdateUnparsed,
                 json!({"update_id": update.id}),
-            );
+            )
+            .await;
             return Verdict::Drop {
                 reason: "unparseable or unsupported update",
             };
@@ -120,14 +122,15 @@ impl Gate {
         let chat = incoming.chat;
         let kind = kind_label(&incoming.kind);
 
-        match self.store.lockout_of(user) {
+        match self.store.lockout_of(user).await {
             Ok(Some(reason)) => {
                 self.audit(
                     Some(user),
                     Some(chat.chat_id),
                     Event::LockoutBlocked,
                     json!({"kind": kind, "reason": reason}),
-                );
+                )
+                .await;
                 return Verdict::Drop {
                     reason: "user locked out",
                 };
@@ -143,8 +146,8 @@ impl Gate {
         }
 
         // Fail closed: an empty allowlist (and no paired users) admits nobody.
-        if !self.allowed_users().contains(&user) {
-            return self.stranger(&incoming, kind);
+        if !self.allowed_users().await.contains(&user) {
+            return self.stranger(&incoming, kind).await;
         }
 
         match incoming.chat_kind.as_str() {
@@ -156,7 +159,8 @@ impl Gate {
                     Some(chat.chat_id),
                     Event::GroupNotEnabled,
                     json!({"kind": kind, "chat_kind": other}),
-                );
+                )
+                .await;
                 return Verdict::Drop {
                     reason: "chat not enabled",
                 };
@@ -171,7 +175,7 @@ impl Gate {
         }
 
         if let Some(auth) = &self.auth {
-            if let Some(v) = self.token_auth(auth, &incoming) {
+            if let Some(v) = self.token_auth(auth, &incoming).await {
                 return v;
             }
         }
@@ -183,7 +187,8 @@ impl Gate {
                     Some(chat.chat_id),
                     Event::RateLimited,
                     json!({"kind": kind}),
-                );
+                )
+                .await;
                 let mut notices = self
                     .slow_down_notices
                     .lock()
@@ -218,7 +223,7 @@ impl Gate {
     }
 
     /// An unknown sender: a pairing code in a private chat (if enabled), silence otherwise.
-    fn stranger(&self, incoming: &Incoming, kind: &str) -> Verdict {
+    async fn stranger(&self, incoming: &Incoming, kind: &str) -> Verdict {
         let user = incoming.user_id;
         let chat = incoming.chat;
         tracing::warn!(
@@ -232,7 +237,8 @@ impl Gate {
             Some(chat.chat_id),
             Event::AuthRejected,
             json!({"kind": kind, "username": incoming.username, "chat_kind": incoming.chat_kind}),
-        );
+        )
+        .await;
         let eligible = self.config.pairing
             && incoming.chat_kind == "private"
             && matches!(incoming.kind, IncomingKind::Text { .. });
@@ -241,14 +247,15 @@ impl Gate {
                 reason: "user not allowed",
             };
         }
-        match auth::request_pairing(&self.store, user, incoming.username.as_deref()) {
+        match auth::request_pairing(&self.store, user, incoming.username.as_deref()).await {
             Ok(PairingOutcome::Code(code)) => {
                 self.audit(
                     Some(user),
                     Some(chat.chat_id),
                     Event::PairingRequested,
                     json!({"username": incoming.username}),
-                );
+                )
+                .await;
                 Verdict::Reply {
                     chat,
                     html: format!(
@@ -265,7 +272,8 @@ impl Gate {
                     Some(chat.chat_id),
                     Event::PairingRefused,
                     json!({"outcome": format!("{outcome:?}")}),
-                );
+                )
+                .await;
                 Verdict::Drop {
                     reason: "pairing limit reached",
                 }
@@ -280,14 +288,14 @@ impl Gate {
     }
 
     /// `/login`, `/logout`, and the session requirement. `None` means "go on".
-    fn token_auth(&self, auth: &Auth, incoming: &Incoming) -> Option<Verdict> {
+    async fn token_auth(&self, auth: &Auth, incoming: &Incoming) -> Option<Verdict> {
         let user = incoming.user_id;
         let chat = incoming.chat;
         let bot = self.config.telegram_bot_username.as_deref();
         if let IncomingKind::Text { message_id, text } = &incoming.kind {
             match parse_command(text, bot) {
                 Some((cmd, args)) if cmd == "login" => {
-                    let outcome = match auth.login(user, args) {
+                    let outcome = match auth.login(user, args).await {
                         Ok(r) => r,
                         Err(e) => {
                             tracing::error!(error = %e, "login failed");
@@ -296,7 +304,8 @@ impl Gate {
                     };
                     let html = match outcome {
                         Ok(()) => {
-                            self.audit(Some(user), Some(chat.chat_id), Event::Login, json!({}));
+                            self.audit(Some(user), Some(chat.chat_id), Event::Login, json!({}))
+                                .await;
                             format!(
                                 "🔓 Logged in. The session ends after {}h without activity; /logout ends it now.",
                                 self.config.session_timeout.as_secs() / 3600
@@ -308,7 +317,8 @@ impl Gate {
                                 Some(chat.chat_id),
                                 e.event(),
                                 json!({"reason": format!("{e:?}")}),
-                            );
+                            )
+                            .await;
                             "🔒 That token is not valid (unknown, expired, already used or not yours). Ask the operator for a new one.".to_string()
                         }
                     };
@@ -320,8 +330,9 @@ impl Gate {
                     });
                 }
                 Some((cmd, _)) if cmd == "logout" => {
-                    let _ = auth.logout(user);
-                    self.audit(Some(user), Some(chat.chat_id), Event::Logout, json!({}));
+                    let _ = auth.logout(user).await;
+                    self.audit(Some(user), Some(chat.chat_id), Event::Logout, json!({}))
+                        .await;
                     return Some(Verdict::Reply {
                         chat,
                         html: "🔒 Logged out.".into(),
@@ -331,7 +342,7 @@ impl Gate {
                 _ => {}
             }
         }
-        match auth.check_session(user) {
+        match auth.check_session(user).await {
             Ok(true) => None,
             Ok(false) => {
                 self.audit(
@@ -339,7 +350,8 @@ impl Gate {
                     Some(chat.chat_id),
                     Event::AuthRequired,
                     json!({"kind": kind_label(&incoming.kind)}),
-                );
+                )
+                .await;
                 Some(match incoming.kind {
                     IncomingKind::Text { .. } => Verdict::Reply {
                         chat,
@@ -376,8 +388,8 @@ mod tests {
 
     impl Gate {
         /// Parse like intake does, then check.
-        fn check_value(&self, raw: &Value) -> Verdict {
-            self.check(&Update::parse(raw).expect("an update_id"))
+        async fn check_value(&self, raw: &Value) -> Verdict {
+            self.check(&Update::parse(raw).expect("an update_id")).await
         }
     }
     use std::collections::HashMap as Map;
@@ -407,62 +419,62 @@ mod tests {
             "chat": {"id": chat, "type": if chat > 0 {"private"} else {"supergroup"}}, "text": text}})
     }
 
-    #[test]
-    fn empty_allowlist_admits_nobody() {
+    #[tokio::test]
+    async fn empty_allowlist_admits_nobody() {
         let store = Store::open_in_memory().unwrap();
         let (_d, c) = config(&[("ALLOWED_USERS", ""), ("PAIRING", "off")]);
         let g = Gate::new(c, store.clone());
         assert!(matches!(
-            g.check_value(&msg(10, 10, "hi")),
+            g.check_value(&msg(10, 10, "hi")).await,
             Verdict::Drop { .. }
         ));
-        assert_eq!(store.audit_count("auth_rejected").unwrap(), 1);
+        assert_eq!(store.audit_count("auth_rejected").await.unwrap(), 1);
     }
 
-    #[test]
-    fn every_update_kind_is_checked() {
+    #[tokio::test]
+    async fn every_update_kind_is_checked() {
         let store = Store::open_in_memory().unwrap();
         let (_d, c) = config(&[("PAIRING", "off")]);
         let g = Gate::new(c, store.clone());
         assert!(matches!(
-            g.check_value(&msg(10, 10, "hi")),
+            g.check_value(&msg(10, 10, "hi")).await,
             Verdict::Pass(_)
         ));
         assert!(matches!(
-            g.check_value(&msg(11, 11, "hi")),
+            g.check_value(&msg(11, 11, "hi")).await,
             Verdict::Drop { .. }
         ));
         let cb = json!({"update_id": 2, "callback_query": {"id": "c", "from": {"id": 11},
             "message": {"message_id": 4, "chat": {"id": 10, "type": "private"}}, "data": "stop:1"}});
-        assert!(matches!(g.check_value(&cb), Verdict::Drop { .. }));
+        assert!(matches!(g.check_value(&cb).await, Verdict::Drop { .. }));
         let edit = json!({"update_id": 3, "edited_message": {"message_id": 1, "from": {"id": 11}, "chat": {"id": 11, "type": "private"}, "text": "x"}});
-        assert!(matches!(g.check_value(&edit), Verdict::Drop { .. }));
-        assert_eq!(store.audit_count("auth_rejected").unwrap(), 3);
+        assert!(matches!(g.check_value(&edit).await, Verdict::Drop { .. }));
+        assert_eq!(store.audit_count("auth_rejected").await.unwrap(), 3);
     }
 
-    #[test]
-    fn groups_must_be_enabled_even_for_allowed_users() {
+    #[tokio::test]
+    async fn groups_must_be_enabled_even_for_allowed_users() {
         let store = Store::open_in_memory().unwrap();
         let (_d, c) = config(&[("ALLOWED_GROUPS", "-100")]);
         let g = Gate::new(c, store.clone());
         assert!(matches!(
-            g.check_value(&msg(10, -100, "hi")),
+            g.check_value(&msg(10, -100, "hi")).await,
             Verdict::Pass(_)
         ));
         assert!(matches!(
-            g.check_value(&msg(10, -200, "hi")),
+            g.check_value(&msg(10, -200, "hi")).await,
             Verdict::Drop { .. }
         ));
         // A stranger in an enabled group gets no pairing code and no reply.
         assert!(matches!(
-            g.check_value(&msg(11, -100, "hi")),
+            g.check_value(&msg(11, -100, "hi")).await,
             Verdict::Drop { .. }
         ));
-        assert_eq!(store.audit_count("group_not_enabled").unwrap(), 1);
+        assert_eq!(store.audit_count("group_not_enabled").await.unwrap(), 1);
     }
 
-    #[test]
-    fn rate_limit_is_one_token_per_message_and_notices_once() {
+    #[tokio::test]
+    async fn rate_limit_is_one_token_per_message_and_notices_once() {
         let store = Store::open_in_memory().unwrap();
         let (_d, c) = config(&[
             ("RATE_LIMIT_REQUESTS", "1"),
@@ -472,45 +484,51 @@ mod tests {
         let g = Gate::new(c, store.clone());
         for _ in 0..3 {
             assert!(matches!(
-                g.check_value(&msg(10, 10, "hi")),
+                g.check_value(&msg(10, 10, "hi")).await,
                 Verdict::Pass(_)
             ));
         }
         assert!(matches!(
-            g.check_value(&msg(10, 10, "hi")),
+            g.check_value(&msg(10, 10, "hi")).await,
             Verdict::Reply { .. }
         ));
         assert!(
-            matches!(g.check_value(&msg(10, 10, "hi")), Verdict::Drop { .. }),
+            matches!(
+                g.check_value(&msg(10, 10, "hi")).await,
+                Verdict::Drop { .. }
+            ),
             "told once"
         );
-        assert_eq!(store.audit_count("rate_limited").unwrap(), 2);
+        assert_eq!(store.audit_count("rate_limited").await.unwrap(), 2);
     }
 
-    #[test]
-    fn strangers_get_at_most_two_pairing_codes() {
+    #[tokio::test]
+    async fn strangers_get_at_most_two_pairing_codes() {
         let store = Store::open_in_memory().unwrap();
         let (_d, c) = config(&[]);
         let g = Gate::new(c, store.clone());
-        let replies = (0..5)
-            .filter(|_| {
-                matches!(
-                    g.check_value(&msg(77, 77, "let me in")),
-                    Verdict::Reply { .. }
-                )
-            })
-            .count();
+        let mut replies = 0;
+        for _ in 0..5 {
+            if matches!(
+                g.check_value(&msg(77, 77, "let me in")).await,
+                Verdict::Reply { .. }
+            ) {
+                replies += 1;
+            }
+        }
         assert_eq!(replies, 2);
-        let code = auth::pending_pairings(&store).unwrap()[0].code.clone();
-        auth::approve_pairing(&store, &code).unwrap().unwrap();
+        let code = auth::pending_pairings(&store).await.unwrap()[0]
+            .code
+            .clone();
+        auth::approve_pairing(&store, &code).await.unwrap().unwrap();
         assert!(matches!(
-            g.check_value(&msg(77, 77, "now?")),
+            g.check_value(&msg(77, 77, "now?")).await,
             Verdict::Pass(_)
         ));
     }
 
-    #[test]
-    fn token_auth_requires_login_and_deletes_the_token_message() {
+    #[tokio::test]
+    async fn token_auth_requires_login_and_deletes_the_token_message() {
         let store = Store::open_in_memory().unwrap();
         let secret = "s".repeat(40);
         let (_d, c) = config(&[
@@ -519,7 +537,7 @@ mod tests {
         ]);
         let g = Gate::new(c.clone(), store.clone());
         assert!(matches!(
-            g.check_value(&msg(10, 10, "hi")),
+            g.check_value(&msg(10, 10, "hi")).await,
             Verdict::Reply {
                 delete_message: None,
                 ..
@@ -530,33 +548,33 @@ mod tests {
             c.auth_token_secret.clone().unwrap(),
             c.session_timeout,
         );
-        let t = a.issue(10, Duration::from_secs(60)).unwrap();
+        let t = a.issue(10, Duration::from_secs(60)).await.unwrap();
         let Verdict::Reply {
             html,
             delete_message,
             ..
-        } = g.check_value(&msg(10, 10, &format!("/login {t}")))
+        } = g.check_value(&msg(10, 10, &format!("/login {t}"))).await
         else {
             panic!()
         };
         assert!(html.contains("Logged in"));
         assert_eq!(delete_message, Some(1));
         assert!(matches!(
-            g.check_value(&msg(10, 10, "hi")),
+            g.check_value(&msg(10, 10, "hi")).await,
             Verdict::Pass(_)
         ));
         // Replay after logout fails.
-        g.check_value(&msg(10, 10, "/logout"));
-        let Verdict::Reply { html, .. } = g.check_value(&msg(10, 10, &format!("/login {t}")))
+        g.check_value(&msg(10, 10, "/logout")).await;
+        let Verdict::Reply { html, .. } = g.check_value(&msg(10, 10, &format!("/login {t}"))).await
         else {
             panic!()
         };
         assert!(html.contains("not valid"));
-        assert_eq!(store.audit_count("token_replay").unwrap(), 1);
+        assert_eq!(store.audit_count("token_replay").await.unwrap(), 1);
     }
 
-    #[test]
-    fn bot_senders_are_dropped_whatever_their_id() {
+    #[tokio::test]
+    async fn bot_senders_are_dropped_whatever_their_id() {
         let store = Store::open_in_memory().unwrap();
         let (_d, c) = config(&[("ALLOWED_GROUPS", "-100")]);
         let g = Gate::new(c, store.clone());
@@ -589,7 +607,7 @@ mod tests {
         ];
         for u in &refused {
             assert_eq!(
-                g.check_value(u),
+                g.check_value(u).await,
                 Verdict::Drop {
                     reason: "sent by a bot"
                 },
@@ -597,10 +615,10 @@ mod tests {
             );
         }
         assert_eq!(
-            store.audit_count("bot_sender_dropped").unwrap(),
+            store.audit_count("bot_sender_dropped").await.unwrap(),
             refused.len() as i64
         );
-        assert_eq!(store.audit_count("auth_rejected").unwrap(), 0);
+        assert_eq!(store.audit_count("auth_rejected").await.unwrap(), 0);
         // Allowed: the human with that id, with or without the field; a button under the bot's
         // own message; a reply quoting a bot.
         let allowed = [
@@ -613,24 +631,24 @@ mod tests {
                 "reply_to_message": {"message_id": 1, "from": bot, "chat": chat, "text": "x"}}}),
         ];
         for u in &allowed {
-            assert!(matches!(g.check_value(u), Verdict::Pass(_)), "{u}");
+            assert!(matches!(g.check_value(u).await, Verdict::Pass(_)), "{u}");
         }
         assert_eq!(
-            store.audit_count("bot_sender_dropped").unwrap(),
+            store.audit_count("bot_sender_dropped").await.unwrap(),
             refused.len() as i64
         );
     }
 
-    #[test]
-    fn a_bot_row_names_the_bot_and_its_chat() {
+    #[tokio::test]
+    async fn a_bot_row_names_the_bot_and_its_chat() {
         let store = Store::open_in_memory().unwrap();
         let (_d, c) = config(&[]);
         let g = Gate::new(c, store.clone());
         let u = json!({"update_id": 1, "message": {"message_id": 1,
             "from": {"id": 55, "is_bot": true, "username": "evil_bot"},
             "chat": {"id": 10, "type": "private"}, "text": "hi"}});
-        assert!(matches!(g.check_value(&u), Verdict::Drop { .. }));
-        let row = store.audit_tail(1).unwrap().pop().unwrap();
+        assert!(matches!(g.check_value(&u).await, Verdict::Drop { .. }));
+        let row = store.audit_tail(1).await.unwrap().pop().unwrap();
         assert_eq!(row.event, "bot_sender_dropped");
         assert_eq!((row.user_id, row.chat_id), (Some(55), Some(10)));
         assert!(
@@ -640,19 +658,19 @@ mod tests {
         );
     }
 
-    #[test]
-    fn locked_out_users_are_dropped() {
+    #[tokio::test]
+    async fn locked_out_users_are_dropped() {
         let store = Store::open_in_memory().unwrap();
         let (_d, c) = config(&[]);
         let g = Gate::new(c, store.clone());
-        store.lock_out(10, "test", None).unwrap();
+        store.lock_out(10, "test", None).await.unwrap();
         assert!(matches!(
-            g.check_value(&msg(10, 10, "hi")),
+            g.check_value(&msg(10, 10, "hi")).await,
             Verdict::Drop { .. }
         ));
-        store.unlock(10).unwrap();
+        store.unlock(10).await.unwrap();
         assert!(matches!(
-            g.check_value(&msg(10, 10, "hi")),
+            g.check_value(&msg(10, 10, "hi")).await,
             Verdict::Pass(_)
         ));
     }

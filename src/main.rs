@@ -188,7 +188,7 @@ enum AuditCmd {
 }
 
 /// Run an operator verb; its report, or an error, is printed by `main`.
-fn operator(command: Command, config: &Config) -> anyhow::Result<ops::Report> {
+async fn operator(command: Command, config: &Config) -> anyhow::Result<ops::Report> {
     // Verbs that touch only a key or the configuration, never the database.
     match command {
         Command::Audit(AuditCmd::Keygen {
@@ -208,33 +208,34 @@ fn operator(command: Command, config: &Config) -> anyhow::Result<ops::Report> {
     match command {
         Command::Token(TokenCmd::Issue { user, ttl }) => {
             let ttl = ops::parse_ttl(&ttl).map_err(anyhow::Error::msg)?;
-            ops::access::token_issue(&store, config, user, ttl)
+            ops::access::token_issue(&store, config, user, ttl).await
         }
         Command::Token(TokenCmd::Revoke { user }) => {
-            ops::access::token_revoke(&store, config, user)
+            ops::access::token_revoke(&store, config, user).await
         }
-        Command::Pair(PairCmd::List) => ops::access::pair_list(&store),
+        Command::Pair(PairCmd::List) => ops::access::pair_list(&store).await,
         Command::Pair(PairCmd::Approve { code }) => {
-            ops::access::pair_approve(&store, config, &code)
+            ops::access::pair_approve(&store, config, &code).await
         }
-        Command::Totp(TotpCmd::Enroll { user }) => ops::access::totp_enroll(&store, user),
-        Command::Unlock { user } => ops::access::unlock(&store, user),
+        Command::Totp(TotpCmd::Enroll { user }) => ops::access::totp_enroll(&store, user).await,
+        Command::Unlock { user } => ops::access::unlock(&store, user).await,
         Command::Audit(AuditCmd::Verify {
             public_key,
             checkpoint,
-        }) => ops::audit::verify(&store, config, &public_key, &checkpoint),
-        Command::Audit(AuditCmd::Tail { n }) => ops::audit::tail(&store, n),
+        }) => ops::audit::verify(&store, config, &public_key, &checkpoint).await,
+        Command::Audit(AuditCmd::Tail { n }) => ops::audit::tail(&store, n).await,
         Command::Audit(AuditCmd::Export { json }) => {
             if !json {
                 anyhow::bail!("only --json export is supported");
             }
             let mut stdout = std::io::stdout().lock();
-            for line in ops::audit::export_json(&store) {
+            let mut export = ops::audit::export_json(&store);
+            while let Some(line) = export.next_line().await {
                 writeln!(stdout, "{}", line?)?;
             }
             Ok(ops::Report::default())
         }
-        Command::Schedule(ScheduleCmd::List) => ops::schedule::list(&store),
+        Command::Schedule(ScheduleCmd::List) => ops::schedule::list(&store).await,
         Command::Schedule(ScheduleCmd::Add {
             chat,
             topic,
@@ -253,16 +254,16 @@ fn operator(command: Command, config: &Config) -> anyhow::Result<ops::Report> {
                 cron: &cron,
                 prompt: &prompt,
             };
-            ops::schedule::add(&store, config, &job, now)
+            ops::schedule::add(&store, config, &job, now).await
         }
         Command::Schedule(ScheduleCmd::Pause { id }) => {
-            ops::schedule::change(&store, ops::schedule::Change::Pause, id, now)
+            ops::schedule::change(&store, ops::schedule::Change::Pause, id, now).await
         }
         Command::Schedule(ScheduleCmd::Resume { id }) => {
-            ops::schedule::change(&store, ops::schedule::Change::Resume, id, now)
+            ops::schedule::change(&store, ops::schedule::Change::Resume, id, now).await
         }
         Command::Schedule(ScheduleCmd::Remove { id }) => {
-            ops::schedule::change(&store, ops::schedule::Change::Remove, id, now)
+            ops::schedule::change(&store, ops::schedule::Change::Remove, id, now).await
         }
         Command::Run
         | Command::Check
@@ -375,6 +376,14 @@ fn main() -> ExitCode {
     std::panic::set_hook(Box::new(move |info| {
         eprintln!("{}", redactor.redact(&info.to_string()));
     }));
+    // One runtime for every verb: the store's calls are async (they run on its own threads).
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ccgate: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     match cli.command.unwrap_or(Command::Run) {
         cmd @ (Command::Check | Command::Doctor) => {
             let mode = if matches!(cmd, Command::Doctor) {
@@ -382,26 +391,17 @@ fn main() -> ExitCode {
             } else {
                 ops::check::Mode::Check
             };
-            if ops::check::run(&config, mode, |item| println!("{item}")) {
+            if rt.block_on(ops::check::run(&config, mode, |item| println!("{item}"))) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(2)
             }
         }
-        Command::Run => {
-            let rt = match tokio::runtime::Runtime::new() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("ccgate: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match rt.block_on(ccgate::app::run(config)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(&e),
-            }
-        }
-        other => match operator(other, &config) {
+        Command::Run => match rt.block_on(ccgate::app::run(config)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        },
+        other => match rt.block_on(operator(other, &config)) {
             Ok(report) => match print_report(&report) {
                 Ok(()) if report.ok => ExitCode::SUCCESS,
                 Ok(()) => ExitCode::FAILURE,

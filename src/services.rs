@@ -68,7 +68,7 @@ impl Ctx {
 
     /// May `user_id` spend more today? Reads the cost ledger and checks the configured daily
     /// budgets. `None` when the ledger cannot be read: callers fail closed.
-    pub fn budget_verdict(
+    pub async fn budget_verdict(
         &self,
         user_id: i64,
     ) -> Option<(BudgetVerdict, chrono::DateTime<chrono::Utc>)> {
@@ -76,8 +76,8 @@ impl Ctx {
             per_user: self.config.max_cost_per_user,
             global: self.config.max_cost_global,
         };
-        let (user_spent, _) = self.store.cost_today(user_id).ok()?;
-        let global_spent = self.store.cost_today_all().ok()?;
+        let (user_spent, _) = self.store.cost_today(user_id).await.ok()?;
+        let global_spent = self.store.cost_today_all().await.ok()?;
         let now = chrono::Utc::now();
         Some((budget::check(&budgets, user_spent, global_spent, now), now))
     }

@@ -44,11 +44,12 @@ struct SinkRx {
 }
 
 impl UsageSink for Sink {
-    fn admit(&self, _: &Owner) -> Result<(), String> {
-        match &*self.refuse.lock().unwrap() {
+    fn admit<'a>(&'a self, _: &'a Owner) -> ccgate::egress::Admission<'a> {
+        let answer = match &*self.refuse.lock().unwrap() {
             Some(why) => Err(why.clone()),
             None => Ok(()),
-        }
+        };
+        Box::pin(async move { answer })
     }
     fn record(&self, owner: &Owner, usage: &Usage) {
         let _ = self.usage.send((owner.clone(), usage.clone()));
@@ -782,7 +783,7 @@ struct CountingSink {
 }
 
 impl UsageSink for CountingSink {
-    fn admit(&self, owner: &Owner) -> Result<(), String> {
+    fn admit<'a>(&'a self, owner: &'a Owner) -> ccgate::egress::Admission<'a> {
         self.admits
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.admit(owner)

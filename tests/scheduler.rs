@@ -77,6 +77,7 @@ async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
         &prompt,
         clock.now(),
     )
+    .await
     .unwrap();
     assert_eq!(sched.describe(), "30 8 * * * (Europe/Berlin)");
     assert_eq!(next, Utc.with_ymd_and_hms(2026, 11, 23, 7, 30, 0).unwrap());
@@ -92,14 +93,19 @@ async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
         "x",
         clock.now(),
     )
+    .await
     .unwrap_err();
     assert!(err.contains("not allowed"), "{err}");
 
     clock.set(Utc.with_ymd_and_hms(2026, 11, 23, 7, 29, 59).unwrap());
-    assert_eq!(scheduler.tick().unwrap(), 0, "not due yet");
+    assert_eq!(scheduler.tick().await.unwrap(), 0, "not due yet");
     clock.set(Utc.with_ymd_and_hms(2026, 11, 23, 7, 30, 5).unwrap());
-    assert_eq!(scheduler.tick().unwrap(), 1);
-    assert_eq!(scheduler.tick().unwrap(), 0, "one due time fires once");
+    assert_eq!(scheduler.tick().await.unwrap(), 1);
+    assert_eq!(
+        scheduler.tick().await.unwrap(),
+        0,
+        "one due time fires once"
+    );
     let answer = h
         .wait_message(USER, "the job's answer", |m| {
             m.text.contains(&format!("Job #{id}")) && m.text.contains("FAKE: tool result was")
@@ -120,12 +126,16 @@ async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
     // ccgate "down" from Monday's run until Thursday noon: Tue, Wed, Thu 08:30 were missed.
     let requests = h.model.request_count();
     clock.set(Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap());
-    assert_eq!(scheduler.tick().unwrap(), 0, "missed runs are not run");
+    assert_eq!(
+        scheduler.tick().await.unwrap(),
+        0,
+        "missed runs are not run"
+    );
     h.wait_message(USER, "the missed-runs report", |m| {
         m.text.contains(&format!("Job #{id} missed 3 runs"))
     })
     .await;
-    assert_eq!(scheduler.tick().unwrap(), 0);
+    assert_eq!(scheduler.tick().await.unwrap(), 0);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(h.model.request_count(), requests, "no catch-up burst");
     // How often the first job's prompt reached Claude; checked again once a later job has run.
@@ -139,7 +149,7 @@ async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
     };
     let first_job_runs_after_missed = first_job_runs(&h);
     assert_eq!(
-        store.job(id).unwrap().unwrap().next_due_at,
+        store.job(id).await.unwrap().unwrap().next_due_at,
         "2026-11-27T07:30:00.000Z"
     );
 
@@ -153,9 +163,10 @@ async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
         id,
         clock.now(),
     )
+    .await
     .unwrap();
     clock.set(Utc.with_ymd_and_hms(2026, 11, 27, 7, 31, 0).unwrap());
-    assert_eq!(scheduler.tick().unwrap(), 0);
+    assert_eq!(scheduler.tick().await.unwrap(), 0);
     // Someone else's job cannot be changed by a non-admin.
     assert!(commands::change(
         &store,
@@ -166,6 +177,7 @@ async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
         id,
         clock.now()
     )
+    .await
     .is_err());
 
     // A job whose creator lost access does not run.
@@ -179,9 +191,10 @@ async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
         "hi",
         clock.now(),
     )
+    .await
     .unwrap();
     clock.set(Utc.with_ymd_and_hms(2026, 11, 27, 7, 32, 0).unwrap());
-    assert_eq!(scheduler.tick().unwrap(), 1);
+    assert_eq!(scheduler.tick().await.unwrap(), 1);
     h.wait_message(USER, "refusal for a creator without access", |m| {
         m.text.contains(&format!("Job #{stray} did not run"))
     })
@@ -200,6 +213,7 @@ async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
         prompt,
         clock.now(),
     )
+    .await
     .unwrap();
     let mark =
         h.tg.messages(USER)
@@ -209,7 +223,7 @@ async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
             .unwrap_or(0);
     clock.set(Utc.with_ymd_and_hms(2026, 11, 27, 7, 33, 0).unwrap());
     assert_eq!(
-        scheduler.tick().unwrap(),
+        scheduler.tick().await.unwrap(),
         2,
         "the stray job and the network job"
     );
@@ -222,8 +236,8 @@ async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
         .await;
     let data = support::button_data(&prompt_msg, "Allow once");
     // Someone else's press does nothing.
-    ctx.prompts.on_button(999, &data);
-    ctx.prompts.on_button(USER, &data);
+    ctx.prompts.on_button(999, &data).await;
+    ctx.prompts.on_button(USER, &data).await;
     let answer = h
         .wait_message(USER, "the approved job's answer", |m| {
             m.text.contains(&format!("Job #{net}")) && m.text.contains("FAKE: tool")

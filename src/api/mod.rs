@@ -117,7 +117,7 @@ pub async fn serve(
             tick.tick().await;
             loop {
                 tick.tick().await;
-                rejections.flush(&store);
+                rejections.flush(&store).await;
             }
         }
     });
@@ -128,11 +128,11 @@ pub async fn serve(
         })
         .await;
     flusher.abort();
-    rejections.flush(&store);
+    rejections.flush(&store).await;
     served
 }
 
-fn reject(
+async fn reject(
     state: &ApiState,
     provider: &str,
     status: StatusCode,
@@ -143,7 +143,8 @@ fn reject(
     crate::metrics::webhook(provider, outcome);
     state
         .rejections
-        .note(&state.store, provider, outcome, &source.to_string(), detail);
+        .note(&state.store, provider, outcome, &source.to_string(), detail)
+        .await;
     (status, Json(json!({"error": outcome}))).into_response()
 }
 
@@ -163,11 +164,13 @@ async fn admit(
             "rate_limited",
             peer.ip(),
             json!({"source": peer.ip().to_string()}),
-        ));
+        )
+        .await);
     }
     let limit = state.config.server.max_body_bytes;
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        reject(
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => Ok(bytes),
+        Err(_) => Err(reject(
             state,
             provider,
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -175,7 +178,8 @@ async fn admit(
             peer.ip(),
             json!({"limit": limit}),
         )
-    })
+        .await),
+    }
 }
 
 async fn github(
@@ -197,7 +201,7 @@ async fn github(
         &body,
         header("x-hub-signature-256"),
     ) {
-        return unauthorized(&state, "github", f, peer);
+        return unauthorized(&state, "github", f, peer).await;
     }
     let event = header_str(&headers, "x-github-event").unwrap_or_default();
     let delivery = header_str(&headers, "x-github-delivery").unwrap_or_default();
@@ -213,6 +217,7 @@ async fn github(
         &body,
         json!({"delivery": delivery}),
     )
+    .await
 }
 
 async fn generic(
@@ -240,7 +245,7 @@ async fn generic(
     let secret = secret.expose_secret().as_bytes();
     let header = |name: &str| headers.get(name).map(|v| v.as_bytes());
     if let Err(f) = verify::bearer(secret, header("authorization")) {
-        return unauthorized(&state, &provider, f, peer);
+        return unauthorized(&state, &provider, f, peer).await;
     }
     let now = chrono::Utc::now().timestamp();
     let ts = match verify::timestamped_signature(
@@ -252,7 +257,7 @@ async fn generic(
         state.config.server.timestamp_tolerance.as_secs() as i64,
     ) {
         Ok(ts) => ts,
-        Err(f) => return unauthorized(&state, &provider, f, peer),
+        Err(f) => return unauthorized(&state, &provider, f, peer).await,
     };
     let mut signed = ts.to_string().into_bytes();
     signed.push(b'.');
@@ -268,9 +273,15 @@ async fn generic(
         &body,
         json!({"timestamp": ts}),
     )
+    .await
 }
 
-fn unauthorized(state: &ApiState, provider: &str, f: AuthFailure, peer: SocketAddr) -> Response {
+async fn unauthorized(
+    state: &ApiState,
+    provider: &str,
+    f: AuthFailure,
+    peer: SocketAddr,
+) -> Response {
     reject(
         state,
         provider,
@@ -279,6 +290,7 @@ fn unauthorized(state: &ApiState, provider: &str, f: AuthFailure, peer: SocketAd
         peer.ip(),
         json!({"why": f.as_str(), "source": peer.ip().to_string()}),
     )
+    .await
 }
 
 fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -289,7 +301,7 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// Authenticated: deduplicate, parse, store, publish.
-fn accept(
+async fn accept(
     state: &ApiState,
     peer: SocketAddr,
     provider: &str,
@@ -308,7 +320,8 @@ fn accept(
                 "bad_json",
                 peer.ip(),
                 extra,
-            );
+            )
+            .await;
         }
     };
     let event = if event_header.is_empty() {
@@ -337,7 +350,7 @@ fn accept(
     let details =
         json!({"provider": provider, "event": event, "action": delivery.action, "detail": extra});
     let row = crate::audit::row(None, None, crate::audit::Event::WebhookReceived, &details);
-    match state.store.claim_delivery_audited(&delivery, &row) {
+    match state.store.claim_delivery_audited(&delivery, &row).await {
         Ok(true) => {}
         Ok(false) => {
             crate::metrics::webhook(provider, "replay");
@@ -347,7 +360,7 @@ fn accept(
                 None,
                 crate::audit::Event::WebhookReplay,
                 &json!({"provider": provider, "event": event, "key": delivery.key, "detail": extra}),
-            );
+            ).await;
             // Acknowledged (a legitimate redelivery must not be retried forever), never re-run.
             return (StatusCode::OK, Json(json!({"status": "duplicate"}))).into_response();
         }
@@ -363,7 +376,7 @@ fn accept(
 }
 
 async fn readyz(State(state): State<ApiState>) -> Response {
-    let db = state.store.ping().is_ok();
+    let db = state.store.ping().await.is_ok();
     let telegram = tokio::time::timeout(Duration::from_secs(5), state.telegram.get_me())
         .await
         .map(|r| r.is_ok())
@@ -377,7 +390,7 @@ async fn readyz(State(state): State<ApiState>) -> Response {
 }
 
 async fn metrics(State(state): State<ApiState>) -> Response {
-    let depths = state.store.queue_depths().unwrap_or_default();
+    let depths = state.store.queue_depths().await.unwrap_or_default();
     let depths: Vec<(&str, i64)> = depths.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     (
         [(
@@ -405,19 +418,24 @@ async fn telegram_update(
     let ok = given.is_some_and(|g| verify::same_secret(g, hook.secret.as_bytes()));
     if !ok {
         crate::metrics::rejected("telegram_webhook");
-        state.rejections.note(
-            &state.store,
-            "telegram",
-            "unauthorized",
-            &peer.ip().to_string(),
-            json!({}),
-        );
+        state
+            .rejections
+            .note(
+                &state.store,
+                "telegram",
+                "unauthorized",
+                &peer.ip().to_string(),
+                json!({}),
+            )
+            .await;
         return StatusCode::UNAUTHORIZED.into_response();
     }
     let Ok(update) = serde_json::from_slice::<Value>(&body) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    match crate::telegram::intake::store_and_dispatch(&state.store, hook.sink.as_ref(), &update) {
+    match crate::telegram::intake::store_and_dispatch(&state.store, hook.sink.as_ref(), &update)
+        .await
+    {
         // Stored (or a known duplicate, or a button press): Telegram may forget it.
         Ok(_) => StatusCode::OK.into_response(),
         // Not stored: a non-2xx makes Telegram deliver it again.

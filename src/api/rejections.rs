@@ -54,7 +54,14 @@ impl Rejections {
 
     /// A refused request. Writes an audit row only for the first [`DETAILED`] of its kind in the
     /// window (and, when the window has ended, the summaries of the last one).
-    pub fn note(&self, store: &Store, provider: &str, outcome: &str, source: &str, detail: Value) {
+    pub async fn note(
+        &self,
+        store: &Store,
+        provider: &str,
+        outcome: &str,
+        source: &str,
+        detail: Value,
+    ) {
         let (first, ended) = {
             let mut w = self.state.lock().unwrap_or_else(|p| p.into_inner());
             let ended = (w.started.elapsed() >= self.window).then(|| self.rotate(&mut w));
@@ -72,7 +79,7 @@ impl Rejections {
             (first, ended)
         };
         if let Some(summaries) = ended {
-            self.write(store, summaries);
+            self.write(store, summaries).await;
         }
         if first {
             crate::audit::record(
@@ -81,17 +88,18 @@ impl Rejections {
                 None,
                 Event::WebhookRejected,
                 &json!({"provider": provider, "outcome": outcome, "detail": detail}),
-            );
+            )
+            .await;
         }
     }
 
     /// Write the summaries of the window now (periodically and at shutdown).
-    pub fn flush(&self, store: &Store) {
+    pub async fn flush(&self, store: &Store) {
         let summaries = {
             let mut w = self.state.lock().unwrap_or_else(|p| p.into_inner());
             self.rotate(&mut w)
         };
-        self.write(store, summaries);
+        self.write(store, summaries).await;
     }
 
     /// Start a new window; the repeats of the old one.
@@ -104,7 +112,7 @@ impl Rejections {
             .collect()
     }
 
-    fn write(&self, store: &Store, summaries: Vec<(Kind, u64)>) {
+    async fn write(&self, store: &Store, summaries: Vec<(Kind, u64)>) {
         for (k, repeats) in summaries {
             crate::audit::record(
                 store,
@@ -118,7 +126,8 @@ impl Rejections {
                     "repeats": repeats,
                     "window_secs": self.window.as_secs(),
                 }),
-            );
+            )
+            .await;
         }
     }
 }
@@ -127,9 +136,10 @@ impl Rejections {
 mod tests {
     use super::*;
 
-    fn rows(store: &Store) -> Vec<Value> {
+    async fn rows(store: &Store) -> Vec<Value> {
         store
             .audit_rows(0, 10_000)
+            .await
             .unwrap()
             .into_iter()
             .filter(|r| r.event == "webhook_rejected")
@@ -137,8 +147,8 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn a_flood_writes_one_row_then_one_summary_per_kind() {
+    #[tokio::test]
+    async fn a_flood_writes_one_row_then_one_summary_per_kind() {
         let store = Store::open_in_memory().unwrap();
         let r = Rejections::new(Duration::from_secs(3600));
         for _ in 0..1000 {
@@ -148,32 +158,44 @@ mod tests {
                 "unauthorized",
                 "10.0.0.1",
                 json!({"why": "bad"}),
-            );
+            )
+            .await;
         }
-        r.note(&store, "github", "unauthorized", "10.0.0.2", json!({}));
-        r.note(&store, "github", "too_large", "10.0.0.1", json!({}));
+        r.note(&store, "github", "unauthorized", "10.0.0.2", json!({}))
+            .await;
+        r.note(&store, "github", "too_large", "10.0.0.1", json!({}))
+            .await;
         let d = DETAILED as usize;
-        assert_eq!(rows(&store).len(), d + 2, "the first of each kind only");
-        r.flush(&store);
-        let all = rows(&store);
+        assert_eq!(
+            rows(&store).await.len(),
+            d + 2,
+            "the first of each kind only"
+        );
+        r.flush(&store).await;
+        let all = rows(&store).await;
         assert_eq!(all.len(), d + 3, "{all:?}");
         assert_eq!(all[d + 2]["repeats"], 1000 - DETAILED);
         assert_eq!(all[d + 2]["source"], "10.0.0.1");
         // A new window starts fresh: the next refusal is audited again.
-        r.note(&store, "github", "unauthorized", "10.0.0.1", json!({}));
-        assert_eq!(rows(&store).len(), d + 4);
-        r.flush(&store);
-        assert_eq!(rows(&store).len(), d + 4, "no summary without repeats");
+        r.note(&store, "github", "unauthorized", "10.0.0.1", json!({}))
+            .await;
+        assert_eq!(rows(&store).await.len(), d + 4);
+        r.flush(&store).await;
+        assert_eq!(
+            rows(&store).await.len(),
+            d + 4,
+            "no summary without repeats"
+        );
     }
 
-    #[test]
-    fn an_ended_window_is_summarised_by_the_next_refusal_and_kinds_are_bounded() {
+    #[tokio::test]
+    async fn an_ended_window_is_summarised_by_the_next_refusal_and_kinds_are_bounded() {
         let store = Store::open_in_memory().unwrap();
         let r = Rejections::new(Duration::ZERO);
-        r.note(&store, "g", "unauthorized", "a", json!({}));
-        r.note(&store, "g", "unauthorized", "a", json!({}));
+        r.note(&store, "g", "unauthorized", "a", json!({})).await;
+        r.note(&store, "g", "unauthorized", "a", json!({})).await;
         // Window zero: every note starts a new window, so nothing repeats.
-        assert_eq!(rows(&store).len(), 2);
+        assert_eq!(rows(&store).await.len(), 2);
 
         let r = Rejections::new(Duration::from_secs(3600));
         let extra = DETAILED as usize + 50;
@@ -184,16 +206,17 @@ mod tests {
                 "unauthorized",
                 &format!("10.1.{}.{}", i / 256, i % 256),
                 json!({}),
-            );
+            )
+            .await;
         }
-        let before = rows(&store).len();
+        let before = rows(&store).await.len();
         assert_eq!(
             before,
             2 + MAX_KINDS + DETAILED as usize,
             "the overflow folds into one kind"
         );
-        r.flush(&store);
-        let last = rows(&store).pop().unwrap();
+        r.flush(&store).await;
+        let last = rows(&store).await.pop().unwrap();
         assert_eq!(last["source"], "other");
         assert_eq!(last["repeats"], 50);
     }

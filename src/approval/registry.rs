@@ -143,8 +143,8 @@ impl Prompts {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn audit(&self, user: Option<i64>, chat: Option<i64>, event: Event, details: Value) {
-        crate::audit::record(&self.store, user, chat, event, &details);
+    async fn audit(&self, user: Option<i64>, chat: Option<i64>, event: Event, details: Value) {
+        crate::audit::record(&self.store, user, chat, event, &details).await;
     }
 
     /// Hold `pending` under `id` until a human answers, it is withdrawn, or the timeout ends it
@@ -154,13 +154,13 @@ impl Prompts {
         let me = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(me.timeout).await;
-            me.finish(&id, expired, shown);
+            me.finish(&id, expired, shown).await;
         });
     }
 
     /// Show the approval `req` to its approvers; `notify` is called exactly once with the
     /// outcome ([`Outcome::Allowed`] or [`Outcome::Denied`]).
-    pub fn ask(&self, req: Request, notify: impl FnOnce(Outcome) + Send + 'static) -> String {
+    pub async fn ask(&self, req: Request, notify: impl FnOnce(Outcome) + Send + 'static) -> String {
         let id = super::random_id::<8>();
         let hash = input_hash(&req.tool, &req.input);
         if req.approvers.is_empty() {
@@ -184,7 +184,7 @@ impl Prompts {
             Some(req.chat.chat_id),
             Event::ApprovalRequested,
             json!({"id": id, "tool": req.tool, "input_hash": hash, "rule": req.rule, "step_up": req.step_up, "approvers": req.approvers}),
-        );
+        ).await;
         let expired = Outcome::Denied {
             reason: format!(
                 "ccgate policy: no approval within {} minutes",
@@ -243,7 +243,7 @@ impl Prompts {
     }
 
     /// End a prompt (first caller wins): remove its buttons, tell whoever asked, audit.
-    fn finish(&self, id: &str, outcome: Outcome, shown: &str) {
+    async fn finish(&self, id: &str, outcome: Outcome, shown: &str) {
         let Some(mut p) = self.lock().remove(id) else {
             return;
         };
@@ -270,7 +270,7 @@ impl Prompts {
                     Some(p.chat.chat_id),
                     Event::ApprovalDecided,
                     json!({"id": id, "tool": req.tool, "input_hash": input_hash, "decision": label, "approver": approver, "shown": shown}),
-                );
+                ).await;
             }
             Kind::Question(q) => q.close(&self.outbox, p.chat, id, shown),
         }
@@ -281,7 +281,7 @@ impl Prompts {
 
     /// The CLI withdrew the request (e.g. the turn was interrupted): whatever prompt it raised
     /// ends.
-    pub fn cancel_request(&self, request_id: &str) {
+    pub async fn cancel_request(&self, request_id: &str) {
         let id = self
             .lock()
             .iter()
@@ -294,21 +294,22 @@ impl Prompts {
                     reason: "withdrawn".into(),
                 },
                 "↩️ Withdrawn: Claude no longer needs this.",
-            );
+            )
+            .await;
         }
     }
 
     /// A button press (`ap:…` on an approval, `q:…` on a question) by `presser`. Returns the
     /// text for the callback answer.
-    pub fn on_button(&self, presser: i64, data: &str) -> String {
+    pub async fn on_button(&self, presser: i64, data: &str) -> String {
         if data.starts_with("q:") {
-            self.on_question_button(presser, data)
+            self.on_question_button(presser, data).await
         } else {
-            self.on_approval_button(presser, data)
+            self.on_approval_button(presser, data).await
         }
     }
 
-    fn on_approval_button(&self, presser: i64, data: &str) -> String {
+    async fn on_approval_button(&self, presser: i64, data: &str) -> String {
         let mut parts = data.splitn(3, ':');
         let (Some("ap"), Some(id), Some(action)) = (parts.next(), parts.next(), parts.next())
         else {
@@ -351,7 +352,8 @@ impl Prompts {
                     None,
                     Event::ApprovalStalePress,
                     json!({"id": id, "action": action}),
-                );
+                )
+                .await;
                 "This request is no longer open.".into()
             }
             Some(false) => {
@@ -360,7 +362,8 @@ impl Prompts {
                     Some(chat),
                     Event::ApprovalUnauthorizedPress,
                     json!({"id": id, "action": action, "requester": requester}),
-                );
+                )
+                .await;
                 "You cannot answer this request.".into()
             }
             Some(true) => {
@@ -387,7 +390,8 @@ impl Prompts {
                         Some(chat),
                         Event::ApprovalChoiceRefused,
                         json!({"id": id, "action": action}),
-                    );
+                    )
+                    .await;
                     return "This call can only be allowed once.".into();
                 }
                 if choice == Choice::Deny {
@@ -397,17 +401,19 @@ impl Prompts {
                             reason: format!("ccgate: denied by user {presser}"),
                         },
                         "❌ Denied.",
-                    );
+                    )
+                    .await;
                     return "Denied.".into();
                 }
-                if step_up && !self.enrolled(presser) {
+                if step_up && !self.enrolled(presser).await {
                     // No secret, no code can ever be right: say what to do, count nothing.
                     self.audit(
                         Some(presser),
                         None,
                         Event::StepUpUnavailable,
                         json!({"id": id, "reason": "no TOTP secret enrolled"}),
-                    );
+                    )
+                    .await;
                     self.finish(
                         id,
                         Outcome::Denied {
@@ -416,7 +422,7 @@ impl Prompts {
                         &format!(
                             "🔑 Not allowed: this action needs a TOTP code, and you have no authenticator set up. The operator runs “ccgate totp enroll --user {presser}” on the machine; then approve again."
                         ),
-                    );
+                    ).await;
                     return "Step-up needs `ccgate totp enroll` first.".into();
                 }
                 if step_up {
@@ -452,14 +458,15 @@ impl Prompts {
                         approver: presser,
                     },
                     &format!("✅ Allowed ({}).", choice_label(choice)),
-                );
+                )
+                .await;
                 "Allowed.".into()
             }
         }
     }
 
     /// A press of `q:<id>:<question>:<option>`.
-    fn on_question_button(&self, presser: i64, data: &str) -> String {
+    async fn on_question_button(&self, presser: i64, data: &str) -> String {
         let parts: Vec<&str> = data.splitn(4, ':').collect();
         let [_, id, qi, oi] = parts.as_slice() else {
             return "Unknown button.".into();
@@ -467,36 +474,48 @@ impl Prompts {
         let Ok(qi) = qi.parse::<usize>() else {
             return "Unknown button.".into();
         };
-        let mut map = self.lock();
-        let Some(Pending {
-            chat,
-            requester,
-            kind: Kind::Question(q),
-            ..
-        }) = map.get_mut(*id)
-        else {
-            drop(map);
-            self.audit(
-                Some(presser),
-                None,
-                Event::QuestionStalePress,
-                json!({"id": id}),
-            );
-            return "This question is no longer open.".into();
+        // Look and press under the lock, act (audit, finish) after releasing it.
+        let looked = {
+            let mut map = self.lock();
+            match map.get_mut(*id) {
+                Some(Pending {
+                    chat,
+                    requester,
+                    kind: Kind::Question(q),
+                    ..
+                }) => {
+                    if authority::may_answer_question(presser, *requester) {
+                        Ok((*chat, q.press(qi, oi)))
+                    } else {
+                        Err(Some(*chat))
+                    }
+                }
+                _ => Err(None),
+            }
         };
-        let chat = *chat;
-        if !authority::may_answer_question(presser, *requester) {
-            drop(map);
-            self.audit(
-                Some(presser),
-                Some(chat.chat_id),
-                Event::QuestionUnauthorizedPress,
-                json!({"id": id}),
-            );
-            return "Only the person who asked Claude can answer.".into();
-        }
-        let press = q.press(qi, oi);
-        drop(map);
+        let (chat, press) = match looked {
+            Ok(found) => found,
+            Err(None) => {
+                self.audit(
+                    Some(presser),
+                    None,
+                    Event::QuestionStalePress,
+                    json!({"id": id}),
+                )
+                .await;
+                return "This question is no longer open.".into();
+            }
+            Err(Some(chat)) => {
+                self.audit(
+                    Some(presser),
+                    Some(chat.chat_id),
+                    Event::QuestionUnauthorizedPress,
+                    json!({"id": id}),
+                )
+                .await;
+                return "Only the person who asked Claude can answer.".into();
+            }
+        };
         match press {
             Press::Unknown => "Unknown button.".into(),
             Press::Finished {
@@ -504,7 +523,7 @@ impl Prompts {
                 shown,
                 reply,
             } => {
-                self.finish(id, outcome, shown);
+                self.finish(id, outcome, shown).await;
                 reply.into()
             }
             Press::Answered {
@@ -533,7 +552,7 @@ impl Prompts {
 
     /// A text from `user` in their private chat: consumed if it answers a step-up prompt.
     /// Returns the reply to show, or `None` when the text is not a code for us.
-    pub fn on_text(&self, user: i64, text: &str) -> Option<String> {
+    pub async fn on_text(&self, user: i64, text: &str) -> Option<String> {
         let id = self
             .lock()
             .iter()
@@ -541,23 +560,29 @@ impl Prompts {
                 matches!(&p.kind, Kind::Approval { stage: Stage::Code { approver, .. }, .. } if *approver == user)
             })
             .map(|(id, _)| id.clone())?;
-        let ok = self.check_code(user, text);
-        let mut map = self.lock();
-        let p = map.get_mut(&id)?;
-        let chat = p.chat.chat_id;
-        let Kind::Approval {
-            stage: Stage::Code {
-                choice, attempts, ..
-            },
-            ..
-        } = &mut p.kind
-        else {
-            return None;
+        let ok = self.check_code(user, text).await;
+        // Read and count under the lock, act (audit, finish) after releasing it.
+        let (chat, choice, left) = {
+            let mut map = self.lock();
+            let p = map.get_mut(&id)?;
+            let chat = p.chat.chat_id;
+            let Kind::Approval {
+                stage: Stage::Code {
+                    choice, attempts, ..
+                },
+                ..
+            } = &mut p.kind
+            else {
+                return None;
+            };
+            if !ok {
+                *attempts += 1;
+            }
+            (chat, *choice, MAX_CODE_ATTEMPTS.saturating_sub(*attempts))
         };
-        let choice = *choice;
         if ok {
-            drop(map);
-            self.audit(Some(user), Some(chat), Event::StepUpOk, json!({"id": id}));
+            self.audit(Some(user), Some(chat), Event::StepUpOk, json!({"id": id}))
+                .await;
             self.finish(
                 &id,
                 Outcome::Allowed {
@@ -565,18 +590,17 @@ impl Prompts {
                     approver: user,
                 },
                 &format!("✅ Allowed with TOTP ({}).", choice_label(choice)),
-            );
+            )
+            .await;
             return Some("✅ Code accepted.".into());
         }
-        *attempts += 1;
-        let left = MAX_CODE_ATTEMPTS.saturating_sub(*attempts);
-        drop(map);
         self.audit(
             Some(user),
             Some(chat),
             Event::StepUpFailed,
             json!({"id": id}),
-        );
+        )
+        .await;
         if left == 0 {
             self.finish(
                 &id,
@@ -584,19 +608,20 @@ impl Prompts {
                     reason: "ccgate: step-up failed (wrong TOTP codes)".into(),
                 },
                 "❌ Denied: too many wrong codes.",
-            );
+            )
+            .await;
             return Some("❌ Wrong code. Too many attempts: the request was denied.".into());
         }
         Some(format!("❌ Wrong or reused code. {left} attempt(s) left."))
     }
 
     /// Has `user` a TOTP secret (`ccgate totp enroll`)?
-    fn enrolled(&self, user: i64) -> bool {
-        matches!(self.store.totp_secret(user), Ok(Some(_)))
+    async fn enrolled(&self, user: i64) -> bool {
+        matches!(self.store.totp_secret(user).await, Ok(Some(_)))
     }
 
-    fn check_code(&self, user: i64, text: &str) -> bool {
-        let Ok(Some((secret, _))) = self.store.totp_secret(user) else {
+    async fn check_code(&self, user: i64, text: &str) -> bool {
+        let Ok(Some((secret, _))) = self.store.totp_secret(user).await else {
             return false;
         };
         let Some(secret) = TotpSecret::from_base32(&secret) else {
@@ -607,7 +632,11 @@ impl Prompts {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         match totp::verify(&secret, text, now) {
-            Some(step) => self.store.consume_totp_step(user, step).unwrap_or(false),
+            Some(step) => self
+                .store
+                .consume_totp_step(user, step)
+                .await
+                .unwrap_or(false),
             None => false,
         }
     }

@@ -10,11 +10,11 @@
 //! The head is polled once a second (one indexed read), so a checkpoint follows its N-th row
 //! within about a second; nothing in the audit write path waits for a signature.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::VerifyingKey;
-use tokio::sync::watch;
+use tokio::sync::{watch, Mutex};
 
 use super::checkpoint::{self, reason, Checkpoint, Expected, Report, Sign};
 use crate::store::Store;
@@ -66,15 +66,15 @@ pub fn due(
 impl Checkpointer {
     /// Start from the newest stored checkpoint. Says loudly (log) when the rows it signed no
     /// longer match: the tail was cut or rewritten while ccgate was stopped.
-    pub fn new(
+    pub async fn new(
         store: Store,
         signer: Box<dyn Sign + Send + Sync>,
         every_rows: u64,
         every: Duration,
     ) -> anyhow::Result<Checkpointer> {
-        let last = store.last_checkpoint()?;
+        let last = store.last_checkpoint().await?;
         if let Some(c) = &last {
-            let rows = store.audit_rows(c.audit_id - 1, 1)?;
+            let rows = store.audit_rows(c.audit_id - 1, 1).await?;
             let now = rows
                 .first()
                 .filter(|r| r.id == c.audit_id)
@@ -111,9 +111,9 @@ impl Checkpointer {
     }
 
     /// Sign the current head now, whatever is due.
-    pub fn checkpoint(&self, why: &str) -> anyhow::Result<Checkpoint> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (id, hash) = self.store.audit_head()?;
+    pub async fn checkpoint(&self, why: &str) -> anyhow::Result<Checkpoint> {
+        let mut state = self.state.lock().await;
+        let (id, hash) = self.store.audit_head().await?;
         let c = checkpoint::make(
             self.signer.as_ref(),
             state.last.as_ref(),
@@ -122,7 +122,7 @@ impl Checkpointer {
             why,
             &crate::store::now_str(),
         )?;
-        self.store.insert_checkpoint(&c)?;
+        self.store.insert_checkpoint(&c).await?;
         tracing::info!(seq = c.seq, row = id, reason = why, digest = %c.digest(), "audit checkpoint signed");
         state.last = Some(c.clone());
         state.since = Instant::now();
@@ -134,10 +134,10 @@ impl Checkpointer {
     }
 
     /// Sign the head if a checkpoint is due.
-    pub fn tick(&self) -> anyhow::Result<Option<Checkpoint>> {
+    pub async fn tick(&self) -> anyhow::Result<Option<Checkpoint>> {
         let why = {
-            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            let (head, _) = self.store.audit_head()?;
+            let state = self.state.lock().await;
+            let (head, _) = self.store.audit_head().await?;
             due(
                 head,
                 state.last.as_ref().map_or(0, |c| c.audit_id),
@@ -146,19 +146,25 @@ impl Checkpointer {
                 self.every,
             )
         };
-        why.map(|w| self.checkpoint(w)).transpose()
+        match why {
+            Some(w) => self.checkpoint(w).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Sign rows written while ccgate was stopped, then keep signing until `shutdown`. The
     /// final checkpoint is the caller's ([`Checkpointer::checkpoint`] with
     /// [`reason::SHUTDOWN`]), once nothing else writes audit rows.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let behind = match (self.store.audit_head(), self.store.last_checkpoint()) {
+        let behind = match (
+            self.store.audit_head().await,
+            self.store.last_checkpoint().await,
+        ) {
             (Ok((head, _)), Ok(last)) => head > last.map_or(0, |c| c.audit_id),
             _ => false,
         };
         if behind {
-            if let Err(e) = self.checkpoint(reason::STARTUP) {
+            if let Err(e) = self.checkpoint(reason::STARTUP).await {
                 tracing::error!(error = %format!("{e:#}"), "could not sign an audit checkpoint");
             }
         }
@@ -172,7 +178,7 @@ impl Checkpointer {
             if *shutdown.borrow() {
                 return;
             }
-            if let Err(e) = self.tick() {
+            if let Err(e) = self.tick().await {
                 tracing::error!(error = %format!("{e:#}"), "could not sign an audit checkpoint");
             }
         }
@@ -180,7 +186,7 @@ impl Checkpointer {
 }
 
 /// Check a database's audit trail: every row, every checkpoint, against `keys`.
-pub fn verify_store(
+pub async fn verify_store(
     store: &Store,
     keys: &[VerifyingKey],
     expected: &[Expected],
@@ -188,12 +194,12 @@ pub fn verify_store(
     let mut rows = Vec::new();
     let mut after = 0;
     loop {
-        let page = store.audit_rows(after, 10_000)?;
+        let page = store.audit_rows(after, 10_000).await?;
         let Some(last) = page.last() else { break };
         after = last.id;
         rows.extend(page);
     }
-    let checkpoints = store.checkpoints()?;
+    let checkpoints = store.checkpoints().await?;
     Ok(checkpoint::verify(&rows, &checkpoints, keys, expected))
 }
 
@@ -275,12 +281,14 @@ mod tests {
         assert_eq!(due(51, 50, m, 100, m), Some("interval"));
     }
 
-    #[test]
-    fn checkpointer_signs_every_n_rows_and_verify_store_checks_them() {
+    #[tokio::test]
+    async fn checkpointer_signs_every_n_rows_and_verify_store_checks_them() {
         let s = Store::open_in_memory().unwrap();
         let key = FileKey::generate();
         let public = key.public_key();
-        let cp = Checkpointer::new(s.clone(), Box::new(key), 3, Duration::from_secs(3600)).unwrap();
+        let cp = Checkpointer::new(s.clone(), Box::new(key), 3, Duration::from_secs(3600))
+            .await
+            .unwrap();
         let mut made = Vec::new();
         for i in 0..7 {
             crate::audit::try_record(
@@ -290,19 +298,20 @@ mod tests {
                 crate::audit::Event::Login,
                 &serde_json::json!({"i": i}),
             )
+            .await
             .unwrap();
-            made.extend(cp.tick().unwrap());
+            made.extend(cp.tick().await.unwrap());
         }
         assert_eq!(
             made.iter().map(|c| c.audit_id).collect::<Vec<_>>(),
             vec![3, 6]
         );
-        let r = verify_store(&s, &[public], &[]).unwrap();
+        let r = verify_store(&s, &[public], &[]).await.unwrap();
         assert!(r.ok(), "{:?}", r.problems);
         assert_eq!(r.unsigned_tail, 1);
-        let c = cp.checkpoint(reason::SHUTDOWN).unwrap();
+        let c = cp.checkpoint(reason::SHUTDOWN).await.unwrap();
         assert_eq!((c.seq, c.audit_id), (3, 7));
-        let r = verify_store(&s, &[public], &[]).unwrap();
+        let r = verify_store(&s, &[public], &[]).await.unwrap();
         assert_eq!(r.unsigned_tail, 0);
         let lines = report_lines(&r, "the pinned key").join("\n");
         assert!(lines.contains("audit log intact: 7 rows"), "{lines}");
@@ -310,9 +319,10 @@ mod tests {
         assert!(!lines.contains("PROBLEM"), "{lines}");
 
         // Cut the signed tail: verify names it.
-        s.tx(|tx| tx.execute("DELETE FROM audit_log WHERE id > 5", []))
+        s.tx(move |tx| tx.execute("DELETE FROM audit_log WHERE id > 5", []))
+            .await
             .unwrap();
-        let r = verify_store(&s, &[public], &[]).unwrap();
+        let r = verify_store(&s, &[public], &[]).await.unwrap();
         assert!(!r.ok());
         let lines = report_lines(&r, "k").join("\n");
         assert!(

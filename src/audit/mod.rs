@@ -31,14 +31,14 @@ use crate::store::Store;
 /// A write that fails is logged and counted (`ccgate_audit_write_failures_total`) here, once
 /// for every caller; nothing is returned, because most callers can do nothing better. Where
 /// the action must not happen unaudited, use [`try_record`].
-pub fn record(
+pub async fn record(
     store: &Store,
     user_id: Option<i64>,
     chat_id: Option<i64>,
     event: Event,
     details: &serde_json::Value,
 ) {
-    let _counted_and_logged = try_record(store, user_id, chat_id, event, details);
+    let _counted_and_logged = try_record(store, user_id, chat_id, event, details).await;
 }
 
 /// The row to store for `event`, its risk assessed here (the store persists, it does not
@@ -62,7 +62,7 @@ pub fn row<'a>(
 /// and returned so the caller refuses what it was about to do (allowing a tool call, an
 /// operator verb).
 #[must_use = "a failed audit write must stop the action it records; use `record` otherwise"]
-pub fn try_record(
+pub async fn try_record(
     store: &Store,
     user_id: Option<i64>,
     chat_id: Option<i64>,
@@ -71,6 +71,7 @@ pub fn try_record(
 ) -> anyhow::Result<()> {
     store
         .append_audit(&row(user_id, chat_id, event, details))
+        .await
         .map_err(anyhow::Error::from)
         .inspect_err(|e| {
             crate::metrics::audit_write_failed();
@@ -84,20 +85,20 @@ mod tests {
     use serde_json::json;
 
     /// A store on a file whose audit table a second connection can drop.
-    fn broken_store() -> (tempfile::TempDir, Store) {
+    async fn broken_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite");
         let store = Store::open(&path).unwrap();
-        record(&store, None, None, Event::Login, &json!({}));
-        assert_eq!(store.audit_count("login").unwrap(), 1);
+        record(&store, None, None, Event::Login, &json!({})).await;
+        assert_eq!(store.audit_count("login").await.unwrap(), 1);
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch("DROP TABLE audit_log").unwrap();
         (dir, store)
     }
 
-    #[test]
-    fn a_failing_write_is_counted_and_returned() {
-        let (_dir, store) = broken_store();
+    #[tokio::test]
+    async fn a_failing_write_is_counted_and_returned() {
+        let (_dir, store) = broken_store().await;
         let before = crate::metrics::audit_write_failures();
         record(
             &store,
@@ -105,18 +106,19 @@ mod tests {
             None,
             Event::Command,
             &json!({"command": "/status"}),
-        );
+        )
+        .await;
         let after_record = crate::metrics::audit_write_failures();
         // Other tests may fail writes concurrently: the counter only grows.
         assert!(after_record > before, "{before} -> {after_record}");
-        let err = try_record(&store, Some(1), None, Event::ToolDecision, &json!({}));
+        let err = try_record(&store, Some(1), None, Event::ToolDecision, &json!({})).await;
         assert!(err.is_err());
         assert!(crate::metrics::audit_write_failures() > after_record);
         assert!(crate::metrics::render(&[]).contains("ccgate_audit_write_failures_total"));
     }
 
-    #[test]
-    fn a_good_write_is_not_counted_as_failed_and_keeps_the_name() {
+    #[tokio::test]
+    async fn a_good_write_is_not_counted_as_failed_and_keeps_the_name() {
         let store = Store::open_in_memory().unwrap();
         try_record(
             &store,
@@ -125,8 +127,9 @@ mod tests {
             Event::ToolDecision,
             &json!({"tool": "Read", "decision": "allow"}),
         )
+        .await
         .unwrap();
-        let rows = store.audit_tail(1).unwrap();
+        let rows = store.audit_tail(1).await.unwrap();
         assert_eq!(rows[0].event, "tool_decision");
         assert_eq!(rows[0].risk, "low");
     }

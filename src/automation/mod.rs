@@ -41,8 +41,8 @@ async fn dispatch(ctx: Arc<Ctx>, triggers: Arc<Triggers>, mut rx: Events) {
     while let Some(event) = rx.recv().await {
         match event {
             Event::Webhook(d) => on_webhook(&ctx, &triggers, &permits, d),
-            Event::JobDue(job) => on_job(&ctx, &permits, job),
-            Event::Notify { chats, html } => notify(&ctx, &chats, &html),
+            Event::JobDue(job) => on_job(&ctx, &permits, job).await,
+            Event::Notify { chats, html } => notify(&ctx, &chats, &html).await,
             Event::RunFinished {
                 kind,
                 label,
@@ -66,7 +66,7 @@ async fn dispatch(ctx: Arc<Ctx>, triggers: Arc<Triggers>, mut rx: Events) {
                 if admins.is_empty() {
                     tracing::warn!(%kind, "security alert with no admin to tell (set USER_ROLES)");
                 }
-                notify(&ctx, &admins, &html);
+                notify(&ctx, &admins, &html).await;
             }
         }
     }
@@ -123,23 +123,25 @@ fn on_webhook(ctx: &Arc<Ctx>, triggers: &Triggers, permits: &Arc<Semaphore>, d: 
         for r in runs {
             let _ = r.await;
         }
-        if let Err(e) = store.finish_delivery(&key) {
+        if let Err(e) = store.finish_delivery(&key).await {
             tracing::error!(error = %e, "could not mark a webhook delivery done");
         }
     });
 }
 
-fn on_job(ctx: &Arc<Ctx>, permits: &Arc<Semaphore>, job: JobRow) {
+async fn on_job(ctx: &Arc<Ctx>, permits: &Arc<Semaphore>, job: JobRow) {
     let chat = ChatRef {
         chat_id: job.chat_id,
         thread_id: job.thread_id,
     };
     // The creator's current standing, not the one they had when they created the job.
-    let allowed =
-        crate::auth::allowed_users(&ctx.config.allowed_users, &ctx.store).contains(&job.creator);
+    let allowed = crate::auth::allowed_users(&ctx.config.allowed_users, &ctx.store)
+        .await
+        .contains(&job.creator);
     let locked = ctx
         .store
         .lockout_of(job.creator)
+        .await
         .map(|l| l.is_some())
         .unwrap_or(true);
     if !allowed || locked {
@@ -150,14 +152,15 @@ fn on_job(ctx: &Arc<Ctx>, permits: &Arc<Semaphore>, job: JobRow) {
                 "⏰ Job #{} did not run: its creator is no longer allowed to use this bot.",
                 job.id
             ),
-        );
+        )
+        .await;
         crate::audit::record(
             &ctx.store,
             Some(job.creator),
             Some(job.chat_id),
             crate::audit::Event::AccessDenied,
             &serde_json::json!({"job": job.id, "reason": if locked { "locked out" } else { "not allowed" }}),
-        );
+        ).await;
         return;
     }
     crate::audit::record(
@@ -166,7 +169,8 @@ fn on_job(ctx: &Arc<Ctx>, permits: &Arc<Semaphore>, job: JobRow) {
         Some(job.chat_id),
         crate::audit::Event::JobFired,
         &serde_json::json!({"job": job.id, "cron": job.cron, "tz": job.tz}),
-    );
+    )
+    .await;
     spawn_run(
         ctx,
         permits,
@@ -184,7 +188,7 @@ fn on_job(ctx: &Arc<Ctx>, permits: &Arc<Semaphore>, job: JobRow) {
 }
 
 /// Queue `html` for each chat through the durable outbox.
-pub fn notify(ctx: &Ctx, chats: &[ChatRef], html: &str) {
+pub async fn notify(ctx: &Ctx, chats: &[ChatRef], html: &str) {
     let rows: Vec<NewOutbox> = chats
         .iter()
         .map(|c| NewOutbox {
@@ -194,7 +198,7 @@ pub fn notify(ctx: &Ctx, chats: &[ChatRef], html: &str) {
             reply_to: None,
         })
         .collect();
-    if let Err(e) = ctx.store.complete_updates(&[], &rows) {
+    if let Err(e) = ctx.store.complete_updates(&[], &rows).await {
         tracing::error!(error = %e, "could not queue a notification");
     }
     ctx.outbox.kick();

@@ -56,9 +56,9 @@ pub enum Outcome {
 pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
     let cfg = ctx.config.clone();
     let header = format!("🤖 <b>{}</b>", escape(&job.label));
-    let refuse = |why: String| {
+    let refuse = |why: String| async {
         let html = format!("{header}\n❌ Not run: {}", escape(&why));
-        super::notify(&ctx, &job.targets, &html);
+        super::notify(&ctx, &job.targets, &html).await;
         Outcome::Refused(why)
     };
 
@@ -68,21 +68,22 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
         &job.dir.to_string_lossy(),
     ) {
         Ok(d) if d.is_dir() => d,
-        Ok(d) => return refuse(format!("{} is not a directory", d.display())),
+        Ok(d) => return refuse(format!("{} is not a directory", d.display())).await,
         Err(e) => {
             audit(
                 &ctx,
                 &job,
                 crate::audit::Event::PathRejected,
                 json!({"path": job.dir, "reason": e.to_string()}),
-            );
-            return refuse(format!("the project directory is not allowed: {e}"));
+            )
+            .await;
+            return refuse(format!("the project directory is not allowed: {e}")).await;
         }
     };
     if let Some(why) =
-        turn::budget_refusal(&ctx, job.user_id, job.targets.first().map(|t| t.chat_id))
+        turn::budget_refusal(&ctx, job.user_id, job.targets.first().map(|t| t.chat_id)).await
     {
-        return refuse(why.text().to_string());
+        return refuse(why.text().to_string()).await;
     }
 
     let spec = turn::spawn_spec(&cfg, &dir, None, job.role);
@@ -98,13 +99,13 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
     .await
     {
         Ok(p) => p,
-        Err(e) => return refuse(e),
+        Err(e) => return refuse(e).await,
     };
     let run = job.turn_run(dir.clone());
     let started = Instant::now();
     if let Err(e) = proc.send_user(&job.prompt).await {
         proc.shutdown(Duration::from_secs(2)).await;
-        return refuse(format!("could not talk to Claude: {e}"));
+        return refuse(format!("could not talk to Claude: {e}")).await;
     }
 
     let mut deadline = tokio::time::Instant::now() + cfg.claude_timeout;
@@ -162,7 +163,7 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
             "{header}\n{}",
             render::failure_message("Claude ended without an answer", &stderr)
         );
-        super::notify(&ctx, &job.targets, &html);
+        super::notify(&ctx, &job.targets, &html).await;
         return Outcome::Finished {
             ok: false,
             cost_usd: 0.0,
@@ -176,7 +177,7 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
         Some(first) if first.len() + header.len() < 4000 => *first = format!("{header}\n{first}"),
         _ => messages.insert(0, header.clone()),
     }
-    deliver(&ctx, &job, &messages, &result, elapsed);
+    deliver(&ctx, &job, &messages, &result, elapsed).await;
     metrics_done(&ctx, &job, ok, elapsed, result.cost_usd);
     audit(
         &ctx,
@@ -184,7 +185,8 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
         crate::audit::Event::RunFinished,
         json!({"kind": job.kind, "label": job.label, "ok": ok, "cost_usd": result.cost_usd,
                "turns": result.num_turns, "denials": result.permission_denials.len()}),
-    );
+    )
+    .await;
     Outcome::Finished {
         ok,
         cost_usd: result.cost_usd,
@@ -198,14 +200,14 @@ async fn decide(
     run: &turn::Run,
     req: &crate::runner::PermissionRequest,
 ) -> crate::runner::PermissionAnswer {
-    let (decision, req) = match turn::decide(ctx, run, req) {
+    let (decision, req) = match turn::decide(ctx, run, req).await {
         Step::Now(d) => (d, req.clone()),
         Step::Ask(ask) => {
             let outcome = ask.wait(ctx).await;
-            ask.settle(ctx, outcome)
+            ask.settle(ctx, outcome).await
         }
     };
-    turn::answer(ctx, run, &req, &decision)
+    turn::answer(ctx, run, &req, &decision).await
 }
 
 impl Unattended {
@@ -233,7 +235,13 @@ impl Unattended {
 }
 
 /// Queue `messages` for every target together with the run's record, atomically.
-fn deliver(ctx: &Ctx, job: &Unattended, messages: &[String], r: &TurnResult, elapsed: Duration) {
+async fn deliver(
+    ctx: &Ctx,
+    job: &Unattended,
+    messages: &[String],
+    r: &TurnResult,
+    elapsed: Duration,
+) {
     let replies: Vec<NewOutbox> = job
         .targets
         .iter()
@@ -251,25 +259,21 @@ fn deliver(ctx: &Ctx, job: &Unattended, messages: &[String], r: &TurnResult, ela
         chat_id: 0,
         thread_id: 0,
     });
-    let stored = ctx.store.record_turn(
-        &TurnRecord {
-            user_id: job.user_id,
-            chat_id: first.chat_id,
-            thread_id: first.thread_id,
-            directory: &dir,
-            claude_session_id: None,
-            prompt: &job.prompt,
-            response: r.result.as_deref(),
-            cost_usd: r.cost_usd,
-            duration_ms: elapsed.as_millis() as i64,
-            num_turns: r.num_turns,
-            is_error: r.is_error,
-            error_kind: r.is_error.then_some(r.subtype.as_str()),
-        },
-        &replies,
-        &[],
-    );
-    if let Err(e) = stored {
+    let record = TurnRecord {
+        user_id: job.user_id,
+        chat_id: first.chat_id,
+        thread_id: first.thread_id,
+        directory: &dir,
+        claude_session_id: None,
+        prompt: &job.prompt,
+        response: r.result.as_deref(),
+        cost_usd: r.cost_usd,
+        duration_ms: elapsed.as_millis() as i64,
+        num_turns: r.num_turns,
+        is_error: r.is_error,
+        error_kind: r.is_error.then_some(r.subtype.as_str()),
+    };
+    if let Err(e) = ctx.store.record_turn(&record, &replies, &[]).await {
         tracing::error!(error = %e, label = %job.label, "could not store an automated run's answer");
     }
     ctx.outbox.kick();
@@ -285,8 +289,13 @@ fn metrics_done(ctx: &Ctx, job: &Unattended, ok: bool, elapsed: Duration, cost: 
     });
 }
 
-fn audit(ctx: &Ctx, job: &Unattended, event: crate::audit::Event, details: serde_json::Value) {
+async fn audit(
+    ctx: &Ctx,
+    job: &Unattended,
+    event: crate::audit::Event,
+    details: serde_json::Value,
+) {
     let chat = job.targets.first().map(|t| t.chat_id);
     let user = (job.user_id != 0).then_some(job.user_id);
-    crate::audit::record(&ctx.store, user, chat, event, &details);
+    crate::audit::record(&ctx.store, user, chat, event, &details).await;
 }

@@ -69,8 +69,8 @@ pub enum ActorMsg {
 
 pub fn spawn(ctx: Arc<Ctx>, chat: ChatRef, chat_kind: String) -> mpsc::UnboundedSender<ActorMsg> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let actor = Actor::new(ctx, chat, chat_kind, tx.clone());
-    tokio::spawn(actor.run(rx));
+    let me = tx.clone();
+    tokio::spawn(async move { Actor::new(ctx, chat, chat_kind, me).await.run(rx).await });
     tx
 }
 
@@ -238,7 +238,7 @@ pub(super) struct Actor {
 }
 
 impl Actor {
-    fn new(
+    async fn new(
         ctx: Arc<Ctx>,
         chat: ChatRef,
         chat_kind: String,
@@ -248,6 +248,7 @@ impl Actor {
         let settings = ctx
             .store
             .chat_settings(chat.chat_id, chat.thread_id)
+            .await
             .unwrap_or_else(|e| {
                 tracing::error!(error = %e, "reading chat settings failed; using defaults");
                 ChatSettings::default()
@@ -341,7 +342,8 @@ impl Actor {
                 w.told = true;
                 let ticket = w.ticket;
                 if let Some(n) = self.ctx.pool.position(ticket) {
-                    self.notify(format!("⏳ Waiting for a free Claude slot (position {n})…"));
+                    self.notify(format!("⏳ Waiting for a free Claude slot (position {n})…"))
+                        .await;
                 }
             }
             return;
@@ -391,8 +393,13 @@ impl Actor {
         }
     }
 
-    fn touch_user(&self, i: &crate::telegram::update::Incoming) {
-        if let Err(e) = self.ctx.store.touch_user(i.user_id, i.username.as_deref()) {
+    async fn touch_user(&self, i: &crate::telegram::update::Incoming) {
+        if let Err(e) = self
+            .ctx
+            .store
+            .touch_user(i.user_id, i.username.as_deref())
+            .await
+        {
             tracing::error!(error = %e, "recording user failed");
         }
     }
@@ -403,14 +410,15 @@ impl Actor {
         // (the database may be locked by another process for seconds).
         let press = matches!(i.kind, IncomingKind::Callback { .. });
         if !press {
-            self.touch_user(&i);
+            self.touch_user(&i).await;
         }
         match i.kind.clone() {
             IncomingKind::Text { message_id, text } => {
                 // A TOTP code answering a step-up prompt (only ever in the approver's own chat).
                 if i.chat.chat_id == i.user_id {
-                    if let Some(reply) = self.ctx.prompts.on_text(i.user_id, &text) {
-                        self.reply(i.update_id, crate::telegram::html::escape(&reply));
+                    if let Some(reply) = self.ctx.prompts.on_text(i.user_id, &text).await {
+                        self.reply(i.update_id, crate::telegram::html::escape(&reply))
+                            .await;
                         // The code was typed into the chat: remove it.
                         self.ctx.outbox.delete(i.chat, message_id);
                         return;
@@ -424,7 +432,7 @@ impl Actor {
                             self.on_command(&i, role, &cmd, &args).await;
                         }
                         // A command addressed to another bot in a group: not ours.
-                        None => self.complete(i.update_id, None),
+                        None => self.complete(i.update_id, None).await,
                     }
                     return;
                 }
@@ -441,7 +449,7 @@ impl Actor {
                 callback_id, data, ..
             } => {
                 self.on_callback(&i, &callback_id, &data).await;
-                self.touch_user(&i);
+                self.touch_user(&i).await;
             }
             IncomingKind::Unsupported { what, .. } => {
                 self.reply(
@@ -450,9 +458,10 @@ impl Actor {
                         "ℹ️ ccgate does not handle {} yet; send text.",
                         crate::telegram::html::escape(&what)
                     ),
-                );
+                )
+                .await;
             }
-            IncomingKind::Edited { .. } => self.complete(i.update_id, None),
+            IncomingKind::Edited { .. } => self.complete(i.update_id, None).await,
         }
     }
 
@@ -466,7 +475,7 @@ impl Actor {
             let answer = self.ctx.prompts.on_button(i.user_id, data);
             self.ctx
                 .outbox
-                .answer_callback(callback_id.to_string(), Some(answer));
+                .answer_callback(callback_id.to_string(), Some(answer.await));
             return;
         }
         let answer = match data.split_once(':') {
@@ -484,7 +493,8 @@ impl Actor {
                     Some(self.chat.chat_id),
                     crate::audit::Event::CallbackUnknown,
                     &json!({"data": data}),
-                );
+                )
+                .await;
                 "This button is no longer active."
             }
         };
@@ -500,7 +510,8 @@ impl Actor {
             let n = self.queue.len();
             self.notify(format!(
                 "📥 Queued ({n} waiting). It runs when the current request finishes; /stop cancels."
-            ));
+            ))
+            .await;
             self.show_progress();
             return;
         }
@@ -508,7 +519,7 @@ impl Actor {
     }
 
     /// Mark an update handled, optionally with a durable reply.
-    pub fn complete(&self, update_id: i64, reply: Option<String>) {
+    pub async fn complete(&self, update_id: i64, reply: Option<String>) {
         let rows: Vec<NewOutbox> = reply
             .into_iter()
             .flat_map(|html| {
@@ -524,7 +535,7 @@ impl Actor {
                 reply_to: None,
             })
             .collect();
-        if let Err(e) = self.ctx.store.complete_updates(&[update_id], &rows) {
+        if let Err(e) = self.ctx.store.complete_updates(&[update_id], &rows).await {
             tracing::error!(error = %e, update_id, "could not complete update");
         }
         if !rows.is_empty() {
@@ -532,19 +543,19 @@ impl Actor {
         }
     }
 
-    pub fn reply(&self, update_id: i64, html: String) {
-        self.complete(update_id, Some(html));
+    pub async fn reply(&self, update_id: i64, html: String) {
+        self.complete(update_id, Some(html)).await;
     }
 
     /// A durable message not tied to finishing an update.
-    pub fn notify(&self, html: String) {
+    pub async fn notify(&self, html: String) {
         let row = NewOutbox {
             chat_id: self.chat.chat_id,
             thread_id: self.chat.thread_id,
             html,
             reply_to: None,
         };
-        match self.ctx.store.outbox_insert(&row) {
+        match self.ctx.store.outbox_insert(&row).await {
             Ok(_) => self.ctx.outbox.kick(),
             Err(e) => tracing::error!(error = %e, "could not queue a notice"),
         }
@@ -574,7 +585,7 @@ impl Actor {
 
     /// /stop while waiting for a slot: the waiting prompt and the queue behind it are
     /// cancelled; `false` when nothing waited.
-    pub fn cancel_waiting(&mut self) -> bool {
+    pub async fn cancel_waiting(&mut self) -> bool {
         let Some(w) = self.waiting.take() else {
             return false;
         };
@@ -587,7 +598,7 @@ impl Actor {
             html: format!("🗑 {} waiting message(s) cancelled.", ids.len()),
             reply_to: None,
         };
-        if let Err(e) = self.ctx.store.complete_updates(&ids, &[row]) {
+        if let Err(e) = self.ctx.store.complete_updates(&ids, &[row]).await {
             tracing::error!(error = %e, "could not cancel waiting prompts");
         }
         self.ctx.outbox.kick();
@@ -680,6 +691,7 @@ impl Actor {
             self.ctx
                 .store
                 .active_session(user_id, self.chat.chat_id, self.chat.thread_id, &dir_str)
+                .await
                 .map_err(|e| format!("database error: {e}"))?
         };
         let last_total = session.as_ref().map(|s| s.total_cost_usd).unwrap_or(0.0);
@@ -737,8 +749,8 @@ impl Actor {
     }
 
     async fn start_turn(&mut self, q: Queued) {
-        if let Some(refusal) = self.refusal(&q) {
-            self.record_failure(&q, &refusal, "refused");
+        if let Some(refusal) = self.refusal(&q).await {
+            self.record_failure(&q, &refusal, "refused").await;
             self.start_next_boxed().await;
             return;
         }
@@ -748,7 +760,7 @@ impl Actor {
         if let Err(e) = self.send_prompt(q.user_id, q.role, &q.text, false).await {
             tracing::error!(chat = self.chat.chat_id, error = %e, "turn not started");
             let html = render::failure_message("Could not start Claude", &e);
-            self.record_failure(&q, &html, "spawn");
+            self.record_failure(&q, &html, "spawn").await;
             self.start_next_boxed().await;
             return;
         }
@@ -787,7 +799,7 @@ impl Actor {
 
     /// Why this prompt must not run now (project access, `@mentions`, budgets), as the reply;
     /// audited.
-    fn refusal(&self, q: &Queued) -> Option<String> {
+    async fn refusal(&self, q: &Queued) -> Option<String> {
         let cfg = &self.ctx.config;
         if let Err(why) = access::may_work_in(
             &cfg.project_access,
@@ -802,7 +814,8 @@ impl Actor {
                 Some(self.chat.chat_id),
                 crate::audit::Event::AccessDenied,
                 &json!({"dir": self.rel(&self.cwd), "reason": why}),
-            );
+            )
+            .await;
             return Some(format!(
                 "🚫 Not run: {}.",
                 crate::telegram::html::escape(&why)
@@ -820,20 +833,23 @@ impl Actor {
                 Some(self.chat.chat_id),
                 r.audit_event(),
                 &r.audit_details(),
-            );
+            )
+            .await;
             return Some(format!(
                 "🚫 Not sent: {}.",
                 crate::telegram::html::escape(&r.to_string())
             ));
         }
-        turn::budget_refusal(&self.ctx, q.user_id, Some(self.chat.chat_id)).map(|r| match r {
-            turn::BudgetRefusal::Unreadable => format!("❌ Not run: {}.", r.text()),
-            turn::BudgetRefusal::Exceeded { .. } => format!("💸 Not run: {}.", r.text()),
-        })
+        turn::budget_refusal(&self.ctx, q.user_id, Some(self.chat.chat_id))
+            .await
+            .map(|r| match r {
+                turn::BudgetRefusal::Unreadable => format!("❌ Not run: {}.", r.text()),
+                turn::BudgetRefusal::Exceeded { .. } => format!("💸 Not run: {}.", r.text()),
+            })
     }
 
     /// Write a failed prompt's outcome (message row, reply, update done) in one go.
-    fn record_failure(&self, q: &Queued, html: &str, kind: &str) {
+    async fn record_failure(&self, q: &Queued, html: &str, kind: &str) {
         let dir = self.cwd.to_string_lossy().into_owned();
         let rec = TurnRecord {
             user_id: q.user_id,
@@ -855,7 +871,12 @@ impl Actor {
             html: html.to_string(),
             reply_to: Some(q.message_id),
         };
-        if let Err(e) = self.ctx.store.record_turn(&rec, &[row], &[q.update_id]) {
+        if let Err(e) = self
+            .ctx
+            .store
+            .record_turn(&rec, &[row], &[q.update_id])
+            .await
+        {
             tracing::error!(error = %e, "could not record a failed turn");
         }
         self.ctx.outbox.kick();
@@ -913,7 +934,7 @@ impl Actor {
                 html,
                 reply_to: None,
             };
-            if let Err(e) = self.ctx.store.complete_updates(&ids, &[row]) {
+            if let Err(e) = self.ctx.store.complete_updates(&ids, &[row]).await {
                 tracing::error!(error = %e, "could not cancel queued prompts");
             }
             self.ctx.outbox.kick();
@@ -989,15 +1010,15 @@ impl Actor {
             )),
             ClaudeEvent::PermissionRequest(req) => {
                 let run = self.current_run();
-                match turn::decide(&self.ctx, &run, &req) {
+                match turn::decide(&self.ctx, &run, &req).await {
                     Step::Now(d) => self.answer_permission(&req, &d).await,
-                    Step::Ask(ask) => self.ask_human(*ask),
+                    Step::Ask(ask) => self.ask_human(*ask).await,
                 }
                 true
             }
             ClaudeEvent::ControlCancel { request_id } => {
                 tracing::debug!(%request_id, "permission request withdrawn");
-                self.ctx.prompts.cancel_request(&request_id);
+                self.ctx.prompts.cancel_request(&request_id).await;
                 false
             }
             ClaudeEvent::ControlResponse { .. } | ClaudeEvent::Other => false,
@@ -1031,7 +1052,7 @@ impl Actor {
     }
 
     /// Show `ask` to its human; the outcome comes back as [`ActorMsg::Answered`].
-    fn ask_human(&mut self, ask: turn::Ask) {
+    async fn ask_human(&mut self, ask: turn::Ask) {
         let Some(turn) = self.state.turn_mut() else {
             return;
         };
@@ -1046,13 +1067,15 @@ impl Actor {
         let gen = self.state.proc().map(|p| p.gen).unwrap_or(0);
         let tx = self.tx.clone();
         let shown = ask.clone();
-        shown.show(&self.ctx, move |outcome| {
-            let _ = tx.send(ActorMsg::Answered {
-                gen,
-                ask: Box::new(ask),
-                outcome,
-            });
-        });
+        shown
+            .show(&self.ctx, move |outcome| {
+                let _ = tx.send(ActorMsg::Answered {
+                    gen,
+                    ask: Box::new(ask),
+                    outcome,
+                });
+            })
+            .await;
         if !shown.is_question() {
             self.show_progress();
         }
@@ -1063,7 +1086,7 @@ impl Actor {
             return; // the process that asked is gone
         }
         let question = ask.is_question();
-        let (decision, req) = ask.settle(&self.ctx, outcome);
+        let (decision, req) = ask.settle(&self.ctx, outcome).await;
         self.answer_permission(&req, &decision).await;
         if !question {
             self.show_progress();
@@ -1072,7 +1095,7 @@ impl Actor {
 
     /// Record `decision` about `req` and answer the CLI.
     async fn answer_permission(&mut self, req: &PermissionRequest, decision: &Decision) {
-        let answer = turn::answer(&self.ctx, &self.current_run(), req, decision);
+        let answer = turn::answer(&self.ctx, &self.current_run(), req, decision).await;
         if let (Decision::Deny { reason, .. } | Decision::Ask { reason, .. }, Some(t)) =
             (decision, self.state.turn_mut())
         {
@@ -1104,12 +1127,11 @@ impl Actor {
             .any(|e| e.contains("No conversation found"));
         if result.is_error && not_found && resumed.is_some() && !turn.retried_fresh {
             let dir = self.cwd.to_string_lossy().into_owned();
-            let _ = self.ctx.store.deactivate_sessions(
-                turn.user_id,
-                self.chat.chat_id,
-                self.chat.thread_id,
-                &dir,
-            );
+            let _ = self
+                .ctx
+                .store
+                .deactivate_sessions(turn.user_id, self.chat.chat_id, self.chat.thread_id, &dir)
+                .await;
             turn.retried_fresh = true;
             turn.progress
                 .note("previous session not found; starting a new one");
@@ -1132,6 +1154,7 @@ impl Actor {
             .ctx
             .store
             .cost_today(turn.user_id)
+            .await
             .map(|(c, _)| c + result.cost_usd)
             .ok();
         let messages = render::final_messages(
@@ -1179,7 +1202,12 @@ impl Actor {
             is_error: result.is_error || turn.ending != Ending::Done,
             error_kind: error_kind.as_deref(),
         };
-        if let Err(e) = self.ctx.store.record_turn(&rec, &rows, &[turn.update_id]) {
+        if let Err(e) = self
+            .ctx
+            .store
+            .record_turn(&rec, &rows, &[turn.update_id])
+            .await
+        {
             tracing::error!(error = %e, "could not record the finished turn");
         }
         self.ctx.publish(Event::RunFinished {
@@ -1196,7 +1224,7 @@ impl Actor {
             crate::audit::Event::RunFinished,
             &json!({"cost_usd": result.cost_usd, "session_total_usd": result.total_cost_usd, "turns": result.num_turns, "is_error": rec.is_error,
                     "error": error_kind, "session": session_id}),
-        );
+        ).await;
         self.ctx.outbox.kick();
         self.ctx.outbox.progress_close(turn.id, self.chat);
         if let Some(p) = self.state.proc_mut() {
@@ -1239,7 +1267,7 @@ impl Actor {
             message_id: turn.reply_to,
             text: turn.prompt.clone(),
         };
-        self.record_failure(&q, &html, "crash");
+        self.record_failure(&q, &html, "crash").await;
         self.ctx.outbox.progress_close(turn.id, self.chat);
         self.start_next_boxed().await;
     }

@@ -48,22 +48,23 @@ impl Actor {
             Some(self.chat.chat_id),
             crate::audit::Event::Command,
             &json!({"command": cmd}),
-        );
+        )
+        .await;
         let reply = match cmd {
             "start" => self.cmd_start(),
             "help" => help_text(),
-            "new" => self.cmd_new(i.user_id),
+            "new" => self.cmd_new(i.user_id).await,
             "stop" => self.cmd_stop().await,
-            "status" => self.cmd_status(i.user_id),
-            "verbose" => self.cmd_verbose(args),
+            "status" => self.cmd_status(i.user_id).await,
+            "verbose" => self.cmd_verbose(args).await,
             "pwd" => format!("📂 <code>{}</code>", escape(&self.rel(&self.cwd.clone()))),
-            "cd" => self.cmd_cd(i.user_id, role, args),
-            "ls" => self.cmd_ls(i.user_id, role),
+            "cd" => self.cmd_cd(i.user_id, role, args).await,
+            "ls" => self.cmd_ls(i.user_id, role).await,
             "projects" => self.cmd_projects(),
-            "sessions" => self.cmd_sessions(i.user_id),
-            "resume" => self.cmd_resume(i.user_id, role, args),
-            "grants" => self.cmd_grants(),
-            "revoke" => self.cmd_revoke(i.user_id, role, args),
+            "sessions" => self.cmd_sessions(i.user_id).await,
+            "resume" => self.cmd_resume(i.user_id, role, args).await,
+            "grants" => self.cmd_grants().await,
+            "revoke" => self.cmd_revoke(i.user_id, role, args).await,
             "schedule" => crate::scheduler::commands::handle_chat(
                 &self.ctx.store,
                 &self.ctx.config,
@@ -73,7 +74,7 @@ impl Actor {
                 &self.cwd,
                 args,
                 chrono::Utc::now(),
-            ),
+            ).await,
             other if is_claude_command(other) => {
                 // Claude Code's own command: a prompt like any other, in this chat's session.
                 let text = if args.trim().is_empty() {
@@ -106,7 +107,7 @@ impl Actor {
                     .join(", ")
             ),
         };
-        self.reply(i.update_id, reply);
+        self.reply(i.update_id, reply).await;
     }
 
     fn busy(&self) -> Option<String> {
@@ -124,17 +125,17 @@ impl Actor {
         )
     }
 
-    fn cmd_new(&mut self, user_id: i64) -> String {
+    async fn cmd_new(&mut self, user_id: i64) -> String {
         if let Some(b) = self.busy() {
             return b;
         }
         let dir = self.cwd.to_string_lossy().into_owned();
-        if let Err(e) = self.ctx.store.deactivate_sessions(
-            user_id,
-            self.chat.chat_id,
-            self.chat.thread_id,
-            &dir,
-        ) {
+        if let Err(e) = self
+            .ctx
+            .store
+            .deactivate_sessions(user_id, self.chat.chat_id, self.chat.thread_id, &dir)
+            .await
+        {
             return format!("❌ {}", escape(&e.to_string()));
         }
         self.stop_process();
@@ -142,7 +143,7 @@ impl Actor {
     }
 
     async fn cmd_stop(&mut self) -> String {
-        if self.cancel_waiting() {
+        if self.cancel_waiting().await {
             return "⏹ Stopped waiting for a Claude slot.".into();
         }
         if self.state.turn().is_none() {
@@ -152,15 +153,16 @@ impl Actor {
         "⏹ Stopping…".into()
     }
 
-    fn cmd_status(&self, user_id: i64) -> String {
+    async fn cmd_status(&self, user_id: i64) -> String {
         let dir = self.cwd.to_string_lossy().into_owned();
         let session = self
             .ctx
             .store
             .active_session(user_id, self.chat.chat_id, self.chat.thread_id, &dir)
+            .await
             .ok()
             .flatten();
-        let (cost, runs) = self.ctx.store.cost_today(user_id).unwrap_or((0.0, 0));
+        let (cost, runs) = self.ctx.store.cost_today(user_id).await.unwrap_or((0.0, 0));
         let mut s = String::new();
         let jail = self.ctx.launcher.jail();
         if !jail.is_contained() {
@@ -207,7 +209,7 @@ impl Actor {
         s
     }
 
-    fn cmd_verbose(&mut self, args: &str) -> String {
+    async fn cmd_verbose(&mut self, args: &str) -> String {
         let explain = "0 = only the answer, 1 = tool names, 2 = tool inputs and Claude's notes";
         if args.is_empty() {
             return format!("🔊 Verbose level is {}. ({explain})", self.verbose());
@@ -220,9 +222,10 @@ impl Actor {
                     Some(self.chat.chat_id),
                     crate::audit::Event::ConfigChange,
                     &json!({"setting": "verbose", "from": self.verbose(), "to": n}),
-                );
+                )
+                .await;
                 self.settings.verbose = Some(n);
-                if let Err(e) = self.save_settings() {
+                if let Err(e) = self.save_settings().await {
                     return format!("❌ {}", escape(&e.to_string()));
                 }
                 format!("🔊 Verbose level set to {n}.")
@@ -231,13 +234,16 @@ impl Actor {
         }
     }
 
-    fn save_settings(&self) -> crate::store::Result<()> {
-        self.ctx.store.save_chat_settings(
-            self.chat.chat_id,
-            self.chat.thread_id,
-            &self.chat_kind,
-            &self.settings,
-        )
+    async fn save_settings(&self) -> crate::store::Result<()> {
+        self.ctx
+            .store
+            .save_chat_settings(
+                self.chat.chat_id,
+                self.chat.thread_id,
+                &self.chat_kind,
+                &self.settings,
+            )
+            .await
     }
 
     /// Who asks, for the working-directory decisions of `policy::workdir`.
@@ -252,7 +258,7 @@ impl Actor {
     }
 
     /// Audit a working-directory refusal and word it for the chat.
-    fn refused_dir(
+    async fn refused_dir(
         &self,
         user_id: i64,
         command: &str,
@@ -265,7 +271,8 @@ impl Actor {
             Some(self.chat.chat_id),
             r.audit_event(),
             &r.audit_details(command, input),
-        );
+        )
+        .await;
         let what = match command {
             "cd" => "Cannot change directory",
             "ls" => "Cannot list the directory",
@@ -274,7 +281,7 @@ impl Actor {
         format!("🚫 {what}: {}.", escape(&r.to_string()))
     }
 
-    fn cmd_cd(&mut self, user_id: i64, role: Role, args: &str) -> String {
+    async fn cmd_cd(&mut self, user_id: i64, role: Role, args: &str) -> String {
         if let Some(b) = self.busy() {
             return b;
         }
@@ -283,7 +290,7 @@ impl Actor {
                 if dir != self.cwd {
                     self.cwd = dir.clone();
                     self.settings.current_dir = Some(dir.to_string_lossy().into_owned());
-                    if let Err(e) = self.save_settings() {
+                    if let Err(e) = self.save_settings().await {
                         return format!("❌ {}", escape(&e.to_string()));
                     }
                     // Sessions belong to a directory: the next message resumes this one's.
@@ -291,14 +298,16 @@ impl Actor {
                 }
                 format!("📂 Now in <code>{}</code>", escape(&self.rel(&dir)))
             }
-            Err(r) => self.refused_dir(user_id, "cd", args, &r),
+            Err(r) => self.refused_dir(user_id, "cd", args, &r).await,
         }
     }
 
-    fn cmd_ls(&self, user_id: i64, role: Role) -> String {
+    async fn cmd_ls(&self, user_id: i64, role: Role) -> String {
         // A directory stored before it became secret is not listed either.
         if let Err(r) = workdir::check(&self.who(user_id, role), &self.cwd) {
-            return self.refused_dir(user_id, "ls", &self.rel(&self.cwd), &r);
+            return self
+                .refused_dir(user_id, "ls", &self.rel(&self.cwd), &r)
+                .await;
         }
         match list_dir(&self.cwd, false, &self.ctx.secrets) {
             Ok(entries) if entries.is_empty() => {
@@ -324,11 +333,12 @@ impl Actor {
         }
     }
 
-    fn cmd_sessions(&self, user_id: i64) -> String {
+    async fn cmd_sessions(&self, user_id: i64) -> String {
         match self
             .ctx
             .store
             .list_sessions(user_id, self.chat.chat_id, self.chat.thread_id, 10)
+            .await
         {
             Ok(list) if list.is_empty() => "No sessions yet in this chat.".into(),
             Ok(list) => {
@@ -352,7 +362,7 @@ impl Actor {
         }
     }
 
-    fn cmd_resume(&mut self, user_id: i64, role: Role, args: &str) -> String {
+    async fn cmd_resume(&mut self, user_id: i64, role: Role, args: &str) -> String {
         if let Some(b) = self.busy() {
             return b;
         }
@@ -360,12 +370,12 @@ impl Actor {
             return "Usage: /resume <i>session id</i> (see /sessions). A unique prefix is enough."
                 .into();
         }
-        let candidates = match self.ctx.store.list_sessions(
-            user_id,
-            self.chat.chat_id,
-            self.chat.thread_id,
-            1000,
-        ) {
+        let candidates = match self
+            .ctx
+            .store
+            .list_sessions(user_id, self.chat.chat_id, self.chat.thread_id, 1000)
+            .await
+        {
             Ok(c) => c,
             Err(e) => return format!("❌ {}", escape(&e.to_string())),
         };
@@ -391,21 +401,28 @@ impl Actor {
             }
         };
         if let Err(r) = workdir::check(&self.who(user_id, role), &dir) {
-            return self.refused_dir(user_id, "resume", &sess.directory, &r);
+            return self
+                .refused_dir(user_id, "resume", &sess.directory, &r)
+                .await;
         }
-        match self.ctx.store.activate_session(
-            user_id,
-            self.chat.chat_id,
-            self.chat.thread_id,
-            &sess.claude_session_id,
-        ) {
+        match self
+            .ctx
+            .store
+            .activate_session(
+                user_id,
+                self.chat.chat_id,
+                self.chat.thread_id,
+                &sess.claude_session_id,
+            )
+            .await
+        {
             Ok(Some(_)) => {}
             Ok(None) => return "❌ Session not found.".into(),
             Err(e) => return format!("❌ {}", escape(&e.to_string())),
         }
         self.cwd = dir.clone();
         self.settings.current_dir = Some(dir.to_string_lossy().into_owned());
-        let _ = self.save_settings();
+        let _ = self.save_settings().await;
         self.stop_process();
         format!(
             "▶️ Resumed <code>{}</code> in <code>{}</code>. Your next message continues it.",
@@ -416,8 +433,8 @@ impl Actor {
 }
 
 impl Actor {
-    fn cmd_grants(&self) -> String {
-        match self.ctx.store.list_grants(self.chat.chat_id, self.chat.thread_id) {
+    async fn cmd_grants(&self) -> String {
+        match self.ctx.store.list_grants(self.chat.chat_id, self.chat.thread_id).await {
             Ok(g) if g.is_empty() => "No active grants. Approving with “Allow for session” or “Allow 15 min” creates one.".into(),
             Ok(g) => {
                 let mut s = String::from("🎫 Active grants (/revoke <i>id</i>):\n");
@@ -441,7 +458,7 @@ impl Actor {
         }
     }
 
-    fn cmd_revoke(&self, user_id: i64, role: Role, args: &str) -> String {
+    async fn cmd_revoke(&self, user_id: i64, role: Role, args: &str) -> String {
         let Ok(id) = args.trim().trim_start_matches('#').parse::<i64>() else {
             return "Usage: /revoke <i>id</i> (see /grants).".into();
         };
@@ -449,6 +466,7 @@ impl Actor {
             .ctx
             .store
             .list_grants(self.chat.chat_id, self.chat.thread_id)
+            .await
             .unwrap_or_default()
             .into_iter()
             .any(|g| g.id == id && authority::may_revoke_grant(user_id, role, g.user_id));
@@ -459,6 +477,7 @@ impl Actor {
             .ctx
             .store
             .revoke_grant(self.chat.chat_id, self.chat.thread_id, id)
+            .await
         {
             Ok(true) => {
                 crate::audit::record(
@@ -467,7 +486,8 @@ impl Actor {
                     Some(self.chat.chat_id),
                     crate::audit::Event::GrantRevoked,
                     &json!({"id": id}),
-                );
+                )
+                .await;
                 format!("🗑 Grant #{id} revoked.")
             }
             Ok(false) => format!("❌ No active grant #{id}."),

@@ -136,7 +136,7 @@ impl Gateway {
                 "invalid x-api-key for this ccgate session",
             );
         }
-        if let Err(message) = self.shared.sink.admit(&self.owner) {
+        if let Err(message) = self.shared.sink.admit(&self.owner).await {
             let mut r = api_error(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", &message);
             r.headers_mut()
                 .insert("x-should-retry", HeaderValue::from_static("false"));

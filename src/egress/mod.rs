@@ -60,18 +60,22 @@ pub struct Owner {
 
 /// Where the gateway reports, and whom it asks before spending.
 ///
-/// All three are called on the request path, so they must be quick (in-memory state; queue
-/// any database writes).
+/// All three are called on the request path: `admit` is awaited before the request is
+/// forwarded; `record` and `denied` must return at once (queue any database writes).
 pub trait UsageSink: Send + Sync {
     /// May `owner` start another model request? `Err(message)` refuses it; the message is
     /// shown to the CLI (and so to the user) as the API error.
-    fn admit(&self, owner: &Owner) -> Result<(), String>;
+    fn admit<'a>(&'a self, owner: &'a Owner) -> Admission<'a>;
     /// One forwarded request's response has ended (completely, with an error, or because the
     /// client went away).
     fn record(&self, owner: &Owner, usage: &Usage);
     /// The egress proxy refused `target` (`host:port`) for `reason`.
     fn denied(&self, owner: &Owner, target: &str, reason: &str);
 }
+
+/// The answer of [`UsageSink::admit`], awaited by the gateway.
+pub type Admission<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
 
 /// The real credential the gateway puts on forwarded requests.
 #[derive(Clone)]
@@ -426,8 +430,8 @@ mod tests {
     fn egress_rejects_an_upstream_that_is_not_a_plain_http_base() {
         struct Nobody;
         impl UsageSink for Nobody {
-            fn admit(&self, _: &Owner) -> Result<(), String> {
-                Ok(())
+            fn admit<'a>(&'a self, _: &'a Owner) -> Admission<'a> {
+                Box::pin(async { Ok(()) })
             }
             fn record(&self, _: &Owner, _: &Usage) {}
             fn denied(&self, _: &Owner, _: &str, _: &str) {}

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::store::{NewOutbox, Store};
 
 /// `token issue`: a one-time login token for `user`, valid for `ttl`.
-pub fn token_issue(
+pub async fn token_issue(
     store: &Store,
     config: &Config,
     user: i64,
@@ -28,14 +28,17 @@ pub fn token_issue(
     if !config.enable_token_auth {
         report.note("note: ENABLE_TOKEN_AUTH is off; the token works once it is turned on");
     }
-    let token = auth::Auth::new(store.clone(), secret, config.session_timeout).issue(user, ttl)?;
+    let token = auth::Auth::new(store.clone(), secret, config.session_timeout)
+        .issue(user, ttl)
+        .await?;
     crate::audit::try_record(
         store,
         None,
         None,
         crate::audit::Event::TokenIssued,
         &serde_json::json!({"for_user": user, "ttl_secs": ttl.as_secs()}),
-    )?;
+    )
+    .await?;
     report.line(token.to_string()).note(format!(
         "Send it to the bot as: /login {token}  (valid {}s, single use)",
         ttl.as_secs()
@@ -44,18 +47,21 @@ pub fn token_issue(
 }
 
 /// `token revoke`: end `user`'s unused tokens and session.
-pub fn token_revoke(store: &Store, config: &Config, user: i64) -> anyhow::Result<Report> {
+pub async fn token_revoke(store: &Store, config: &Config, user: i64) -> anyhow::Result<Report> {
     let Some(secret) = config.auth_token_secret.clone() else {
         bail!("AUTH_TOKEN_SECRET is not set");
     };
-    let n = auth::Auth::new(store.clone(), secret, config.session_timeout).revoke_user(user)?;
+    let n = auth::Auth::new(store.clone(), secret, config.session_timeout)
+        .revoke_user(user)
+        .await?;
     crate::audit::try_record(
         store,
         None,
         None,
         crate::audit::Event::TokenRevoked,
         &serde_json::json!({"for_user": user, "count": n}),
-    )?;
+    )
+    .await?;
     let mut report = Report::default();
     report.line(format!(
         "revoked {n} token(s) of user {user}; any session ended"
@@ -64,8 +70,8 @@ pub fn token_revoke(store: &Store, config: &Config, user: i64) -> anyhow::Result
 }
 
 /// `pair list`: pending pairing requests.
-pub fn pair_list(store: &Store) -> anyhow::Result<Report> {
-    let pending = auth::pending_pairings(store)?;
+pub async fn pair_list(store: &Store) -> anyhow::Result<Report> {
+    let pending = auth::pending_pairings(store).await?;
     let mut report = Report::default();
     if pending.is_empty() {
         report.line("no pending pairing requests");
@@ -84,9 +90,9 @@ pub fn pair_list(store: &Store) -> anyhow::Result<Report> {
 
 /// `pair approve`: admit the user who received `code`, and tell them (a durable outbox row the
 /// running bot delivers).
-pub fn pair_approve(store: &Store, config: &Config, code: &str) -> anyhow::Result<Report> {
+pub async fn pair_approve(store: &Store, config: &Config, code: &str) -> anyhow::Result<Report> {
     let mut report = Report::default();
-    match auth::approve_pairing(store, code)? {
+    match auth::approve_pairing(store, code).await? {
         Ok(user) => {
             crate::audit::try_record(
                 store,
@@ -94,7 +100,8 @@ pub fn pair_approve(store: &Store, config: &Config, code: &str) -> anyhow::Resul
                 None,
                 crate::audit::Event::PairingApproved,
                 &serde_json::json!({"code": code}),
-            )?;
+            )
+            .await?;
             store.complete_updates(
                 &[],
                 &[NewOutbox {
@@ -103,7 +110,7 @@ pub fn pair_approve(store: &Store, config: &Config, code: &str) -> anyhow::Resul
                     html: "✅ You're in: the operator approved your pairing request. Send a message to start, or /help.".into(),
                     reply_to: None,
                 }],
-            )?;
+            ).await?;
             report.line(format!(
                 "user {user} may now use the bot (role: {}); they are told so by the running bot",
                 config.role_of(user)
@@ -117,17 +124,18 @@ pub fn pair_approve(store: &Store, config: &Config, code: &str) -> anyhow::Resul
 }
 
 /// `totp enroll`: a new TOTP secret for `user`, shown as a QR code, text and URI.
-pub fn totp_enroll(store: &Store, user: i64) -> anyhow::Result<Report> {
+pub async fn totp_enroll(store: &Store, user: i64) -> anyhow::Result<Report> {
     use crate::approval::totp;
     let secret = totp::TotpSecret::generate();
-    store.set_totp_secret(user, &secret.to_base32())?;
+    store.set_totp_secret(user, &secret.to_base32()).await?;
     crate::audit::try_record(
         store,
         Some(user),
         None,
         crate::audit::Event::TotpEnrolled,
         &serde_json::json!({}),
-    )?;
+    )
+    .await?;
     let uri = secret.otpauth_uri(&format!("user-{user}"));
     let mut report = Report::default();
     report
@@ -139,15 +147,16 @@ pub fn totp_enroll(store: &Store, user: i64) -> anyhow::Result<Report> {
 }
 
 /// `unlock`: lift `user`'s lockout, automatic or manual.
-pub fn unlock(store: &Store, user: i64) -> anyhow::Result<Report> {
-    let lifted = store.unlock(user)?;
+pub async fn unlock(store: &Store, user: i64) -> anyhow::Result<Report> {
+    let lifted = store.unlock(user).await?;
     crate::audit::try_record(
         store,
         Some(user),
         None,
         crate::audit::Event::Unlock,
         &serde_json::json!({"was_locked": lifted}),
-    )?;
+    )
+    .await?;
     let mut report = Report::default();
     report.line(if lifted {
         "lockout lifted"
@@ -165,11 +174,13 @@ mod tests {
         super::super::test_config(&[("AUTH_TOKEN_SECRET", "0123456789abcdef0123456789abcdef")]).1
     }
 
-    #[test]
-    fn an_issued_token_is_audited_and_revoking_counts_it() {
+    #[tokio::test]
+    async fn an_issued_token_is_audited_and_revoking_counts_it() {
         let store = Store::open_in_memory().unwrap();
         let c = config();
-        let r = token_issue(&store, &c, 5, Duration::from_secs(60)).unwrap();
+        let r = token_issue(&store, &c, 5, Duration::from_secs(60))
+            .await
+            .unwrap();
         let token = r.stdout().trim().to_string();
         assert!(token.starts_with("ccg_"), "{token}");
         assert!(
@@ -177,45 +188,50 @@ mod tests {
             "{}",
             r.stderr()
         );
-        assert_eq!(store.audit_count("token_issued").unwrap(), 1);
-        let r = token_revoke(&store, &c, 5).unwrap();
+        assert_eq!(store.audit_count("token_issued").await.unwrap(), 1);
+        let r = token_revoke(&store, &c, 5).await.unwrap();
         assert_eq!(
             r.stdout(),
             "revoked 1 token(s) of user 5; any session ended\n"
         );
     }
 
-    #[test]
-    fn tokens_need_the_secret() {
+    #[tokio::test]
+    async fn tokens_need_the_secret() {
         let store = Store::open_in_memory().unwrap();
         let mut c = config();
         c.auth_token_secret = None;
-        let e = token_issue(&store, &c, 5, Duration::from_secs(60)).unwrap_err();
+        let e = token_issue(&store, &c, 5, Duration::from_secs(60))
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("AUTH_TOKEN_SECRET"), "{e}");
-        assert_eq!(store.audit_count("token_issued").unwrap(), 0);
+        assert_eq!(store.audit_count("token_issued").await.unwrap(), 0);
     }
 
-    #[test]
-    fn an_unknown_pairing_code_is_a_no_not_an_error() {
+    #[tokio::test]
+    async fn an_unknown_pairing_code_is_a_no_not_an_error() {
         let store = Store::open_in_memory().unwrap();
-        let r = pair_approve(&store, &config(), "NOSUCH").unwrap();
+        let r = pair_approve(&store, &config(), "NOSUCH").await.unwrap();
         assert!(!r.ok);
         assert_eq!(r.stderr(), "ccgate: no such pairing code\n");
         assert_eq!(
-            pair_list(&store).unwrap().stdout(),
+            pair_list(&store).await.unwrap().stdout(),
             "no pending pairing requests\n"
         );
     }
 
-    #[test]
-    fn unlock_says_whether_there_was_a_lockout() {
+    #[tokio::test]
+    async fn unlock_says_whether_there_was_a_lockout() {
         let store = Store::open_in_memory().unwrap();
-        store.lock_out(5, "too many failures", None).unwrap();
-        assert_eq!(unlock(&store, 5).unwrap().stdout(), "lockout lifted\n");
+        store.lock_out(5, "too many failures", None).await.unwrap();
         assert_eq!(
-            unlock(&store, 5).unwrap().stdout(),
+            unlock(&store, 5).await.unwrap().stdout(),
+            "lockout lifted\n"
+        );
+        assert_eq!(
+            unlock(&store, 5).await.unwrap().stdout(),
             "that user was not locked out\n"
         );
-        assert_eq!(store.audit_count("unlock").unwrap(), 2);
+        assert_eq!(store.audit_count("unlock").await.unwrap(), 2);
     }
 }

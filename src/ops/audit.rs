@@ -20,7 +20,7 @@ use crate::store::Store;
 /// `audit verify`: the hash chain and every signed checkpoint, checked against `public_keys`
 /// (hex; default AUDIT_VERIFY_KEY, else the configured signing key's) and the `expected`
 /// checkpoints recorded elsewhere. Not ok on any broken link, cut tail or bad checkpoint.
-pub fn verify(
+pub async fn verify(
     store: &Store,
     config: &Config,
     public_keys: &[String],
@@ -43,7 +43,7 @@ pub fn verify(
     } else {
         (Vec::new(), String::new())
     };
-    let found = checkpointer::verify_store(store, &keys, expected)?;
+    let found = checkpointer::verify_store(store, &keys, expected).await?;
     let mut report = Report::default();
     for line in checkpointer::report_lines(&found, &source) {
         report.line(line);
@@ -69,9 +69,9 @@ pub fn tail_line(r: &AuditEntry) -> String {
 }
 
 /// `audit tail`: the newest `n` rows, oldest first.
-pub fn tail(store: &Store, n: usize) -> anyhow::Result<Report> {
+pub async fn tail(store: &Store, n: usize) -> anyhow::Result<Report> {
     let mut report = Report::default();
-    for r in store.audit_tail(n)? {
+    for r in store.audit_tail(n).await? {
         report.line(tail_line(&r));
     }
     Ok(report)
@@ -99,16 +99,15 @@ pub struct Export<'a> {
 /// Rows read per query while exporting.
 const EXPORT_PAGE: usize = 10_000;
 
-impl Iterator for Export<'_> {
-    type Item = anyhow::Result<String>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl Export<'_> {
+    /// The next line, `None` at the end.
+    pub async fn next_line(&mut self) -> Option<anyhow::Result<String>> {
         if self.done {
             return None;
         }
         let row = match self.page.next() {
             Some(row) => row,
-            None => match self.store.audit_rows(self.after, EXPORT_PAGE) {
+            None => match self.store.audit_rows(self.after, EXPORT_PAGE).await {
                 Err(e) => {
                     self.done = true;
                     return Some(Err(e.into()));
@@ -178,12 +177,12 @@ pub fn pubkey(config: &Config) -> anyhow::Result<Report> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn export_pages_through_every_row_in_order() {
+    #[tokio::test]
+    async fn export_pages_through_every_row_in_order() {
         let store = Store::open_in_memory().unwrap();
         let n = EXPORT_PAGE + 3;
         store
-            .tx(|tx| {
+            .tx(move |tx| {
                 for i in 0..n {
                     tx.execute(
                         "INSERT INTO audit_log (id, at, event, risk, details, prev_hash, hash)
@@ -193,8 +192,13 @@ mod tests {
                 }
                 Ok(())
             })
+            .await
             .unwrap();
-        let lines: Vec<String> = export_json(&store).map(Result::unwrap).collect();
+        let mut export = export_json(&store);
+        let mut lines: Vec<String> = Vec::new();
+        while let Some(line) = export.next_line().await {
+            lines.push(line.unwrap());
+        }
         assert_eq!(lines.len(), n);
         let ids: Vec<i64> = lines
             .iter()
@@ -208,8 +212,8 @@ mod tests {
         assert_eq!((ids[0], ids[n - 1]), (1, n as i64));
     }
 
-    #[test]
-    fn verify_fails_on_a_tampered_row_and_tail_shows_it() {
+    #[tokio::test]
+    async fn verify_fails_on_a_tampered_row_and_tail_shows_it() {
         let store = Store::open_in_memory().unwrap();
         let (_dir, config) = super::super::test_config(&[]);
         for i in 0..3 {
@@ -220,15 +224,17 @@ mod tests {
                 crate::audit::Event::Login,
                 &serde_json::json!({"i": i}),
             )
+            .await
             .unwrap();
         }
-        assert!(verify(&store, &config, &[], &[]).unwrap().ok);
+        assert!(verify(&store, &config, &[], &[]).await.unwrap().ok);
         store
-            .tx(|tx| tx.execute("UPDATE audit_log SET details = '{}' WHERE id = 2", []))
+            .tx(move |tx| tx.execute("UPDATE audit_log SET details = '{}' WHERE id = 2", []))
+            .await
             .unwrap();
-        let r = verify(&store, &config, &[], &[]).unwrap();
+        let r = verify(&store, &config, &[], &[]).await.unwrap();
         assert!(!r.ok, "{}", r.stdout());
-        let tail = tail(&store, 1).unwrap().stdout();
+        let tail = tail(&store, 1).await.unwrap().stdout();
         assert!(
             tail.contains(" #3 ") && tail.contains("user=2 chat=-"),
             "{tail}"

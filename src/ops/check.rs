@@ -99,7 +99,7 @@ impl<F: FnMut(Item)> Findings<F> {
 }
 
 /// Run the checks of `mode`, handing each finding to `emit` as it is made; true if none failed.
-pub fn run(config: &Config, mode: Mode, emit: impl FnMut(Item)) -> bool {
+pub async fn run(config: &Config, mode: Mode, emit: impl FnMut(Item)) -> bool {
     let mut f = Findings { emit, ok: true };
     f.item(Item::Heading("ccgate configuration".into()));
     f.check(
@@ -215,11 +215,14 @@ pub fn run(config: &Config, mode: Mode, emit: impl FnMut(Item)) -> bool {
     }
     match mode {
         Mode::Doctor => {
-            f.check("telegram", telegram(config));
+            f.check("telegram", telegram(config).await);
+            let database = match open_store(config) {
+                Ok(st) => st.cost_today_all().await.map_err(anyhow::Error::from),
+                Err(e) => Err(e),
+            };
             f.check(
                 "database",
-                open_store(config)
-                    .and_then(|st| Ok(st.cost_today_all()?))
+                database
                     .map(|_| config.database_path.display().to_string())
                     .map_err(|e| {
                         format!(
@@ -300,13 +303,9 @@ fn audit_checkpoints(config: &Config) -> Result<String, String> {
 }
 
 /// getMe with the configured token against the configured Bot API.
-fn telegram(config: &Config) -> Result<String, String> {
+async fn telegram(config: &Config) -> Result<String, String> {
     use crate::telegram::api::{ApiError, TelegramApi};
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    rt.block_on(async {
+    async {
         let api = TelegramApi::new(
             &config.telegram_api_url,
             &config.telegram_bot_token,
@@ -331,7 +330,8 @@ fn telegram(config: &Config) -> Result<String, String> {
                 config.telegram_api_url
             )),
         }
-    })
+    }
+    .await
 }
 
 #[cfg(test)]
@@ -370,11 +370,11 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_offline_check_fails_on_a_cli_that_is_not_claude_and_contacts_nobody() {
+    #[tokio::test]
+    async fn an_offline_check_fails_on_a_cli_that_is_not_claude_and_contacts_nobody() {
         let (_dir, config) = crate::ops::test_config(&[("CLAUDE_CLI_PATH", "/bin/true")]);
         let mut items = Vec::new();
-        let ok = run(&config, Mode::Check, |i| items.push(i));
+        let ok = run(&config, Mode::Check, |i| items.push(i)).await;
         assert!(!ok);
         let failed: Vec<&Item> = items.iter().filter(|i| i.failed()).collect();
         assert!(

@@ -32,10 +32,10 @@ impl Change {
 
 /// Every job, one line each, credentials in prompts masked (the job keeps its prompt as
 /// written).
-pub fn list(store: &Store) -> anyhow::Result<Report> {
+pub async fn list(store: &Store) -> anyhow::Result<Report> {
     let redactor = crate::audit::redact::process();
     let mut report = Report::default();
-    for j in store.list_jobs(None)? {
+    for j in store.list_jobs(None).await? {
         let line = format!(
             "#{} {} chat {} topic {} user {} {} ({}) in {} next {}: {}",
             j.id,
@@ -69,7 +69,7 @@ pub struct NewJob<'a> {
 }
 
 /// Add a job; says when it first runs.
-pub fn add(
+pub async fn add(
     store: &Store,
     config: &Config,
     job: &NewJob<'_>,
@@ -79,6 +79,7 @@ pub fn add(
     let (id, sched, next) = sc::add(
         store, config, job.user, job.chat, &dir, job.cron, job.prompt, now,
     )
+    .await
     .map_err(anyhow::Error::msg)?;
     let mut report = Report::default();
     report.line(format!(
@@ -90,7 +91,7 @@ pub fn add(
 }
 
 /// Pause, resume or remove job `id`.
-pub fn change(
+pub async fn change(
     store: &Store,
     change: Change,
     id: i64,
@@ -106,6 +107,7 @@ pub fn change(
         id,
         now,
     )
+    .await
     .map_err(anyhow::Error::msg)?;
     let mut report = Report::default();
     report.line(msg);
@@ -116,8 +118,8 @@ pub fn change(
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_job_is_added_listed_with_credentials_masked_paused_and_removed() {
+    #[tokio::test]
+    async fn a_job_is_added_listed_with_credentials_masked_paused_and_removed() {
         let store = Store::open_in_memory().unwrap();
         let (_dir, config) = crate::ops::test_config(&[]);
         let now = "2026-01-05T08:00:00Z".parse().unwrap();
@@ -131,22 +133,29 @@ mod tests {
             cron: "0 9 * * 1-5",
             prompt: "fetch https://user:pw@example.com/",
         };
-        let added = add(&store, &config, &job, now).unwrap().stdout();
+        let added = add(&store, &config, &job, now).await.unwrap().stdout();
         assert_eq!(
             added,
             "job #1: 0 9 * * 1-5 (UTC) first run 2026-01-05 09:00:00 UTC\n"
         );
-        let listed = list(&store).unwrap().stdout();
+        let listed = list(&store).await.unwrap().stdout();
         assert!(listed.starts_with("#1  chat 1 topic 0 user 1 "), "{listed}");
         assert!(!listed.contains("user:pw"), "{listed}");
         assert!(change(&store, Change::Pause, 1, now)
+            .await
             .unwrap()
             .stdout()
             .contains("paused"));
-        assert!(list(&store).unwrap().stdout().starts_with("#1 paused "));
-        change(&store, Change::Remove, 1, now).unwrap();
-        let e = change(&store, Change::Remove, 1, now).unwrap_err();
+        assert!(list(&store)
+            .await
+            .unwrap()
+            .stdout()
+            .starts_with("#1 paused "));
+        change(&store, Change::Remove, 1, now).await.unwrap();
+        let e = change(&store, Change::Remove, 1, now).await.unwrap_err();
         assert_eq!(e.to_string(), "there is no job #1");
-        assert!(add(&store, &config, &NewJob { cron: "bad", ..job }, now).is_err());
+        assert!(add(&store, &config, &NewJob { cron: "bad", ..job }, now)
+            .await
+            .is_err());
     }
 }

@@ -295,15 +295,69 @@ impl StoreSink {
 }
 
 impl crate::egress::UsageSink for StoreSink {
-    fn admit(&self, owner: &Owner) -> Result<(), String> {
+    fn admit<'a>(&'a self, owner: &'a Owner) -> crate::egress::Admission<'a> {
+        Box::pin(self.admit_now(owner))
+    }
+
+    fn record(&self, owner: &Owner, usage: &crate::egress::Usage) {
+        let row = crate::store::ModelRequestRow {
+            user_id: owner.user_id,
+            chat_id: owner.chat_id,
+            label: owner.label.clone(),
+            model: usage.model.clone(),
+            status: usage.status,
+            input_tokens: usage.input_tokens,
+            output_tokens: usage.output_tokens,
+            cache_creation_tokens: usage.cache_creation_input_tokens,
+            cache_read_tokens: usage.cache_read_input_tokens,
+            cost_usd: usage.cost_usd(),
+            duration_ms: usage.duration.as_millis() as u64,
+        };
+        // Called when a response body ends (a drop): the write is queued on its own task.
+        let store = self.store.clone();
+        queue(async move {
+            if let Err(e) = store.record_model_request(&row).await {
+                tracing::error!(error = %e, "could not record a model request");
+            }
+        });
+    }
+
+    fn denied(&self, owner: &Owner, target: &str, reason: &str) {
+        tracing::warn!(user = owner.user_id, %target, %reason, "egress refused");
+        let (store, user, chat) = (self.store.clone(), owner.user_id, owner.chat_id);
+        let details =
+            serde_json::json!({"target": target, "reason": reason, "project": owner.label});
+        queue(async move {
+            crate::audit::record(
+                &store,
+                Some(user),
+                Some(chat),
+                crate::audit::Event::EgressDenied,
+                &details,
+            )
+            .await;
+        });
+    }
+}
+
+/// Run a sink's database write on its own task (the gateway's callbacks must not wait).
+fn queue(work: impl std::future::Future<Output = ()> + Send + 'static) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => drop(rt.spawn(work)),
+        Err(_) => tracing::error!("no runtime to record the gateway's usage on"),
+    }
+}
+
+impl StoreSink {
+    async fn admit_now(&self, owner: &Owner) -> Result<(), String> {
         // Live: the gateway's own tally grows with every request of a running turn, while the
         // ledger learns a turn's cost only when it ends. Both measure the same spend, so the
         // larger one counts (never their sum).
         let (Ok((ledger_user, _)), Ok(ledger_all), Ok(seen_user), Ok(seen_all)) = (
-            self.store.cost_today(owner.user_id),
-            self.store.cost_today_all(),
-            self.store.model_cost_today(Some(owner.user_id)),
-            self.store.model_cost_today(None),
+            self.store.cost_today(owner.user_id).await,
+            self.store.cost_today_all().await,
+            self.store.model_cost_today(Some(owner.user_id)).await,
+            self.store.model_cost_today(None).await,
         ) else {
             return Err(
                 "ccgate cannot read its cost ledger; refusing to spend (fail closed)".into(),
@@ -323,35 +377,5 @@ impl crate::egress::UsageSink for StoreSink {
                 "ccgate: {scope} daily budget is used up (${spent:.2} of ${limit:.2}); no more model requests today"
             )),
         }
-    }
-
-    fn record(&self, owner: &Owner, usage: &crate::egress::Usage) {
-        let row = crate::store::ModelRequestRow {
-            user_id: owner.user_id,
-            chat_id: owner.chat_id,
-            label: owner.label.clone(),
-            model: usage.model.clone(),
-            status: usage.status,
-            input_tokens: usage.input_tokens,
-            output_tokens: usage.output_tokens,
-            cache_creation_tokens: usage.cache_creation_input_tokens,
-            cache_read_tokens: usage.cache_read_input_tokens,
-            cost_usd: usage.cost_usd(),
-            duration_ms: usage.duration.as_millis() as u64,
-        };
-        if let Err(e) = self.store.record_model_request(&row) {
-            tracing::error!(error = %e, "could not record a model request");
-        }
-    }
-
-    fn denied(&self, owner: &Owner, target: &str, reason: &str) {
-        tracing::warn!(user = owner.user_id, %target, %reason, "egress refused");
-        crate::audit::record(
-            &self.store,
-            Some(owner.user_id),
-            Some(owner.chat_id),
-            crate::audit::Event::EgressDenied,
-            &serde_json::json!({"target": target, "reason": reason, "project": owner.label}),
-        );
     }
 }

@@ -29,7 +29,7 @@ The cron has 5 fields (minute hour day month weekday) and an optional time zone.
 
 /// Create a job running `prompt` in `dir` (checked: inside the approved directory).
 #[allow(clippy::too_many_arguments)]
-pub fn add(
+pub async fn add(
     store: &Store,
     cfg: &Config,
     creator: i64,
@@ -53,21 +53,26 @@ pub fn add(
         return Err("the prompt contains a NUL byte".into());
     }
     let root = &cfg.approved_directory;
-    let dir = sandbox::resolve_within(root, root, &dir.to_string_lossy()).map_err(|e| {
-        crate::audit::record(
-            store,
-            Some(creator),
-            Some(chat.chat_id),
-            crate::audit::Event::PathRejected,
-            &json!({"path": dir, "reason": e.to_string(), "what": "schedule"}),
-        );
-        format!("the job's directory is not allowed: {e}")
-    })?;
+    let dir = match sandbox::resolve_within(root, root, &dir.to_string_lossy()) {
+        Ok(d) => d,
+        Err(e) => {
+            crate::audit::record(
+                store,
+                Some(creator),
+                Some(chat.chat_id),
+                crate::audit::Event::PathRejected,
+                &json!({"path": dir, "reason": e.to_string(), "what": "schedule"}),
+            )
+            .await;
+            return Err(format!("the job's directory is not allowed: {e}"));
+        }
+    };
     if !dir.is_dir() {
         return Err(format!("{} is not a directory", dir.display()));
     }
     if store
         .list_jobs(Some((chat.chat_id, chat.thread_id)))
+        .await
         .map_err(|e| e.to_string())?
         .len()
         >= MAX_JOBS_PER_CHAT
@@ -88,6 +93,7 @@ pub fn add(
             prompt,
             next_due_at: &fmt_time(next),
         })
+        .await
         .map_err(|e| e.to_string())?;
     crate::audit::record(
         store,
@@ -96,12 +102,13 @@ pub fn add(
         crate::audit::Event::ConfigChange,
         &json!({"change": "schedule_add", "job": id, "cron": sched.fields, "tz": sched.tz.name(),
                 "directory": dir}),
-    );
+    )
+    .await;
     Ok((id, sched, next))
 }
 
 /// Pause, resume or remove job `id` on behalf of `user` (its creator or an admin).
-pub fn change(
+pub async fn change(
     store: &Store,
     user: i64,
     role: Role,
@@ -112,6 +119,7 @@ pub fn change(
 ) -> Result<String, String> {
     let job = store
         .job(id)
+        .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("there is no job #{id}"))?;
     let in_this_chat =
@@ -123,17 +131,18 @@ pub fn change(
             chat.map(|c| c.chat_id),
             crate::audit::Event::AccessDenied,
             &json!({"what": "schedule", "verb": verb, "job": id}),
-        );
+        )
+        .await;
         return Err(format!("job #{id} is not yours to change"));
     }
     let done = match verb {
-        "pause" => store.set_job_paused(id, true, None),
+        "pause" => store.set_job_paused(id, true, None).await,
         "resume" => {
             let sched = Schedule::of_job(&job)?;
             let next = sched.next_after(now).ok_or("this schedule never fires")?;
-            store.set_job_paused(id, false, Some(&fmt_time(next)))
+            store.set_job_paused(id, false, Some(&fmt_time(next))).await
         }
-        "remove" => store.remove_job(id),
+        "remove" => store.remove_job(id).await,
         other => return Err(format!("unknown action {other:?}")),
     }
     .map_err(|e| e.to_string())?;
@@ -146,7 +155,8 @@ pub fn change(
         chat.map(|c| c.chat_id),
         crate::audit::Event::ConfigChange,
         &json!({"change": format!("schedule_{verb}"), "job": id}),
-    );
+    )
+    .await;
     Ok(match verb {
         "pause" => format!("⏸ Job #{id} paused."),
         "resume" => format!("▶️ Job #{id} resumed."),
@@ -210,7 +220,7 @@ pub fn split_quoted(args: &str) -> Result<(String, String), String> {
 
 /// Handle `/schedule <args>` from a chat whose current directory is `cwd`.
 #[allow(clippy::too_many_arguments)]
-pub fn handle_chat(
+pub async fn handle_chat(
     store: &Store,
     cfg: &Config,
     user: i64,
@@ -225,10 +235,11 @@ pub fn handle_chat(
     let result = match verb {
         "" | "list" => store
             .list_jobs(Some((chat.chat_id, chat.thread_id)))
-            .map(|jobs| describe(&jobs, &cfg.approved_directory))
+            .await.map(|jobs| describe(&jobs, &cfg.approved_directory))
             .map_err(|e| e.to_string()),
-        "add" => split_quoted(rest).and_then(|(spec, prompt)| {
-            add(store, cfg, user, chat, cwd, &spec, &prompt, now).map(|(id, sched, next)| {
+        "add" => match split_quoted(rest) {
+            Err(e) => Err(e),
+            Ok((spec, prompt)) => add(store, cfg, user, chat, cwd, &spec, &prompt, now).await.map(|(id, sched, next)| {
                 format!(
                     "⏰ Job <b>#{id}</b> scheduled: <code>{}</code>\nFirst run: {}\nIt runs in <code>{}</code> with your role ({}) and budget; answers come here.",
                     escape(&sched.describe()),
@@ -236,10 +247,10 @@ pub fn handle_chat(
                     escape(&cwd.display().to_string()),
                     role.as_str(),
                 )
-            })
-        }),
+            }),
+        },
         "pause" | "resume" | "remove" => match rest.trim().trim_start_matches('#').parse::<i64>() {
-            Ok(id) => change(store, user, role, Some(chat), verb, id, now),
+            Ok(id) => change(store, user, role, Some(chat), verb, id, now).await,
             Err(_) => Err(format!("/schedule {verb} needs a job id, e.g. /schedule {verb} 3")),
         },
         _ => Err(USAGE.into()),

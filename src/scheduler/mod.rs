@@ -187,15 +187,15 @@ impl Scheduler {
     }
 
     /// One pass over all jobs. Returns how many fired.
-    pub fn tick(&self) -> anyhow::Result<usize> {
+    pub async fn tick(&self) -> anyhow::Result<usize> {
         let now = self.clock.now();
         let mut fired = 0;
-        for job in self.store.list_jobs(None)? {
+        for job in self.store.list_jobs(None).await? {
             let sched = match Schedule::of_job(&job) {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::error!(job = job.id, error = %e, "stored job has a bad schedule; pausing it");
-                    let _ = self.store.set_job_paused(job.id, true, None);
+                    let _ = self.store.set_job_paused(job.id, true, None).await;
                     continue;
                 }
             };
@@ -205,17 +205,21 @@ impl Scheduler {
             }
             let Some(next) = next else {
                 tracing::warn!(job = job.id, "job has no future due time; pausing it");
-                let _ = self.store.set_job_paused(job.id, true, None);
+                let _ = self.store.set_job_paused(job.id, true, None).await;
                 continue;
             };
             let fired_at = (tick == Tick::Fire).then(|| fmt_time(now));
             // Conditional on the due time we saw: a job never fires twice for one due time.
-            if !self.store.advance_job(
-                job.id,
-                &job.next_due_at,
-                &fmt_time(next),
-                fired_at.as_deref(),
-            )? {
+            if !self
+                .store
+                .advance_job(
+                    job.id,
+                    &job.next_due_at,
+                    &fmt_time(next),
+                    fired_at.as_deref(),
+                )
+                .await?
+            {
                 continue;
             }
             let chat = ChatRef {
@@ -234,7 +238,7 @@ impl Scheduler {
                         Some(job.chat_id),
                         crate::audit::Event::JobMissed,
                         &serde_json::json!({"job": job.id, "missed": count, "since": job.next_due_at}),
-                    );
+                    ).await;
                     self.bus.publish(Event::Notify {
                         chats: vec![chat],
                         html: format!(
@@ -258,7 +262,7 @@ impl Scheduler {
     /// Tick every [`TICK`] until `shutdown` turns true.
     pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         loop {
-            if let Err(e) = self.tick() {
+            if let Err(e) = self.tick().await {
                 tracing::error!(error = %e, "scheduler pass failed");
             }
             tokio::select! {
@@ -362,8 +366,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_due_job_fires_once_and_missed_runs_are_reported_not_run() {
+    #[tokio::test]
+    async fn a_due_job_fires_once_and_missed_runs_are_reported_not_run() {
         let store = Store::open_in_memory().unwrap();
         let (bus, mut rx) = Bus::new();
         let clock = ManualClock::new(utc(2026, 11, 20, 8, 0));
@@ -379,23 +383,24 @@ mod tests {
                 prompt: "hello",
                 next_due_at: &fmt_time(s.next_after(clock.now()).unwrap()),
             })
+            .await
             .unwrap();
         let sched = Scheduler::new(store.clone(), bus, Arc::new(clock.clone()));
-        assert_eq!(sched.tick().unwrap(), 0);
+        assert_eq!(sched.tick().await.unwrap(), 0);
         clock.set(utc(2026, 11, 20, 9, 0));
-        assert_eq!(sched.tick().unwrap(), 1);
-        assert_eq!(sched.tick().unwrap(), 0, "fires once per due time");
+        assert_eq!(sched.tick().await.unwrap(), 1);
+        assert_eq!(sched.tick().await.unwrap(), 0, "fires once per due time");
         assert!(matches!(rx.try_recv().unwrap(), Event::JobDue(j) if j.id == id));
         // ccgate "down" for three days.
         clock.set(utc(2026, 11, 23, 12, 0));
-        assert_eq!(sched.tick().unwrap(), 0);
+        assert_eq!(sched.tick().await.unwrap(), 0);
         match rx.try_recv().unwrap() {
             Event::Notify { html, .. } => assert!(html.contains("missed 3 runs"), "{html}"),
             other => panic!("{other:?}"),
         }
         assert!(rx.try_recv().is_err(), "no catch-up burst");
         assert_eq!(
-            store.job(id).unwrap().unwrap().next_due_at,
+            store.job(id).await.unwrap().unwrap().next_due_at,
             fmt_time(utc(2026, 11, 24, 9, 0))
         );
     }

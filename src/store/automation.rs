@@ -78,16 +78,17 @@ fn claim(tx: &rusqlite::Transaction<'_>, d: &Delivery) -> rusqlite::Result<bool>
 
 impl Store {
     /// A trivial query: is the database usable (`/readyz`)?
-    pub fn ping(&self) -> Result<()> {
-        self.read(|conn| {
+    pub async fn ping(&self) -> Result<()> {
+        self.read(move |conn| {
             conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
             Ok(())
         })
+        .await
     }
 
     /// Items waiting in each durable queue (`/metrics`).
-    pub fn queue_depths(&self) -> Result<Vec<(String, i64)>> {
-        self.read(|conn| {
+    pub async fn queue_depths(&self) -> Result<Vec<(String, i64)>> {
+        self.read(move |conn| {
             let mut out = Vec::new();
             for (name, sql) in [
                 ("outbox", "SELECT COUNT(*) FROM outbox"),
@@ -104,33 +105,43 @@ impl Store {
             }
             Ok(out)
         })
+        .await
     }
 
     /// Record an accepted webhook delivery; false if this key was seen before (a replay).
     /// Atomic: of two concurrent deliveries with the same key exactly one gets `true`.
-    pub fn claim_delivery(&self, d: &Delivery) -> Result<bool> {
-        self.tx(|tx| claim(tx, d))
+    pub async fn claim_delivery(&self, d: &Delivery) -> Result<bool> {
+        let d = d.clone();
+        self.tx(move |tx| claim(tx, &d)).await
     }
 
     /// [`Store::claim_delivery`] and its audit row in one write: a webhook accepted costs one
     /// transaction. No row when the delivery was known (the caller audits replays).
-    pub fn claim_delivery_audited(&self, d: &Delivery, row: &super::AuditRow<'_>) -> Result<bool> {
-        let claimed = self.tx(|tx| {
-            let claimed = claim(tx, d)?;
-            if claimed {
-                self.append_audit_in(tx, row)?;
-            }
-            Ok(claimed)
-        })?;
+    pub async fn claim_delivery_audited(
+        &self,
+        d: &Delivery,
+        row: &super::AuditRow<'_>,
+    ) -> Result<bool> {
+        let (d, owned) = (d.clone(), self.owned_row(row));
+        let claimed = self
+            .tx(move |tx| {
+                let claimed = claim(tx, &d)?;
+                if claimed {
+                    super::append_audit_in(tx, &owned)?;
+                }
+                Ok(claimed)
+            })
+            .await?;
         if claimed {
-            self.observe(row);
+            self.observe(row).await;
         }
         Ok(claimed)
     }
 
     /// The delivery's runs are done (their answers are in the outbox): drop its payload.
-    pub fn finish_delivery(&self, key: &str) -> Result<()> {
-        self.write(|conn| {
+    pub async fn finish_delivery(&self, key: &str) -> Result<()> {
+        let key = key.to_owned();
+        self.write(move |conn| {
             conn.execute(
                 // The payload is only kept for a re-run after a crash; the key keeps guarding replays.
                 "UPDATE webhook_deliveries SET state = 'done', payload = '' WHERE key = ?1",
@@ -138,11 +149,12 @@ impl Store {
             )?;
             Ok(())
         })
+        .await
     }
 
     /// Deliveries accepted but not finished (a crash mid-run): dispatched again at start.
-    pub fn pending_deliveries(&self) -> Result<Vec<Delivery>> {
-        self.read(|conn| {
+    pub async fn pending_deliveries(&self) -> Result<Vec<Delivery>> {
+        self.read(move |conn| {
             let mut st = conn.prepare(
                 "SELECT key, provider, event, action, payload FROM webhook_deliveries
                  WHERE state = 'pending' ORDER BY received_at",
@@ -160,25 +172,30 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })
+        .await
     }
 
-    pub fn add_job(&self, j: &NewJob<'_>) -> Result<i64> {
-        self.write(|conn| {
+    pub async fn add_job(&self, j: &NewJob<'_>) -> Result<i64> {
+        let (creator, chat_id, thread_id) = (j.creator, j.chat_id, j.thread_id);
+        let [directory, cron, tz, prompt, next_due_at] =
+            [j.directory, j.cron, j.tz, j.prompt, j.next_due_at].map(str::to_owned);
+        self.write(move |conn| {
             conn.execute(
                 "INSERT INTO jobs (creator, chat_id, thread_id, directory, cron, tz, prompt, next_due_at, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
-                    j.creator, j.chat_id, j.thread_id, j.directory, j.cron, j.tz, j.prompt,
-                    j.next_due_at, now_str()
+                    creator, chat_id, thread_id, directory, cron, tz, prompt, next_due_at,
+                    now_str()
                 ],
             )?;
             Ok(conn.last_insert_rowid())
         })
+        .await
     }
 
     /// Jobs not removed; of one chat (and topic) when `chat` is given.
-    pub fn list_jobs(&self, chat: Option<(i64, i64)>) -> Result<Vec<JobRow>> {
-        self.read(|conn| {
+    pub async fn list_jobs(&self, chat: Option<(i64, i64)>) -> Result<Vec<JobRow>> {
+        self.read(move |conn| {
             let rows = match chat {
                 Some((c, t)) => conn
                     .prepare(&format!(
@@ -195,10 +212,11 @@ impl Store {
             };
             Ok(rows)
         })
+        .await
     }
 
-    pub fn job(&self, id: i64) -> Result<Option<JobRow>> {
-        self.read(|conn| {
+    pub async fn job(&self, id: i64) -> Result<Option<JobRow>> {
+        self.read(move |conn| {
             Ok(conn
                 .query_row(
                     &format!("SELECT {JOB_COLS} FROM jobs WHERE id = ?1 AND removed_at IS NULL"),
@@ -207,11 +225,18 @@ impl Store {
                 )
                 .optional()?)
         })
+        .await
     }
 
     /// Pause or resume; false if no such job. `next_due_at` is set when resuming.
-    pub fn set_job_paused(&self, id: i64, paused: bool, next_due_at: Option<&str>) -> Result<bool> {
-        self.write(|conn| {
+    pub async fn set_job_paused(
+        &self,
+        id: i64,
+        paused: bool,
+        next_due_at: Option<&str>,
+    ) -> Result<bool> {
+        let next_due_at = next_due_at.map(str::to_owned);
+        self.write(move |conn| {
             let n = conn.execute(
                 "UPDATE jobs SET paused = ?2, next_due_at = COALESCE(?3, next_due_at)
                  WHERE id = ?1 AND removed_at IS NULL",
@@ -219,28 +244,32 @@ impl Store {
             )?;
             Ok(n == 1)
         })
+        .await
     }
 
-    pub fn remove_job(&self, id: i64) -> Result<bool> {
-        self.write(|conn| {
+    pub async fn remove_job(&self, id: i64) -> Result<bool> {
+        self.write(move |conn| {
             let n = conn.execute(
                 "UPDATE jobs SET removed_at = ?2 WHERE id = ?1 AND removed_at IS NULL",
                 params![id, now_str()],
             )?;
             Ok(n == 1)
         })
+        .await
     }
 
     /// Move a job past a due time: `fired` says whether it actually ran (vs. skipped as missed).
     /// Conditional on the due time the caller saw, so a job is never fired twice.
-    pub fn advance_job(
+    pub async fn advance_job(
         &self,
         id: i64,
         seen_due: &str,
         next_due_at: &str,
         fired_at: Option<&str>,
     ) -> Result<bool> {
-        self.write(|conn| {
+        let (seen_due, next_due_at) = (seen_due.to_owned(), next_due_at.to_owned());
+        let fired_at = fired_at.map(str::to_owned);
+        self.write(move |conn| {
             let n = conn.execute(
                 "UPDATE jobs SET next_due_at = ?3, last_run_at = COALESCE(?4, last_run_at)
                  WHERE id = ?1 AND next_due_at = ?2 AND removed_at IS NULL",
@@ -248,6 +277,7 @@ impl Store {
             )?;
             Ok(n == 1)
         })
+        .await
     }
 }
 
@@ -255,8 +285,8 @@ impl Store {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_delivery_key_is_claimed_once() {
+    #[tokio::test]
+    async fn a_delivery_key_is_claimed_once() {
         let s = Store::open_in_memory().unwrap();
         let d = |key: &str| Delivery {
             key: key.into(),
@@ -265,18 +295,18 @@ mod tests {
             action: None,
             payload: "{}".into(),
         };
-        assert!(s.claim_delivery(&d("github:abc")).unwrap());
-        assert!(!s.claim_delivery(&d("github:abc")).unwrap());
-        assert!(s.claim_delivery(&d("other:abc")).unwrap());
-        assert_eq!(s.pending_deliveries().unwrap().len(), 2);
-        s.finish_delivery("github:abc").unwrap();
-        assert_eq!(s.pending_deliveries().unwrap(), vec![d("other:abc")]);
+        assert!(s.claim_delivery(&d("github:abc")).await.unwrap());
+        assert!(!s.claim_delivery(&d("github:abc")).await.unwrap());
+        assert!(s.claim_delivery(&d("other:abc")).await.unwrap());
+        assert_eq!(s.pending_deliveries().await.unwrap().len(), 2);
+        s.finish_delivery("github:abc").await.unwrap();
+        assert_eq!(s.pending_deliveries().await.unwrap(), vec![d("other:abc")]);
         // Finished keys still block replays.
-        assert!(!s.claim_delivery(&d("github:abc")).unwrap());
+        assert!(!s.claim_delivery(&d("github:abc")).await.unwrap());
     }
 
-    #[test]
-    fn jobs_lifecycle() {
+    #[tokio::test]
+    async fn jobs_lifecycle() {
         let s = Store::open_in_memory().unwrap();
         let id = s
             .add_job(&NewJob {
@@ -289,9 +319,10 @@ mod tests {
                 prompt: "hi",
                 next_due_at: "2026-01-01T09:00:00.000Z",
             })
+            .await
             .unwrap();
-        assert_eq!(s.list_jobs(Some((1, 0))).unwrap().len(), 1);
-        assert!(s.list_jobs(Some((2, 0))).unwrap().is_empty());
+        assert_eq!(s.list_jobs(Some((1, 0))).await.unwrap().len(), 1);
+        assert!(s.list_jobs(Some((2, 0))).await.unwrap().is_empty());
         // Advancing is conditional on the due time seen: a second advance from it fails.
         assert!(s
             .advance_job(
@@ -300,6 +331,7 @@ mod tests {
                 "2026-01-02T09:00:00.000Z",
                 Some("x")
             )
+            .await
             .unwrap());
         assert!(!s
             .advance_job(
@@ -308,12 +340,13 @@ mod tests {
                 "2026-01-02T09:00:00.000Z",
                 Some("x")
             )
+            .await
             .unwrap());
-        assert!(s.set_job_paused(id, true, None).unwrap());
-        assert!(s.job(id).unwrap().unwrap().paused);
-        assert!(s.remove_job(id).unwrap());
-        assert!(!s.remove_job(id).unwrap());
-        assert!(s.job(id).unwrap().is_none());
-        assert!(!s.set_job_paused(id, false, None).unwrap());
+        assert!(s.set_job_paused(id, true, None).await.unwrap());
+        assert!(s.job(id).await.unwrap().unwrap().paused);
+        assert!(s.remove_job(id).await.unwrap());
+        assert!(!s.remove_job(id).await.unwrap());
+        assert!(s.job(id).await.unwrap().is_none());
+        assert!(!s.set_job_paused(id, false, None).await.unwrap());
     }
 }

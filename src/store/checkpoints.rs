@@ -30,8 +30,8 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Checkpoint> {
 
 impl Store {
     /// The id and hash of the newest audit row: `(0, GENESIS)` for an empty log.
-    pub fn audit_head(&self) -> Result<(i64, String)> {
-        self.read(|conn| {
+    pub async fn audit_head(&self) -> Result<(i64, String)> {
+        self.read(move |conn| {
             Ok(conn
                 .query_row(
                     "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
@@ -41,11 +41,12 @@ impl Store {
                 .optional()?
                 .unwrap_or((0, GENESIS.to_string())))
         })
+        .await
     }
 
     /// The newest checkpoint.
-    pub fn last_checkpoint(&self) -> Result<Option<Checkpoint>> {
-        self.read(|conn| {
+    pub async fn last_checkpoint(&self) -> Result<Option<Checkpoint>> {
+        self.read(move |conn| {
             Ok(conn
                 .query_row(
                     &format!("SELECT {COLS} FROM audit_checkpoints ORDER BY seq DESC LIMIT 1"),
@@ -54,23 +55,26 @@ impl Store {
                 )
                 .optional()?)
         })
+        .await
     }
 
     /// Every checkpoint, oldest first.
-    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>> {
-        self.read(|conn| {
+    pub async fn checkpoints(&self) -> Result<Vec<Checkpoint>> {
+        self.read(move |conn| {
             let mut st = conn.prepare(&format!(
                 "SELECT {COLS} FROM audit_checkpoints ORDER BY seq"
             ))?;
             let rows = st.query_map([], from_row)?.collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })
+        .await
     }
 
     /// Store a checkpoint. Its seq is the primary key: a second writer with the same
     /// predecessor fails instead of forking the checkpoint chain.
-    pub fn insert_checkpoint(&self, c: &Checkpoint) -> Result<()> {
-        self.write(|conn| {
+    pub async fn insert_checkpoint(&self, c: &Checkpoint) -> Result<()> {
+        let c = c.clone();
+        self.write(move |conn| {
     conn.execute(
                 &format!("INSERT INTO audit_checkpoints ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
                 params![
@@ -87,6 +91,7 @@ impl Store {
             )?;
             Ok(())
         })
+        .await
     }
 }
 
@@ -96,11 +101,11 @@ mod tests {
     use crate::audit::signer::FileKey;
     use crate::store::Store;
 
-    #[test]
-    fn checkpoints_round_trip_and_seq_cannot_fork() {
+    #[tokio::test]
+    async fn checkpoints_round_trip_and_seq_cannot_fork() {
         let s = Store::open_in_memory().unwrap();
-        assert_eq!(s.audit_head().unwrap().0, 0);
-        assert!(s.last_checkpoint().unwrap().is_none());
+        assert_eq!(s.audit_head().await.unwrap().0, 0);
+        assert!(s.last_checkpoint().await.unwrap().is_none());
         for i in 0..3 {
             crate::audit::try_record(
                 &s,
@@ -109,19 +114,20 @@ mod tests {
                 crate::audit::Event::Login,
                 &serde_json::json!({"i": i}),
             )
+            .await
             .unwrap();
         }
-        let head = s.audit_head().unwrap();
+        let head = s.audit_head().await.unwrap();
         assert_eq!(head.0, 3);
-        assert_eq!(head.1, s.audit_tail(1).unwrap()[0].hash);
+        assert_eq!(head.1, s.audit_tail(1).await.unwrap()[0].hash);
         let key = FileKey::generate();
         let c1 = make(&key, None, head.0, &head.1, reason::ROWS, "t1").unwrap();
-        s.insert_checkpoint(&c1).unwrap();
+        s.insert_checkpoint(&c1).await.unwrap();
         let c2 = make(&key, Some(&c1), head.0, &head.1, reason::SHUTDOWN, "t2").unwrap();
-        s.insert_checkpoint(&c2).unwrap();
-        assert_eq!(s.checkpoints().unwrap(), vec![c1.clone(), c2.clone()]);
-        assert_eq!(s.last_checkpoint().unwrap(), Some(c2));
+        s.insert_checkpoint(&c2).await.unwrap();
+        assert_eq!(s.checkpoints().await.unwrap(), vec![c1.clone(), c2.clone()]);
+        assert_eq!(s.last_checkpoint().await.unwrap(), Some(c2));
         let fork = make(&key, Some(&c1), head.0, &head.1, reason::ROWS, "t3").unwrap();
-        assert!(s.insert_checkpoint(&fork).is_err());
+        assert!(s.insert_checkpoint(&fork).await.is_err());
     }
 }

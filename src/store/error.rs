@@ -41,6 +41,9 @@ pub enum StoreError {
     /// database).
     #[error("unreadable stored data: {0}")]
     Corrupt(String),
+    /// The database thread is gone (it could not be started, or ccgate is shutting down).
+    #[error("the database thread is not running")]
+    Stopped,
 }
 
 /// The store's result type.

@@ -5,22 +5,23 @@
 //! durable outbox, sessions, the cost ledger and the audit trail. The store holds data and
 //! answers questions about it; it never decides policy.
 //!
-//! SQLite calls are short (sub-millisecond on WAL): each runs under a mutex on one of two
-//! connections (a writer and a reader, so reads never wait for a write), off the async
-//! runtime's worker (`off_worker`), which keeps call sites plain. Failures are typed
-//! ([`StoreError`]): a lock held by another process past the busy timeout is `Busy`, stored data
-//! that cannot be read back is `Corrupt`.
+//! Every SQLite call runs on a database thread (`thread`), one per connection — a writer and a
+//! reader, so reads never wait for a write — and the methods are `async`: a call waiting for a
+//! lock another process holds waits in its own task, never on a runtime worker. Failures are
+//! typed ([`StoreError`]): a lock held by another process past the busy timeout is `Busy`, stored
+//! data that cannot be read back is `Corrupt`, a stopped database thread is `Stopped`.
 
 mod automation;
 mod checkpoints;
 mod error;
 mod schema;
+mod thread;
 
 pub use automation::{Delivery, JobRow, NewJob};
 pub use error::{Result, StoreError};
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -29,26 +30,6 @@ pub use rusqlite::Transaction;
 /// How long a statement waits for another writer (another process: the operator CLI) before it
 /// fails with [`StoreError::Busy`].
 pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    // A panic while holding the lock leaves SQLite itself consistent (every change is
-    // transactional), so a poisoned mutex is safe to keep using.
-    conn.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Run blocking database work so that it cannot stall the async runtime: on a worker of the
-/// multi-threaded runtime, `block_in_place` hands the worker's other tasks to another thread
-/// first, so a statement waiting (up to [`BUSY_TIMEOUT`]) for another process's write lock, or a
-/// task waiting for our mutex behind it, holds only its own task: Stop buttons, typing, other
-/// chats and the outbox go on. Elsewhere (the operator CLI, blocking threads, single-threaded
-/// test runtimes) it just runs.
-fn off_worker<R>(f: impl FnOnce() -> R) -> R {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
-        _ => f(),
-    }
-}
 
 /// Current time as stored (RFC 3339, UTC, millisecond precision).
 pub fn now_str() -> String {
@@ -80,19 +61,32 @@ pub struct ModelRequestRow {
 #[derive(Clone)]
 pub struct Store {
     /// Every write (one at a time, like SQLite itself).
-    writer: Arc<Mutex<Connection>>,
+    writer: Arc<thread::Db>,
     /// Reads; the writer itself for an in-memory database (a second connection would be a
     /// second, empty database).
-    reader: Arc<Mutex<Connection>>,
+    reader: Arc<thread::Db>,
     /// Masks secrets in everything written to the audit log.
     redactor: Arc<crate::audit::Redactor>,
     /// Called after each audit row is committed (anomaly detection); set once at start-up.
     audit_observer: Arc<std::sync::OnceLock<AuditObserver>>,
 }
 
-/// Sees every audit event after it was committed: (user, chat, event, details).
-pub type AuditObserver =
-    Box<dyn Fn(Option<i64>, Option<i64>, crate::audit::Event, &serde_json::Value) + Send + Sync>;
+/// Sees every audit event after it was committed: (user, chat, event, details). What it must do
+/// in answer (write a lockout, more audit rows) it returns as a future, awaited by the writer of
+/// the row before its call returns.
+pub type AuditObserver = Box<
+    dyn Fn(
+            Option<i64>,
+            Option<i64>,
+            crate::audit::Event,
+            &serde_json::Value,
+        ) -> Option<ObserverWork>
+        + Send
+        + Sync,
+>;
+
+/// Work an [`AuditObserver`] asks for.
+pub type ObserverWork = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// One audit row to append, its risk assessed by `audit` already.
 pub struct AuditRow<'a> {
@@ -185,8 +179,8 @@ impl Store {
         reader.busy_timeout(busy_timeout)?;
         reader.pragma_update(None, "query_only", "ON")?;
         Ok(Store {
-            writer: Arc::new(Mutex::new(conn)),
-            reader: Arc::new(Mutex::new(reader)),
+            writer: Arc::new(thread::Db::spawn("ccgate-db-writer", conn)?),
+            reader: Arc::new(thread::Db::spawn("ccgate-db-reader", reader)?),
             redactor: Arc::new(crate::audit::Redactor::new(Vec::new())),
             audit_observer: Arc::new(std::sync::OnceLock::new()),
         })
@@ -207,7 +201,7 @@ impl Store {
     pub fn open_in_memory() -> Result<Store> {
         let mut conn = Connection::open_in_memory()?;
         Self::prepare(&mut conn, BUSY_TIMEOUT)?;
-        let conn = Arc::new(Mutex::new(conn));
+        let conn = Arc::new(thread::Db::spawn("ccgate-db", conn)?);
         Ok(Store {
             writer: conn.clone(),
             reader: conn,
@@ -225,44 +219,45 @@ impl Store {
         Ok(())
     }
 
-    /// Run `f` on the writer connection, off the async runtime's worker (see [`off_worker`]).
-    fn write<R>(&self, f: impl FnOnce(&mut Connection) -> R) -> R {
-        off_worker(|| f(&mut lock(&self.writer)))
+    /// Run `f` on the writer connection's thread.
+    async fn write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        self.writer.run(f).await
     }
 
-    /// Run `f` on the reader connection: in WAL mode a reader never waits for a writer, ours or
-    /// another process's, so reads (the gate's lockout check, settings, grants) go on while a
-    /// write waits for a lock.
-    fn read<R>(&self, f: impl FnOnce(&Connection) -> R) -> R {
-        off_worker(|| f(&lock(&self.reader)))
-    }
-
-    /// The writer connection itself, for tests that inspect or plant rows.
-    #[cfg(test)]
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        lock(&self.writer)
+    /// Run `f` on the reader connection's thread: in WAL mode a reader never waits for a
+    /// writer, ours or another process's, so reads (the gate's lockout check, settings, grants)
+    /// go on while a write waits for a lock.
+    async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        self.reader.run(|conn| f(conn)).await
     }
 
     /// Run read-only queries on the reader connection (never waits for a writer).
-    pub fn query<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
-        self.read(|conn| Ok(f(conn)?))
+    pub async fn query<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.read(|conn| Ok(f(conn)?)).await
     }
 
     /// Run `f` in one transaction; committed only if `f` returns Ok.
-    pub fn tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
-        self.write(|conn| {
-            let tx = conn.transaction()?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })
+    pub async fn tx<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.write(|conn| in_tx(conn, f)).await
     }
 
     // ----- intake inbox -------------------------------------------------------------------
 
     /// Store an update received from Telegram. Returns false if it was already known (a
     /// redelivery), in which case it must not be dispatched again.
-    pub fn insert_update(
+    pub async fn insert_update(
         &self,
         update_id: i64,
         chat_id: Option<i64>,
@@ -270,11 +265,12 @@ impl Store {
         payload: &str,
     ) -> Result<bool> {
         self.inbox_insert(update_id, chat_id, thread_id, payload, false)
+            .await
     }
 
     /// Whether an update is in the inbox already (read side: never waits for a writer).
-    pub fn update_known(&self, update_id: i64) -> Result<bool> {
-        self.read(|conn| {
+    pub async fn update_known(&self, update_id: i64) -> Result<bool> {
+        self.read(move |conn| {
             Ok(conn
                 .query_row(
                     "SELECT 1 FROM telegram_updates WHERE update_id = ?1",
@@ -284,11 +280,12 @@ impl Store {
                 .optional()?
                 .is_some())
         })
+        .await
     }
 
     /// Record an update that was handled without the inbox (a button press) as done, so the
     /// offset moves past it and a redelivery is recognised. False if it was known already.
-    pub fn record_handled_update(
+    pub async fn record_handled_update(
         &self,
         update_id: i64,
         chat_id: Option<i64>,
@@ -296,10 +293,11 @@ impl Store {
         payload: &str,
     ) -> Result<bool> {
         self.inbox_insert(update_id, chat_id, thread_id, payload, true)
+            .await
     }
 
     /// Insert into the inbox (pending, or `done` already) and move the offset past it.
-    fn inbox_insert(
+    async fn inbox_insert(
         &self,
         update_id: i64,
         chat_id: Option<i64>,
@@ -307,7 +305,8 @@ impl Store {
         payload: &str,
         done: bool,
     ) -> Result<bool> {
-        self.tx(|tx| {
+        let payload = payload.to_owned();
+        self.tx(move |tx| {
             let now = now_str();
             let n = tx.execute(
                 "INSERT OR IGNORE INTO telegram_updates (update_id, chat_id, thread_id, payload, state, received_at, done_at)
@@ -329,11 +328,12 @@ impl Store {
             )?;
             Ok(n == 1)
         })
+        .await
     }
 
     /// The offset to pass to `getUpdates`: one past the newest stored update.
-    pub fn telegram_offset(&self) -> Result<i64> {
-        self.read(|conn| {
+    pub async fn telegram_offset(&self) -> Result<i64> {
+        self.read(move |conn| {
             let v: Option<String> = conn
                 .query_row(
                     "SELECT value FROM kv WHERE key = 'telegram_offset'",
@@ -348,11 +348,12 @@ impl Store {
                 }),
             }
         })
+        .await
     }
 
     /// Updates stored but not yet fully handled (oldest first): re-dispatched at start-up.
-    pub fn pending_updates(&self) -> Result<Vec<(i64, String)>> {
-        self.read(|conn| {
+    pub async fn pending_updates(&self) -> Result<Vec<(i64, String)>> {
+        self.read(move |conn| {
             let mut st = conn.prepare(
                 "SELECT update_id, payload FROM telegram_updates WHERE state = 'pending' ORDER BY update_id",
             )?;
@@ -361,22 +362,26 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })
+        .await
     }
 
     /// Mark updates handled, together with durable replies, atomically.
-    pub fn complete_updates(&self, update_ids: &[i64], replies: &[NewOutbox]) -> Result<()> {
-        self.tx(|tx| {
-            for r in replies {
+    pub async fn complete_updates(&self, update_ids: &[i64], replies: &[NewOutbox]) -> Result<()> {
+        let (update_ids, replies) = (update_ids.to_vec(), replies.to_vec());
+        self.tx(move |tx| {
+            for r in &replies {
                 insert_outbox(tx, r)?;
             }
-            mark_updates_done(tx, update_ids)
+            mark_updates_done(tx, &update_ids)
         })
+        .await
     }
 
     // ----- users and chats ----------------------------------------------------------------
 
-    pub fn touch_user(&self, user_id: i64, username: Option<&str>) -> Result<()> {
-        self.write(|conn| {
+    pub async fn touch_user(&self, user_id: i64, username: Option<&str>) -> Result<()> {
+        let username = username.map(str::to_owned);
+        self.write(move |conn| {
     let now = now_str();
             conn.execute(
                 "INSERT INTO users (user_id, username, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
@@ -385,10 +390,11 @@ impl Store {
             )?;
             Ok(())
         })
+        .await
     }
 
-    pub fn chat_settings(&self, chat_id: i64, thread_id: i64) -> Result<ChatSettings> {
-        self.read(|conn| {
+    pub async fn chat_settings(&self, chat_id: i64, thread_id: i64) -> Result<ChatSettings> {
+        self.read(move |conn| {
             let row = conn
                 .query_row(
                     "SELECT current_dir, verbose FROM chats WHERE chat_id = ?1 AND thread_id = ?2",
@@ -403,16 +409,18 @@ impl Store {
                 .optional()?;
             Ok(row.unwrap_or_default())
         })
+        .await
     }
 
-    pub fn save_chat_settings(
+    pub async fn save_chat_settings(
         &self,
         chat_id: i64,
         thread_id: i64,
         kind: &str,
         s: &ChatSettings,
     ) -> Result<()> {
-        self.write(|conn| {
+        let (kind, s) = (kind.to_owned(), s.clone());
+        self.write(move |conn| {
     conn.execute(
                 "INSERT INTO chats (chat_id, thread_id, kind, current_dir, verbose, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -422,19 +430,21 @@ impl Store {
             )?;
             Ok(())
         })
+        .await
     }
 
     // ----- sessions -----------------------------------------------------------------------
 
     /// The session to resume for this user in this chat and directory, if any.
-    pub fn active_session(
+    pub async fn active_session(
         &self,
         user_id: i64,
         chat_id: i64,
         thread_id: i64,
         directory: &str,
     ) -> Result<Option<SessionRow>> {
-        self.read(|conn| {
+        let directory = directory.to_owned();
+        self.read(move |conn| {
             Ok(conn
                 .query_row(
                     &format!(
@@ -446,33 +456,36 @@ impl Store {
                 )
                 .optional()?)
         })
+        .await
     }
 
     /// Forget the active session so the next message starts fresh (`/new`).
-    pub fn deactivate_sessions(
+    pub async fn deactivate_sessions(
         &self,
         user_id: i64,
         chat_id: i64,
         thread_id: i64,
         directory: &str,
     ) -> Result<usize> {
-        self.write(|conn| {
+        let directory = directory.to_owned();
+        self.write(move |conn| {
     Ok(conn.execute(
                 "UPDATE sessions SET active = 0 WHERE user_id = ?1 AND chat_id = ?2 AND thread_id = ?3 AND directory = ?4",
                 params![user_id, chat_id, thread_id, directory],
             )?)
         })
+        .await
     }
 
     /// This user's sessions in this chat, newest first.
-    pub fn list_sessions(
+    pub async fn list_sessions(
         &self,
         user_id: i64,
         chat_id: i64,
         thread_id: i64,
         limit: usize,
     ) -> Result<Vec<SessionRow>> {
-        self.read(|conn| {
+        self.read(move |conn| {
             let mut st = conn.prepare(&format!(
                 "SELECT {SESSION_COLS} FROM sessions WHERE user_id = ?1 AND chat_id = ?2 AND thread_id = ?3
                  ORDER BY last_used_at DESC, id DESC LIMIT ?4"
@@ -485,18 +498,20 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })
+        .await
     }
 
     /// Make `claude_session_id` the active session of its (user, chat, directory); used by
     /// `/resume`. Only sessions of this user in this chat can be chosen.
-    pub fn activate_session(
+    pub async fn activate_session(
         &self,
         user_id: i64,
         chat_id: i64,
         thread_id: i64,
         claude_session_id: &str,
     ) -> Result<Option<SessionRow>> {
-        self.tx(|tx| {
+        let claude_session_id = claude_session_id.to_owned();
+        self.tx(move |tx| {
             let row = tx
                 .query_row(
                     &format!(
@@ -519,11 +534,12 @@ impl Store {
             }
             Ok(row)
         })
+        .await
     }
 
     /// Record a finished turn: the message row, the session's totals, the user's daily cost,
     /// the durable replies and the handled updates, all in one transaction.
-    pub fn record_turn(
+    pub async fn record_turn(
         &self,
         t: &TurnRecord<'_>,
         replies: &[NewOutbox],
@@ -533,17 +549,25 @@ impl Store {
         // Kept history is masked like audit rows: an answer may quote a key Claude saw.
         let prompt = self.redactor.redact(t.prompt).into_owned();
         let response = t.response.map(|r| self.redactor.redact(r).into_owned());
-        self.tx(|tx| {
+        let (directory, sid) = (
+            t.directory.to_owned(),
+            t.claude_session_id.map(str::to_owned),
+        );
+        let (user_id, chat_id, thread_id) = (t.user_id, t.chat_id, t.thread_id);
+        let (cost_usd, duration_ms, num_turns) = (t.cost_usd, t.duration_ms, t.num_turns);
+        let (is_error, error_kind) = (t.is_error, t.error_kind.map(str::to_owned));
+        let (replies, update_ids) = (replies.to_vec(), update_ids.to_vec());
+        self.tx(move |tx| {
             tx.execute(
                 "INSERT INTO messages (user_id, chat_id, thread_id, claude_session_id, prompt, response, cost_usd,
                      duration_ms, num_turns, is_error, error_kind, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
-                    t.user_id, t.chat_id, t.thread_id, t.claude_session_id, prompt, response,
-                    t.cost_usd, t.duration_ms, t.num_turns, t.is_error, t.error_kind, now
+                    user_id, chat_id, thread_id, sid, prompt, response,
+                    cost_usd, duration_ms, num_turns, is_error, error_kind, now
                 ],
             )?;
-            if let Some(sid) = t.claude_session_id {
+            if let Some(sid) = &sid {
                 // Upsert: the first turn of a session creates it and makes it the active one.
                 let existing: Option<i64> = tx
                     .query_row(
@@ -555,35 +579,36 @@ impl Store {
                 if existing.is_none() {
                     tx.execute(
                         "UPDATE sessions SET active = 0 WHERE user_id = ?1 AND chat_id = ?2 AND thread_id = ?3 AND directory = ?4",
-                        params![t.user_id, t.chat_id, t.thread_id, t.directory],
+                        params![user_id, chat_id, thread_id, directory],
                     )?;
                     tx.execute(
                         "INSERT INTO sessions (claude_session_id, user_id, chat_id, thread_id, directory, created_at, last_used_at)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-                        params![sid, t.user_id, t.chat_id, t.thread_id, t.directory, now],
+                        params![sid, user_id, chat_id, thread_id, directory, now],
                     )?;
                 }
                 tx.execute(
                     "UPDATE sessions SET turns = turns + 1, total_cost_usd = total_cost_usd + ?2, last_used_at = ?3
                      WHERE claude_session_id = ?1",
-                    params![sid, t.cost_usd, now],
+                    params![sid, cost_usd, now],
                 )?;
             }
             tx.execute(
                 "INSERT INTO cost_ledger (user_id, day, cost_usd, runs) VALUES (?1, ?2, ?3, 1)
                  ON CONFLICT(user_id, day) DO UPDATE SET cost_usd = cost_usd + excluded.cost_usd, runs = runs + 1",
-                params![t.user_id, today(), t.cost_usd],
+                params![user_id, today(), cost_usd],
             )?;
-            for r in replies {
+            for r in &replies {
                 insert_outbox(tx, r)?;
             }
-            mark_updates_done(tx, update_ids)
+            mark_updates_done(tx, &update_ids)
         })
+        .await
     }
 
     /// Real spend of `user_id` today (UTC) and the number of runs.
-    pub fn cost_today(&self, user_id: i64) -> Result<(f64, i64)> {
-        self.read(|conn| {
+    pub async fn cost_today(&self, user_id: i64) -> Result<(f64, i64)> {
+        self.read(move |conn| {
             Ok(conn
                 .query_row(
                     "SELECT cost_usd, runs FROM cost_ledger WHERE user_id = ?1 AND day = ?2",
@@ -593,39 +618,43 @@ impl Store {
                 .optional()?
                 .unwrap_or((0.0, 0)))
         })
+        .await
     }
 
     /// A message with live buttons was sent (see the `live_messages` table).
-    pub fn live_message_add(
+    pub async fn live_message_add(
         &self,
         chat_id: i64,
         thread_id: i64,
         message_id: i64,
         kind: &str,
     ) -> Result<()> {
-        self.write(|conn| {
+        let kind = kind.to_owned();
+        self.write(move |conn| {
     conn.execute(
                 "INSERT OR REPLACE INTO live_messages (chat_id, thread_id, message_id, kind, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![chat_id, thread_id, message_id, kind, chrono::Utc::now().to_rfc3339()],
             )?;
             Ok(())
         })
+        .await
     }
 
     /// Its buttons are gone (edited away or the message deleted).
-    pub fn live_message_remove(&self, chat_id: i64, message_id: i64) -> Result<()> {
-        self.write(|conn| {
+    pub async fn live_message_remove(&self, chat_id: i64, message_id: i64) -> Result<()> {
+        self.write(move |conn| {
             conn.execute(
                 "DELETE FROM live_messages WHERE chat_id = ?1 AND message_id = ?2",
                 params![chat_id, message_id],
             )?;
             Ok(())
         })
+        .await
     }
 
     /// Every message left with live buttons by an earlier run: (chat, thread, message, kind).
-    pub fn live_messages(&self) -> Result<Vec<(i64, i64, i64, String)>> {
-        self.read(|conn| {
+    pub async fn live_messages(&self) -> Result<Vec<(i64, i64, i64, String)>> {
+        self.read(move |conn| {
             let mut st = conn.prepare(
                 "SELECT chat_id, thread_id, message_id, kind FROM live_messages ORDER BY created_at",
             )?;
@@ -634,11 +663,12 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })
+        .await
     }
 
     /// Chats with updates still pending (they will be re-run).
-    pub fn chats_with_pending_updates(&self) -> Result<Vec<(i64, i64)>> {
-        self.read(|conn| {
+    pub async fn chats_with_pending_updates(&self) -> Result<Vec<(i64, i64)>> {
+        self.read(move |conn| {
             let mut st = conn.prepare(
                 "SELECT DISTINCT chat_id, thread_id FROM telegram_updates WHERE state = 'pending' AND chat_id IS NOT NULL",
             )?;
@@ -647,11 +677,13 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })
+        .await
     }
 
     /// One model request as the egress gateway saw it.
-    pub fn record_model_request(&self, r: &ModelRequestRow) -> Result<()> {
-        self.write(|conn| {
+    pub async fn record_model_request(&self, r: &ModelRequestRow) -> Result<()> {
+        let r = r.clone();
+        self.write(move |conn| {
     conn.execute(
                 "INSERT INTO model_requests (at, user_id, chat_id, label, model, status, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd, duration_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -672,11 +704,12 @@ impl Store {
             )?;
             Ok(())
         })
+        .await
     }
 
     /// What the gateway saw `user_id` (or everyone, with `None`) spend today (UTC), in USD.
-    pub fn model_cost_today(&self, user_id: Option<i64>) -> Result<f64> {
-        self.read(|conn| {
+    pub async fn model_cost_today(&self, user_id: Option<i64>) -> Result<f64> {
+        self.read(move |conn| {
     let day = today();
                     Ok(match user_id {
                 Some(u) => conn.query_row(
@@ -691,11 +724,12 @@ impl Store {
                 )?,
             })
         })
+        .await
     }
 
     /// The newest model requests (for tests and `doctor`), newest first.
-    pub fn model_requests(&self, limit: usize) -> Result<Vec<ModelRequestRow>> {
-        self.read(|conn| {
+    pub async fn model_requests(&self, limit: usize) -> Result<Vec<ModelRequestRow>> {
+        self.read(move |conn| {
             let mut st = conn.prepare(
                 "SELECT user_id, chat_id, label, model, status, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd, duration_ms
                  FROM model_requests ORDER BY id DESC LIMIT ?1",
@@ -717,37 +751,47 @@ impl Store {
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
+        .await
     }
 
     /// Real spend of all users today (UTC).
-    pub fn cost_today_all(&self) -> Result<f64> {
-        self.read(|conn| {
+    pub async fn cost_today_all(&self) -> Result<f64> {
+        self.read(move |conn| {
             Ok(conn.query_row(
                 "SELECT COALESCE(SUM(cost_usd), 0) FROM cost_ledger WHERE day = ?1",
                 params![today()],
                 |r| r.get(0),
             )?)
         })
+        .await
     }
 
     // ----- grants -------------------------------------------------------------------------
 
     /// Record a grant; returns its id.
-    pub fn add_grant(&self, g: &NewGrant<'_>) -> Result<i64> {
-        self.tx(|tx| {
+    pub async fn add_grant(&self, g: &NewGrant<'_>) -> Result<i64> {
+        let (chat_id, thread_id, user_id, granted_by) =
+            (g.chat_id, g.thread_id, g.user_id, g.granted_by);
+        let (scope, footprint) = (g.scope.to_owned(), g.footprint.to_owned());
+        let (session_id, expires_at) = (
+            g.session_id.map(str::to_owned),
+            g.expires_at.map(str::to_owned),
+        );
+        self.tx(move |tx| {
             tx.execute(
                 "INSERT INTO grants (chat_id, thread_id, user_id, scope, footprint, session_id, expires_at, granted_by, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![g.chat_id, g.thread_id, g.user_id, g.scope, g.footprint, g.session_id, g.expires_at, g.granted_by, now_str()],
+                params![chat_id, thread_id, user_id, scope, footprint, session_id, expires_at, granted_by, now_str()],
             )?;
             Ok(tx.last_insert_rowid())
         })
+        .await
     }
 
     /// The id of the newest live grant of `scope` for this user in this chat (and session)
     /// whose stored footprint `covers` accepts (see `policy::engine::grants`). A grant without
     /// a footprint covers nothing.
-    pub fn find_grant(
+    pub async fn find_grant(
         &self,
         chat_id: i64,
         thread_id: i64,
@@ -756,31 +800,34 @@ impl Store {
         session_id: Option<&str>,
         covers: impl Fn(&str) -> bool,
     ) -> Result<Option<i64>> {
-        self.read(|conn| {
-            let mut st = conn.prepare(
-                "SELECT id, footprint FROM grants WHERE chat_id = ?1 AND thread_id = ?2 AND user_id = ?3 AND scope = ?4
-                   AND revoked_at IS NULL AND footprint IS NOT NULL
-                   AND (expires_at IS NULL OR expires_at > ?5)
-                   AND (session_id IS NULL OR session_id = ?6)
-                 ORDER BY id DESC",
-            )?;
-            let rows = st.query_map(
-                params![chat_id, thread_id, user_id, scope, now_str(), session_id],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
-            )?;
-            for row in rows {
-                let (id, footprint) = row?;
-                if covers(&footprint) {
-                    return Ok(Some(id));
-                }
-            }
-            Ok(None)
-        })
+        let (scope, session_id) = (scope.to_owned(), session_id.map(str::to_owned));
+        let candidates: Vec<(i64, String)> = self
+            .read(move |conn| {
+                let mut st = conn.prepare(
+                    "SELECT id, footprint FROM grants WHERE chat_id = ?1 AND thread_id = ?2 AND user_id = ?3 AND scope = ?4
+                       AND revoked_at IS NULL AND footprint IS NOT NULL
+                       AND (expires_at IS NULL OR expires_at > ?5)
+                       AND (session_id IS NULL OR session_id = ?6)
+                     ORDER BY id DESC",
+                )?;
+                let rows = st
+                    .query_map(
+                        params![chat_id, thread_id, user_id, scope, now_str(), session_id],
+                        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+                    )?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            })
+            .await?;
+        Ok(candidates
+            .into_iter()
+            .find(|(_, footprint)| covers(footprint))
+            .map(|(id, _)| id))
     }
 
     /// Live grants of this chat, newest first.
-    pub fn list_grants(&self, chat_id: i64, thread_id: i64) -> Result<Vec<GrantRow>> {
-        self.read(|conn| {
+    pub async fn list_grants(&self, chat_id: i64, thread_id: i64) -> Result<Vec<GrantRow>> {
+        self.read(move |conn| {
             let mut st = conn.prepare(
                 "SELECT id, user_id, scope, session_id, expires_at, footprint FROM grants
                  WHERE chat_id = ?1 AND thread_id = ?2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)
@@ -800,22 +847,25 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })
+        .await
     }
 
     /// Revoke a grant of this chat; false if there was no such live grant.
-    pub fn revoke_grant(&self, chat_id: i64, thread_id: i64, id: i64) -> Result<bool> {
-        self.write(|conn| {
+    pub async fn revoke_grant(&self, chat_id: i64, thread_id: i64, id: i64) -> Result<bool> {
+        self.write(move |conn| {
     Ok(conn.execute(
                 "UPDATE grants SET revoked_at = ?4 WHERE id = ?1 AND chat_id = ?2 AND thread_id = ?3 AND revoked_at IS NULL",
                 params![id, chat_id, thread_id, now_str()],
             )? > 0)
         })
+        .await
     }
 
     // ----- TOTP -------------------------------------------------------------------------
 
-    pub fn set_totp_secret(&self, user_id: i64, secret_b32: &str) -> Result<()> {
-        self.write(|conn| {
+    pub async fn set_totp_secret(&self, user_id: i64, secret_b32: &str) -> Result<()> {
+        let secret_b32 = secret_b32.to_owned();
+        self.write(move |conn| {
     conn.execute(
                 "INSERT INTO totp_secrets (user_id, secret, created_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT(user_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at, last_step = 0",
@@ -823,11 +873,12 @@ impl Store {
             )?;
             Ok(())
         })
+        .await
     }
 
     /// (secret in base32, last accepted step)
-    pub fn totp_secret(&self, user_id: i64) -> Result<Option<(String, u64)>> {
-        self.read(|conn| {
+    pub async fn totp_secret(&self, user_id: i64) -> Result<Option<(String, u64)>> {
+        self.read(move |conn| {
             Ok(conn
                 .query_row(
                     "SELECT secret, last_step FROM totp_secrets WHERE user_id = ?1",
@@ -836,24 +887,26 @@ impl Store {
                 )
                 .optional()?)
         })
+        .await
     }
 
     /// Accept time step `step` for `user_id` only if it is newer than the last accepted one
     /// (atomic: the same code can never be used twice).
-    pub fn consume_totp_step(&self, user_id: i64, step: u64) -> Result<bool> {
-        self.write(|conn| {
+    pub async fn consume_totp_step(&self, user_id: i64, step: u64) -> Result<bool> {
+        self.write(move |conn| {
             Ok(conn.execute(
                 "UPDATE totp_secrets SET last_step = ?2 WHERE user_id = ?1 AND last_step < ?2",
                 params![user_id, step as i64],
             )? > 0)
         })
+        .await
     }
 
     // ----- lockouts -----------------------------------------------------------------------
 
     /// Why `user_id` is locked out, if it is (an expired lockout no longer counts).
-    pub fn lockout_of(&self, user_id: i64) -> Result<Option<String>> {
-        self.read(|conn| {
+    pub async fn lockout_of(&self, user_id: i64) -> Result<Option<String>> {
+        self.read(move |conn| {
             Ok(conn
                 .query_row(
                     "SELECT reason FROM lockouts WHERE user_id = ?1 AND (until IS NULL OR until > ?2)",
@@ -862,11 +915,13 @@ impl Store {
                 )
                 .optional()?)
         })
+        .await
     }
 
     /// Lock `user_id` out until `until` (RFC 3339) or, with `None`, until unlocked.
-    pub fn lock_out(&self, user_id: i64, reason: &str, until: Option<&str>) -> Result<()> {
-        self.write(|conn| {
+    pub async fn lock_out(&self, user_id: i64, reason: &str, until: Option<&str>) -> Result<()> {
+        let (reason, until) = (reason.to_owned(), until.map(str::to_owned));
+        self.write(move |conn| {
     conn.execute(
                 "INSERT INTO lockouts (user_id, reason, locked_at, until) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(user_id) DO UPDATE SET reason = excluded.reason, locked_at = excluded.locked_at, until = excluded.until",
@@ -874,33 +929,42 @@ impl Store {
             )?;
             Ok(())
         })
+        .await
     }
 
-    pub fn unlock(&self, user_id: i64) -> Result<bool> {
-        self.write(|conn| {
+    pub async fn unlock(&self, user_id: i64) -> Result<bool> {
+        self.write(move |conn| {
             Ok(conn.execute("DELETE FROM lockouts WHERE user_id = ?1", params![user_id])? > 0)
         })
+        .await
     }
 
     /// Record a tool call (input and reason redacted, like audit details: a command line may
     /// carry a token or a URL with credentials).
-    pub fn record_tool_use(&self, t: &ToolUseRecord<'_>) -> Result<()> {
-        self.write(|conn| {
-    let input = self.redactor.redact(t.input).into_owned();
-            let reason = t.reason.map(|r| self.redactor.redact(r).into_owned());
+    pub async fn record_tool_use(&self, t: &ToolUseRecord<'_>) -> Result<()> {
+        let input = self.redactor.redact(t.input).into_owned();
+        let reason = t.reason.map(|r| self.redactor.redact(r).into_owned());
+        let (sid, tool_name, decision) = (
+            t.claude_session_id.map(str::to_owned),
+            t.tool_name.to_owned(),
+            t.decision.to_owned(),
+        );
+        let (user_id, chat_id) = (t.user_id, t.chat_id);
+        self.write(move |conn| {
             conn.execute(
                 "INSERT INTO tool_usage (claude_session_id, user_id, chat_id, tool_name, input, decision, reason, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![t.claude_session_id, t.user_id, t.chat_id, t.tool_name, input, t.decision, reason, now_str()],
+                params![sid, user_id, chat_id, tool_name, input, decision, reason, now_str()],
             )?;
             Ok(())
         })
+        .await
     }
 
     // ----- outbox -------------------------------------------------------------------------
 
-    pub fn outbox_pending(&self) -> Result<Vec<OutboxRow>> {
-        self.read(|conn| {
+    pub async fn outbox_pending(&self) -> Result<Vec<OutboxRow>> {
+        self.read(move |conn| {
             let mut st = conn.prepare(
                 "SELECT id, chat_id, thread_id, html, reply_to, attempts FROM outbox ORDER BY id",
             )?;
@@ -918,27 +982,32 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })
+        .await
     }
 
-    pub fn outbox_insert(&self, r: &NewOutbox) -> Result<i64> {
-        self.tx(|tx| insert_outbox(tx, r))
+    pub async fn outbox_insert(&self, r: &NewOutbox) -> Result<i64> {
+        let r = r.clone();
+        self.tx(move |tx| insert_outbox(tx, &r)).await
     }
 
-    pub fn outbox_delete(&self, id: i64) -> Result<()> {
-        self.write(|conn| {
+    pub async fn outbox_delete(&self, id: i64) -> Result<()> {
+        self.write(move |conn| {
             conn.execute("DELETE FROM outbox WHERE id = ?1", params![id])?;
             Ok(())
         })
+        .await
     }
 
-    pub fn outbox_failed_attempt(&self, id: i64, error: &str) -> Result<()> {
-        self.write(|conn| {
+    pub async fn outbox_failed_attempt(&self, id: i64, error: &str) -> Result<()> {
+        let error = error.to_owned();
+        self.write(move |conn| {
             conn.execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
                 params![id, error],
             )?;
             Ok(())
         })
+        .await
     }
 
     // ----- audit --------------------------------------------------------------------------
@@ -946,58 +1015,42 @@ impl Store {
     /// Append an audit row at the `risk` the audit rules gave it (see `audit::record`): details
     /// redacted, and the row chained to the previous one by hash — all under one write
     /// transaction, so concurrent writers cannot fork the chain.
-    pub fn append_audit(&self, row: &AuditRow<'_>) -> Result<()> {
-        self.tx(|tx| self.append_audit_in(tx, row))?;
-        self.observe(row);
+    pub async fn append_audit(&self, row: &AuditRow<'_>) -> Result<()> {
+        let owned = self.owned_row(row);
+        self.tx(move |tx| append_audit_in(tx, &owned)).await?;
+        self.observe(row).await;
         Ok(())
     }
 
-    /// The audit append inside a caller's transaction (one write for a change and its row).
-    fn append_audit_in(&self, tx: &Transaction<'_>, row: &AuditRow<'_>) -> rusqlite::Result<()> {
-        let details = self.redactor.redact(&row.details.to_string()).into_owned();
-        let at = now_str();
-        let (last_id, prev): (i64, String) = tx
-            .query_row(
-                "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?
-            .unwrap_or((0, crate::audit::chain::GENESIS.to_string()));
-        let id = last_id + 1;
-        let (event, risk) = (row.event.as_str(), row.risk.as_str());
-        let hash = crate::audit::chain::compute_hash(
-            id,
-            &at,
-            row.user_id,
-            row.chat_id,
-            event,
-            risk,
-            &details,
-            &prev,
-        );
-        tx.execute(
-            "INSERT INTO audit_log (id, at, user_id, chat_id, event, risk, details, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![id, at, row.user_id, row.chat_id, event, risk, details, prev, hash],
-        )?;
-        Ok(())
+    /// An audit row ready to append: details redacted, owned (it travels to the database thread).
+    fn owned_row(&self, row: &AuditRow<'_>) -> OwnedAuditRow {
+        OwnedAuditRow {
+            user_id: row.user_id,
+            chat_id: row.chat_id,
+            event: row.event.as_str(),
+            risk: row.risk.as_str(),
+            details: self.redactor.redact(&row.details.to_string()).into_owned(),
+        }
     }
 
     /// Tell the audit observer (anomaly detection) about a committed row.
-    fn observe(&self, row: &AuditRow<'_>) {
-        if let Some(observer) = self.audit_observer.get() {
-            observer(row.user_id, row.chat_id, row.event, row.details);
+    async fn observe(&self, row: &AuditRow<'_>) {
+        let work = self
+            .audit_observer
+            .get()
+            .and_then(|observer| observer(row.user_id, row.chat_id, row.event, row.details));
+        if let Some(work) = work {
+            work.await;
         }
     }
 
     /// Audit rows with `id > after_id`, oldest first, at most `limit`.
-    pub fn audit_rows(
+    pub async fn audit_rows(
         &self,
         after_id: i64,
         limit: usize,
     ) -> Result<Vec<crate::audit::chain::AuditEntry>> {
-        self.read(|conn| {
+        self.read(move |conn| {
             let mut st = conn.prepare(
                 "SELECT id, at, user_id, chat_id, event, risk, details, prev_hash, hash FROM audit_log
                  WHERE id > ?1 ORDER BY id LIMIT ?2",
@@ -1019,27 +1072,32 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })
+        .await
     }
 
     /// The newest audit rows (for `ccgate audit tail`), oldest first.
-    pub fn audit_tail(&self, n: usize) -> Result<Vec<crate::audit::chain::AuditEntry>> {
-        let last: i64 = self.read(|conn| {
-            conn.query_row("SELECT COALESCE(MAX(id), 0) FROM audit_log", [], |r| {
-                r.get(0)
+    pub async fn audit_tail(&self, n: usize) -> Result<Vec<crate::audit::chain::AuditEntry>> {
+        let last: i64 = self
+            .query(|conn| {
+                conn.query_row("SELECT COALESCE(MAX(id), 0) FROM audit_log", [], |r| {
+                    r.get(0)
+                })
             })
-        })?;
-        self.audit_rows((last - n as i64).max(0), n)
+            .await?;
+        self.audit_rows((last - n as i64).max(0), n).await
     }
 
     /// Count audit rows of one event kind (tests and `/status`).
-    pub fn audit_count(&self, event: &str) -> Result<i64> {
-        self.read(|conn| {
+    pub async fn audit_count(&self, event: &str) -> Result<i64> {
+        let event = event.to_owned();
+        self.read(move |conn| {
             Ok(conn.query_row(
                 "SELECT COUNT(*) FROM audit_log WHERE event = ?1",
                 params![event],
                 |r| r.get(0),
             )?)
         })
+        .await
     }
 }
 
@@ -1104,6 +1162,67 @@ fn session_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
     })
 }
 
+/// An audit row as it travels to the database thread (see [`Store::append_audit`]).
+struct OwnedAuditRow {
+    user_id: Option<i64>,
+    chat_id: Option<i64>,
+    event: &'static str,
+    risk: &'static str,
+    details: String,
+}
+
+/// Append `row` inside the caller's transaction, chained to the previous row by hash (one
+/// write for a change and its row).
+fn append_audit_in(tx: &Transaction<'_>, row: &OwnedAuditRow) -> rusqlite::Result<()> {
+    let at = now_str();
+    let (last_id, prev): (i64, String) = tx
+        .query_row(
+            "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+        .unwrap_or((0, crate::audit::chain::GENESIS.to_string()));
+    let id = last_id + 1;
+    let hash = crate::audit::chain::compute_hash(
+        id,
+        &at,
+        row.user_id,
+        row.chat_id,
+        row.event,
+        row.risk,
+        &row.details,
+        &prev,
+    );
+    tx.execute(
+        "INSERT INTO audit_log (id, at, user_id, chat_id, event, risk, details, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            id,
+            at,
+            row.user_id,
+            row.chat_id,
+            row.event,
+            row.risk,
+            row.details,
+            prev,
+            hash
+        ],
+    )?;
+    Ok(())
+}
+
+/// `f` in one transaction on `conn`; committed only if it returns Ok.
+fn in_tx<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+) -> Result<T> {
+    let tx = conn.transaction()?;
+    let out = f(&tx)?;
+    tx.commit()?;
+    Ok(out)
+}
+
 fn insert_outbox(conn: &Connection, r: &NewOutbox) -> rusqlite::Result<i64> {
     conn.execute(
         "INSERT INTO outbox (chat_id, thread_id, html, reply_to, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -1155,21 +1274,22 @@ mod tests {
         }
     }
 
-    #[test]
-    fn inbox_dedups_and_tracks_offset() {
+    #[tokio::test]
+    async fn inbox_dedups_and_tracks_offset() {
         let s = Store::open_in_memory().unwrap();
-        assert_eq!(s.telegram_offset().unwrap(), 0);
-        assert!(s.insert_update(10, Some(1), 0, "{}").unwrap());
-        assert!(!s.insert_update(10, Some(1), 0, "{}").unwrap());
-        assert!(s.insert_update(12, Some(1), 0, "{}").unwrap());
-        assert_eq!(s.telegram_offset().unwrap(), 13);
+        assert_eq!(s.telegram_offset().await.unwrap(), 0);
+        assert!(s.insert_update(10, Some(1), 0, "{}").await.unwrap());
+        assert!(!s.insert_update(10, Some(1), 0, "{}").await.unwrap());
+        assert!(s.insert_update(12, Some(1), 0, "{}").await.unwrap());
+        assert_eq!(s.telegram_offset().await.unwrap(), 13);
         // An older id arriving late never moves the offset backwards.
-        assert!(s.insert_update(11, Some(1), 0, "{}").unwrap());
-        assert_eq!(s.telegram_offset().unwrap(), 13);
-        assert_eq!(s.pending_updates().unwrap().len(), 3);
-        s.complete_updates(&[10, 11], &[]).unwrap();
+        assert!(s.insert_update(11, Some(1), 0, "{}").await.unwrap());
+        assert_eq!(s.telegram_offset().await.unwrap(), 13);
+        assert_eq!(s.pending_updates().await.unwrap().len(), 3);
+        s.complete_updates(&[10, 11], &[]).await.unwrap();
         let pending: Vec<i64> = s
             .pending_updates()
+            .await
             .unwrap()
             .into_iter()
             .map(|p| p.0)
@@ -1177,10 +1297,10 @@ mod tests {
         assert_eq!(pending, vec![12]);
     }
 
-    #[test]
-    fn record_turn_is_atomic_and_accumulates() {
+    #[tokio::test]
+    async fn record_turn_is_atomic_and_accumulates() {
         let s = Store::open_in_memory().unwrap();
-        s.insert_update(1, Some(7), 0, "{}").unwrap();
+        s.insert_update(1, Some(7), 0, "{}").await.unwrap();
         let reply = NewOutbox {
             chat_id: 7,
             thread_id: 0,
@@ -1188,47 +1308,56 @@ mod tests {
             reply_to: None,
         };
         s.record_turn(&turn(Some("s1"), 0.5), std::slice::from_ref(&reply), &[1])
+            .await
             .unwrap();
-        s.record_turn(&turn(Some("s1"), 0.25), &[], &[]).unwrap();
-        assert!(s.pending_updates().unwrap().is_empty());
-        assert_eq!(s.outbox_pending().unwrap().len(), 1);
-        let (cost, runs) = s.cost_today(7).unwrap();
+        s.record_turn(&turn(Some("s1"), 0.25), &[], &[])
+            .await
+            .unwrap();
+        assert!(s.pending_updates().await.unwrap().is_empty());
+        assert_eq!(s.outbox_pending().await.unwrap().len(), 1);
+        let (cost, runs) = s.cost_today(7).await.unwrap();
         assert!((cost - 0.75).abs() < 1e-9);
         assert_eq!(runs, 2);
-        let sess = s.active_session(7, 7, 0, "/p").unwrap().unwrap();
+        let sess = s.active_session(7, 7, 0, "/p").await.unwrap().unwrap();
         assert_eq!(sess.turns, 2);
         assert_eq!(sess.claude_session_id, "s1");
     }
 
-    #[test]
-    fn new_session_deactivates_previous_and_resume_switches_back() {
+    #[tokio::test]
+    async fn new_session_deactivates_previous_and_resume_switches_back() {
         let s = Store::open_in_memory().unwrap();
-        s.record_turn(&turn(Some("a"), 0.0), &[], &[]).unwrap();
-        s.record_turn(&turn(Some("b"), 0.0), &[], &[]).unwrap();
+        s.record_turn(&turn(Some("a"), 0.0), &[], &[])
+            .await
+            .unwrap();
+        s.record_turn(&turn(Some("b"), 0.0), &[], &[])
+            .await
+            .unwrap();
         assert_eq!(
             s.active_session(7, 7, 0, "/p")
+                .await
                 .unwrap()
                 .unwrap()
                 .claude_session_id,
             "b"
         );
-        assert!(s.activate_session(7, 7, 0, "a").unwrap().is_some());
+        assert!(s.activate_session(7, 7, 0, "a").await.unwrap().is_some());
         assert_eq!(
             s.active_session(7, 7, 0, "/p")
+                .await
                 .unwrap()
                 .unwrap()
                 .claude_session_id,
             "a"
         );
         // Someone else's session id cannot be activated from this user.
-        assert!(s.activate_session(8, 7, 0, "b").unwrap().is_none());
-        s.deactivate_sessions(7, 7, 0, "/p").unwrap();
-        assert!(s.active_session(7, 7, 0, "/p").unwrap().is_none());
-        assert_eq!(s.list_sessions(7, 7, 0, 10).unwrap().len(), 2);
+        assert!(s.activate_session(8, 7, 0, "b").await.unwrap().is_none());
+        s.deactivate_sessions(7, 7, 0, "/p").await.unwrap();
+        assert!(s.active_session(7, 7, 0, "/p").await.unwrap().is_none());
+        assert_eq!(s.list_sessions(7, 7, 0, 10).await.unwrap().len(), 2);
     }
 
-    #[test]
-    fn stored_prompts_and_answers_are_redacted() {
+    #[tokio::test]
+    async fn stored_prompts_and_answers_are_redacted() {
         let s = Store::open_in_memory()
             .unwrap()
             .with_redactor(crate::audit::Redactor::new(vec![
@@ -1250,12 +1379,14 @@ mod tests {
             is_error: false,
             error_kind: None,
         };
-        s.record_turn(&t, &[], &[]).unwrap();
+        s.record_turn(&t, &[], &[]).await.unwrap();
         let (p, r): (String, String) = s
-            .lock()
-            .query_row("SELECT prompt, response FROM messages", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
+            .query(|c| {
+                c.query_row("SELECT prompt, response FROM messages", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
             })
+            .await
             .unwrap();
         assert!(
             !p.contains("supersecretvalue") && !r.contains("supersecretvalue"),
@@ -1264,8 +1395,8 @@ mod tests {
         assert!(!r.contains("ghp_0123456789"), "{r}");
     }
 
-    #[test]
-    fn audit_rows_are_chained_redacted_and_verifiable() {
+    #[tokio::test]
+    async fn audit_rows_are_chained_redacted_and_verifiable() {
         let s = Store::open_in_memory()
             .unwrap()
             .with_redactor(crate::audit::Redactor::new(vec![
@@ -1279,19 +1410,22 @@ mod tests {
                 crate::audit::Event::Command,
                 &serde_json::json!({"n": i, "t": "x supersecretvalue y"}),
             )
+            .await
             .unwrap();
         }
-        let rows = s.audit_rows(0, 100).unwrap();
+        let rows = s.audit_rows(0, 100).await.unwrap();
         assert_eq!(rows.len(), 5);
         assert!(rows.iter().all(|r| !r.details.contains("supersecretvalue")));
         assert_eq!(crate::audit::chain::verify(&rows), Ok(5));
         // Tampering with a row in the database is detected at that row.
         s.tx(|tx| tx.execute("UPDATE audit_log SET details = '{}' WHERE id = 3", []))
+            .await
             .unwrap();
-        let rows = s.audit_rows(0, 100).unwrap();
+        let rows = s.audit_rows(0, 100).await.unwrap();
         assert_eq!(crate::audit::chain::verify(&rows).unwrap_err().id, 3);
         assert_eq!(
             s.audit_tail(2)
+                .await
                 .unwrap()
                 .iter()
                 .map(|r| r.id)
@@ -1300,8 +1434,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn grants_match_scope_session_expiry_and_footprint() {
+    #[tokio::test]
+    async fn grants_match_scope_session_expiry_and_footprint() {
         let s = Store::open_in_memory().unwrap();
         let g = |scope: &'static str,
                  footprint: &'static str,
@@ -1324,8 +1458,10 @@ mod tests {
                 None,
                 Some("2999-01-01T00:00:00.000Z"),
             ))
+            .await
             .unwrap();
         s.add_grant(&g("WebFetch", "tool", Some("sess-1"), None))
+            .await
             .unwrap();
         s.add_grant(&g(
             "Bash(git push:*)",
@@ -1333,141 +1469,167 @@ mod tests {
             None,
             Some("2000-01-01T00:00:00.000Z"),
         ))
+        .await
         .unwrap();
         assert_eq!(
-            s.find_grant(1, 0, 7, "Bash(curl:*)", None, any).unwrap(),
+            s.find_grant(1, 0, 7, "Bash(curl:*)", None, any)
+                .await
+                .unwrap(),
             Some(a)
         );
         assert_eq!(
-            s.find_grant(1, 0, 8, "Bash(curl:*)", None, any).unwrap(),
+            s.find_grant(1, 0, 8, "Bash(curl:*)", None, any)
+                .await
+                .unwrap(),
             None,
             "another user"
         );
         assert_eq!(
-            s.find_grant(2, 0, 7, "Bash(curl:*)", None, any).unwrap(),
+            s.find_grant(2, 0, 7, "Bash(curl:*)", None, any)
+                .await
+                .unwrap(),
             None,
             "another chat"
         );
         assert!(s
             .find_grant(1, 0, 7, "WebFetch", Some("sess-1"), any)
+            .await
             .unwrap()
             .is_some());
         assert!(
             s.find_grant(1, 0, 7, "WebFetch", Some("sess-2"), any)
+                .await
                 .unwrap()
                 .is_none(),
             "another session"
         );
         assert!(
             s.find_grant(1, 0, 7, "Bash(git push:*)", None, any)
+                .await
                 .unwrap()
                 .is_none(),
             "expired"
         );
         // The footprint decides among grants of the same scope: the newest that covers wins;
         // none that covers, no grant.
-        let b = s.add_grant(&g("Bash(curl:*)", "send", None, None)).unwrap();
+        let b = s
+            .add_grant(&g("Bash(curl:*)", "send", None, None))
+            .await
+            .unwrap();
         assert_eq!(
             s.find_grant(1, 0, 7, "Bash(curl:*)", None, |f| f == "fetch")
+                .await
                 .unwrap(),
             Some(a)
         );
         assert_eq!(
-            s.find_grant(1, 0, 7, "Bash(curl:*)", None, any).unwrap(),
+            s.find_grant(1, 0, 7, "Bash(curl:*)", None, any)
+                .await
+                .unwrap(),
             Some(b)
         );
         assert_eq!(
             s.find_grant(1, 0, 7, "Bash(curl:*)", None, |_| false)
+                .await
                 .unwrap(),
             None
         );
-        assert_eq!(s.list_grants(1, 0).unwrap().len(), 3);
+        assert_eq!(s.list_grants(1, 0).await.unwrap().len(), 3);
         assert_eq!(
-            s.list_grants(1, 0).unwrap()[0].footprint.as_deref(),
+            s.list_grants(1, 0).await.unwrap()[0].footprint.as_deref(),
             Some("send")
         );
-        assert!(s.revoke_grant(1, 0, a).unwrap());
-        assert!(!s.revoke_grant(1, 0, a).unwrap());
+        assert!(s.revoke_grant(1, 0, a).await.unwrap());
+        assert!(!s.revoke_grant(1, 0, a).await.unwrap());
         assert!(s
             .find_grant(1, 0, 7, "Bash(curl:*)", None, |f| f == "fetch")
+            .await
             .unwrap()
             .is_none());
         // A grant without a footprint (from before they existed) covers nothing.
-        s.lock()
-            .execute(
+        s.tx(|tx| {
+            tx.execute(
                 "INSERT INTO grants (chat_id, user_id, scope, granted_by, created_at)
                  VALUES (1, 7, 'Bash(wget:*)', 7, '2026-01-01T00:00:00.000Z')",
                 [],
             )
-            .unwrap();
+        })
+        .await
+        .unwrap();
         assert!(s
             .find_grant(1, 0, 7, "Bash(wget:*)", None, any)
+            .await
             .unwrap()
             .is_none());
     }
 
-    #[test]
-    fn totp_steps_are_single_use() {
+    #[tokio::test]
+    async fn totp_steps_are_single_use() {
         let s = Store::open_in_memory().unwrap();
-        s.set_totp_secret(7, "ABC").unwrap();
-        assert!(s.consume_totp_step(7, 100).unwrap());
-        assert!(!s.consume_totp_step(7, 100).unwrap(), "replay");
-        assert!(!s.consume_totp_step(7, 99).unwrap(), "older");
-        assert!(s.consume_totp_step(7, 101).unwrap());
-        assert_eq!(s.totp_secret(7).unwrap().unwrap().1, 101);
+        s.set_totp_secret(7, "ABC").await.unwrap();
+        assert!(s.consume_totp_step(7, 100).await.unwrap());
+        assert!(!s.consume_totp_step(7, 100).await.unwrap(), "replay");
+        assert!(!s.consume_totp_step(7, 99).await.unwrap(), "older");
+        assert!(s.consume_totp_step(7, 101).await.unwrap());
+        assert_eq!(s.totp_secret(7).await.unwrap().unwrap().1, 101);
     }
 
-    #[test]
-    fn a_lock_held_by_another_connection_is_busy_and_reads_go_on() {
+    #[tokio::test]
+    async fn a_lock_held_by_another_connection_is_busy_and_reads_go_on() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite");
         let s = Store::open_with(&path, std::time::Duration::from_millis(50)).unwrap();
-        s.insert_update(1, None, 0, "{}").unwrap();
+        s.insert_update(1, None, 0, "{}").await.unwrap();
         // Another process (the operator CLI, a second ccgate) takes the write lock.
         let other = Connection::open(&path).unwrap();
         other.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let e = s.touch_user(7, Some("u")).unwrap_err();
+        let e = s.touch_user(7, Some("u")).await.unwrap_err();
         assert!(matches!(e, StoreError::Busy(_)), "{e:?}");
         assert!(e.to_string().contains("locked by another writer"), "{e}");
         // Through anyhow, a caller can still tell.
-        let any = anyhow::Error::from(s.insert_update(2, None, 0, "{}").unwrap_err());
+        let any = anyhow::Error::from(s.insert_update(2, None, 0, "{}").await.unwrap_err());
         assert!(any
             .downcast_ref::<StoreError>()
             .is_some_and(StoreError::is_busy));
         // Reads never wait for a writer (WAL).
-        assert_eq!(s.telegram_offset().unwrap(), 2);
+        assert_eq!(s.telegram_offset().await.unwrap(), 2);
         other.execute_batch("COMMIT").unwrap();
-        s.touch_user(7, Some("u")).unwrap();
-        assert!(s.insert_update(2, None, 0, "{}").unwrap());
+        s.touch_user(7, Some("u")).await.unwrap();
+        assert!(s.insert_update(2, None, 0, "{}").await.unwrap());
     }
 
-    #[test]
-    fn unreadable_stored_data_is_corrupt() {
+    #[tokio::test]
+    async fn unreadable_stored_data_is_corrupt() {
         let s = Store::open_in_memory().unwrap();
-        s.lock()
-            .execute_batch(
+        s.tx(|tx| {
+            tx.execute_batch(
                 "INSERT INTO chats (chat_id, thread_id, kind, verbose, updated_at)
                      VALUES (1, 0, 'private', 'loud', 'now');
                  INSERT INTO kv (key, value) VALUES ('telegram_offset', 'twelve');",
             )
-            .unwrap();
-        let e = s.chat_settings(1, 0).unwrap_err();
+        })
+        .await
+        .unwrap();
+        let e = s.chat_settings(1, 0).await.unwrap_err();
         assert!(matches!(e, StoreError::Corrupt(_)), "{e:?}");
-        let e = s.telegram_offset().unwrap_err();
+        let e = s.telegram_offset().await.unwrap_err();
         assert!(
             matches!(&e, StoreError::Corrupt(m) if m.contains("twelve")),
             "{e:?}"
         );
-        assert_eq!(s.chat_settings(2, 0).unwrap(), ChatSettings::default());
+        assert_eq!(
+            s.chat_settings(2, 0).await.unwrap(),
+            ChatSettings::default()
+        );
     }
 
-    #[test]
-    fn file_database_is_private_and_survives_reopen() {
+    #[tokio::test]
+    async fn file_database_is_private_and_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/db.sqlite");
         {
             let s = Store::open(&path).unwrap();
-            s.insert_update(5, None, 0, "{}").unwrap();
+            s.insert_update(5, None, 0, "{}").await.unwrap();
         }
         #[cfg(unix)]
         {
@@ -1482,7 +1644,7 @@ mod tests {
             assert_eq!(d, 0o700);
         }
         let s = Store::open(&path).unwrap();
-        assert_eq!(s.telegram_offset().unwrap(), 6);
-        assert_eq!(s.pending_updates().unwrap().len(), 1);
+        assert_eq!(s.telegram_offset().await.unwrap(), 6);
+        assert_eq!(s.pending_updates().await.unwrap().len(), 1);
     }
 }

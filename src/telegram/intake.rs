@@ -18,22 +18,26 @@ use crate::store::Store;
 
 /// Receives each new update exactly once per process lifetime.
 pub trait UpdateSink: Send + Sync {
-    fn dispatch(&self, update: Update);
+    /// Hand `update` on (through the gate to its chat); awaited before the next update is read.
+    fn dispatch<'a>(&'a self, update: Update) -> Dispatched<'a>;
 }
 
+/// The work of [`UpdateSink::dispatch`].
+pub type Dispatched<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+
 /// Re-dispatch updates stored but not finished by a previous run (oldest first).
-pub fn replay_pending(store: &Store, sink: &dyn UpdateSink) -> anyhow::Result<usize> {
-    let pending = store.pending_updates()?;
+pub async fn replay_pending(store: &Store, sink: &dyn UpdateSink) -> anyhow::Result<usize> {
+    let pending = store.pending_updates().await?;
     let n = pending.len();
     for (id, payload) in pending {
         match Update::from_stored(&payload) {
             // A button press from before the restart acted on state that is gone (presses are
             // recorded as done now; an older run may have left one pending).
-            Ok(u) if u.callback_id().is_some() => store.complete_updates(&[id], &[])?,
-            Ok(u) => sink.dispatch(u),
+            Ok(u) if u.callback_id().is_some() => store.complete_updates(&[id], &[]).await?,
+            Ok(u) => sink.dispatch(u).await,
             Err(e) => {
                 tracing::error!(update_id = id, error = %e, "stored update is unreadable; marking it done");
-                store.complete_updates(&[id], &[])?;
+                store.complete_updates(&[id], &[]).await?;
             }
         }
     }
@@ -43,7 +47,7 @@ pub fn replay_pending(store: &Store, sink: &dyn UpdateSink) -> anyhow::Result<us
 /// Store a received update, then dispatch it unless it was already known (a button press is
 /// dispatched first and recorded after, see below). `Ok` means Telegram may forget it (polling:
 /// the offset may move; webhook mode: answer 200).
-pub fn store_and_dispatch(
+pub async fn store_and_dispatch(
     store: &Store,
     sink: &dyn UpdateSink,
     u: &Value,
@@ -59,28 +63,24 @@ pub fn store_and_dispatch(
         // process's lock — and recorded as done in the background (a redelivery is recognised
         // once that landed; before, it is at worst a second press, which every button handles:
         // approvals and stops act once).
-        if store.update_known(u.id)? {
+        if store.update_known(u.id).await? {
             tracing::debug!(update_id = u.id, "duplicate button press ignored");
             return Ok(Stored::Known);
         }
         let (id, chat, thread, raw) = (u.id, u.chat, u.thread, u.raw.clone());
         crate::metrics::update_handled();
-        sink.dispatch(u);
+        sink.dispatch(u).await;
         let store = store.clone();
-        let record = move || {
-            if let Err(e) = store.record_handled_update(id, chat, thread, &raw) {
+        tokio::spawn(async move {
+            if let Err(e) = store.record_handled_update(id, chat, thread, &raw).await {
                 tracing::warn!(update_id = id, error = %e, "could not record a button press");
             }
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => drop(rt.spawn_blocking(record)),
-            Err(_) => record(),
-        }
+        });
         return Ok(Stored::Press(id));
     }
-    if store.insert_update(u.id, u.chat, u.thread, &u.raw)? {
+    if store.insert_update(u.id, u.chat, u.thread, &u.raw).await? {
         crate::metrics::update_handled();
-        sink.dispatch(u);
+        sink.dispatch(u).await;
         Ok(Stored::Inbox)
     } else {
         tracing::debug!(update_id = u.id, "duplicate update ignored");
@@ -119,7 +119,7 @@ pub async fn poll(
         if *shutdown.borrow() {
             return;
         }
-        let offset = match store.telegram_offset() {
+        let offset = match store.telegram_offset().await {
             Ok(o) => o.max(pressed_past),
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the update offset; retrying");
@@ -139,7 +139,7 @@ pub async fn poll(
                         tracing::warn!("update without update_id ignored");
                         continue;
                     };
-                    match store_and_dispatch(&store, sink.as_ref(), &u) {
+                    match store_and_dispatch(&store, sink.as_ref(), &u).await {
                         Ok(Stored::Press(id)) => pressed_past = pressed_past.max(id + 1),
                         Ok(_) => {}
                         Err(e) => {

@@ -115,8 +115,16 @@ struct LiveNote {
 async fn record_live(store: Store, mut rx: mpsc::UnboundedReceiver<LiveNote>) {
     while let Some(n) = rx.recv().await {
         let r = match n.kind {
-            Some(k) => store.live_message_add(n.chat.chat_id, n.chat.thread_id, n.message_id, k),
-            None => store.live_message_remove(n.chat.chat_id, n.message_id),
+            Some(k) => {
+                store
+                    .live_message_add(n.chat.chat_id, n.chat.thread_id, n.message_id, k)
+                    .await
+            }
+            None => {
+                store
+                    .live_message_remove(n.chat.chat_id, n.message_id)
+                    .await
+            }
         };
         if let Err(e) = r {
             tracing::error!(error = %e, "could not record a message's buttons");
@@ -167,12 +175,12 @@ impl Outbox {
     /// Messages an earlier run left with live buttons (Stop, Allow, answers): each is edited to
     /// say it ended with the restart, buttons removed. A turn progress message in a chat whose
     /// update is still pending says it is being re-run (`rerun` holds those chats).
-    pub fn retire_live_messages(
+    pub async fn retire_live_messages(
         &self,
         store: &Store,
         rerun: &[(i64, i64)],
     ) -> anyhow::Result<usize> {
-        let rows = store.live_messages()?;
+        let rows = store.live_messages().await?;
         for (chat_id, thread_id, message_id, kind) in &rows {
             let again = rerun.contains(&(*chat_id, *thread_id));
             let html = match (kind.as_str(), again) {
@@ -233,7 +241,7 @@ async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
         };
         match op {
             Op::Kick => {
-                let rows = match shared.store.outbox_pending() {
+                let rows = match shared.store.outbox_pending().await {
                     Ok(rows) => rows,
                     Err(e) => {
                         tracing::error!(error = %e, "reading the outbox failed");
@@ -584,7 +592,7 @@ async fn deliver_durable(shared: &Shared, chat: ChatRef, row: &OutboxRow) {
             .await;
         match result {
             Ok(_) => {
-                if let Err(e) = shared.store.outbox_delete(row.id) {
+                if let Err(e) = shared.store.outbox_delete(row.id).await {
                     // The message went out; a failed delete means a duplicate after restart,
                     // which is the lesser evil than a loss.
                     tracing::error!(error = %e, id = row.id, "could not remove a delivered outbox row");
@@ -605,7 +613,7 @@ async fn deliver_durable(shared: &Shared, chat: ChatRef, row: &OutboxRow) {
                 shared.limiter.pause_chat(chat.chat_id, d);
             }
             Err(ApiError::Transient(m)) => {
-                let _ = shared.store.outbox_failed_attempt(row.id, &m);
+                let _ = shared.store.outbox_failed_attempt(row.id, &m).await;
                 let delay = backoff.next_delay();
                 tracing::warn!(chat = chat.chat_id, error = %m, retry_in = ?delay, "send failed; will retry");
                 tokio::time::sleep(delay).await;
@@ -618,8 +626,9 @@ async fn deliver_durable(shared: &Shared, chat: ChatRef, row: &OutboxRow) {
                     Some(chat.chat_id),
                     crate::audit::Event::OutboxRefused,
                     &serde_json::json!({"error": e.to_string(), "outbox_id": row.id}),
-                );
-                let _ = shared.store.outbox_delete(row.id);
+                )
+                .await;
+                let _ = shared.store.outbox_delete(row.id).await;
                 return;
             }
         }

@@ -79,7 +79,7 @@ impl Ask {
 
     /// A stored grant that covers this call: the decision without asking. Grants cover only
     /// calls no wider than the one they were given for, and never a step-up.
-    pub(super) fn covering_grant(&self, ctx: &Ctx) -> Option<Decision> {
+    pub(super) async fn covering_grant(&self, ctx: &Ctx) -> Option<Decision> {
         let Kind::Approval(a) = &self.kind else {
             return None;
         };
@@ -87,14 +87,18 @@ impl Ask {
             return None;
         }
         let chat = self.run.chat;
-        match ctx.store.find_grant(
-            chat.chat_id,
-            chat.thread_id,
-            self.run.user_id,
-            &a.grant_scope,
-            self.run.session.as_deref(),
-            |stored| Footprint::from_json(stored).is_some_and(|g| g.covers(&a.footprint)),
-        ) {
+        match ctx
+            .store
+            .find_grant(
+                chat.chat_id,
+                chat.thread_id,
+                self.run.user_id,
+                &a.grant_scope,
+                self.run.session.as_deref(),
+                |stored| Footprint::from_json(stored).is_some_and(|g| g.covers(&a.footprint)),
+            )
+            .await
+        {
             Ok(Some(id)) => Some(Decision::Allow {
                 rule: format!("grant #{id} ({})", a.grant_scope),
                 class: a.class,
@@ -109,7 +113,7 @@ impl Ask {
 
     /// Show the prompt (buttons in the approvers' private chats, or the question in the chat);
     /// `notify` is called exactly once with the outcome.
-    pub fn show(&self, ctx: &Ctx, notify: impl FnOnce(Outcome) + Send + 'static) {
+    pub async fn show(&self, ctx: &Ctx, notify: impl FnOnce(Outcome) + Send + 'static) {
         let (run, req) = (&self.run, &self.req);
         match &self.kind {
             Kind::Question => ctx.prompts.ask_question(
@@ -119,25 +123,27 @@ impl Ask {
                 notify,
             ),
             Kind::Approval(a) => {
-                ctx.prompts.ask(
-                    Request {
-                        chat: run.chat,
-                        requester: run.user_id,
-                        approvers: a.approvers.clone(),
-                        tool: req.tool_name.clone(),
-                        input: req.input.clone(),
-                        reason: match &run.label {
-                            Some(label) => format!("{label} — {}", a.reason),
-                            None => a.reason.clone(),
+                ctx.prompts
+                    .ask(
+                        Request {
+                            chat: run.chat,
+                            requester: run.user_id,
+                            approvers: a.approvers.clone(),
+                            tool: req.tool_name.clone(),
+                            input: req.input.clone(),
+                            reason: match &run.label {
+                                Some(label) => format!("{label} — {}", a.reason),
+                                None => a.reason.clone(),
+                            },
+                            rule: a.rule.clone(),
+                            step_up: a.step_up,
+                            grant_scope: a.grant_scope.clone(),
+                            footprint: a.footprint.clone(),
+                            request_id: req.request_id.clone(),
                         },
-                        rule: a.rule.clone(),
-                        step_up: a.step_up,
-                        grant_scope: a.grant_scope.clone(),
-                        footprint: a.footprint.clone(),
-                        request_id: req.request_id.clone(),
-                    },
-                    notify,
-                );
+                        notify,
+                    )
+                    .await;
             }
         }
     }
@@ -148,7 +154,8 @@ impl Ask {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.show(ctx, move |outcome| {
             let _ = tx.send(outcome);
-        });
+        })
+        .await;
         rx.await.unwrap_or(Outcome::Denied {
             reason: "ccgate: the approval was lost".into(),
         })
@@ -157,7 +164,7 @@ impl Ask {
     /// The human's `outcome` as the decision about the call (with the input to run it with),
     /// recording the grant the approver chose: "15 min" for a while, "this session" for the
     /// run's session (a run without one gets nothing beyond this call).
-    pub fn settle(self, ctx: &Ctx, outcome: Outcome) -> (Decision, PermissionRequest) {
+    pub async fn settle(self, ctx: &Ctx, outcome: Outcome) -> (Decision, PermissionRequest) {
         let Ask { req, run, kind } = self;
         let approval = match kind {
             Kind::Approval(a) => a,
@@ -190,7 +197,7 @@ impl Ask {
         };
         let decision = match outcome {
             Outcome::Allowed { choice, approver } => {
-                record_grant(ctx, &run, &approval, choice, approver);
+                record_grant(ctx, &run, &approval, choice, approver).await;
                 Decision::Allow {
                     rule: format!("{} approved by {approver} ({choice:?})", approval.rule),
                     class: approval.class,
@@ -212,7 +219,7 @@ impl Ask {
 }
 
 /// Store the grant `choice` asks for, if the call can be granted at all.
-fn record_grant(ctx: &Ctx, run: &Run, a: &Approval, choice: Choice, approver: i64) {
+async fn record_grant(ctx: &Ctx, run: &Run, a: &Approval, choice: Choice, approver: i64) {
     let session = match choice {
         Choice::Session => match run.session.as_deref() {
             Some(s) => Some(s),
@@ -240,7 +247,7 @@ fn record_grant(ctx: &Ctx, run: &Run, a: &Approval, choice: Choice, approver: i6
         expires_at: expires.as_deref(),
         granted_by: approver,
     };
-    match ctx.store.add_grant(&grant) {
+    match ctx.store.add_grant(&grant).await {
         Ok(id) => {
             crate::audit::record(
                 &ctx.store,
@@ -248,7 +255,7 @@ fn record_grant(ctx: &Ctx, run: &Run, a: &Approval, choice: Choice, approver: i6
                 Some(run.chat.chat_id),
                 crate::audit::Event::GrantAdded,
                 &json!({"id": id, "scope": a.grant_scope, "footprint": a.footprint, "session": session, "expires_at": expires}),
-            );
+            ).await;
         }
         Err(e) => tracing::error!(error = %e, "could not store a grant"),
     }

@@ -137,7 +137,7 @@ pub fn tool_context<'a>(
 }
 
 /// Steps 1–3 of the pipeline for `req` in `run`.
-pub fn decide(ctx: &Ctx, run: &Run, req: &PermissionRequest) -> Step {
+pub async fn decide(ctx: &Ctx, run: &Run, req: &PermissionRequest) -> Step {
     let (tool, input) = (req.tool_name.as_str(), &req.input);
     match route(tool, run.answerer) {
         Route::Refuse(d) => return Step::Now(d),
@@ -182,7 +182,7 @@ pub fn decide(ctx: &Ctx, run: &Run, req: &PermissionRequest) -> Step {
             class,
         },
     );
-    match ask.covering_grant(ctx) {
+    match ask.covering_grant(ctx).await {
         Some(allowed) => Step::Now(allowed),
         None => Step::Ask(Box::new(ask)),
     }
@@ -192,7 +192,7 @@ pub fn decide(ctx: &Ctx, run: &Run, req: &PermissionRequest) -> Step {
 ///
 /// Fails closed: an allowed call whose `tool_decision` row cannot be written is denied, so
 /// nothing runs that the audit log does not show.
-pub fn answer(
+pub async fn answer(
     ctx: &Ctx,
     run: &Run,
     req: &PermissionRequest,
@@ -207,7 +207,7 @@ pub fn answer(
         Event::ToolDecision,
         &details,
     );
-    let unaudited = fail_closed(decision, audited.is_ok());
+    let unaudited = fail_closed(decision, audited.await.is_ok());
     let decision = unaudited.as_ref().unwrap_or(decision);
     let (answer, reason) = match decision {
         Decision::Allow { .. } => (
@@ -225,15 +225,19 @@ pub fn answer(
         ),
     };
     let input = req.input.to_string();
-    if let Err(e) = ctx.store.record_tool_use(&ToolUseRecord {
-        claude_session_id: run.session.as_deref(),
-        user_id: run.user_id,
-        chat_id: run.chat.chat_id,
-        tool_name: &req.tool_name,
-        input: &input,
-        decision: decision_label(decision),
-        reason: reason.as_deref(),
-    }) {
+    if let Err(e) = ctx
+        .store
+        .record_tool_use(&ToolUseRecord {
+            claude_session_id: run.session.as_deref(),
+            user_id: run.user_id,
+            chat_id: run.chat.chat_id,
+            tool_name: &req.tool_name,
+            input: &input,
+            decision: decision_label(decision),
+            reason: reason.as_deref(),
+        })
+        .await
+    {
         tracing::error!(error = %e, "recording tool decision failed");
     }
     answer
@@ -343,8 +347,12 @@ impl BudgetRefusal {
 }
 
 /// Check the daily budgets for `user_id` before a run; a refusal is audited (`budget_exceeded`).
-pub fn budget_refusal(ctx: &Ctx, user_id: i64, chat_id: Option<i64>) -> Option<BudgetRefusal> {
-    let Some((verdict, now)) = ctx.budget_verdict(user_id) else {
+pub async fn budget_refusal(
+    ctx: &Ctx,
+    user_id: i64,
+    chat_id: Option<i64>,
+) -> Option<BudgetRefusal> {
+    let Some((verdict, now)) = ctx.budget_verdict(user_id).await else {
         tracing::error!(user_id, "the cost ledger could not be read; not running");
         return Some(BudgetRefusal::Unreadable);
     };
@@ -362,7 +370,8 @@ pub fn budget_refusal(ctx: &Ctx, user_id: i64, chat_id: Option<i64>) -> Option<B
                 chat_id,
                 Event::BudgetExceeded,
                 &json!({"scope": scope, "limit": limit, "spent": spent}),
-            );
+            )
+            .await;
             Some(BudgetRefusal::Exceeded {
                 text: format!(
                     "{scope} daily budget is used up (${spent:.4} of ${limit:.2}). It resets at {} UTC, in {}",
