@@ -7,6 +7,10 @@
 //! lives in [`approval`]. [`services`] and [`events`] sit below both `chat` and `automation`,
 //! which never use each other.
 //!
+//! Nothing blocks the async runtime on the database: [`store`] runs every SQLite call on its
+//! own threads (a writer and a reader) and its methods are `async`, so a lock held by another
+//! process (the operator CLI) holds only the tasks that need that write.
+//!
 //! The operator's command line (`src/main.rs`) only parses arguments and prints: each verb
 //! (`token`, `pair`, `totp`, `unlock`, `audit`, `policy`, `schedule`, `check`/`doctor`) is a
 //! function in [`ops`] that returns a report and never prints or picks an exit code.

@@ -441,6 +441,9 @@ fn live_buttons_recorded(h: &Harness, id: i64) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_lock_held_by_another_process_does_not_freeze_the_bot() {
     let mut h = Harness::new().await;
+    // As many runtime workers as there will be writes waiting for the lock (the two stopped
+    // turns): a store that waited on a worker would hold every worker, and typing would stop.
+    h.set_env("TOKIO_WORKER_THREADS", "2");
     h.start().await;
     let stop_button = |m: &support::fake_telegram::SentMessage| {
         m.reply_markup.as_ref().unwrap()["inline_keyboard"][0][0]["callback_data"]
@@ -485,8 +488,8 @@ async fn a_write_lock_held_by_another_process_does_not_freeze_the_bot() {
             pressed.elapsed()
         );
     }
-    // Both stopped turns now wait to be recorded, one per runtime worker; the runtime still
-    // runs: Telegram's typing indicator (renewed every 4 s) goes on.
+    // Both stopped turns now wait to be recorded (queued for the database's writer thread); the
+    // runtime still runs: Telegram's typing indicator (renewed every 4 s) goes on.
     let typing = |tg: &support::fake_telegram::FakeTelegram| tg.calls_to("sendChatAction").len();
     let typing_before = typing(&h.tg);
     h.tg.wait_for(Duration::from_secs(30), "typing renewed", |tg| {
