@@ -11,7 +11,7 @@
 //! - **N chats at once** (1, 10, 50, 200 private chats, one prompt each, a fresh ccgate for
 //!   each N and pool setting): time until every answer arrived, the peak RSS of ccgate plus its
 //!   live CLI processes (the sum of `VmRSS` over ccgate and its descendants, sampled from
-//!   `/proc` every 25 ms) and the most live CLI processes seen, ccgate's own peak (`VmHWM`),
+//!   `/proc` every 100 ms) and the most live CLI processes seen, ccgate's own peak (`VmHWM`),
 //!   Bot API calls per turn, update → stdin and result → answer (median, p95), and how many
 //!   calls the fake refused with 429;
 //! - **one real CLI** (`tests/.claude-cli`, inside the jail, against the fake Anthropic API):
@@ -159,8 +159,8 @@ fn descendants(root: u32) -> Vec<(u32, u32, String)> {
     out
 }
 
-/// Peak of ccgate's RSS plus its descendants', sampled every 25 ms on a thread of its own
-/// until dropped.
+/// Peak of ccgate's RSS plus its descendants', sampled every 100 ms on a thread of its own
+/// (the CLI processes stay warm, so a peak lasts) until finished.
 struct RssSampler {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<(u64, usize)>>,
@@ -198,7 +198,7 @@ impl RssSampler {
                         .filter(|(_, pp)| !clis.iter().any(|(p, _)| p == pp))
                         .count();
                     most = most.max(live);
-                    std::thread::sleep(Duration::from_millis(25));
+                    std::thread::sleep(Duration::from_millis(100));
                 }
                 (peak, most)
             }
@@ -341,12 +341,13 @@ async fn chats(n: usize, pool: Option<usize>) {
 }
 
 /// One real CLI in the jail: the RSS of ccgate's descendants, by program, idle after a turn.
-async fn real_cli() {
+/// Returns their sum in KiB (`None` when the CLI is not installed).
+async fn real_cli() -> Option<u64> {
     let cli = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/.claude-cli/node_modules/@anthropic-ai/claude-code-linux-x64/claude");
     if std::env::var_os("CCGATE_TEST_CLAUDE_BIN").is_none() && !cli.exists() {
         println!("real CLI: not installed (scripts/install-claude-cli.sh), skipped");
-        return;
+        return None;
     }
     let mut h = Harness::new().await;
     h.set_env("LOG_LEVEL", "warn");
@@ -389,6 +390,7 @@ async fn real_cli() {
         status_kib(root, "VmRSS:") as f64 / 1024.0
     );
     h.stop().await;
+    Some(total)
 }
 
 fn main() {
@@ -419,8 +421,25 @@ fn main() {
                 chats(*n, *pool).await;
             }
         }
-        if real {
-            real_cli().await;
+        if !real {
+            return;
+        }
+        if let Some(kib) = real_cli().await {
+            // What the stub runs above would have needed with the real CLI at their bound.
+            for pool in &pools {
+                let max = match pool {
+                    Some(n) => *n,
+                    None => ccgate::runner::pool::default_max(
+                        &std::fs::read_to_string("/proc/meminfo").unwrap_or_default(),
+                    ),
+                };
+                println!(
+                    "  so {} live real CLIs ({}) would hold about {:.1} GiB",
+                    max,
+                    pool_setting(*pool),
+                    (max as u64 * kib) as f64 / (1024.0 * 1024.0)
+                );
+            }
         }
     });
 }
