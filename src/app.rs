@@ -300,6 +300,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         );
     }
 
+    let pool = ctx.pool.clone();
     automation::start(ctx, events, Arc::new(triggers));
     install_anomaly_alerts(&config, &store, &bus);
     for d in store.pending_deliveries().await? {
@@ -361,7 +362,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             bus.clone(),
             api.clone(),
             telegram_hook,
-        );
+        )
+        .with_pool(pool);
         let rx = shutdown_rx.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(e) = api::serve(state, listener, rx).await {

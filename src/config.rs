@@ -85,7 +85,7 @@ pub struct Config {
     pub claude_timeout: Duration,
     /// A `claude` process idle this long is stopped; the next message resumes the session.
     pub claude_idle_timeout: Duration,
-    /// Most live `claude` processes over all chats (see [`crate::runner::pool`]).
+    /// Most live `claude` processes over all chats and unattended runs (see [`crate::runner::pool`]).
     pub max_claude_processes: usize,
     /// Extra environment variable names passed through to `claude` (beyond the built-in allowlist).
     pub claude_env_passthrough: Vec<String>,

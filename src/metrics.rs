@@ -5,7 +5,8 @@
 //! without reading logs. Metrics are process-wide by nature, so they live in one static
 //! registry (`prometheus-client`, the Prometheus project's Rust client) that any module can
 //! bump without threading a handle through every constructor. Queue depths are read from the
-//! database at scrape time, so they are never stale.
+//! database, and the process pool's load (live `claude` processes, turns waiting for one) from
+//! the pool, at scrape time, so they are never stale.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::LazyLock;
@@ -18,6 +19,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::audit::Event;
+use crate::runner::pool::Pool;
 
 type Labels = Vec<(String, String)>;
 
@@ -31,6 +33,10 @@ pub struct Metrics {
     webhooks: Family<Labels, Counter>,
     queue_depth: Family<Labels, Gauge>,
     audit_write_failures: Counter,
+    processes: Gauge,
+    processes_max: Gauge,
+    waiting: Gauge,
+    evictions: Counter,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -44,6 +50,10 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let webhooks = Family::default();
     let queue_depth = Family::default();
     let audit_write_failures = Counter::default();
+    let processes = Gauge::default();
+    let processes_max = Gauge::default();
+    let waiting = Gauge::default();
+    let evictions = Counter::default();
     let mut registry = Registry::with_prefix("ccgate");
     registry.register(
         "updates_handled",
@@ -85,6 +95,26 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Audit rows that could not be written",
         audit_write_failures.clone(),
     );
+    registry.register(
+        "claude_processes",
+        "Live claude processes (pool slots in use, including ones starting or stopping)",
+        processes.clone(),
+    );
+    registry.register(
+        "claude_processes_max",
+        "The bound on live claude processes (MAX_CLAUDE_PROCESSES)",
+        processes_max.clone(),
+    );
+    registry.register(
+        "claude_waiting",
+        "Chat turns and unattended runs waiting for a free claude process slot",
+        waiting.clone(),
+    );
+    registry.register(
+        "claude_evictions",
+        "Idle claude processes stopped to make room for another chat or run",
+        evictions.clone(),
+    );
     Metrics {
         registry,
         updates,
@@ -95,6 +125,10 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         webhooks,
         queue_depth,
         audit_write_failures,
+        processes,
+        processes_max,
+        waiting,
+        evictions,
     }
 });
 
@@ -155,6 +189,11 @@ pub fn webhook(provider: &str, outcome: &str) {
 /// An audit row could not be written (counted once, in `audit::try_record`).
 pub fn audit_write_failed() {
     METRICS.audit_write_failures.inc();
+}
+
+/// An idle `claude` process was stopped because others waited for its slot.
+pub fn process_evicted() {
+    METRICS.evictions.inc();
 }
 
 /// Audit rows that could not be written since start.
@@ -220,8 +259,13 @@ pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'st
     })
 }
 
-/// The exposition text, with queue depths as given.
-pub fn render(queue_depths: &[(&str, i64)]) -> String {
+/// The exposition text, with queue depths as given and the process pool's load read now.
+pub fn render(queue_depths: &[(&str, i64)], pool: Option<&Pool>) -> String {
+    if let Some(pool) = pool {
+        METRICS.processes.set(pool.in_use() as i64);
+        METRICS.processes_max.set(pool.max() as i64);
+        METRICS.waiting.set(pool.waiting() as i64);
+    }
     for (queue, depth) in queue_depths {
         METRICS
             .queue_depth
@@ -246,7 +290,10 @@ mod tests {
         rejected("rate_limit");
         webhook("github", "accepted");
         webhook("../../evil name", "unauthorized");
-        let text = render(&[("outbox", 3)]);
+        process_evicted();
+        let pool = Pool::new(3);
+        let _busy = pool.acquire(|_| {}, |_| {});
+        let text = render(&[("outbox", 3)], Some(&pool));
         for needle in [
             "ccgate_updates_handled_total",
             "ccgate_claude_runs_total{kind=\"chat\",outcome=\"ok\"}",
@@ -255,6 +302,10 @@ mod tests {
             "ccgate_rejections_total{layer=\"rate_limit\"}",
             "ccgate_webhook_requests_total{provider=\"other\",outcome=\"unauthorized\"}",
             "ccgate_queue_depth{queue=\"outbox\"} 3",
+            "ccgate_claude_processes 1",
+            "ccgate_claude_processes_max 3",
+            "ccgate_claude_waiting 0",
+            "ccgate_claude_evictions_total",
         ] {
             assert!(text.contains(needle), "{needle} missing in:\n{text}");
         }

@@ -33,7 +33,7 @@ pub struct Ctx {
     /// Pending prompts to humans — approvals and Claude's questions — shared by every chat:
     /// approval buttons arrive in approvers' private chats.
     pub prompts: Prompts,
-    /// The bound on live chat `claude` processes (`MAX_CLAUDE_PROCESSES`).
+    /// The bound on live `claude` processes, chats and unattended runs alike (`MAX_CLAUDE_PROCESSES`).
     pub pool: Arc<Pool>,
     bus: Bus,
     ids: AtomicU64,

@@ -2,7 +2,9 @@
 //! end on the stub CLI (`tests/support/stub_claude.sh`, which logs its arguments — `--resume` —
 //! to `stub.args`): with one slot and two chats, a chat's message evicts the other's idle
 //! process, the evicted chat resumes its session on its next message, and a chat whose turn
-//! would need the busy slot waits, is told its position, and runs after.
+//! would need the busy slot waits, is told its position, and runs after. Webhook runs take
+//! their slot from the same pool: they evict an idle chat process and wait while a chat's turn
+//! holds the only slot; `/metrics` shows the pool's load.
 
 mod support;
 
@@ -187,4 +189,165 @@ async fn a_chat_with_a_queue_gives_the_slot_to_a_chat_that_waited_before_its_nex
     let s = starts(&args_log);
     assert_eq!(s.len(), 3, "{s:#?}");
     assert!(s[2].1.contains(&format!("--resume {}", s[0].0)), "{s:#?}");
+}
+
+const API_SECRET: &str = "generic-webhook-secret-for-tests";
+
+/// POST a signed generic webhook (`/webhooks/ci`) whose body names `event`.
+async fn post_webhook(port: u16, event: &str) -> u16 {
+    use hmac::{Hmac, Mac};
+    let body = format!(r#"{{"event":"{event}"}}"#);
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(API_SECRET.as_bytes()).unwrap();
+    mac.update(ts.as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/webhooks/ci"))
+        .header("authorization", format!("Bearer {API_SECRET}"))
+        .header("x-ccgate-timestamp", ts)
+        .header("x-ccgate-signature", sig)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn metrics(port: u16) -> String {
+    match reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// The value of the metric line starting with `name ` (`None` when absent).
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_runs_take_a_slot_evicting_an_idle_chat_and_waiting_behind_a_busy_one() {
+    let mut h = Harness::new().await;
+    let log = h.use_stub_claude();
+    let stub = log.parent().unwrap().join("claude");
+    let args_log = log.parent().unwrap().join("stub.args");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let triggers = h.tmp.path().join("triggers.toml");
+    std::fs::write(
+        &triggers,
+        format!(
+            r#"
+[[trigger]]
+name = "first"
+provider = "ci"
+event = "one"
+project = "proj"
+chats = [{USER}]
+prompt = "hook1z"
+
+[[trigger]]
+name = "second"
+provider = "ci"
+event = "two"
+project = "proj"
+chats = [{USER}]
+prompt = "hook2z"
+"#
+        ),
+    )
+    .unwrap();
+    h.set_env("TRIGGERS_FILE", &triggers.display().to_string());
+    h.set_env("ENABLE_API_SERVER", "true");
+    h.set_env("API_SERVER_BIND", &format!("127.0.0.1:{port}"));
+    h.set_env("WEBHOOK_API_SECRET", API_SECRET);
+    h.set_env("MAX_CLAUDE_PROCESSES", "1");
+    h.start().await;
+    support::wait_for_async("the HTTP server", || async {
+        metric(&metrics(port).await, "ccgate_claude_processes_max") == Some(1.0)
+    })
+    .await;
+
+    let most = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (most, done, stub) = (most.clone(), done.clone(), stub.clone());
+        tokio::spawn(async move {
+            while !done.load(Ordering::SeqCst) {
+                most.fetch_max(live_stubs(&stub), Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+
+    // The chat answers and keeps its process warm; the webhook run stops it to take the slot.
+    h.tg.inject_message(USER, USER, "a1z");
+    h.wait_message(USER, "the chat's first answer", |m| {
+        m.text.contains("stub: a1z")
+    })
+    .await;
+    assert_eq!(
+        metric(&metrics(port).await, "ccgate_claude_processes"),
+        Some(1.0),
+        "the warm process holds the slot"
+    );
+    assert_eq!(post_webhook(port, "one").await, 202);
+    h.wait_message(USER, "the first webhook run's answer", |m| {
+        m.text.contains("ci one → first") && m.text.contains("stub: hook1z")
+    })
+    .await;
+    assert!(
+        h.log()
+            .contains("pool full: stopping the idle claude process"),
+        "{}",
+        h.log()
+    );
+    let text = metrics(port).await;
+    assert!(
+        metric(&text, "ccgate_claude_evictions_total").unwrap_or(0.0) >= 1.0,
+        "{text}"
+    );
+
+    // The chat's next turn resumes its session and holds the slot: the second run waits
+    // (seen waiting in /metrics) and starts only after the chat's result.
+    h.tg.inject_message(USER, USER, "slow3a2z");
+    support::wait_for("the chat's second process", || starts(&args_log).len() == 3).await;
+    assert_eq!(post_webhook(port, "two").await, 202);
+    support::wait_for_async("the run waiting in /metrics", || async {
+        metric(&metrics(port).await, "ccgate_claude_waiting") == Some(1.0)
+    })
+    .await;
+    h.wait_message(USER, "the chat's second answer", |m| {
+        m.text.contains("stub: slow3a2z")
+    })
+    .await;
+    h.wait_message(USER, "the second webhook run's answer", |m| {
+        m.text.contains("ci two → second") && m.text.contains("stub: hook2z")
+    })
+    .await;
+    done.store(true, Ordering::SeqCst);
+    watcher.await.unwrap();
+
+    let s = starts(&args_log);
+    assert_eq!(s.len(), 4, "chat, run, chat resumed, run: {s:#?}");
+    assert!(s[2].1.contains(&format!("--resume {}", s[0].0)), "{s:#?}");
+    let t = stub_times(&log);
+    assert!(t["a1z"].1 < t["hook1z"].0, "{t:?}");
+    assert!(t["slow3a2z"].1 < t["hook2z"].0, "the run waited: {t:?}");
+    assert!(h.log().contains("waiting for a claude slot"), "{}", h.log());
+    let most = most.load(Ordering::SeqCst);
+    assert!(most >= 1, "the watcher saw the processes");
+    assert_eq!(most, 1, "never more than one live claude process");
+    // The run's slot came back after it: the pool is empty again.
+    support::wait_for_async("the run's slot given back", || async {
+        metric(&metrics(port).await, "ccgate_claude_processes") == Some(0.0)
+    })
+    .await;
 }

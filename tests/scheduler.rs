@@ -1,5 +1,6 @@
 //! Scheduled jobs on a controllable clock: the real scheduler, event bus, unattended runner,
 //! real `claude` CLI (fake model) and outbox to the fake Telegram — only the clock is ours.
+//! A second test runs a job on the stub CLI with one process slot to show it waits in line.
 
 mod support;
 
@@ -260,4 +261,113 @@ async fn jobs_fire_on_time_once_and_missed_runs_are_reported_not_replayed() {
         first_job_runs_after_missed,
         "no catch-up run of the missed job, even late"
     );
+}
+
+/// A scheduled run takes one of the `MAX_CLAUDE_PROCESSES` slots, in the same line as the
+/// chats: with the only slot held by a busy holder (a chat's turn) it waits and is not started;
+/// once the holder is idle it is asked for the slot, and the job runs when it is given back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_run_waits_for_a_process_slot_and_asks_an_idle_holder_for_it() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut h = Harness::new().await;
+    let log = h.use_stub_claude();
+    let args_log = log.with_file_name("stub.args");
+    h.set_env("MAX_CLAUDE_PROCESSES", "1");
+    let vars: HashMap<String, String> = h.env().into_iter().collect();
+    let config = Arc::new(Config::from_map(&vars).unwrap());
+    let store = Store::open(&h.db_path()).unwrap();
+    let api = TelegramApi::new(
+        &config.telegram_api_url,
+        &config.telegram_bot_token,
+        config.telegram_poll_timeout,
+    )
+    .unwrap();
+    let outbox = Outbox::start(
+        api,
+        store.clone(),
+        Limits::default(),
+        Redactor::new(config.redacted_values()),
+    );
+    let launcher = ccgate::app::build_launcher(
+        &config,
+        &store,
+        &config.secret_files().unwrap(),
+        Some(env!("CARGO_BIN_EXE_ccgate").into()),
+    )
+    .unwrap();
+    let (bus, events) = Bus::new();
+    let ctx = Arc::new(Ctx::new(
+        config.clone(),
+        store.clone(),
+        outbox,
+        launcher,
+        config.secret_files().unwrap(),
+        config.rules().unwrap(),
+        bus.clone(),
+    ));
+    automation::start(ctx.clone(), events, Arc::new(Triggers::default()));
+    assert_eq!(ctx.pool.max(), 1);
+
+    // A chat's turn holds the only slot.
+    let asked = Arc::new(AtomicUsize::new(0));
+    let holder = match ctx.pool.acquire(
+        {
+            let asked = asked.clone();
+            move |_| {
+                asked.fetch_add(1, Ordering::SeqCst);
+            }
+        },
+        |_| {},
+    ) {
+        ccgate::runner::pool::Acquire::Now(slot) => slot,
+        ccgate::runner::pool::Acquire::Queued { .. } => panic!("the pool is empty"),
+    };
+
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 7, 0, 0).unwrap());
+    let scheduler = Scheduler::new(store.clone(), bus, Arc::new(clock.clone()));
+    let chat = ChatRef {
+        chat_id: USER,
+        thread_id: 0,
+    };
+    let (id, ..) = commands::add(
+        &store,
+        &config,
+        USER,
+        chat,
+        &h.approved().join("proj"),
+        "* * * * *",
+        "sched1z",
+        clock.now(),
+    )
+    .unwrap();
+    clock.set(Utc.with_ymd_and_hms(2026, 11, 23, 7, 1, 0).unwrap());
+    assert_eq!(scheduler.tick().unwrap(), 1);
+
+    // The run reached the pool and waits; a busy holder is not asked, nothing was started.
+    support::wait_for("the run waiting for the slot", || ctx.pool.waiting() == 1).await;
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        0,
+        "a busy holder is never asked"
+    );
+    assert!(
+        std::fs::read_to_string(&args_log)
+            .unwrap_or_default()
+            .is_empty(),
+        "no process started while the slot was held"
+    );
+    // The turn ends: the idle holder is asked for the slot and gives it back.
+    holder.set_idle(true);
+    support::wait_for("the idle holder asked", || {
+        asked.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    drop(holder);
+    h.wait_message(USER, "the job's answer", |m| {
+        m.text.contains(&format!("Job #{id}")) && m.text.contains("stub: sched1z")
+    })
+    .await;
+    let starts = std::fs::read_to_string(&args_log).unwrap();
+    assert_eq!(starts.lines().count(), 1, "{starts}");
+    support::wait_for("the run's slot given back", || ctx.pool.in_use() == 0).await;
 }

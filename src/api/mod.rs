@@ -56,6 +56,8 @@ pub struct ApiState {
     limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     /// Refusals, audited once per kind and window (see [`rejections`]).
     rejections: Arc<rejections::Rejections>,
+    /// The bound on live `claude` processes, whose load `/metrics` shows (see [`Self::with_pool`]).
+    pool: Option<Arc<crate::runner::pool::Pool>>,
 }
 
 /// How long refusals of one kind are counted before their summary row is written.
@@ -80,7 +82,14 @@ impl ApiState {
             telegram_hook,
             limiter,
             rejections: Arc::new(rejections::Rejections::new(REJECTION_WINDOW)),
+            pool: None,
         }
+    }
+
+    /// Show `pool`'s load (live processes, waiting turns) in `/metrics`.
+    pub fn with_pool(mut self, pool: Arc<crate::runner::pool::Pool>) -> Self {
+        self.pool = Some(pool);
+        self
     }
 }
 
@@ -397,7 +406,7 @@ async fn metrics(State(state): State<ApiState>) -> Response {
             axum::http::header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        crate::metrics::render(&depths),
+        crate::metrics::render(&depths, state.pool.as_deref()),
     )
         .into_response()
 }

@@ -114,7 +114,7 @@ mod tests {
         let err = try_record(&store, Some(1), None, Event::ToolDecision, &json!({})).await;
         assert!(err.is_err());
         assert!(crate::metrics::audit_write_failures() > after_record);
-        assert!(crate::metrics::render(&[]).contains("ccgate_audit_write_failures_total"));
+        assert!(crate::metrics::render(&[], None).contains("ccgate_audit_write_failures_total"));
     }
 
     #[tokio::test]

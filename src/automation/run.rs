@@ -2,14 +2,14 @@
 //!
 //! Why it exists apart from the chat actor: nobody is watching an automated run, so there is
 //! no progress message, no queue, no session to resume, and nobody to press an approval
-//! button in front of the run. Every tool call goes through the same turn core
-//! ([`crate::turn`]) as a chat turn; an `ask` in a scheduled job is sent to the job's creator
-//! as an approval prompt (buttons, TOTP step-up, timeout), while in a webhook run it becomes a
-//! deny (nobody is behind it). The
-//! caller chooses the role — webhook runs are viewers
-//! (read-only) unless the operator's trigger says otherwise. Budgets hold as for chat, costs go
-//! to the same ledger, and the answer reaches its chats through the durable outbox together
-//! with the run's record, so a crash cannot deliver half of it.
+//! button in front of the run. It takes a slot of the shared bound on live processes
+//! ([`crate::runner::pool`]) like a chat turn, waiting in the same line. Every tool call goes
+//! through the same turn core ([`crate::turn`]) as a chat turn; an `ask` in a scheduled job is
+//! sent to the job's creator as an approval prompt (buttons, TOTP step-up, timeout), while in a
+//! webhook run it becomes a deny (nobody is behind it). The caller chooses the role — webhook
+//! runs are viewers (read-only) unless the operator's trigger says otherwise. Budgets hold as
+//! for chat, costs go to the same ledger, and the answer reaches its chats through the durable
+//! outbox together with the run's record, so a crash cannot deliver half of it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -86,6 +86,17 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
         return refuse(why.text().to_string()).await;
     }
 
+    // One slot of the shared bound on live processes (MAX_CLAUDE_PROCESSES), in the same line
+    // as the chats; held until the process has exited, and given back on every way out.
+    let Some(slot) = ctx
+        .pool
+        .wait_busy(|position| {
+            tracing::info!(kind = job.kind, label = %job.label, position, "waiting for a claude slot");
+        })
+        .await
+    else {
+        return refuse("no free Claude process slot".into());
+    };
     let spec = turn::spawn_spec(&cfg, &dir, None, job.role);
     let owner = crate::egress::Owner {
         user_id: job.user_id,
@@ -155,6 +166,7 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
         }
     }
     proc.shutdown(Duration::from_secs(2)).await;
+    drop(slot);
     let elapsed = started.elapsed();
 
     let Some(mut result) = result else {

@@ -614,6 +614,7 @@ impl Actor {
                     chat = self.chat.chat_id,
                     "pool full: stopping the idle claude process"
                 );
+                crate::metrics::process_evicted();
                 self.stop_process();
             }
         }

@@ -97,7 +97,7 @@ pub const VARS: &[Var] = &[
     var("CLAUDE_MAX_TURNS", Value("10"), "`--max-turns` per request"),
     var("CLAUDE_TIMEOUT_SECONDS", Value("300"), "a request running longer is interrupted and reported"),
     var("CLAUDE_IDLE_TIMEOUT_SECONDS", Value("900"), "an idle `claude` process is stopped; the next message resumes"),
-    var("MAX_CLAUDE_PROCESSES", Means("`MemAvailable` / 256 MiB, clamped to 2–64 (read once at start)"), "most live `claude` processes over all chats; when all are taken the least recently used idle one is stopped (its chat resumes on its next message) and new requests wait in line, told their position"),
+    var("MAX_CLAUDE_PROCESSES", Means("`MemAvailable` / 256 MiB, clamped to 2–64 (read once at start)"), "most live `claude` processes over all chats and webhook/scheduled runs; when all are taken the least recently used idle one is stopped (its chat resumes on its next message) and new requests wait in one line, chats told their position"),
     var("CLAUDE_ENV_PASSTHROUGH", Means("—"), "extra environment variable names to pass to `claude`"),
     var("VERBOSE_LEVEL", Value("1"), "progress detail: 0 answer only, 1 tool names, 2 tool inputs and notes"),
     var("DATABASE_URL", Value("sqlite:///data/ccgate.db"), "`sqlite:///relative.db` (from the `.env` file's folder) or `sqlite:////absolute.db`; unset under systemd's `StateDirectory=`: `$STATE_DIRECTORY/ccgate.db`"),

@@ -12,6 +12,10 @@
 //! cut short. If the asked holder became busy in between, it simply does not answer, and the
 //! next idle holder is asked instead.
 //!
+//! Unattended runs (webhooks, scheduled jobs) wait in the same line through [`Pool::wait_busy`]:
+//! their slot is busy from start to end, so it is never asked back, and it is given back when
+//! the run's future ends — finished, failed, cancelled or unwound by a panic alike.
+//!
 //! The pool decides under a mutex and calls back (grant, evict) after releasing it, so a
 //! callback may drop a slot (a chat that went away) without deadlocking.
 
@@ -88,6 +92,36 @@ impl Pool {
     /// Requests waiting for a slot.
     pub fn waiting(&self) -> usize {
         self.lock().waiters.len()
+    }
+
+    /// A slot that is never idle (an unattended run holds it from before its process starts
+    /// until after it has exited): now, or after everyone already in line. `queued` is told
+    /// the position when it has to wait. Dropping the future leaves the line (a slot granted
+    /// meanwhile is passed on). `None` only if the request was dropped without a grant.
+    pub async fn wait_busy(self: &Arc<Self>, queued: impl FnOnce(usize)) -> Option<Slot> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let ticket = match self.acquire(
+            |_| {},
+            move |slot| {
+                // A receiver that is gone drops the slot, which passes it on.
+                let _ = tx.send(slot);
+            },
+        ) {
+            Acquire::Now(slot) => return Some(slot),
+            Acquire::Queued { ticket, position } => {
+                queued(position);
+                ticket
+            }
+        };
+        /// Leaves the line if the wait is dropped before the grant.
+        struct Leave<'a>(&'a Arc<Pool>, u64);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.cancel(self.1);
+            }
+        }
+        let _leave = Leave(self, ticket);
+        rx.await.ok()
     }
 
     /// Where `ticket` stands in the queue (from 1), if it still waits.
@@ -393,6 +427,78 @@ mod tests {
         drop(a);
         assert!(y.lock().unwrap().is_some());
         assert_eq!(pool.in_use(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_busy_wait_queues_in_line_is_never_asked_back_and_leaves_the_line_when_dropped() {
+        let pool = Pool::new(1);
+        let (ev_a, fa) = counter();
+        let a = now(pool.acquire(fa, |_| {}));
+        a.set_idle(true);
+        // The waiting run asks the idle chat for its slot and gets it once it is given back.
+        let told = std::cell::Cell::new(None);
+        let run = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.wait_busy(|_| {}).await }
+        });
+        let first = pool.wait_busy(|p| told.set(Some(p)));
+        tokio::pin!(first);
+        assert!(futures_poll(&mut first).await.is_none(), "the pool is full");
+        assert_eq!(told.get(), Some(1));
+        while pool.waiting() < 2 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            ev_a.load(Ordering::SeqCst),
+            1,
+            "the idle holder is asked once per slot"
+        );
+        drop(a);
+        let slot = first.await.expect("granted first in line");
+        // A busy holder is never asked back, even with someone waiting.
+        assert_eq!(pool.waiting(), 1);
+        assert_eq!(pool.in_use(), 1);
+        drop(slot);
+        let second = run.await.unwrap().expect("granted next");
+        // A wait dropped before its grant leaves the line.
+        let mut gone = Box::pin(pool.wait_busy(|_| {}));
+        assert!(futures_poll(&mut gone).await.is_none());
+        assert_eq!(pool.waiting(), 1);
+        drop(gone);
+        assert_eq!(pool.waiting(), 0);
+        drop(second);
+        assert_eq!(pool.in_use(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_run_that_panics_gives_its_slot_to_the_next_in_line() {
+        let pool = Pool::new(1);
+        let crashed = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                let _slot = pool.wait_busy(|_| {}).await;
+                tokio::task::yield_now().await;
+                panic!("the run failed");
+            }
+        });
+        let (next, gn) = granted();
+        while pool.in_use() == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(pool.acquire(|_| {}, gn), Acquire::Queued { .. }));
+        assert!(crashed.await.unwrap_err().is_panic());
+        assert!(next.lock().unwrap().is_some(), "the slot was passed on");
+    }
+
+    /// Poll `f` once: `Some` if it finished.
+    async fn futures_poll<F: std::future::Future + Unpin>(f: &mut F) -> Option<F::Output> {
+        std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(match std::pin::Pin::new(&mut *f).poll(cx) {
+                std::task::Poll::Ready(v) => Some(v),
+                std::task::Poll::Pending => None,
+            })
+        })
+        .await
     }
 
     #[test]

@@ -501,3 +501,18 @@ pub async fn wait_for(what: &str, cond: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Poll the async `cond` every 50 ms until it holds; panics after 30 s naming `what`.
+pub async fn wait_for_async<F: std::future::Future<Output = bool>>(
+    what: &str,
+    cond: impl Fn() -> F,
+) {
+    let t0 = std::time::Instant::now();
+    while !cond().await {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

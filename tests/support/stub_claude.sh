@@ -10,7 +10,8 @@
 # Each process also appends `start <pid> <session id> <arguments>` to `stub.args` (same
 # condition), so tests see `--resume`. With `--resume <id>` the session keeps its id, as the
 # real CLI's does. A prompt starting with `slow<N>` waits N seconds before its result.
-# No JSON parser: the prompt is taken from `"content":"…"` (the bench's prompts are plain words).
+# No JSON parser: the prompt is taken from `"content":"…"` up to the first quote or backslash
+# (the bench's prompts are plain words; a webhook run's prompt is cut at its first line break).
 log="$(dirname "$0")/stub.log"
 [ -f "$log" ] || log=/dev/null
 sid="$(cat /proc/sys/kernel/random/uuid 2>/dev/null || echo 00000000-0000-4000-8000-$$)"
@@ -28,7 +29,7 @@ while IFS= read -r line; do
   esac
   t_in=$EPOCHREALTIME
   prompt=""
-  if [[ $line =~ \"content\":\"([^\"]*)\" ]]; then prompt="${BASH_REMATCH[1]}"; fi
+  if [[ $line =~ \"content\":\"([^\"\\]*) ]]; then prompt="${BASH_REMATCH[1]}"; fi
   if [ $init = 0 ]; then
     printf '{"type":"system","subtype":"init","session_id":"%s","model":"stub"}\n' "$sid"
     init=1
