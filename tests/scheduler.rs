@@ -339,9 +339,10 @@ async fn a_scheduled_run_waits_for_a_process_slot_and_asks_an_idle_holder_for_it
         "sched1z",
         clock.now(),
     )
+    .await
     .unwrap();
     clock.set(Utc.with_ymd_and_hms(2026, 11, 23, 7, 1, 0).unwrap());
-    assert_eq!(scheduler.tick().unwrap(), 1);
+    assert_eq!(scheduler.tick().await.unwrap(), 1);
 
     // The run reached the pool and waits; a busy holder is not asked, nothing was started.
     support::wait_for("the run waiting for the slot", || ctx.pool.waiting() == 1).await;

@@ -95,7 +95,7 @@ pub async fn run(ctx: Arc<Ctx>, job: Unattended) -> Outcome {
         })
         .await
     else {
-        return refuse("no free Claude process slot".into());
+        return refuse("no free Claude process slot".into()).await;
     };
     let spec = turn::spawn_spec(&cfg, &dir, None, job.role);
     let owner = crate::egress::Owner {
