@@ -176,7 +176,7 @@ pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'st
         RateLimited => "rate_limit",
         BudgetExceeded => "budget",
         PathRejected => "sandbox",
-        SecretFileBlocked => "secret_files",
+        SecretFileBlocked | GitSecretMasked => "secret_files",
         StepUpFailed => "step_up",
         WebhookRejected => "webhook",
         EgressDenied => "egress",
@@ -193,6 +193,7 @@ pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'st
         | BotSenderDropped
         | Command
         | ConfigChange
+        | GitPanel
         | GrantAdded
         | GrantRevoked
         | GroupNotEnabled
@@ -208,6 +209,7 @@ pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'st
         | PairingRequested
         | QuestionStalePress
         | RunFinished
+        | SessionExported
         | StepUpOk
         | StepUpUnavailable
         | TokenIssued

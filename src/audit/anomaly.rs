@@ -51,6 +51,8 @@ fn signal(event: Event) -> Signal {
         | Command
         | ConfigChange
         | EgressDenied
+        | GitPanel
+        | GitSecretMasked
         | GrantAdded
         | GrantRevoked
         | GroupNotEnabled
@@ -66,6 +68,7 @@ fn signal(event: Event) -> Signal {
         | PairingRequested
         | QuestionStalePress
         | QuestionUnauthorizedPress
+        | SessionExported
         | StepUpOk
         | StepUpUnavailable
         | TokenIssued

@@ -28,6 +28,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("sessions", "List this chat's sessions"),
     ("resume", "Switch to a session: /resume <id>"),
     ("verbose", "Progress detail: /verbose 0|1|2"),
+    ("git", "Git panel: branch, changes, diff, log"),
+    ("export", "Export this session: /export md|html|json"),
     ("grants", "List tool grants in this chat"),
     ("revoke", "Revoke a grant: /revoke <id>"),
     (
@@ -62,6 +64,15 @@ impl Actor {
             "projects" => self.cmd_projects(),
             "sessions" => self.cmd_sessions(i.user_id),
             "resume" => self.cmd_resume(i.user_id, role, args),
+            "git" => {
+                return self.cmd_git(
+                    i.user_id,
+                    role,
+                    crate::workbench::git::View::Panel,
+                    Some(i.update_id),
+                )
+            }
+            "export" => return self.cmd_export(i.user_id, role, args, i.update_id),
             "grants" => self.cmd_grants(),
             "revoke" => self.cmd_revoke(i.user_id, role, args),
             "schedule" => crate::scheduler::commands::handle_chat(
@@ -241,7 +252,7 @@ impl Actor {
     }
 
     /// Who asks, for the working-directory decisions of `policy::workdir`.
-    fn who(&self, user_id: i64, role: Role) -> workdir::Who<'_> {
+    pub(super) fn who(&self, user_id: i64, role: Role) -> workdir::Who<'_> {
         workdir::Who {
             root: &self.ctx.config.approved_directory,
             secrets: &self.ctx.secrets,
@@ -252,7 +263,7 @@ impl Actor {
     }
 
     /// Audit a working-directory refusal and word it for the chat.
-    fn refused_dir(
+    pub(super) fn refused_dir(
         &self,
         user_id: i64,
         command: &str,
@@ -269,6 +280,8 @@ impl Actor {
         let what = match command {
             "cd" => "Cannot change directory",
             "ls" => "Cannot list the directory",
+            "git" => "Cannot show git here",
+            "export" => "Cannot export here",
             _ => "Cannot use that directory",
         };
         format!("🚫 {what}: {}.", escape(&r.to_string()))

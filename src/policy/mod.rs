@@ -20,6 +20,7 @@ pub mod budget;
 pub mod config_files;
 pub mod engine;
 pub mod filename;
+pub mod git_config;
 pub mod git_store;
 pub mod mentions;
 pub mod readers;
