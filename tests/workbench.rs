@@ -52,6 +52,9 @@ fn hostile_repo(proj: &Path) -> std::path::PathBuf {
     sh(proj, &["init", "-q", "-b", "main"]);
     std::fs::write(proj.join(".env"), "PLANTED_VALUE=committed-zebra-17\n").unwrap();
     std::fs::write(proj.join("notes.txt"), "first notes\n").unwrap();
+    // A secret file committed and left unchanged: inside the boundary its work-tree copy is
+    // masked, which must not make it look changed.
+    std::fs::write(proj.join("secrets.yml"), "api_key: unchanged-zebra-99\n").unwrap();
     std::fs::write(
         proj.join(".gitattributes"),
         "*.txt diff=evil filter=evil\n*.md diff=incl\n",
@@ -183,6 +186,16 @@ async fn git_panel_runs_none_of_a_hostile_repositorys_programs_and_masks_secrets
     assert!(panel.text.contains("no upstream"), "{}", panel.text);
     assert!(panel.text.contains("README.md"), "{}", panel.text);
     assert!(panel.text.contains("notes.txt"), "{}", panel.text);
+    assert!(
+        panel.text.contains(" M .env"),
+        "a changed secret file is listed: {}",
+        panel.text
+    );
+    assert!(
+        !panel.text.contains("secrets.yml"),
+        "an unchanged secret file is not a change: {}",
+        panel.text
+    );
 
     let diff = press(&h, &panel, "Diff", "file").await;
     assert!(

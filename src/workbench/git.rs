@@ -335,6 +335,90 @@ pub fn is_secret(secrets: &SecretFiles, top: &Path, rel: &str) -> bool {
     secrets.is_secret_path_name(&abs) || secrets.is_carrier(&abs) || secrets.is_secret(&abs)
 }
 
+/// Inside the boundary a tracked secret file's work-tree copy is masked (an unreadable empty
+/// file), so git reports it changed whatever it holds. Its work-tree column is worked out
+/// here instead: ccgate hashes the real file as git would (`blob <len>\0<content>`, SHA-1 or
+/// SHA-256 as the index's ids are) and compares it with the index entry git lists without
+/// reading the work tree. The content is only hashed, never shown. Returns the tracked
+/// secret paths git saw (each must be kept out of any later command that reads the work tree).
+async fn fix_masked(
+    jail: &Jail,
+    secrets: &SecretFiles,
+    top: &Path,
+    git_dir: &Path,
+    st: &mut Status,
+) -> Result<Vec<String>, String> {
+    let masked: Vec<String> = st
+        .changes
+        .iter()
+        .filter(|c| c.code != "??" && is_secret(secrets, top, &c.path))
+        .map(|c| c.path.clone())
+        .collect();
+    if masked.is_empty() {
+        return Ok(masked);
+    }
+    let mut args: Vec<String> = vec!["ls-files".into(), "-s".into(), "-z".into(), "--".into()];
+    args.extend(masked.iter().map(|p| format!(":(top,literal){p}")));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(jail, secrets, top, git_dir, &argv).await?;
+    let mut index: std::collections::HashMap<String, String> = Default::default();
+    for rec in out.stdout.split(|b| *b == 0).filter(|r| !r.is_empty()) {
+        let rec = String::from_utf8_lossy(rec);
+        // `<mode> <id> <stage>\t<path>`
+        if let Some((meta, path)) = rec.split_once('\t') {
+            if let Some(id) = meta.split(' ').nth(1) {
+                index.insert(path.to_string(), id.to_string());
+            }
+        }
+    }
+    st.changes.retain_mut(|c| {
+        let Some(id) = index.get(&c.path) else {
+            return true; // not in the index (deleted there): git's answer stands
+        };
+        let worktree = match worktree_id(&top.join(&c.path), id.len()) {
+            None => 'D',
+            Some(w) if &w == id => ' ',
+            Some(_) => 'M',
+        };
+        let x = c.code.chars().next().unwrap_or(' ');
+        c.code = format!("{x}{worktree}");
+        c.code != "  "
+    });
+    Ok(masked)
+}
+
+/// git's object id of the work-tree file at `path` (symlinks: their target), with the hash
+/// whose hex length is `hex_len`; `None` when the file is missing.
+fn worktree_id(path: &Path, hex_len: usize) -> Option<String> {
+    use sha1::Digest as _;
+    const MAX: u64 = 64 * 1024 * 1024;
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    let content: Vec<u8> = if meta.file_type().is_symlink() {
+        std::fs::read_link(path)
+            .ok()?
+            .as_os_str()
+            .as_encoded_bytes()
+            .to_vec()
+    } else if meta.is_file() && meta.len() <= MAX {
+        std::fs::read(path).ok()?
+    } else {
+        // Too large to hash here, or not a file: count it as changed.
+        return Some(String::new());
+    };
+    let header = format!("blob {}\0", content.len());
+    Some(if hex_len == 64 {
+        let mut h = sha2::Sha256::new();
+        h.update(header.as_bytes());
+        h.update(&content);
+        hex::encode(h.finalize())
+    } else {
+        let mut h = sha1::Sha1::new();
+        h.update(header.as_bytes());
+        h.update(&content);
+        hex::encode(h.finalize())
+    })
+}
+
 /// The path a `diff --git a/X b/Y` header names, when both sides are the same unquoted
 /// path (no renames are asked for); `None` otherwise — the caller then masks the section.
 fn header_path(line: &str) -> Option<String> {
@@ -411,8 +495,12 @@ pub async fn show(
             return error(&format!("cannot read this repository: {why}"));
         }
     };
-    let status = match run(jail, secrets, top, git_dir, STATUS_ARGS).await {
+    let mut status = match run(jail, secrets, top, git_dir, STATUS_ARGS).await {
         Ok(o) => parse_status(&o.stdout),
+        Err(e) => return error(&e),
+    };
+    let masked = match fix_masked(jail, secrets, top, git_dir, &mut status).await {
+        Ok(m) => m,
         Err(e) => return error(&e),
     };
     match view {
@@ -426,7 +514,7 @@ pub async fn show(
             ..Default::default()
         },
         View::Log => log(jail, secrets, top, git_dir, &status).await,
-        View::Diff => diff(jail, secrets, top, git_dir, &status).await,
+        View::Diff => diff(jail, secrets, top, git_dir, &status, &masked).await,
     }
 }
 
@@ -563,6 +651,7 @@ async fn diff(
     top: &Path,
     git_dir: &Path,
     st: &Status,
+    tracked_secrets: &[String],
 ) -> Shown {
     // Secret paths among the changes: kept out of git's diff altogether (inside the boundary
     // their work-tree copies are masked anyway), and listed as not shown.
@@ -608,7 +697,7 @@ async fn diff(
     args.push(if st.unborn { "--cached" } else { "HEAD" }.into());
     args.push("--".into());
     args.push(":(top)".into());
-    for p in &secret {
+    for p in secret.iter().chain(tracked_secrets) {
         args.push(format!(":(top,exclude,literal){p}"));
     }
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
