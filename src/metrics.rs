@@ -176,7 +176,7 @@ pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'st
         RateLimited => "rate_limit",
         BudgetExceeded => "budget",
         PathRejected => "sandbox",
-        SecretFileBlocked | GitSecretMasked => "secret_files",
+        SecretFileBlocked => "secret_files",
         StepUpFailed => "step_up",
         WebhookRejected => "webhook",
         EgressDenied => "egress",
@@ -194,6 +194,8 @@ pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'st
         | Command
         | ConfigChange
         | GitPanel
+        // Content left out of the user's own diff: not a refusal of anything they asked.
+        | GitSecretMasked
         | GrantAdded
         | GrantRevoked
         | GroupNotEnabled

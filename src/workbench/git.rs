@@ -750,7 +750,7 @@ async fn diff(
         "<pre><code class=\"language-diff\">{}</code></pre>",
         escape(text.trim_end())
     );
-    if summary.len() + body.len() + 1 <= SHOWN_CAP {
+    if summary.len() + body.len() < SHOWN_CAP {
         Shown {
             html: vec![format!("{summary}\n{body}")],
             masked: secret,
@@ -772,7 +772,7 @@ mod tests {
 
     #[test]
     fn status_v2_is_read() {
-        let out = b"# branch.oid abc\0# branch.head main\0# branch.upstream origin/main\0# branch.ab +2 -1\01 .M N... 100644 100644 100644 aaa bbb src/a b.rs\02 R. N... 100644 100644 100644 aaa bbb R100 new.rs\0old.rs\0u UU N... 100644 100644 100644 100644 a b c conflict.txt\0? new file.txt\0";
+        let out = b"# branch.oid abc\0# branch.head main\0# branch.upstream origin/main\0# branch.ab +2 -1\x001 .M N... 100644 100644 100644 aaa bbb src/a b.rs\x002 R. N... 100644 100644 100644 aaa bbb R100 new.rs\0old.rs\0u UU N... 100644 100644 100644 100644 a b c conflict.txt\0? new file.txt\0";
         let st = parse_status(out);
         assert_eq!(st.branch.as_deref(), Some("main"));
         assert_eq!(st.upstream.as_deref(), Some("origin/main"));
