@@ -180,6 +180,7 @@ pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'st
         StepUpFailed => "step_up",
         WebhookRejected => "webhook",
         EgressDenied => "egress",
+        GitRefused => "git",
         ToolDecision => match details.get("decision").and_then(|d| d.as_str()) {
             Some("deny") => "policy",
             _ => return None,

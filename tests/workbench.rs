@@ -173,6 +173,7 @@ async fn git_panel_runs_none_of_a_hostile_repositorys_programs_and_masks_secrets
     h.start().await;
     h.ask("/cd proj", "Now in proj").await;
     let before = h.last_message_id(USER);
+    let t0 = std::time::Instant::now();
     h.send("/git");
     let panel = h
         .wait_message(USER, "the git panel with buttons", |m| {
@@ -182,6 +183,7 @@ async fn git_panel_runs_none_of_a_hostile_repositorys_programs_and_masks_secrets
                     .is_some_and(|r| r.to_string().contains("git:diff"))
         })
         .await;
+    eprintln!("measured: /git panel answered in {:?}", t0.elapsed());
     assert!(panel.text.contains("main"), "{}", panel.text);
     assert!(panel.text.contains("no upstream"), "{}", panel.text);
     assert!(panel.text.contains("README.md"), "{}", panel.text);
@@ -240,6 +242,9 @@ async fn git_panel_runs_none_of_a_hostile_repositorys_programs_and_masks_secrets
             "the planted {p} program ran during /git"
         );
     }
+    for line in h.log().lines().filter(|l| l.contains("jailed git run")) {
+        eprintln!("measured: {line}");
+    }
     assert!(h.audit_count("git_panel") >= 4);
     assert!(h.audit_count("git_secret_masked") >= 1);
     assert!(h.tg.unanswered_callbacks().is_empty());
@@ -253,6 +258,22 @@ async fn git_outside_a_repository_says_so() {
     assert!(!reply.contains("❌"), "{reply}");
     h.ask("/cd proj", "Now in proj").await;
     h.ask("/git", "not in a git repository").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_without_the_boundary_refuses_and_runs_nothing() {
+    let mut h = Harness::new().await;
+    let proj = h.approved().join("proj");
+    let markers = hostile_repo(&proj);
+    h.set_env("SANDBOX", "off");
+    h.start().await;
+    h.ask("/cd proj", "Now in proj").await;
+    let reply = h.ask("/git", "only inside").await;
+    assert!(reply.contains("SANDBOX=off"), "{reply}");
+    assert_eq!(h.audit_count("git_refused"), 1);
+    for p in PLANTED {
+        assert!(!markers.join(p).exists(), "{p} ran");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

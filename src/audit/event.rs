@@ -65,6 +65,8 @@ events! {
     EgressDenied => "egress_denied",
     /// A `/git` panel or one of its buttons ran git (read-only) in a repository.
     GitPanel => "git_panel",
+    /// The `/git` panel could not run git (no OS boundary, unusable repository, timeout…).
+    GitRefused => "git_refused",
     /// The `/git` panel left out a secret file's content (its diff hunks).
     GitSecretMasked => "git_secret_masked",
     /// A time-boxed or per-session grant was stored.

@@ -122,6 +122,7 @@ pub fn of_event(event: Event, details: &Value) -> Risk {
         | TokenRevoked
         | TotpEnrolled
         | GitSecretMasked
+        | GitRefused
         | SessionExported
         | Unlock => Risk::Medium,
         // Attacks, or their traces.

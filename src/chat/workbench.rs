@@ -187,6 +187,15 @@ async fn answer_git(
             &json!({"view": view.as_str(), "dir": label, "paths": shown.masked}),
         );
     }
+    if let Some(why) = &shown.refused {
+        crate::audit::record(
+            &ctx.store,
+            Some(user_id),
+            Some(chat.chat_id),
+            crate::audit::Event::GitRefused,
+            &json!({"view": view.as_str(), "dir": label, "reason": why}),
+        );
+    }
     if shown.panel {
         // The panel's buttons stay usable (they read the repository again when pressed).
         for html in shown.html {

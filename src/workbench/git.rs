@@ -94,6 +94,8 @@ pub struct Shown {
     pub masked: Vec<String>,
     /// The panel itself (sent with its buttons).
     pub panel: bool,
+    /// Why git could not run, when it could not (the message says so too).
+    pub refused: Option<String>,
 }
 
 /// One finished git run.
@@ -123,6 +125,7 @@ pub async fn run(
     let git = crate::jail::which(Path::new("git"))
         .and_then(|p| p.canonicalize().ok())
         .ok_or("git is not installed")?;
+    let started = std::time::Instant::now();
     let config_of = git_dir.join("config");
     if !config_of.is_file() {
         return Err("the repository has no .git/config".into());
@@ -199,6 +202,12 @@ pub async fn run(
             ))
         }
     };
+    tracing::debug!(
+        command = args.first().copied().unwrap_or(""),
+        ms = started.elapsed().as_millis() as u64,
+        bytes = out.len(),
+        "jailed git run"
+    );
     if !cut && !status.success() {
         let msg = String::from_utf8_lossy(&err);
         let msg = msg
@@ -521,6 +530,7 @@ pub async fn show(
 fn error(e: &str) -> Shown {
     Shown {
         html: vec![format!("❌ git: {}", escape(e))],
+        refused: Some(e.to_string()),
         ..Default::default()
     }
 }
@@ -762,6 +772,7 @@ async fn diff(
             document: Some(("changes.diff".into(), text, summary)),
             masked: secret,
             panel: false,
+            refused: None,
         }
     }
 }
