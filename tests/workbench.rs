@@ -277,6 +277,43 @@ async fn git_without_the_boundary_refuses_and_runs_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_diff_comes_as_a_document_with_secrets_still_masked() {
+    let mut h = Harness::new().await;
+    let proj = h.approved().join("proj");
+    sh(&proj, &["init", "-q", "-b", "main"]);
+    let lines =
+        |tag: &str| -> String { (0..800).map(|i| format!("{tag} line {i} <&>\n")).collect() };
+    std::fs::write(proj.join("big.txt"), lines("old")).unwrap();
+    std::fs::write(proj.join(".env"), "PLANTED_VALUE=old-zebra\n").unwrap();
+    sh(&proj, &["add", "-A"]);
+    sh(&proj, &["commit", "-q", "-m", "big"]);
+    std::fs::write(proj.join("big.txt"), lines("new")).unwrap();
+    std::fs::write(proj.join(".env"), "PLANTED_VALUE=new-zebra\n").unwrap();
+    h.start().await;
+    h.ask("/cd proj", "Now in proj").await;
+    let before = h.last_message_id(USER);
+    h.send("/git");
+    let panel = h
+        .wait_message(USER, "the panel", |m| {
+            m.message_id > before && m.reply_markup.is_some()
+        })
+        .await;
+    let data = support::button_data(&panel, "Diff");
+    h.tg.inject_callback(USER, USER, panel.message_id, &data);
+    let doc = wait_doc(&h, 1).await;
+    assert_eq!(doc.filename, "changes.diff");
+    let text = String::from_utf8(doc.bytes).unwrap();
+    assert!(
+        text.contains("+new line 799 <&>"),
+        "the whole diff, unescaped"
+    );
+    assert!(text.contains("diff --git a/.env b/.env\n(secret file, not shown)"));
+    assert!(!text.contains("zebra"), "{text}");
+    let caption = doc.caption.unwrap_or_default();
+    assert!(caption.contains("+800 −800"), "{caption}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_sends_the_session_escaped_as_html_valid_as_json_and_as_markdown() {
     let mut h = Harness::new().await;
     h.start().await;
