@@ -127,8 +127,9 @@ pub async fn run(
         .ok_or("git is not installed")?;
     let started = std::time::Instant::now();
     let config_of = git_dir.join("config");
-    if !config_of.is_file() {
-        return Err("the repository has no .git/config".into());
+    // A regular file, not a link: the disarmed copy is read from and mounted at this path.
+    if !std::fs::symlink_metadata(&config_of).is_ok_and(|m| m.is_file()) {
+        return Err("the repository's .git/config is missing or not a regular file".into());
     }
     let gd = git_dir.to_path_buf();
     let config = tokio::task::spawn_blocking(move || git_config::disarmed_config(&gd))
