@@ -595,8 +595,15 @@ fn panel(st: &Status, label: &str, max_files: usize) -> String {
     s
 }
 
+fn redact(s: &str) -> String {
+    crate::audit::redact::process().redact(s).into_owned()
+}
+
 /// Cut an HTML text at [`SHOWN_CAP`] characters (at a line, `<pre>` closed) with a note.
+/// Masked first (the outbox masks again): a cut must never leave half a credential that no
+/// longer matches.
 fn cap(html: String) -> String {
+    let html = redact(&html);
     if html.chars().count() <= SHOWN_CAP {
         return html;
     }
@@ -642,7 +649,7 @@ async fn log(jail: &Jail, secrets: &SecretFiles, top: &Path, git_dir: &Path, st:
     ];
     match run(jail, secrets, top, git_dir, &args).await {
         Ok(o) => {
-            let text = String::from_utf8_lossy(&o.stdout);
+            let text = redact(&String::from_utf8_lossy(&o.stdout));
             Shown {
                 html: vec![cap(format!(
                     "{}\n📜 Last commits:\n<pre>{}</pre>",
@@ -717,7 +724,8 @@ async fn diff(
         Err(e) => return error(&e),
     };
     let text = String::from_utf8_lossy(&out.stdout);
-    let (mut text, more) = mask_diff(&text, |p| is_secret(secrets, top, p));
+    let (text, more) = mask_diff(&text, |p| is_secret(secrets, top, p));
+    let mut text = redact(&text);
     for p in more {
         if !secret.contains(&p) {
             secret.push(p);
@@ -835,6 +843,17 @@ mod tests {
         assert!(c.chars().count() < SHOWN_CAP + 200);
         assert_eq!(c.matches("<pre>").count(), c.matches("</pre>").count());
         assert!(c.contains("Cut here"));
+        // A credential across the cut is masked before the cut, not cut in half.
+        let token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+        for shift in [0usize, 10, 20, 30] {
+            let pad = "x".repeat(SHOWN_CAP - 20 + shift);
+            let c = cap(format!("{pad} {token} tail\n{}", "y\n".repeat(100)));
+            assert!(
+                !c.contains("ghp_abcdef"),
+                "shift {shift}: {}",
+                &c[c.len() - 120..]
+            );
+        }
         let split =
             crate::telegram::html::split_html(&c, crate::telegram::html::TELEGRAM_MAX_MESSAGE_LEN);
         assert_eq!(split.len(), 1);
