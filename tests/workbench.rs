@@ -277,7 +277,7 @@ async fn git_without_the_boundary_refuses_and_runs_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_long_diff_comes_as_a_document_with_secrets_still_masked() {
+async fn a_long_diff_comes_as_a_document_cut_at_the_cap_with_secrets_still_masked() {
     let mut h = Harness::new().await;
     let proj = h.approved().join("proj");
     sh(&proj, &["init", "-q", "-b", "main"]);
@@ -289,6 +289,14 @@ async fn a_long_diff_comes_as_a_document_with_secrets_still_masked() {
     sh(&proj, &["commit", "-q", "-m", "big"]);
     std::fs::write(proj.join("big.txt"), lines("new")).unwrap();
     std::fs::write(proj.join(".env"), "PLANTED_VALUE=new-zebra\n").unwrap();
+    // Past the output cap (1 MiB): cut there, and said so.
+    std::fs::write(proj.join("huge.txt"), "h".repeat(100) + "\n").unwrap();
+    sh(&proj, &["add", "huge.txt"]);
+    std::fs::write(
+        proj.join("huge.txt"),
+        format!("{}\n", "h".repeat(100)).repeat(12_000),
+    )
+    .unwrap();
     h.start().await;
     h.ask("/cd proj", "Now in proj").await;
     let before = h.last_message_id(USER);
@@ -309,8 +317,10 @@ async fn a_long_diff_comes_as_a_document_with_secrets_still_masked() {
     );
     assert!(text.contains("diff --git a/.env b/.env\n(secret file, not shown)"));
     assert!(!text.contains("zebra"), "{text}");
+    assert!(text.contains("[ccgate: output cut at 1024 KiB]"));
+    assert!(text.len() < 1024 * 1024 + 4096, "{}", text.len());
     let caption = doc.caption.unwrap_or_default();
-    assert!(caption.contains("+800 −800"), "{caption}");
+    assert!(caption.contains("−800"), "{caption}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
