@@ -62,6 +62,11 @@ fn hostile_repo(proj: &Path) -> std::path::PathBuf {
     .unwrap();
     sh(proj, &["add", "-A"]);
     sh(proj, &["commit", "-q", "-m", "first <b>commit</b> & more"]);
+    // An upstream one commit behind.
+    sh(proj, &["update-ref", "refs/remotes/origin/main", "HEAD"]);
+    std::fs::write(proj.join("LICENSE"), "MIT\n").unwrap();
+    sh(proj, &["add", "LICENSE"]);
+    sh(proj, &["commit", "-q", "-m", "second"]);
     let evil = proj.join(".evil");
     let markers = proj.join("markers");
     std::fs::create_dir_all(evil.join("hooks")).unwrap();
@@ -99,7 +104,9 @@ fn hostile_repo(proj: &Path) -> std::path::PathBuf {
         "[core]\n\tfsmonitor = {e}/fsmonitor.sh\n\thooksPath = {e}/hooks\n\tpager = {e}/pager.sh\n\
          [diff \"evil\"]\n\ttextconv = {e}/textconv.sh\n[filter \"evil\"]\n\tclean = {e}/clean.sh\n\
          [diff]\n\texternal = {e}/extdiff.sh\n[pager]\n\tlog = {e}/pager.sh\n\tdiff = {e}/pager.sh\n\
-         [include]\n\tpath = {e}/extra.cfg\n",
+         [include]\n\tpath = {e}/extra.cfg\n\
+         [remote \"origin\"]\n\turl = https://bob:ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/x/y\n\
+         \tfetch = +refs/heads/*:refs/remotes/origin/*\n[branch \"main\"]\n\tremote = origin\n\tmerge = refs/heads/main\n",
         e = evil.display()
     ));
     std::fs::write(&cfg, c).unwrap();
@@ -185,7 +192,11 @@ async fn git_panel_runs_none_of_a_hostile_repositorys_programs_and_masks_secrets
         .await;
     eprintln!("measured: /git panel answered in {:?}", t0.elapsed());
     assert!(panel.text.contains("main"), "{}", panel.text);
-    assert!(panel.text.contains("no upstream"), "{}", panel.text);
+    assert!(
+        panel.text.contains("→ origin/main · ↑1 ↓0"),
+        "upstream and ahead/behind through the disarmed config: {}",
+        panel.text
+    );
     assert!(panel.text.contains("README.md"), "{}", panel.text);
     assert!(panel.text.contains("notes.txt"), "{}", panel.text);
     assert!(
@@ -244,6 +255,13 @@ async fn git_panel_runs_none_of_a_hostile_repositorys_programs_and_masks_secrets
     }
     for line in h.log().lines().filter(|l| l.contains("jailed git run")) {
         eprintln!("measured: {line}");
+    }
+    for m in h.tg.messages(USER) {
+        assert!(
+            !m.text.contains("ghp_"),
+            "a remote's credential leaked: {}",
+            m.text
+        );
     }
     assert!(h.audit_count("git_panel") >= 4);
     assert!(h.audit_count("git_secret_masked") >= 1);
