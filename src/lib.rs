@@ -41,3 +41,4 @@ pub mod telegram;
 mod test_rng;
 pub mod turn;
 pub mod walk;
+pub mod workbench;

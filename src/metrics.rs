@@ -219,6 +219,7 @@ pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'st
         StepUpFailed => "step_up",
         WebhookRejected => "webhook",
         EgressDenied => "egress",
+        GitRefused => "git",
         ToolDecision => match details.get("decision").and_then(|d| d.as_str()) {
             Some("deny") => "policy",
             _ => return None,
@@ -232,6 +233,9 @@ pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'st
         | BotSenderDropped
         | Command
         | ConfigChange
+        | GitPanel
+        // Content left out of the user's own diff: not a refusal of anything they asked.
+        | GitSecretMasked
         | GrantAdded
         | GrantRevoked
         | GroupNotEnabled
@@ -247,6 +251,7 @@ pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'st
         | PairingRequested
         | QuestionStalePress
         | RunFinished
+        | SessionExported
         | StepUpOk
         | StepUpUnavailable
         | TokenIssued

@@ -259,3 +259,73 @@ fn nothing_survives_the_lifeline() {
     assert_eq!(a, b, "a process outlived the lifeline");
     let _ = std::io::stderr().flush();
 }
+
+/// `Jail::command_with`'s overlays (the `/git` panel's disarmed `.git/config`) are mounted
+/// last: they win over a secret mask at the same path, and stay read-only. Without a boundary
+/// there is nothing to mount into, and the command is refused.
+#[test]
+fn overlays_win_over_masks_and_are_read_only() {
+    let w = World::new();
+    let secrets = SecretFiles::defaults().unwrap();
+    let project = w.root.join("approved/proj");
+    let tmpdir = w.root.join("run/tmp-overlay");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    let overlay = tmpdir.join("replacement");
+    std::fs::write(&overlay, "OVERLAY-CONTENT\n").unwrap();
+    let home = w.root.join("data/claude-home/1");
+    let bash = Path::new("/usr/bin/bash");
+    let cell = Cell {
+        project: &project,
+        home: &home,
+        tmp: &tmpdir,
+        sockets: None,
+        cli: bash,
+        secrets: &secrets,
+    };
+    let script = "cat .env; cat .git/config; echo x >> .git/config && echo WROTE; echo x >> .env && echo WROTE-ENV; true";
+    let overlays = vec![
+        (overlay.clone(), project.join(".env")),
+        (overlay.clone(), project.join(".git/config")),
+    ];
+    let mut cmd = w
+        .jail
+        .command_with(&cell, &["-c".to_string(), script.to_string()], &overlays)
+        .unwrap();
+    let (lifeline, reader) = Lifeline::new().unwrap();
+    ccgate::jail::lifeline::attach(&mut cmd, reader);
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(Stdio::null());
+    let out = cmd.output().unwrap();
+    drop(lifeline);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.matches("OVERLAY-CONTENT").count(),
+        2,
+        "both overlays visible (the .env one over its mask): {stdout} / {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains("PROJECT_SECRET"), "{stdout}");
+    assert!(
+        !stdout.contains("WROTE"),
+        "overlays are read-only: {stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&overlay).unwrap(),
+        "OVERLAY-CONTENT\n"
+    );
+
+    let off = Jail::new(
+        &JailSettings {
+            enabled: false,
+            bwrap: "bwrap".into(),
+            read_only: vec![],
+            hidden: vec![],
+            scan_limit: 10_000,
+            init_exe: Some(env!("CARGO_BIN_EXE_ccgate").into()),
+        },
+        w.root.join("run/rt-off"),
+    )
+    .unwrap();
+    assert!(off.command_with(&cell, &[], &overlays).is_err());
+}

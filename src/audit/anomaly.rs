@@ -51,6 +51,9 @@ fn signal(event: Event) -> Signal {
         | Command
         | ConfigChange
         | EgressDenied
+        | GitPanel
+        | GitSecretMasked
+        | GitRefused
         | GrantAdded
         | GrantRevoked
         | GroupNotEnabled
@@ -66,6 +69,7 @@ fn signal(event: Event) -> Signal {
         | PairingRequested
         | QuestionStalePress
         | QuestionUnauthorizedPress
+        | SessionExported
         | StepUpOk
         | StepUpUnavailable
         | TokenIssued
@@ -375,6 +379,8 @@ mod tests {
                 Event::ApprovalUnauthorizedPress,
                 Event::ToolDecision,
                 Event::EgressDenied,
+                // The panel's own failures (no boundary, a timeout), not a user's probe.
+                Event::GitRefused,
             ];
             if counted {
                 assert!(layer.is_some(), "{e} locks out but is no rejection metric");

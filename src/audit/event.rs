@@ -63,6 +63,12 @@ events! {
     ConfigChange => "config_change",
     /// Something inside the sandbox tried a host off `EGRESS_ALLOW`.
     EgressDenied => "egress_denied",
+    /// A `/git` panel or one of its buttons ran git (read-only) in a repository.
+    GitPanel => "git_panel",
+    /// The `/git` panel could not run git (no OS boundary, unusable repository, timeout…).
+    GitRefused => "git_refused",
+    /// The `/git` panel left out a secret file's content (its diff hunks).
+    GitSecretMasked => "git_secret_masked",
     /// A time-boxed or per-session grant was stored.
     GrantAdded => "grant_added",
     /// A grant was revoked.
@@ -99,6 +105,8 @@ events! {
     RateLimited => "rate_limited",
     /// A Claude run ended (chat turn, job or webhook).
     RunFinished => "run_finished",
+    /// A session's history was exported (`/export`) as a document.
+    SessionExported => "session_exported",
     /// A secret file (or folder) was refused.
     SecretFileBlocked => "secret_file_blocked",
     /// A wrong TOTP code.

@@ -93,7 +93,7 @@ pub fn of_event(event: Event, details: &Value) -> Risk {
         // Routine operation.
         Login | Logout | PairingRequested | Command | ApprovalRequested | ApprovalStalePress
         | QuestionStalePress | StepUpOk | JobFired | RunFinished | WebhookReceived
-        | GrantRevoked => Risk::Low,
+        | GrantRevoked | GitPanel => Risk::Low,
         // Refusals and changes worth a look.
         AuthRejected
         | AuthRequired
@@ -121,6 +121,9 @@ pub fn of_event(event: Event, details: &Value) -> Risk {
         | TokenIssued
         | TokenRevoked
         | TotpEnrolled
+        | GitSecretMasked
+        | GitRefused
+        | SessionExported
         | Unlock => Risk::Medium,
         // Attacks, or their traces.
         TokenInvalid | TokenReplay | TokenExpired | SecretFileBlocked | Anomaly | StepUpFailed => {

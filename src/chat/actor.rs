@@ -448,7 +448,7 @@ impl Actor {
             IncomingKind::Callback {
                 callback_id, data, ..
             } => {
-                self.on_callback(&i, &callback_id, &data).await;
+                self.on_callback(&i, role, &callback_id, &data).await;
                 self.touch_user(&i).await;
             }
             IncomingKind::Unsupported { what, .. } => {
@@ -468,6 +468,7 @@ impl Actor {
     async fn on_callback(
         &mut self,
         i: &crate::telegram::update::Incoming,
+        role: Role,
         callback_id: &str,
         data: &str,
     ) {
@@ -486,6 +487,11 @@ impl Actor {
                 }
                 _ => "Nothing to stop.",
             },
+            Some(("git", view)) if crate::workbench::git::View::parse(view).is_some() => {
+                let view = crate::workbench::git::View::parse(view).expect("checked");
+                self.cmd_git(i.user_id, role, view, None).await;
+                "Running git…"
+            }
             _ => {
                 crate::audit::record(
                     &self.ctx.store,

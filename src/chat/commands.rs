@@ -28,6 +28,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("sessions", "List this chat's sessions"),
     ("resume", "Switch to a session: /resume <id>"),
     ("verbose", "Progress detail: /verbose 0|1|2"),
+    ("git", "Git panel: branch, changes, diff, log"),
+    ("export", "Export this session: /export md|html|json"),
     ("grants", "List tool grants in this chat"),
     ("revoke", "Revoke a grant: /revoke <id>"),
     (
@@ -63,6 +65,15 @@ impl Actor {
             "projects" => self.cmd_projects(),
             "sessions" => self.cmd_sessions(i.user_id).await,
             "resume" => self.cmd_resume(i.user_id, role, args).await,
+            "git" => {
+                return self.cmd_git(
+                    i.user_id,
+                    role,
+                    crate::workbench::git::View::Panel,
+                    Some(i.update_id),
+                ).await
+            }
+            "export" => return self.cmd_export(i.user_id, role, args, i.update_id).await,
             "grants" => self.cmd_grants().await,
             "revoke" => self.cmd_revoke(i.user_id, role, args).await,
             "schedule" => crate::scheduler::commands::handle_chat(
@@ -247,7 +258,7 @@ impl Actor {
     }
 
     /// Who asks, for the working-directory decisions of `policy::workdir`.
-    fn who(&self, user_id: i64, role: Role) -> workdir::Who<'_> {
+    pub(super) fn who(&self, user_id: i64, role: Role) -> workdir::Who<'_> {
         workdir::Who {
             root: &self.ctx.config.approved_directory,
             secrets: &self.ctx.secrets,
@@ -258,7 +269,7 @@ impl Actor {
     }
 
     /// Audit a working-directory refusal and word it for the chat.
-    async fn refused_dir(
+    pub(super) async fn refused_dir(
         &self,
         user_id: i64,
         command: &str,
@@ -276,6 +287,8 @@ impl Actor {
         let what = match command {
             "cd" => "Cannot change directory",
             "ls" => "Cannot list the directory",
+            "git" => "Cannot show git here",
+            "export" => "Cannot export here",
             _ => "Cannot use that directory",
         };
         format!("🚫 {what}: {}.", escape(&r.to_string()))

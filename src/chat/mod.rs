@@ -7,6 +7,7 @@
 
 mod actor;
 mod commands;
+mod workbench;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -290,10 +290,27 @@ impl Jail {
     /// `SANDBOX=off`, under init only). The child must get the lifeline's read end as
     /// [`LIFELINE_FD`] (see [`Lifeline::attach`]).
     pub fn command(&self, cell: &Cell<'_>, cli_args: &[String]) -> Result<Command, JailError> {
+        self.command_with(cell, cli_args, &[])
+    }
+
+    /// [`Jail::command`] with `overlays`: (host file, path inside) pairs mounted read-only
+    /// last, over everything else at that path — the secret masks included, so an overlay must
+    /// hold nothing secret. The `/git` panel puts a disarmed copy of a repository's
+    /// configuration over `.git/config` this way (see `policy::git_config`). Without a
+    /// boundary (`SANDBOX=off`) there is nothing to mount into: overlays are refused.
+    pub fn command_with(
+        &self,
+        cell: &Cell<'_>,
+        cli_args: &[String],
+        overlays: &[(PathBuf, PathBuf)],
+    ) -> Result<Command, JailError> {
         if let Some(why) = &self.unavailable {
             return Err(JailError::Unavailable(why.clone()));
         }
         match &self.mechanism {
+            Mechanism::Off if !overlays.is_empty() => Err(JailError::Unavailable(
+                "SANDBOX=off: no boundary to run this in".into(),
+            )),
             Mechanism::Off => {
                 let mut cmd = Command::new(&self.init_exe);
                 cmd.arg(init::INIT_ARG)
@@ -309,7 +326,7 @@ impl Jail {
                 let found = masks::scan(cell.project, cell.secrets, &self.hidden, self.scan_limit)
                     .map_err(JailError::Scan)?;
                 let mut cmd = Command::new(bwrap);
-                cmd.args(self.bwrap_args(cell, &found, cli_args))
+                cmd.args(self.bwrap_args_with(cell, &found, overlays, cli_args))
                     .current_dir(cell.project);
                 Ok(cmd)
             }
@@ -321,6 +338,16 @@ impl Jail {
         &self,
         cell: &Cell<'_>,
         found: &masks::Masks,
+        cli_args: &[String],
+    ) -> Vec<OsString> {
+        self.bwrap_args_with(cell, found, &[], cli_args)
+    }
+
+    fn bwrap_args_with(
+        &self,
+        cell: &Cell<'_>,
+        found: &masks::Masks,
+        overlays: &[(PathBuf, PathBuf)],
         cli_args: &[String],
     ) -> Vec<OsString> {
         let mut a = Args::default();
@@ -385,6 +412,9 @@ impl Jail {
             if p.starts_with(cell.home) || p.starts_with(cell.project) {
                 a.two("--ro-bind", p, p);
             }
+        }
+        for (host, inside) in overlays {
+            a.two("--ro-bind", host, inside);
         }
         a.two("--ro-bind", cell.cli, cell.cli);
         a.two("--ro-bind", &self.init_exe, INIT_INSIDE);

@@ -295,39 +295,74 @@ impl Spec {
 // Running git
 // ---------------------------------------------------------------------------
 
+/// Configuration given on git's command line (`-c`), which wins over every configuration
+/// file, the repository's own and its includes: no hooks, no fsmonitor daemon, no external
+/// diff, pager, credential helper, askpass, ssh or signature program, no network protocol.
+/// (Drivers a repository's config defines for its `.gitattributes` — textconv, filters — are
+/// named by the repository, so they cannot be listed here: `--no-textconv`/`--no-ext-diff` on
+/// each diff, and the `/git` panel runs with a disarmed copy of the config, see
+/// [`super::git_config`].)
+pub const DISARM_ARGS: &[&str] = &[
+    "--no-pager",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.untrackedCache=false",
+    "-c",
+    "core.pager=cat",
+    "-c",
+    "core.askPass=",
+    "-c",
+    "core.sshCommand=false",
+    "-c",
+    "credential.helper=",
+    "-c",
+    "protocol.allow=never",
+    "-c",
+    "log.showSignature=false",
+    "-c",
+    "gpg.program=false",
+    "-c",
+    "core.quotePath=false",
+    "-c",
+    "diff.external=",
+    "-c",
+    "color.ui=never",
+];
+
+/// The whole environment of a disarmed git (nothing inherited but `PATH`): no user or system
+/// configuration, no optional index writes, no prompts, lazy fetches or replace objects.
+pub fn disarmed_env() -> Vec<(String, String)> {
+    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into());
+    [
+        ("PATH", path.as_str()),
+        ("HOME", "/nonexistent"),
+        ("LC_ALL", "C"),
+        ("GIT_CONFIG_NOSYSTEM", "1"),
+        ("GIT_CONFIG_GLOBAL", "/dev/null"),
+        ("GIT_ATTR_NOSYSTEM", "1"),
+        ("GIT_OPTIONAL_LOCKS", "0"),
+        ("GIT_TERMINAL_PROMPT", "0"),
+        ("GIT_NO_LAZY_FETCH", "1"),
+        ("GIT_NO_REPLACE_OBJECTS", "1"),
+        ("GIT_PAGER", "cat"),
+        ("PAGER", "cat"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
 /// Run git read-only and disarmed in `dir`; stdout on exit status 0 (or `ok_codes`).
 pub(crate) fn git(dir: &Path, args: &[&str], ok_codes: &[i32]) -> Result<Vec<u8>, String> {
     let deadline = Instant::now() + GIT_TIMEOUT;
     let mut cmd = Command::new("git");
     cmd.env_clear()
-        .env(
-            "PATH",
-            std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
-        )
-        .env("HOME", "/nonexistent")
-        .env("LC_ALL", "C")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_NO_LAZY_FETCH", "1")
-        .env("GIT_NO_REPLACE_OBJECTS", "1")
+        .envs(disarmed_env())
         .current_dir(dir)
-        .args([
-            "--no-pager",
-            "-c",
-            "core.hooksPath=/dev/null",
-            "-c",
-            "core.fsmonitor=false",
-            "-c",
-            "core.untrackedCache=false",
-            "-c",
-            "log.showSignature=false",
-            "-c",
-            "core.quotePath=false",
-            "-c",
-            "diff.external=",
-        ])
+        .args(DISARM_ARGS)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

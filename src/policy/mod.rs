@@ -9,7 +9,8 @@
 //! secure defaults; paths by [`sandbox`]; secret files by [`secret_files`]; what each tool is by [`tool`]; configuration-as-code
 //! files by [`config_files`]; the `@path` mentions the Claude CLI expands by itself by
 //! [`mentions`]; what whole-tree readers and listers reach by [`readers`]; secrets in git's
-//! history by [`git_store`]; a chat's working directory (`/cd`, `/ls`) by [`workdir`]; roles,
+//! history by [`git_store`]; which repository and which of its configuration the `/git` panel
+//! may use by [`git_config`]; a chat's working directory (`/cd`, `/ls`) by [`workdir`]; roles,
 //! budgets and project access by their own small modules.
 
 pub mod access;
@@ -20,6 +21,7 @@ pub mod budget;
 pub mod config_files;
 pub mod engine;
 pub mod filename;
+pub mod git_config;
 pub mod git_store;
 pub mod mentions;
 pub mod readers;

@@ -116,6 +116,19 @@ pub struct SessionRow {
     pub last_used_at: String,
 }
 
+/// One recorded turn of a session (see [`Store::session_turns`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TurnRow {
+    pub prompt: String,
+    pub response: Option<String>,
+    pub cost_usd: f64,
+    pub duration_ms: i64,
+    pub num_turns: i64,
+    pub is_error: bool,
+    pub error_kind: Option<String>,
+    pub created_at: String,
+}
+
 /// A message waiting in the durable outbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxRow {
@@ -604,6 +617,37 @@ impl Store {
             mark_updates_done(tx, &update_ids)
         })
         .await
+    }
+
+    /// The turns of one of `user_id`'s sessions, oldest first (for `/export`): prompts and
+    /// answers as stored, i.e. already redacted.
+    pub async fn session_turns(
+        &self,
+        user_id: i64,
+        claude_session_id: &str,
+    ) -> Result<Vec<TurnRow>> {
+        let claude_session_id = claude_session_id.to_owned();
+        self.read(move |conn| {
+            let mut st = conn.prepare(
+                "SELECT prompt, response, cost_usd, duration_ms, num_turns, is_error, error_kind, created_at
+                 FROM messages WHERE user_id = ?1 AND claude_session_id = ?2 ORDER BY id",
+            )?;
+            let rows = st
+                .query_map(params![user_id, claude_session_id], |r| {
+                    Ok(TurnRow {
+                        prompt: r.get(0)?,
+                        response: r.get(1)?,
+                        cost_usd: r.get(2)?,
+                        duration_ms: r.get(3)?,
+                        num_turns: r.get(4)?,
+                        is_error: r.get(5)?,
+                        error_kind: r.get(6)?,
+                        created_at: r.get(7)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        }).await
     }
 
     /// Real spend of `user_id` today (UTC) and the number of runs.

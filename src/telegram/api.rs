@@ -306,6 +306,66 @@ impl TelegramApi {
             .map(|_| ())
     }
 
+    /// `sendDocument` with `bytes` uploaded as the file `filename` (multipart, from memory:
+    /// nothing is written to disk); `caption` is HTML. Returns the new message id.
+    pub async fn send_document(
+        &self,
+        chat_id: i64,
+        thread_id: i64,
+        filename: &str,
+        bytes: Vec<u8>,
+        caption: Option<&str>,
+    ) -> Result<i64, ApiError> {
+        use reqwest::multipart::{Form, Part};
+        let part = Part::bytes(bytes)
+            .file_name(filename.to_string())
+            .mime_str("application/octet-stream")
+            .map_err(|e| ApiError::Transient(e.without_url().to_string()))?;
+        let mut form = Form::new()
+            .text("chat_id", chat_id.to_string())
+            .part("document", part);
+        if let Some(t) = thread(thread_id) {
+            form = form.text("message_thread_id", t.to_string());
+        }
+        if let Some(c) = caption {
+            form = form
+                .text("caption", c.to_string())
+                .text("parse_mode", "HTML");
+        }
+        // frankenstein uploads only from a path; the in-memory form goes through its client.
+        let url = format!("{}/sendDocument", self.bot.api_url);
+        let response = self
+            .bot
+            .client
+            .post(url)
+            .multipart(form)
+            .send()
+            .await
+            .map_err(|e| ApiError::Transient(e.without_url().to_string()))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| ApiError::Transient(e.without_url().to_string()))?;
+        let parsed: Value = serde_json::from_str(&body).map_err(|e| {
+            ApiError::Transient(format!("unreadable sendDocument response ({status}): {e}"))
+        })?;
+        if parsed.get("ok").and_then(Value::as_bool) == Some(true) {
+            return parsed["result"]
+                .get("message_id")
+                .and_then(Value::as_i64)
+                .ok_or_else(|| {
+                    ApiError::Transient("sendDocument answer without message_id".into())
+                });
+        }
+        match serde_json::from_value::<frankenstein::response::ErrorResponse>(parsed) {
+            Ok(resp) => Err(classify(frankenstein::Error::Api(resp))),
+            Err(_) => Err(ApiError::Transient(format!(
+                "sendDocument failed with {status}"
+            ))),
+        }
+    }
+
     pub async fn set_my_commands(&self, commands: &[(&str, &str)]) -> Result<(), ApiError> {
         let params = SetMyCommandsParams::builder()
             .commands(

@@ -63,6 +63,23 @@ enum Op {
         id: String,
         text: Option<String>,
     },
+    Panel {
+        chat: ChatRef,
+        html: String,
+        buttons: Vec<Vec<Button>>,
+        reply_to: Option<i64>,
+    },
+    Document(ChatRef, Document),
+}
+
+/// A file to send with `sendDocument` (see [`Outbox::document`]).
+pub struct Document {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+    /// HTML.
+    pub caption: Option<String>,
+    /// Told whether Telegram accepted it (or why not).
+    pub done: tokio::sync::oneshot::Sender<Result<(), String>>,
 }
 
 enum LaneOp {
@@ -80,6 +97,13 @@ enum LaneOp {
         message_id: i64,
         html: String,
     },
+    /// A message with buttons that stay usable (not a live message: see [`Outbox::panel`]).
+    Panel {
+        html: String,
+        buttons: Vec<Vec<Button>>,
+        reply_to: Option<i64>,
+    },
+    Document(Document),
 }
 
 /// Handle to the outbox; cheap to clone.
@@ -217,6 +241,35 @@ impl Outbox {
     pub fn answer_callback(&self, id: String, text: Option<String>) {
         let _ = self.tx.send(Op::AnswerCallback { id, text });
     }
+
+    /// Send a message with buttons whose meaning does not depend on this run (a `/git`
+    /// panel's buttons read the repository again when pressed), so it is not retired at a
+    /// restart. Redacted and rate-limited like every message, in the chat's lane; not durable
+    /// (a panel lost to a crash is shown again by asking again).
+    pub fn panel(
+        &self,
+        chat: ChatRef,
+        html: String,
+        buttons: Vec<Vec<Button>>,
+        reply_to: Option<i64>,
+    ) {
+        let _ = self.tx.send(Op::Panel {
+            chat,
+            html,
+            buttons,
+            reply_to,
+        });
+    }
+
+    /// Send a document (`sendDocument`), its text redacted like every message, in the
+    /// chat's lane (after the messages queued before it); `doc.done` learns the outcome.
+    pub fn document(&self, chat: ChatRef, doc: Document) {
+        if let Err(mpsc::error::SendError(Op::Document(_, d))) =
+            self.tx.send(Op::Document(chat, doc))
+        {
+            let _ = d.done.send(Err("the outbox is shut down".into()));
+        }
+    }
 }
 
 async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
@@ -277,6 +330,21 @@ async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
             }
             Op::ProgressClose { key, chat } => {
                 let _ = lane(chat, &mut lanes).send(LaneOp::ProgressClose { key });
+            }
+            Op::Panel {
+                chat,
+                html,
+                buttons,
+                reply_to,
+            } => {
+                let _ = lane(chat, &mut lanes).send(LaneOp::Panel {
+                    html,
+                    buttons,
+                    reply_to,
+                });
+            }
+            Op::Document(chat, doc) => {
+                let _ = lane(chat, &mut lanes).send(LaneOp::Document(doc));
             }
             Op::Retire {
                 chat,
@@ -460,6 +528,68 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                         tracing::warn!(chat = chat.chat_id, error = %e, "progress message not removed");
                     }
                 }
+            }
+            LaneOp::Panel {
+                html,
+                buttons,
+                reply_to,
+            } => {
+                shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
+                let html = shared.redactor.redact(&html).into_owned();
+                let b = (!buttons.is_empty()).then_some(buttons.as_slice());
+                if let Err(e) = with_retries(
+                    &shared.limiter,
+                    Slot::Message(chat.chat_id),
+                    || {
+                        shared.api.send_message(
+                            chat.chat_id,
+                            chat.thread_id,
+                            &html,
+                            true,
+                            b,
+                            reply_to,
+                        )
+                    },
+                    5,
+                )
+                .await
+                {
+                    tracing::error!(chat = chat.chat_id, error = %e, "a panel was not shown");
+                }
+            }
+            LaneOp::Document(doc) => {
+                shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
+                let Document {
+                    filename,
+                    bytes,
+                    caption,
+                    done,
+                } = doc;
+                // Every outbound text is masked; a document is text too.
+                let bytes = match String::from_utf8(bytes) {
+                    Ok(text) => shared.redactor.redact(&text).into_owned().into_bytes(),
+                    Err(e) => e.into_bytes(),
+                };
+                let caption = caption.map(|c| shared.redactor.redact(&c).into_owned());
+                let r = with_retries(
+                    &shared.limiter,
+                    Slot::Message(chat.chat_id),
+                    || {
+                        shared.api.send_document(
+                            chat.chat_id,
+                            chat.thread_id,
+                            &filename,
+                            bytes.clone(),
+                            caption.as_deref(),
+                        )
+                    },
+                    5,
+                )
+                .await;
+                if let Err(e) = &r {
+                    tracing::error!(chat = chat.chat_id, error = %e, "a document was not sent");
+                }
+                let _ = done.send(r.map(|_| ()).map_err(|e| e.to_string()));
             }
             LaneOp::Retire { message_id, html } => {
                 shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
