@@ -176,7 +176,8 @@ impl Gate {
             }
         }
 
-        if let IncomingKind::Text { .. } = incoming.kind {
+        // Files and photos are prompts too: they count like text.
+        if incoming.kind.is_prompt() {
             if self.limiter.check_key(&user).is_err() {
                 self.audit(
                     Some(user),
@@ -341,7 +342,9 @@ impl Gate {
                     json!({"kind": kind_label(&incoming.kind)}),
                 );
                 Some(match incoming.kind {
-                    IncomingKind::Text { .. } => Verdict::Reply {
+                    IncomingKind::Text { .. }
+                    | IncomingKind::Document(_)
+                    | IncomingKind::Photo(_) => Verdict::Reply {
                         chat,
                         html: "🔒 Please log in first: <code>/login &lt;token&gt;</code> (the operator issues tokens with <code>ccgate token issue</code>).".into(),
                         delete_message: None,
@@ -366,6 +369,8 @@ fn kind_label(kind: &IncomingKind) -> &'static str {
         IncomingKind::Text { .. } => "message",
         IncomingKind::Callback { .. } => "callback",
         IncomingKind::Edited { .. } => "edited_message",
+        IncomingKind::Document(_) => "document",
+        IncomingKind::Photo(_) => "photo",
         IncomingKind::Unsupported { .. } => "other",
     }
 }

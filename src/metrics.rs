@@ -177,6 +177,7 @@ pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'st
         BudgetExceeded => "budget",
         PathRejected => "sandbox",
         SecretFileBlocked => "secret_files",
+        UploadRefused | ArchiveRefused => "upload",
         StepUpFailed => "step_up",
         WebhookRejected => "webhook",
         EgressDenied => "egress",
@@ -212,6 +213,8 @@ pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'st
         | StepUpUnavailable
         | TokenIssued
         | TokenRevoked
+        | UploadSaved
+        | ArchiveExtracted
         | TotpEnrolled
         | Unlock
         | UpdateUnparsed

@@ -106,6 +106,47 @@ pub(super) struct Queued {
     pub role: Role,
     pub message_id: i64,
     pub text: String,
+    /// Image blocks sent before the text (photos, image documents).
+    pub images: Vec<serde_json::Value>,
+    /// Further updates this prompt answers (the other parts of an album), finished with it.
+    pub also: Vec<i64>,
+}
+
+impl Queued {
+    /// A plain text prompt.
+    pub fn text(update_id: i64, user_id: i64, role: Role, message_id: i64, text: String) -> Self {
+        Queued {
+            update_id,
+            user_id,
+            role,
+            message_id,
+            text,
+            images: Vec::new(),
+            also: Vec::new(),
+        }
+    }
+
+    /// Every update this prompt finishes.
+    pub fn ids(&self) -> Vec<i64> {
+        std::iter::once(self.update_id)
+            .chain(self.also.iter().copied())
+            .collect()
+    }
+}
+
+/// The parts of an album received so far (one update each). They become one prompt when no
+/// further part has arrived for `ALBUM_WINDOW_MS`, or when anything else arrives for the chat.
+/// Nothing is finished in the inbox before that prompt is: after a crash every part is
+/// replayed, and collected again.
+pub(super) struct Album {
+    group: String,
+    user_id: i64,
+    role: Role,
+    /// The first part's message (the answer replies to it).
+    message_id: i64,
+    update_ids: Vec<i64>,
+    parts: Vec<crate::media::Received>,
+    deadline: Instant,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +164,10 @@ pub(super) struct Turn {
     pub user_id: i64,
     pub role: Role,
     pub prompt: String,
+    pub images: Vec<serde_json::Value>,
     pub update_id: i64,
+    /// See [`Queued::also`].
+    pub also: Vec<i64>,
     pub reply_to: i64,
     pub started: Instant,
     deadline: Instant,
@@ -235,6 +279,8 @@ pub(super) struct Actor {
     spare: Option<Slot>,
     /// The next prompt, waiting for a slot (the queue stays behind it).
     pub waiting: Option<Waiting>,
+    /// An album being collected.
+    album: Option<Album>,
 }
 
 impl Actor {
@@ -270,6 +316,7 @@ impl Actor {
             queue: VecDeque::new(),
             spare: None,
             waiting: None,
+            album: None,
         }
     }
 
@@ -319,6 +366,15 @@ impl Actor {
     }
 
     fn next_wake(&self) -> Option<Instant> {
+        let own = self.next_wake_turn();
+        match (&self.album, own) {
+            (Some(a), Some(t)) => Some(a.deadline.min(t)),
+            (Some(a), None) => Some(a.deadline),
+            (None, t) => t,
+        }
+    }
+
+    fn next_wake_turn(&self) -> Option<Instant> {
         if let Some(w) = self.waiting.as_ref().filter(|w| !w.told) {
             return Some(w.since + PROGRESS_DELAY);
         }
@@ -336,6 +392,10 @@ impl Actor {
 
     async fn on_timer(&mut self) {
         let now = Instant::now();
+        if self.album.as_ref().is_some_and(|a| a.deadline <= now) {
+            self.flush_album().await;
+            return;
+        }
         if let Some(w) = self.waiting.as_mut().filter(|w| !w.told) {
             if w.since + PROGRESS_DELAY <= now {
                 w.told = true;
@@ -405,6 +465,17 @@ impl Actor {
         if !press {
             self.touch_user(&i);
         }
+        // An album is complete once something else arrives (a button press is no message).
+        let same_album = match &i.kind {
+            IncomingKind::Document(u) | IncomingKind::Photo(u) => {
+                u.media_group_id.is_some()
+                    && u.media_group_id.as_deref() == self.album.as_ref().map(|a| a.group.as_str())
+            }
+            _ => press,
+        };
+        if self.album.is_some() && !same_album {
+            self.flush_album().await;
+        }
         match i.kind.clone() {
             IncomingKind::Text { message_id, text } => {
                 // A TOTP code answering a step-up prompt (only ever in the approver's own chat).
@@ -428,15 +499,11 @@ impl Actor {
                     }
                     return;
                 }
-                self.on_prompt(Queued {
-                    update_id: i.update_id,
-                    user_id: i.user_id,
-                    role,
-                    message_id,
-                    text,
-                })
-                .await;
+                self.on_prompt(Queued::text(i.update_id, i.user_id, role, message_id, text))
+                    .await;
             }
+            IncomingKind::Document(u) => self.on_upload(&i, role, &u, false).await,
+            IncomingKind::Photo(u) => self.on_upload(&i, role, &u, true).await,
             IncomingKind::Callback {
                 callback_id, data, ..
             } => {
@@ -492,6 +559,89 @@ impl Actor {
             .outbox
             .answer_callback(callback_id.to_string(), Some(answer.to_string()));
         // No `complete`: intake records a press as done itself (it never waits in the inbox).
+    }
+
+    /// A document or photo: saved (or refused) now, in arrival order; then a prompt, or a part
+    /// of the album being collected.
+    async fn on_upload(
+        &mut self,
+        i: &crate::telegram::update::Incoming,
+        role: Role,
+        u: &crate::telegram::update::Upload,
+        photo: bool,
+    ) {
+        let sender = crate::media::Sender {
+            chat: self.chat,
+            user_id: i.user_id,
+            role,
+            cwd: &self.cwd,
+        };
+        let received = match crate::media::receive(&self.ctx, &sender, u, photo).await {
+            Ok(r) => r,
+            Err(refused) => {
+                let row = NewOutbox {
+                    chat_id: self.chat.chat_id,
+                    thread_id: self.chat.thread_id,
+                    html: refused.html,
+                    reply_to: Some(u.message_id),
+                };
+                if let Err(e) = self.ctx.store.complete_updates(&[i.update_id], &[row]) {
+                    tracing::error!(error = %e, "could not complete a refused upload");
+                }
+                self.ctx.outbox.kick();
+                return;
+            }
+        };
+        let Some(group) = u.media_group_id.clone() else {
+            self.on_prompt(prompt_of(
+                i.update_id,
+                i.user_id,
+                role,
+                u.message_id,
+                vec![received],
+                Vec::new(),
+            ))
+            .await;
+            return;
+        };
+        let deadline = Instant::now() + self.ctx.config.media.album_window;
+        match &mut self.album {
+            Some(a) if a.group == group && a.user_id == i.user_id => {
+                a.update_ids.push(i.update_id);
+                a.parts.push(received);
+                a.deadline = deadline;
+            }
+            _ => {
+                self.flush_album().await;
+                self.album = Some(Album {
+                    group,
+                    user_id: i.user_id,
+                    role,
+                    message_id: u.message_id,
+                    update_ids: vec![i.update_id],
+                    parts: vec![received],
+                    deadline,
+                });
+            }
+        }
+    }
+
+    /// The album collected so far becomes one prompt.
+    async fn flush_album(&mut self) {
+        let Some(a) = self.album.take() else {
+            return;
+        };
+        let mut ids = a.update_ids.into_iter();
+        let first = ids.next().expect("an album has a part");
+        let q = prompt_of(
+            first,
+            a.user_id,
+            a.role,
+            a.message_id,
+            a.parts,
+            ids.collect(),
+        );
+        self.on_prompt(q).await;
     }
 
     pub(super) async fn on_prompt(&mut self, q: Queued) {
@@ -579,8 +729,8 @@ impl Actor {
             return false;
         };
         self.ctx.pool.cancel(w.ticket);
-        let mut ids = vec![w.q.update_id];
-        ids.extend(self.queue.drain(..).map(|q| q.update_id));
+        let mut ids = w.q.ids();
+        ids.extend(self.queue.drain(..).flat_map(|q| q.ids()));
         let row = NewOutbox {
             chat_id: self.chat.chat_id,
             thread_id: self.chat.thread_id,
@@ -717,11 +867,12 @@ impl Actor {
         user_id: i64,
         role: Role,
         text: &str,
+        images: &[serde_json::Value],
         fresh: bool,
     ) -> Result<(), String> {
         self.ensure_process(user_id, role, fresh).await?;
         let p = self.state.proc_mut().expect("ensured");
-        if p.process.send_user(text).await.is_ok() {
+        if p.process.send_user_blocks(text, images).await.is_ok() {
             return Ok(());
         }
         // The process died between turns: start again once (in its slot).
@@ -731,7 +882,7 @@ impl Actor {
         self.ensure_process(user_id, role, fresh).await?;
         let p = self.state.proc_mut().expect("ensured");
         p.process
-            .send_user(text)
+            .send_user_blocks(text, images)
             .await
             .map_err(|e| format!("could not talk to claude: {e}"))
     }
@@ -745,7 +896,10 @@ impl Actor {
         let Some(q) = self.have_slot(q) else {
             return; // queued for a slot: `on_granted` starts it
         };
-        if let Err(e) = self.send_prompt(q.user_id, q.role, &q.text, false).await {
+        if let Err(e) = self
+            .send_prompt(q.user_id, q.role, &q.text, &q.images, false)
+            .await
+        {
             tracing::error!(chat = self.chat.chat_id, error = %e, "turn not started");
             let html = render::failure_message("Could not start Claude", &e);
             self.record_failure(&q, &html, "spawn");
@@ -768,7 +922,9 @@ impl Actor {
             user_id: q.user_id,
             role: q.role,
             prompt: q.text,
+            images: q.images,
             update_id: q.update_id,
+            also: q.also,
             reply_to: q.message_id,
             started: now,
             deadline: now + self.ctx.config.claude_timeout,
@@ -855,7 +1011,7 @@ impl Actor {
             html: html.to_string(),
             reply_to: Some(q.message_id),
         };
-        if let Err(e) = self.ctx.store.record_turn(&rec, &[row], &[q.update_id]) {
+        if let Err(e) = self.ctx.store.record_turn(&rec, &[row], &q.ids()) {
             tracing::error!(error = %e, "could not record a failed turn");
         }
         self.ctx.outbox.kick();
@@ -905,7 +1061,7 @@ impl Actor {
         // Queued prompts are cancelled with the stop: the user wants it to end.
         let cancelled: Vec<Queued> = self.queue.drain(..).collect();
         if !cancelled.is_empty() {
-            let ids: Vec<i64> = cancelled.iter().map(|q| q.update_id).collect();
+            let ids: Vec<i64> = cancelled.iter().flat_map(|q| q.ids()).collect();
             let html = format!("🗑 {} queued message(s) cancelled.", cancelled.len());
             let row = NewOutbox {
                 chat_id: self.chat.chat_id,
@@ -1114,10 +1270,11 @@ impl Actor {
             turn.progress
                 .note("previous session not found; starting a new one");
             let prompt = turn.prompt.clone();
+            let images = turn.images.clone();
             let user = turn.user_id;
             let role = turn.role;
             self.state.begin(turn);
-            if let Err(e) = self.send_prompt(user, role, &prompt, true).await {
+            if let Err(e) = self.send_prompt(user, role, &prompt, &images, true).await {
                 self.finish_without_result("Could not start Claude", &e)
                     .await;
             } else {
@@ -1179,7 +1336,10 @@ impl Actor {
             is_error: result.is_error || turn.ending != Ending::Done,
             error_kind: error_kind.as_deref(),
         };
-        if let Err(e) = self.ctx.store.record_turn(&rec, &rows, &[turn.update_id]) {
+        let ids: Vec<i64> = std::iter::once(turn.update_id)
+            .chain(turn.also.iter().copied())
+            .collect();
+        if let Err(e) = self.ctx.store.record_turn(&rec, &rows, &ids) {
             tracing::error!(error = %e, "could not record the finished turn");
         }
         self.ctx.publish(Event::RunFinished {
@@ -1238,6 +1398,8 @@ impl Actor {
             role: turn.role,
             message_id: turn.reply_to,
             text: turn.prompt.clone(),
+            images: Vec::new(),
+            also: turn.also.clone(),
         };
         self.record_failure(&q, &html, "crash");
         self.ctx.outbox.progress_close(turn.id, self.chat);
@@ -1255,6 +1417,30 @@ impl Actor {
                 }
             }
         })
+    }
+}
+
+/// The prompt for uploads received together (one, or an album's parts).
+fn prompt_of(
+    update_id: i64,
+    user_id: i64,
+    role: Role,
+    message_id: i64,
+    parts: Vec<crate::media::Received>,
+    also: Vec<i64>,
+) -> Queued {
+    let text = crate::media::prompt(&parts);
+    Queued {
+        update_id,
+        user_id,
+        role,
+        message_id,
+        text,
+        images: parts
+            .iter()
+            .filter_map(|p| p.image.as_ref().map(crate::media::Image::block))
+            .collect(),
+        also,
     }
 }
 

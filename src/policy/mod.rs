@@ -9,7 +9,8 @@
 //! secure defaults; paths by [`sandbox`]; secret files by [`secret_files`]; what each tool is by [`tool`]; configuration-as-code
 //! files by [`config_files`]; the `@path` mentions the Claude CLI expands by itself by
 //! [`mentions`]; what whole-tree readers and listers reach by [`readers`]; secrets in git's
-//! history by [`git_store`]; a chat's working directory (`/cd`, `/ls`) by [`workdir`]; roles,
+//! history by [`git_store`]; a chat's working directory (`/cd`, `/ls`) by [`workdir`]; uploaded files and archive members
+//! by [`upload`]; roles,
 //! budgets and project access by their own small modules.
 
 pub mod access;
@@ -27,6 +28,7 @@ pub mod roles;
 pub mod sandbox;
 pub mod secret_files;
 pub mod tool;
+pub mod upload;
 pub mod workdir;
 
 use std::path::Path;
