@@ -447,7 +447,7 @@ mod tests {
             panic!("not a photo")
         };
         assert_eq!(
-            (p.file_id.as_str(), p.file_size, p.caption),
+            (p.file_id.as_str(), p.file_size, p.caption.as_deref()),
             ("big", Some(9000), None)
         );
         assert!(IncomingKind::Photo(p).is_prompt());
