@@ -233,7 +233,7 @@ pub async fn receive(
             n
         }
     };
-    let saved = upload::save_new(&dir, &name, &bytes)
+    let (saved, reused) = upload::save(&dir, &name, &bytes)
         .map_err(|e| failed(ctx, s, &name, "upload.io", &e.to_string()))?;
     let cwd = s.cwd.canonicalize().unwrap_or_else(|_| s.cwd.to_path_buf());
     let rel = |p: &Path| -> String {
@@ -247,8 +247,7 @@ pub async fn receive(
         "[ccgate: the user sent the file {name:?} ({}); it is saved at {saved_rel} (relative to your working directory).]",
         human_size(bytes.len() as u64)
     );
-    let mut details =
-        json!({"name": name, "path": saved_rel, "bytes": bytes.len(), "photo": photo});
+    let mut details = json!({"name": name, "path": saved_rel, "bytes": bytes.len(), "photo": photo, "reused": reused});
     // Archives: extracted into a new folder beside the upload, or the upload is removed.
     if let Some(kind) = archive::detect(&name, &bytes) {
         let saved_name = saved
@@ -272,7 +271,9 @@ pub async fn receive(
                 );
             }
             Err(r) => {
-                let _ = std::fs::remove_file(&saved);
+                if !reused {
+                    let _ = std::fs::remove_file(&saved);
+                }
                 audit(
                     ctx,
                     s,

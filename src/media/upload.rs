@@ -4,6 +4,8 @@
 //! as a symlink must not be written through. Files are created with `O_EXCL` (`create_new`),
 //! trying `notes.txt`, `notes-1.txt`, `notes-2.txt`… until one is new; folders for extracted
 //! archives are picked the same way (the extraction itself renames with `RENAME_NOREPLACE`).
+//! A candidate that already is a plain file with exactly these bytes is used as it is: an
+//! update replayed after a crash (or the same file sent twice) does not pile up copies.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -31,10 +33,21 @@ pub fn suffixed(name: &str, n: u32) -> String {
     }
 }
 
-/// Write `bytes` as a new file in `dir` named `name` (or the first free `-n` variant).
-pub fn save_new(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+/// Is `path` a plain file (not a link) holding exactly `bytes`?
+fn holds(path: &Path, bytes: &[u8]) -> bool {
+    std::fs::symlink_metadata(path)
+        .is_ok_and(|m| m.file_type().is_file() && m.len() == bytes.len() as u64)
+        && std::fs::read(path).is_ok_and(|b| b == bytes)
+}
+
+/// Write `bytes` as a new file in `dir` named `name` (or the first free `-n` variant); `true`
+/// with it when an identical file was found and kept instead.
+pub fn save(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<(PathBuf, bool)> {
     for n in 0..=MAX_SUFFIX {
         let path = dir.join(suffixed(name, n));
+        if holds(&path, bytes) {
+            return Ok((path, true));
+        }
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -45,7 +58,7 @@ pub fn save_new(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf
                     let _ = std::fs::remove_file(&path);
                     return Err(e);
                 }
-                return Ok(path);
+                return Ok((path, false));
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
@@ -87,14 +100,19 @@ mod tests {
         assert_eq!(suffixed("p.tar.gz", 1), "p-1.tar.gz");
         assert_eq!(suffixed("Makefile", 1), "Makefile-1");
         let t = tempfile::tempdir().unwrap();
-        let a = save_new(t.path(), "a.txt", b"one").unwrap();
-        let b = save_new(t.path(), "a.txt", b"two").unwrap();
-        assert_eq!(b.file_name().unwrap(), "a-1.txt");
+        let (a, _) = save(t.path(), "a.txt", b"one").unwrap();
+        let (b, reused) = save(t.path(), "a.txt", b"two").unwrap();
+        assert_eq!(
+            (b.file_name().unwrap().to_str(), reused),
+            (Some("a-1.txt"), false)
+        );
         assert_eq!(std::fs::read(&a).unwrap(), b"one");
+        // The same bytes again (a replayed update): the existing copy.
+        assert_eq!(save(t.path(), "a.txt", b"two").unwrap(), (b, true));
         let victim = t.path().join("victim");
         std::fs::write(&victim, "keep").unwrap();
         std::os::unix::fs::symlink(&victim, t.path().join("l.txt")).unwrap();
-        let c = save_new(t.path(), "l.txt", b"evil").unwrap();
+        let (c, _) = save(t.path(), "l.txt", b"keep").unwrap();
         assert_eq!(c.file_name().unwrap(), "l-1.txt");
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
         std::fs::create_dir(t.path().join("p")).unwrap();

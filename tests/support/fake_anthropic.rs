@@ -27,7 +27,7 @@
 //! Canned answers pushed with [`FakeAnthropic::push_script`] are consumed in
 //! order by `POST /v1/messages`. When none is queued, the answer is decided by
 //! directives in the newest user text block that is not a CLI-injected
-//! `<system-reminder>`:
+//! `<system-reminder>` or `[Image: source: …]` note (the CLI adds one after each image block):
 //!
 //! * `[[tool:NAME:{json input}]]`: a `tool_use` block (several allowed). In the
 //!   JSON, `{{PLAN_FILE}}` stands for the plan file the CLI named in plan mode.
@@ -349,7 +349,10 @@ fn prompt_source(blocks: &[Value]) -> (String, String) {
         .collect();
     let newest = texts
         .iter()
-        .rfind(|t| !t.trim_start().starts_with("<system-reminder>"))
+        .rfind(|t| {
+            let t = t.trim_start();
+            !t.starts_with("<system-reminder>") && !t.starts_with("[Image: source:")
+        })
         .cloned()
         .unwrap_or_default();
     (newest, texts.join("\n"))

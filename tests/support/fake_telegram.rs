@@ -685,7 +685,12 @@ impl FakeTelegram {
     pub fn sent_files(&self) -> Vec<Call> {
         self.calls()
             .into_iter()
-            .filter(|c| matches!(c.method.as_str(), "sendDocument" | "sendPhoto" | "sendMediaGroup"))
+            .filter(|c| {
+                matches!(
+                    c.method.as_str(),
+                    "sendDocument" | "sendPhoto" | "sendMediaGroup"
+                )
+            })
             .collect()
     }
 
@@ -1691,7 +1696,10 @@ fn send_media_group(
             .unwrap_or("document")
             .to_string();
         let mut one = p.clone();
-        one.insert(kind.clone(), item.get("media").cloned().unwrap_or(Value::Null));
+        one.insert(
+            kind.clone(),
+            item.get("media").cloned().unwrap_or(Value::Null),
+        );
         if let Some(c) = item.get("caption") {
             one.insert("caption".into(), c.clone());
         }

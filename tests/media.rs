@@ -1,0 +1,412 @@
+//! Documents, archives and photos sent into the chat, end to end: the real ccgate binary with the
+//! real `claude` CLI (inside the jail), the fake Bot API serving `getFile` and downloads, and
+//! the fake model whose request log shows what reached it.
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use support::{Harness, USER};
+
+/// A valid `w`×1 RGB PNG (so every image is real, and each `w` gives different bytes).
+fn png(w: u32) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(data);
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        out.extend_from_slice(&crc.sum().to_be_bytes());
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = w.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&1u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    let mut raw = vec![0u8];
+    raw.extend(std::iter::repeat_n([200u8, 30, 30], w as usize).flatten());
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(&raw).unwrap();
+    chunk(&mut out, b"IDAT", &z.finish().unwrap());
+    chunk(&mut out, b"IEND", b"");
+    out
+}
+
+fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, data) in entries {
+        w.start_file(*name, opts).unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// A tar with one regular member `name` (written into the header as is, `..` included) and,
+/// if given, a symlink member `link` → `/etc/passwd`.
+fn tar_of(name: &str, link: Option<&str>) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_mode(0o644);
+    h.set_size(4);
+    h.set_cksum();
+    b.append(&h, &b"evil"[..]).unwrap();
+    if let Some(l) = link {
+        let mut h = tar::Header::new_ustar();
+        h.set_path(l).unwrap();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_link_name("/etc/passwd").unwrap();
+        h.set_size(0);
+        h.set_cksum();
+        b.append(&h, &b""[..]).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// A harness in `proj`, running.
+async fn started(env: &[(&str, &str)]) -> Harness {
+    let mut h = Harness::new().await;
+    for (k, v) in env {
+        h.set_env(k, v);
+    }
+    h.start().await;
+    h.ask("/cd proj", "Now in proj").await;
+    h
+}
+
+fn proj(h: &Harness) -> PathBuf {
+    h.approved().join("proj")
+}
+
+/// Names of everything under `dir` (recursively, relative), sorted; empty if it is missing.
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(base: &Path, d: &Path, out: &mut Vec<String>) {
+        let Ok(rd) = std::fs::read_dir(d) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            out.push(p.strip_prefix(base).unwrap().display().to_string());
+            if e.file_type().unwrap().is_dir() {
+                walk(base, &p, out);
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Every content block of the user messages the model received, over all requests.
+fn user_blocks(h: &Harness) -> Vec<Vec<Value>> {
+    h.model
+        .requests()
+        .iter()
+        .map(|r| {
+            r["messages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| m["role"] == "user")
+                .flat_map(|m| m["content"].as_array().cloned().unwrap_or_default())
+                .collect()
+        })
+        .collect()
+}
+
+fn images_in(blocks: &[Value]) -> Vec<(String, String)> {
+    blocks
+        .iter()
+        .filter(|b| b["type"] == "image")
+        .map(|b| {
+            (
+                b["source"]["media_type"].as_str().unwrap_or("").to_string(),
+                b["source"]["data"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The reply (to `chat`) containing `needle`, after the upload `update` was handled.
+async fn refusal(h: &Harness, update: i64, needle: &str) -> String {
+    let m = h
+        .wait_message(USER, &format!("a refusal containing {needle:?}"), |m| {
+            m.text.contains(needle)
+        })
+        .await;
+    h.wait_settled("the upload", USER, &[update]).await;
+    m.text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_file_is_saved_and_claude_reads_it_from_the_path_it_was_told() {
+    let h = started(&[]).await;
+    let file =
+        h.tg.register_file("notes.txt", b"hello from the upload\n".to_vec());
+    let saved = proj(&h).join("uploads/notes.txt");
+    let caption = format!(
+        "summarise it [[tool:Read:{{\"file_path\":\"{}\"}}]]",
+        saved.display()
+    );
+    h.tg.inject_document(USER, USER, &file, "notes.txt", Some(&caption));
+    let fin = h
+        .wait_message(USER, "the answer after the Read", |m| {
+            m.text.contains("FAKE: tool result was")
+        })
+        .await;
+    assert!(fin.text.contains("hello from the upload"), "{}", fin.text);
+    assert_eq!(
+        std::fs::read_to_string(&saved).unwrap(),
+        "hello from the upload\n"
+    );
+    // Claude was told the path (relative to its working directory) in the prompt …
+    let told = h.model.last_prompt_texts();
+    assert!(
+        told.iter()
+            .any(|p| p.starts_with("summarise it") && p.contains("saved at uploads/notes.txt")),
+        "{told:?}"
+    );
+    // … and its Read of that path returned the file (the tool result in the model's log).
+    let read_back = user_blocks(&h)
+        .iter()
+        .flatten()
+        .any(|b| b["type"] == "tool_result" && b.to_string().contains("hello from the upload"));
+    assert!(read_back, "no tool_result with the file's text");
+    assert_eq!(h.audit_count("upload_saved"), 1);
+
+    // A second file of the same name (other bytes, no caption) never replaces the first.
+    let other =
+        h.tg.register_file("notes.txt", b"second version\n".to_vec());
+    h.tg.inject_document(USER, USER, &other, "notes.txt", None);
+    h.wait_message(USER, "the default prompt's answer", |m| {
+        m.text
+            .contains("FAKE: you said Please look at the file I sent.")
+    })
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(proj(&h).join("uploads/notes-1.txt")).unwrap(),
+        "second version\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&saved).unwrap(),
+        "hello from the upload\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zip_extracts_next_to_the_upload_and_claude_is_told_where() {
+    let h = started(&[]).await;
+    let zip = zip_of(&[
+        ("src/main.rs", b"fn main() {}\n"),
+        ("README.md", b"# zipped\n"),
+    ]);
+    let file = h.tg.register_file("p.zip", zip);
+    h.tg.inject_document(USER, USER, &file, "p.zip", Some("[[text:unpacked]]"));
+    h.wait_message(USER, "the answer", |m| m.text.contains("unpacked"))
+        .await;
+    let up = proj(&h).join("uploads");
+    assert_eq!(
+        tree(&up),
+        vec!["p", "p.zip", "p/README.md", "p/src", "p/src/main.rs"]
+    );
+    assert_eq!(
+        std::fs::read_to_string(up.join("p/src/main.rs")).unwrap(),
+        "fn main() {}\n"
+    );
+    let told = h.model.last_prompt_texts();
+    assert!(
+        told.iter()
+            .any(|p| p.contains("extracted into uploads/p/ (2 files")),
+        "{told:?}"
+    );
+    assert_eq!(h.audit_count("archive_extracted"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zip_bomb_is_refused_and_nothing_is_kept() {
+    let h = started(&[]).await;
+    let zeros = vec![0u8; 16 << 20];
+    let bomb = zip_of(&[("zeros.txt", &zeros)]);
+    assert!(bomb.len() < 100 << 10);
+    let file = h.tg.register_file("bomb.zip", bomb);
+    let u =
+        h.tg.inject_document(USER, USER, &file, "bomb.zip", Some("unpack"));
+    let text = refusal(&h, u, "refused").await;
+    assert!(
+        text.contains("archive.ratio") && text.contains("zeros.txt"),
+        "{text}"
+    );
+    assert_eq!(tree(&proj(&h).join("uploads")), Vec::<String>::new());
+    assert_eq!(h.model.request_count(), 0, "nothing was sent to Claude");
+    assert_eq!(h.audit_count("archive_refused"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tars_with_dotdot_or_a_symlink_member_are_refused_and_leave_nothing() {
+    let h = started(&[]).await;
+    let up = proj(&h).join("uploads");
+
+    let dotdot = h.tg.register_file("a.tar", tar_of("../escape.txt", None));
+    let u = h.tg.inject_document(USER, USER, &dotdot, "a.tar", None);
+    let text = refusal(&h, u, "archive.traversal").await;
+    assert!(text.contains("../escape.txt"), "{text}");
+
+    let linked =
+        h.tg.register_file("b.tar", tar_of("ok.txt", Some("passwd-link")));
+    let u = h.tg.inject_document(USER, USER, &linked, "b.tar", None);
+    let text = refusal(&h, u, "archive.link").await;
+    assert!(text.contains("passwd-link"), "{text}");
+
+    assert_eq!(tree(&up), Vec::<String>::new(), "nothing left in uploads");
+    for p in [
+        up.join("escape.txt"),
+        proj(&h).join("escape.txt"),
+        h.approved().join("escape.txt"),
+    ] {
+        assert!(!p.exists(), "{} exists", p.display());
+    }
+    assert_eq!(h.model.request_count(), 0);
+    assert_eq!(h.audit_count("archive_refused"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_named_env_is_refused_without_being_downloaded() {
+    let h = started(&[]).await;
+    let file =
+        h.tg.register_file(".env", b"API_KEY=sk-live-123\n".to_vec());
+    let u =
+        h.tg.inject_document(USER, USER, &file, ".env", Some("store this"));
+    let text = refusal(&h, u, "secret file").await;
+    assert!(text.contains("Not saved"), "{text}");
+    assert_eq!(h.tg.downloads_of(&file), 0);
+    assert!(h.tg.calls_to("getFile").is_empty());
+    assert!(!proj(&h).join("uploads/.env").exists());
+    assert_eq!(h.audit_count("secret_file_blocked"), 1);
+    assert_eq!(h.model.request_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversize_file_is_refused_before_download_and_a_lying_size_during_it() {
+    let h = started(&[("MAX_UPLOAD_BYTES", "1000")]).await;
+    let big = h.tg.register_file("big.txt", vec![b'x'; 2000]);
+    let u = h.tg.inject_document(USER, USER, &big, "big.txt", None);
+    let text = refusal(&h, u, "at most 1000 bytes").await;
+    assert!(text.contains("Not saved"), "{text}");
+    assert_eq!(h.tg.downloads(), 0, "refused on Telegram's size alone");
+    assert!(h.tg.calls_to("getFile").is_empty());
+
+    // A client that claims 10 bytes: the download stops at the cap, nothing is saved.
+    let liar = h.tg.register_file("liar.txt", vec![b'y'; 2000]);
+    let u =
+        h.tg.inject_document_claiming(USER, USER, &liar, "liar.txt", 10, None);
+    refusal(&h, u, "at most 1000 bytes").await;
+    assert_eq!(tree(&proj(&h).join("uploads")), Vec::<String>::new());
+    assert_eq!(h.audit_count("upload_refused"), 2);
+    assert_eq!(h.model.request_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_reaches_the_model_as_an_image_block() {
+    let h = started(&[]).await;
+    let img = png(3);
+    let file = h.tg.register_file("p.jpg", img.clone());
+    let u =
+        h.tg.inject_photo(USER, USER, &file, Some("what colour is this?"), None);
+    h.wait_message(USER, "the answer", |m| {
+        m.text.contains("FAKE: you said what colour is this?")
+    })
+    .await;
+    h.wait_settled("the photo", USER, &[u]).await;
+    let want = ("image/png".to_string(), data_encoding::BASE64.encode(&img));
+    let blocks = user_blocks(&h);
+    assert!(
+        blocks.iter().any(|b| images_in(b) == vec![want.clone()]),
+        "no request carried the image block"
+    );
+    // Saved too, named after its sniffed type (not the `.jpg` of Telegram's file path).
+    let files = tree(&proj(&h).join("uploads"));
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(
+        files[0].starts_with("photo-") && files[0].ends_with(".png"),
+        "{files:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_album_of_two_photos_is_one_turn_with_two_image_blocks() {
+    let h = started(&[]).await;
+    let (a, b) = (png(2), png(5));
+    let fa = h.tg.register_file("a.jpg", a.clone());
+    let fb = h.tg.register_file("b.jpg", b.clone());
+    let u1 =
+        h.tg.inject_photo(USER, USER, &fa, Some("compare these"), Some("album-1"));
+    let u2 = h.tg.inject_photo(USER, USER, &fb, None, Some("album-1"));
+    h.wait_message(USER, "the answer", |m| {
+        m.text.contains("FAKE: you said compare these")
+    })
+    .await;
+    h.wait_settled("both parts", USER, &[u1, u2]).await;
+    assert_eq!(h.finals(USER).len(), 1, "one turn for the album");
+    let enc = |x: &[u8]| ("image/png".to_string(), data_encoding::BASE64.encode(x));
+    let blocks = user_blocks(&h);
+    assert!(
+        blocks
+            .iter()
+            .any(|bl| images_in(bl) == vec![enc(&a), enc(&b)]),
+        "no request carried both image blocks in order"
+    );
+    let prompts = h.model.last_prompt_texts();
+    assert_eq!(
+        prompts
+            .iter()
+            .filter(|p| p.contains("compare these"))
+            .count(),
+        1,
+        "{prompts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_stored_before_a_crash_is_processed_after_it_once() {
+    let mut h = started(&[]).await;
+    let file = h.tg.register_file("crash.txt", b"survives\n".to_vec());
+    h.tg.inject_document(
+        USER,
+        USER,
+        &file,
+        "crash.txt",
+        Some("[[sleep:3]] crash doc"),
+    );
+    support::wait_for("the first run's model request", || {
+        h.model
+            .last_prompt_texts()
+            .iter()
+            .any(|p| p.contains("crash doc"))
+    })
+    .await;
+    h.kill().await;
+    assert_eq!(h.tg.pending_updates(), 0, "confirmed before the crash");
+    h.start().await;
+    h.wait_message(USER, "the answer after the restart", |m| {
+        m.text.contains("FAKE: ok")
+    })
+    .await;
+    let runs = h
+        .model
+        .last_prompt_texts()
+        .iter()
+        .filter(|p| p.contains("crash doc"))
+        .count();
+    assert_eq!(runs, 2, "the crashed run and one re-run");
+    assert_eq!(h.finals(USER).len(), 1);
+    // Downloaded again after the restart, and kept once (the same bytes are not copied).
+    assert_eq!(h.tg.downloads_of(&file), 2);
+    assert_eq!(tree(&proj(&h).join("uploads")), vec!["crash.txt"]);
+}
