@@ -177,39 +177,37 @@ impl Gate {
         }
 
         // Files and photos are prompts too: they count like text.
-        if incoming.kind.is_prompt() {
-            if self.limiter.check_key(&user).is_err() {
-                self.audit(
-                    Some(user),
-                    Some(chat.chat_id),
-                    Event::RateLimited,
-                    json!({"kind": kind}),
-                );
-                let mut notices = self
-                    .slow_down_notices
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
-                let now = Instant::now();
-                let recent = notices
-                    .get(&user)
-                    .is_some_and(|t| now.duration_since(*t) < self.config.rate_limit_window);
-                if recent {
-                    return Verdict::Drop {
-                        reason: "rate limited (already told)",
-                    };
-                }
-                notices.insert(user, now);
-                return Verdict::Reply {
-                    chat,
-                    html: format!(
-                        "🐢 Too many messages: at most {} per {}s (bursts of {}). This one was not run; send it again in a moment.",
-                        self.config.rate_limit_requests,
-                        self.config.rate_limit_window.as_secs(),
-                        self.config.rate_limit_burst
-                    ),
-                    delete_message: None,
+        if incoming.kind.is_prompt() && self.limiter.check_key(&user).is_err() {
+            self.audit(
+                Some(user),
+                Some(chat.chat_id),
+                Event::RateLimited,
+                json!({"kind": kind}),
+            );
+            let mut notices = self
+                .slow_down_notices
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let recent = notices
+                .get(&user)
+                .is_some_and(|t| now.duration_since(*t) < self.config.rate_limit_window);
+            if recent {
+                return Verdict::Drop {
+                    reason: "rate limited (already told)",
                 };
             }
+            notices.insert(user, now);
+            return Verdict::Reply {
+                chat,
+                html: format!(
+                    "🐢 Too many messages: at most {} per {}s (bursts of {}). This one was not run; send it again in a moment.",
+                    self.config.rate_limit_requests,
+                    self.config.rate_limit_window.as_secs(),
+                    self.config.rate_limit_burst
+                ),
+                delete_message: None,
+            };
         }
 
         Verdict::Pass(Admitted {

@@ -634,7 +634,8 @@ mod tests {
 
     #[test]
     fn tar_traversal_absolute_links_and_fifos_are_refused() {
-        let cases: Vec<(Vec<(&str, EntryKind)>, &str, &str)> = vec![
+        type Case = (Vec<(&'static str, EntryKind)>, &'static str, &'static str);
+        let cases: Vec<Case> = vec![
             (
                 vec![("ok.txt", File(b"x")), ("../x.txt", File(b"evil"))],
                 "archive.traversal",

@@ -494,8 +494,11 @@ mod tests {
         let v: Value = serde_json::from_str(&user_message_line("hé \"x\"\nnew")).unwrap();
         assert_eq!(v["message"]["content"], "hé \"x\"\nnew");
         let img = json!({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA=="}});
-        let v: Value =
-            serde_json::from_str(&user_message_blocks_line("look", &[img.clone()])).unwrap();
+        let v: Value = serde_json::from_str(&user_message_blocks_line(
+            "look",
+            std::slice::from_ref(&img),
+        ))
+        .unwrap();
         assert_eq!(
             v["message"]["content"],
             json!([img, {"type": "text", "text": "look"}])
