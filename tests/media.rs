@@ -151,11 +151,9 @@ async fn a_text_file_is_saved_and_claude_reads_it_from_the_path_it_was_told() {
     let file =
         h.tg.register_file("notes.txt", b"hello from the upload\n".to_vec());
     let saved = proj(&h).join("uploads/notes.txt");
-    let caption = format!(
-        "summarise it [[tool:Read:{{\"file_path\":\"{}\"}}]]",
-        saved.display()
-    );
-    h.tg.inject_document(USER, USER, &file, "notes.txt", Some(&caption));
+    // The fake model reads the path the prompt told it ({{SAVED_PATH}}, see fake_anthropic).
+    let caption = r#"summarise it [[tool:Read:{"file_path":"{{SAVED_PATH}}"}]]"#;
+    h.tg.inject_document(USER, USER, &file, "notes.txt", Some(caption));
     let fin = h
         .wait_message(USER, "the answer after the Read", |m| {
             m.text.contains("FAKE: tool result was")
@@ -173,7 +171,19 @@ async fn a_text_file_is_saved_and_claude_reads_it_from_the_path_it_was_told() {
             .any(|p| p.starts_with("summarise it") && p.contains("saved at uploads/notes.txt")),
         "{told:?}"
     );
-    // … and its Read of that path returned the file (the tool result in the model's log).
+    // … it read that path (made absolute from its working directory) …
+    let read = h.model.requests().iter().any(|r| {
+        r["messages"].as_array().into_iter().flatten().any(|m| {
+            m["role"] == "assistant"
+                && m["content"].as_array().into_iter().flatten().any(|b| {
+                    b["type"] == "tool_use"
+                        && b["name"] == "Read"
+                        && b["input"]["file_path"] == saved.display().to_string().as_str()
+                })
+        })
+    });
+    assert!(read, "no Read of {}", saved.display());
+    // … and the Read returned the file (the tool result in the model's log).
     let read_back = user_blocks(&h)
         .iter()
         .flatten()
@@ -409,4 +419,37 @@ async fn a_document_stored_before_a_crash_is_processed_after_it_once() {
     // Downloaded again after the restart, and kept once (the same bytes are not copied).
     assert_eq!(h.tg.downloads_of(&file), 2);
     assert_eq!(tree(&proj(&h).join("uploads")), vec!["crash.txt"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_pass_the_gate_like_text_strangers_and_the_rate_limit() {
+    let h = started(&[("RATE_LIMIT_REQUESTS", "1"), ("RATE_LIMIT_BURST", "2")]).await;
+    // A stranger's document: dropped by the allowlist, never fetched.
+    let theirs = h.tg.register_file("x.txt", b"from a stranger".to_vec());
+    let _stranger =
+        h.tg.inject_document(support::STRANGER, support::STRANGER, &theirs, "x.txt", None);
+    // The allowed user's first upload (the burst allows it; `/cd` took the other token).
+    let ok = h.tg.register_file("a.txt", b"first".to_vec());
+    let u1 =
+        h.tg.inject_document(USER, USER, &ok, "a.txt", Some("[[text:got it]]"));
+    h.wait_message(USER, "the first answer", |m| m.text.contains("got it"))
+        .await;
+    // The next one is over the rate limit: told so, and not downloaded.
+    let over = h.tg.register_file("b.txt", b"second".to_vec());
+    let u2 = h.tg.inject_document(USER, USER, &over, "b.txt", None);
+    h.wait_message(USER, "the rate-limit notice", |m| {
+        m.text.contains("Too many messages")
+    })
+    .await;
+    h.wait_settled("the uploads", USER, &[u1, u2]).await;
+    support::wait_for("the stranger's update handled", || {
+        h.audit_count("auth_rejected") >= 1
+    })
+    .await;
+    assert_eq!(h.tg.downloads_of(&theirs), 0);
+    assert_eq!(h.tg.downloads_of(&over), 0);
+    assert_eq!(h.tg.downloads_of(&ok), 1);
+    assert!(h.tg.messages(support::STRANGER).is_empty());
+    assert_eq!(tree(&proj(&h).join("uploads")), vec!["a.txt"]);
+    assert_eq!(h.audit_count("rate_limited"), 1);
 }

@@ -30,7 +30,9 @@
 //! `<system-reminder>` or `[Image: source: …]` note (the CLI adds one after each image block):
 //!
 //! * `[[tool:NAME:{json input}]]`: a `tool_use` block (several allowed). In the
-//!   JSON, `{{PLAN_FILE}}` stands for the plan file the CLI named in plan mode.
+//!   JSON, `{{PLAN_FILE}}` stands for the plan file the CLI named in plan mode, and
+//!   `{{SAVED_PATH}}` for the path the prompt says an upload was "saved at" (relative to the
+//!   working directory the CLI reports), made absolute: the model reads what it was told.
 //! * `[[text:some words]]`: answer exactly this text.
 //! * `[[sleep:SECONDS]]`: wait (fractional seconds) before answering.
 //! * `[[slowstream:SECONDS]]`: stream the text one word per SECONDS.
@@ -402,6 +404,25 @@ fn plan_file(body: &Value) -> Option<String> {
         .next()
 }
 
+/// `{{SAVED_PATH}}`: the CLI's working directory ("Primary working directory: …" in what it
+/// sends) joined with the path after "saved at " in `prompt`.
+fn saved_path(body: &Value, prompt: &str) -> Option<String> {
+    let cue = "saved at ";
+    let start = prompt.find(cue)? + cue.len();
+    let rel: String = prompt[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let all = body.to_string();
+    let wd = "Primary working directory: ";
+    let at = all.find(wd)? + wd.len();
+    let cwd: String = all[at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '\\' && *c != '"')
+        .collect();
+    Some(format!("{}/{rel}", cwd.trim_end_matches('/')))
+}
+
 fn decide(inner: &Inner, body: &Value) -> Plan {
     let blocks = last_user_blocks(body);
     let (directive_src, joined) = prompt_source(&blocks);
@@ -437,6 +458,12 @@ fn decide(inner: &Inner, body: &Value) -> Plan {
                         js.replace("{{PLAN_FILE}}", &path)
                     }
                     _ => js.to_string(),
+                };
+                let js = match saved_path(body, &directive_src) {
+                    Some(path) if js.contains("{{SAVED_PATH}}") => {
+                        js.replace("{{SAVED_PATH}}", &path)
+                    }
+                    _ => js,
                 };
                 let js = js.as_str();
                 let input = if js.trim().is_empty() {
