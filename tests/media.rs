@@ -287,7 +287,7 @@ async fn tars_with_dotdot_or_a_symlink_member_are_refused_and_leave_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_file_named_env_is_refused_without_being_downloaded() {
+async fn a_file_named_env_is_refused_without_download_and_a_credential_carrier_after_it() {
     let h = started(&[]).await;
     let file =
         h.tg.register_file(".env", b"API_KEY=sk-live-123\n".to_vec());
@@ -299,6 +299,19 @@ async fn a_file_named_env_is_refused_without_being_downloaded() {
     assert!(h.tg.calls_to("getFile").is_empty());
     assert!(!proj(&h).join("uploads/.env").exists());
     assert_eq!(h.audit_count("secret_file_blocked"), 1);
+
+    // A credential carrier is judged on its bytes: saved, found to hold a password, removed.
+    let props = h.tg.register_file(
+        "gradle.properties",
+        b"org.gradle.jvmargs=-Xmx2g\nsigning.password=hunter2\n".to_vec(),
+    );
+    let u = h
+        .tg
+        .inject_document(USER, USER, &props, "gradle.properties", None);
+    let text = refusal(&h, u, "gradle.properties").await;
+    assert!(text.contains("secret file"), "{text}");
+    assert_eq!(tree(&proj(&h).join("uploads")), Vec::<String>::new());
+    assert_eq!(h.audit_count("secret_file_blocked"), 2);
     assert_eq!(h.model.request_count(), 0);
 }
 

@@ -235,6 +235,14 @@ pub async fn receive(
     };
     let (saved, reused) = upload::save(&dir, &name, &bytes)
         .map_err(|e| failed(ctx, s, &name, "upload.io", &e.to_string()))?;
+    // A credential carrier (`auth.json`, `.git/config`-like files) is secret by what it holds:
+    // judged on the saved bytes, and removed again when it holds a credential.
+    if ctx.secrets.is_secret(&saved) {
+        if !reused {
+            let _ = std::fs::remove_file(&saved);
+        }
+        return Err(refuse(ctx, s, &name, &UploadRefusal::Secret(name.clone())));
+    }
     let cwd = s.cwd.canonicalize().unwrap_or_else(|_| s.cwd.to_path_buf());
     let rel = |p: &Path| -> String {
         p.strip_prefix(&cwd)
