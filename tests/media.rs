@@ -305,9 +305,8 @@ async fn a_file_named_env_is_refused_without_download_and_a_credential_carrier_a
         "gradle.properties",
         b"org.gradle.jvmargs=-Xmx2g\nsigning.password=hunter2\n".to_vec(),
     );
-    let u = h
-        .tg
-        .inject_document(USER, USER, &props, "gradle.properties", None);
+    let u =
+        h.tg.inject_document(USER, USER, &props, "gradle.properties", None);
     let text = refusal(&h, u, "gradle.properties").await;
     assert!(text.contains("secret file"), "{text}");
     assert_eq!(tree(&proj(&h).join("uploads")), Vec::<String>::new());
@@ -465,4 +464,36 @@ async fn uploads_pass_the_gate_like_text_strangers_and_the_rate_limit() {
     assert!(h.tg.messages(support::STRANGER).is_empty());
     assert_eq!(tree(&proj(&h).join("uploads")), vec!["a.txt"]);
     assert_eq!(h.audit_count("rate_limited"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_album_cut_by_a_crash_is_collected_again_after_the_restart() {
+    // A window so long the album cannot complete before the crash.
+    let mut h = started(&[("ALBUM_WINDOW_MS", "60000")]).await;
+    let (a, b) = (png(4), png(6));
+    let fa = h.tg.register_file("a.jpg", a.clone());
+    let fb = h.tg.register_file("b.jpg", b.clone());
+    let u1 =
+        h.tg.inject_photo(USER, USER, &fa, Some("two views"), Some("album-9"));
+    let u2 = h.tg.inject_photo(USER, USER, &fb, None, Some("album-9"));
+    support::wait_for("both parts downloaded", || h.tg.downloads() == 2).await;
+    h.kill().await;
+    assert_eq!(
+        h.model.request_count(),
+        0,
+        "the album had not become a turn"
+    );
+    h.set_env("ALBUM_WINDOW_MS", "500");
+    h.start().await;
+    h.wait_message(USER, "the album's answer", |m| {
+        m.text.contains("FAKE: you said two views")
+    })
+    .await;
+    h.wait_settled("both parts", USER, &[u1, u2]).await;
+    assert_eq!(h.finals(USER).len(), 1);
+    let enc = |x: &[u8]| ("image/png".to_string(), data_encoding::BASE64.encode(x));
+    assert!(user_blocks(&h)
+        .iter()
+        .any(|bl| images_in(bl) == vec![enc(&a), enc(&b)]));
+    assert_eq!(tree(&proj(&h).join("uploads")).len(), 2, "kept once each");
 }
