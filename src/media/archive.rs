@@ -134,7 +134,8 @@ pub fn extract(
     let parent = dest
         .parent()
         .ok_or_else(|| refuse("archive.io", None, "no folder to extract into"))?;
-    let tmp = parent.join(format!(".extract-{:016x}", rand::random::<u64>()));
+    sweep_stale(parent);
+    let tmp = parent.join(format!("{TMP_PREFIX}{:016x}", rand::random::<u64>()));
     std::fs::create_dir(&tmp).map_err(|e| refuse("archive.io", None, e.to_string()))?;
     let result = extract_into(kind, archive, &tmp, dest, limits, secrets).and_then(|(f, b)| {
         nix::fcntl::renameat2(
@@ -162,6 +163,32 @@ pub fn extract(
         Err(r) => {
             let _ = std::fs::remove_dir_all(&tmp);
             Err(r)
+        }
+    }
+}
+
+/// Temporary extraction folders start with this (a dot: the file-name rules refuse such
+/// names, so no upload or member can collide with one).
+const TMP_PREFIX: &str = ".extract-";
+
+/// A temporary folder this old was left by an extraction that never finished (ccgate was
+/// killed mid-way): removed before the next extraction in the same folder.
+const STALE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+fn sweep_stale(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .ok()
+            .filter(|m| m.is_dir())
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE);
+        if old && e.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+            let _ = std::fs::remove_dir_all(e.path());
         }
     }
 }
@@ -692,6 +719,23 @@ mod tests {
         let (t, r) = run("t.zip", &z, &limits());
         assert_eq!(r.unwrap_err().rule, "archive.traversal");
         nothing_left(&t, "t.zip");
+    }
+
+    #[test]
+    fn a_stale_temporary_folder_is_swept_a_fresh_one_kept() {
+        let t = tempfile::tempdir().unwrap();
+        let stale = t.path().join(".extract-00000000000000aa");
+        let fresh = t.path().join(".extract-00000000000000bb");
+        std::fs::create_dir_all(stale.join("x")).unwrap();
+        std::fs::create_dir(&fresh).unwrap();
+        let long_ago = std::time::SystemTime::now() - STALE * 2;
+        std::fs::File::open(&stale)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        sweep_stale(t.path());
+        assert!(!stale.exists());
+        assert!(fresh.exists());
     }
 
     #[test]
