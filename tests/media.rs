@@ -497,3 +497,94 @@ async fn an_album_cut_by_a_crash_is_collected_again_after_the_restart() {
         .any(|bl| images_in(bl) == vec![enc(&a), enc(&b)]));
     assert_eq!(tree(&proj(&h).join("uploads")).len(), 2, "kept once each");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_at_exactly_the_limit_is_saved_intact() {
+    let h = started(&[]).await;
+    let limit: u32 = 20 << 20; // the default MAX_UPLOAD_BYTES
+    let bytes: Vec<u8> = (0..limit).map(|i| (i % 251) as u8).collect();
+    let file = h.tg.register_file("big.log", bytes.clone());
+    let t0 = std::time::Instant::now();
+    h.tg.inject_document(USER, USER, &file, "big.log", Some("[[text:stored]]"));
+    h.wait_message(USER, "the answer", |m| m.text.contains("stored"))
+        .await;
+    eprintln!("20 MiB upload answered in {:?}", t0.elapsed());
+    let saved = std::fs::read(proj(&h).join("uploads/big.log")).unwrap();
+    assert!(saved == bytes, "the saved file differs");
+}
+
+/// The fake's side of files going out (for `/get` and friends later): multipart
+/// `sendDocument`, `sendPhoto` and `sendMediaGroup` are answered like Telegram and recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fake_records_files_sent_to_the_chat() {
+    let h = Harness::new().await;
+    let url = |m: &str| format!("{}/bot{}/{m}", h.tg.api_url(), h.token);
+    let multipart = |field: &str, file: &str, data: &[u8], extra: &[(&str, &str)]| {
+        let mut body = Vec::new();
+        for (k, v) in extra {
+            body.extend_from_slice(
+                format!("--XB\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                    .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--XB\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n--XB--\r\n");
+        body
+    };
+    let http = reqwest::Client::new();
+    let send = |method: &'static str, body: Vec<u8>| {
+        http.post(url(method))
+            .header("content-type", "multipart/form-data; boundary=XB")
+            .body(body)
+            .send()
+    };
+    let chat = USER.to_string();
+    let r = send(
+        "sendDocument",
+        multipart(
+            "document",
+            "report.txt",
+            b"12345",
+            &[("chat_id", &chat), ("caption", "the report")],
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(r.status().is_success());
+    let r = send(
+        "sendPhoto",
+        multipart("photo", "p.png", &png(1), &[("chat_id", &chat)]),
+    )
+    .await
+    .unwrap();
+    assert!(r.status().is_success());
+    let media = r#"[{"type":"photo","media":"attach://a"},{"type":"photo","media":"attach://b"}]"#;
+    let r = send(
+        "sendMediaGroup",
+        multipart(
+            "a",
+            "a.png",
+            &png(2),
+            &[("chat_id", &chat), ("media", media)],
+        ),
+    )
+    .await
+    .unwrap();
+    let v: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!(v["result"].as_array().map(Vec::len), Some(2), "{v}");
+    let sent = h.tg.sent_files();
+    let methods: Vec<&str> = sent.iter().map(|c| c.method.as_str()).collect();
+    assert_eq!(methods, ["sendDocument", "sendPhoto", "sendMediaGroup"]);
+    assert_eq!(
+        sent[0].params["document"],
+        serde_json::json!({"filename": "report.txt", "size": 5})
+    );
+    assert_eq!(sent[0].params["caption"], "the report");
+    assert!(h.tg.messages(USER).iter().any(|m| m.text == "the report"));
+}
