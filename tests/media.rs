@@ -588,3 +588,51 @@ async fn the_fake_records_files_sent_to_the_chat() {
     assert_eq!(sent[0].params["caption"], "the report");
     assert!(h.tg.messages(USER).iter().any(|m| m.text == "the report"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_download_holds_up_neither_stop_nor_the_order_of_messages() {
+    let h = started(&[]).await;
+    h.send("[[sleep:20]] long job");
+    let progress = h.wait_progress(USER).await;
+    h.tg.set_download_delay(std::time::Duration::from_secs(5));
+    let file = h.tg.register_file("late.txt", b"late\n".to_vec());
+    let doc =
+        h.tg.inject_document(USER, USER, &file, "late.txt", Some("[[text:doc done]]"));
+    h.send("[[text:text after the doc]]");
+    support::wait_for("the download to begin", || {
+        !h.tg.calls_to("getFile").is_empty()
+    })
+    .await;
+    // Stop is answered while the file is still on its way.
+    let t0 = std::time::Instant::now();
+    h.tg.inject_callback(
+        USER,
+        USER,
+        progress.message_id,
+        &support::button_data(&progress, "Stop"),
+    );
+    support::wait_for("the Stop press answered", || {
+        h.tg.calls_to("answerCallbackQuery")
+            .iter()
+            .any(|c| c.params.to_string().contains("Stopping"))
+    })
+    .await;
+    assert!(t0.elapsed() < std::time::Duration::from_secs(3));
+    assert!(
+        !proj(&h).join("uploads/late.txt").exists(),
+        "not yet downloaded"
+    );
+    // The document runs before the text sent after it.
+    let d = h
+        .wait_message(USER, "the document's answer", |m| {
+            m.text.contains("doc done")
+        })
+        .await;
+    let t = h
+        .wait_message(USER, "the text's answer", |m| {
+            m.text.contains("text after the doc")
+        })
+        .await;
+    assert!(d.message_id < t.message_id);
+    h.wait_settled("the document", USER, &[doc]).await;
+}

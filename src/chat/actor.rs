@@ -64,6 +64,8 @@ pub enum ActorMsg {
     Evict {
         slot: u64,
     },
+    /// A document or photo was taken in (or refused) in the background.
+    Uploaded(Box<Uploaded>),
     Shutdown,
 }
 
@@ -72,6 +74,16 @@ pub fn spawn(ctx: Arc<Ctx>, chat: ChatRef, chat_kind: String) -> mpsc::Unbounded
     let actor = Actor::new(ctx, chat, chat_kind, tx.clone());
     tokio::spawn(actor.run(rx));
     tx
+}
+
+/// The outcome of taking in one upload ([`crate::media::receive`], run off the actor so a
+/// slow download never holds up a Stop press or an approval).
+pub struct Uploaded {
+    update_id: i64,
+    user_id: i64,
+    role: Role,
+    upload: crate::telegram::update::Upload,
+    result: Result<crate::media::Received, crate::media::Refused>,
 }
 
 /// A live `claude` process and what it is bound to.
@@ -281,6 +293,10 @@ pub(super) struct Actor {
     pub waiting: Option<Waiting>,
     /// An album being collected.
     album: Option<Album>,
+    /// An upload is being taken in: later updates (but button presses) wait in `held`, so
+    /// the chat's messages still run in the order they were sent.
+    uploading: bool,
+    held: VecDeque<Admitted>,
 }
 
 impl Actor {
@@ -317,6 +333,8 @@ impl Actor {
             spare: None,
             waiting: None,
             album: None,
+            uploading: false,
+            held: VecDeque::new(),
         }
     }
 
@@ -348,6 +366,7 @@ impl Actor {
                 }
                 Some(ActorMsg::Granted(slot)) => self.on_granted(slot).await,
                 Some(ActorMsg::Evict { slot }) => self.on_evict(slot),
+                Some(ActorMsg::Uploaded(u)) => self.on_uploaded(*u).await,
                 Some(ActorMsg::Shutdown) | None => break,
             }
             // The pool may take back only a process between turns.
@@ -367,7 +386,9 @@ impl Actor {
 
     fn next_wake(&self) -> Option<Instant> {
         let own = self.next_wake_turn();
-        match (&self.album, own) {
+        // While an upload is taken in, the album waits for it (it may be the next part).
+        let album = self.album.as_ref().filter(|_| !self.uploading);
+        match (album, own) {
             (Some(a), Some(t)) => Some(a.deadline.min(t)),
             (Some(a), None) => Some(a.deadline),
             (None, t) => t,
@@ -392,7 +413,7 @@ impl Actor {
 
     async fn on_timer(&mut self) {
         let now = Instant::now();
-        if self.album.as_ref().is_some_and(|a| a.deadline <= now) {
+        if !self.uploading && self.album.as_ref().is_some_and(|a| a.deadline <= now) {
             self.flush_album().await;
             return;
         }
@@ -458,10 +479,14 @@ impl Actor {
     }
 
     async fn on_incoming(&mut self, a: Admitted) {
-        let Admitted { incoming: i, role } = a;
         // A button press acts first and is recorded after: a Stop must not wait for a write
-        // (the database may be locked by another process for seconds).
-        let press = matches!(i.kind, IncomingKind::Callback { .. });
+        // (the database may be locked by another process for seconds), nor for an upload.
+        let press = matches!(a.incoming.kind, IncomingKind::Callback { .. });
+        if self.uploading && !press {
+            self.held.push_back(a);
+            return;
+        }
+        let Admitted { incoming: i, role } = a;
         if !press {
             self.touch_user(&i);
         }
@@ -570,13 +595,53 @@ impl Actor {
         u: &crate::telegram::update::Upload,
         photo: bool,
     ) {
-        let sender = crate::media::Sender {
-            chat: self.chat,
-            user_id: i.user_id,
+        self.uploading = true;
+        let (ctx, tx, chat, cwd) = (
+            self.ctx.clone(),
+            self.tx.clone(),
+            self.chat,
+            self.cwd.clone(),
+        );
+        let (update_id, user_id, upload) = (i.update_id, i.user_id, u.clone());
+        tokio::spawn(async move {
+            let sender = crate::media::Sender {
+                chat,
+                user_id,
+                role,
+                cwd: &cwd,
+            };
+            let result = crate::media::receive(&ctx, &sender, &upload, photo).await;
+            let _ = tx.send(ActorMsg::Uploaded(Box::new(Uploaded {
+                update_id,
+                user_id,
+                role,
+                upload,
+                result,
+            })));
+        });
+    }
+
+    /// An upload was taken in: its prompt (or album part, or refusal); then what waited.
+    async fn on_uploaded(&mut self, up: Uploaded) {
+        self.uploading = false;
+        self.take_upload(up).await;
+        while !self.uploading {
+            let Some(a) = self.held.pop_front() else {
+                break;
+            };
+            self.on_incoming(a).await;
+        }
+    }
+
+    async fn take_upload(&mut self, up: Uploaded) {
+        let Uploaded {
+            update_id,
+            user_id,
             role,
-            cwd: &self.cwd,
-        };
-        let received = match crate::media::receive(&self.ctx, &sender, u, photo).await {
+            upload: u,
+            result,
+        } = up;
+        let received = match result {
             Ok(r) => r,
             Err(refused) => {
                 let row = NewOutbox {
@@ -585,7 +650,7 @@ impl Actor {
                     html: refused.html,
                     reply_to: Some(u.message_id),
                 };
-                if let Err(e) = self.ctx.store.complete_updates(&[i.update_id], &[row]) {
+                if let Err(e) = self.ctx.store.complete_updates(&[update_id], &[row]) {
                     tracing::error!(error = %e, "could not complete a refused upload");
                 }
                 self.ctx.outbox.kick();
@@ -594,8 +659,8 @@ impl Actor {
         };
         let Some(group) = u.media_group_id.clone() else {
             self.on_prompt(prompt_of(
-                i.update_id,
-                i.user_id,
+                update_id,
+                user_id,
                 role,
                 u.message_id,
                 vec![received],
@@ -606,8 +671,8 @@ impl Actor {
         };
         let deadline = Instant::now() + self.ctx.config.media.album_window;
         match &mut self.album {
-            Some(a) if a.group == group && a.user_id == i.user_id => {
-                a.update_ids.push(i.update_id);
+            Some(a) if a.group == group && a.user_id == user_id => {
+                a.update_ids.push(update_id);
                 a.parts.push(received);
                 a.deadline = deadline;
             }
@@ -615,10 +680,10 @@ impl Actor {
                 self.flush_album().await;
                 self.album = Some(Album {
                     group,
-                    user_id: i.user_id,
+                    user_id,
                     role,
                     message_id: u.message_id,
-                    update_ids: vec![i.update_id],
+                    update_ids: vec![update_id],
                     parts: vec![received],
                     deadline,
                 });

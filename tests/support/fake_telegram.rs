@@ -187,6 +187,8 @@ struct FakeState {
     files: HashMap<String, FakeFile>,
     /// Downloads served (or refused) per `file_id`.
     downloads: HashMap<String, usize>,
+    /// How long each download waits before its bytes are sent (a slow file server).
+    download_delay: Duration,
 }
 
 /// A file the fake serves (see [`FakeTelegram::register_file`]).
@@ -405,6 +407,7 @@ impl FakeTelegram {
                 flood: Flood::default(),
                 files: HashMap::new(),
                 downloads: HashMap::new(),
+                download_delay: Duration::ZERO,
             }),
             notify: Notify::new(),
             shutdown: shutdown.clone(),
@@ -567,6 +570,11 @@ impl FakeTelegram {
             },
         );
         id
+    }
+
+    /// Make every later download wait `d` before answering.
+    pub fn set_download_delay(&self, d: Duration) {
+        self.inner.lock().download_delay = d;
     }
 
     /// How many times the file `file_id` was downloaded.
@@ -1174,6 +1182,8 @@ async fn handle(
 ) -> Response {
     let arrived = Instant::now();
     if let Some(rest) = uri.path().strip_prefix("/file/bot") {
+        let delay = inner.lock().download_delay;
+        tokio::time::sleep(delay).await;
         return download(&inner, rest, arrived);
     }
     // Processed in its own task so that a call completes (and is recorded)
