@@ -6,6 +6,9 @@
 //! chat are handled one after another, never concurrently, so no state needs a lock. What a
 //! tool call is allowed to do, and whom to ask, is the turn core's ([`crate::turn`]); the actor
 //! keeps the chat's side: queue, progress message, stop and timeouts, and its [`State`].
+//! Uploads ([`crate::media`]) are the one thing taken in beside the actor, in a task whose
+//! result comes back as [`ActorMsg::Uploaded`]: a slow download must not hold up a Stop press;
+//! the chat's other messages wait for it in order (button presses do not).
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
