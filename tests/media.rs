@@ -359,6 +359,37 @@ async fn a_photo_reaches_the_model_as_an_image_block() {
         files[0].starts_with("photo-") && files[0].ends_with(".png"),
         "{files:?}"
     );
+
+    // An image sent as a document is attached too; a `.png` that is no image only saved.
+    let doc_img = png(7);
+    let d = h.tg.register_file("diagram.png", doc_img.clone());
+    h.tg.inject_document(USER, USER, &d, "diagram.png", Some("[[text:seen diagram]]"));
+    h.wait_message(USER, "the diagram's answer", |m| {
+        m.text.contains("seen diagram")
+    })
+    .await;
+    let fake =
+        h.tg.register_file("fake.png", b"<svg>not a png</svg>".to_vec());
+    let u =
+        h.tg.inject_document(USER, USER, &fake, "fake.png", Some("[[text:seen fake]]"));
+    h.wait_message(USER, "the fake's answer", |m| m.text.contains("seen fake"))
+        .await;
+    h.wait_settled("the documents", USER, &[u]).await;
+    let with_images: Vec<Vec<(String, String)>> =
+        user_blocks(&h).iter().map(|b| images_in(b)).collect();
+    let diagram = (
+        "image/png".to_string(),
+        data_encoding::BASE64.encode(&doc_img),
+    );
+    assert!(with_images.iter().any(|i| i.contains(&diagram)));
+    let last = with_images.last().unwrap();
+    assert!(
+        !last
+            .iter()
+            .any(|(_, d)| d == &data_encoding::BASE64.encode(b"<svg>not a png</svg>")),
+        "the fake image was attached"
+    );
+    assert!(proj(&h).join("uploads/fake.png").exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
