@@ -143,6 +143,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// Scheduled jobs.
     pub scheduler: SchedulerConfig,
+    /// Documents, photos and archives sent into the chat.
+    pub media: MediaConfig,
     /// The OS boundary around `claude` and its egress.
     pub sandbox: SandboxConfig,
     /// How ccgate itself reaches the model API (the child never gets these).
@@ -227,6 +229,19 @@ pub struct ServerConfig {
 }
 
 /// Settings of the scheduler.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// Largest accepted upload, in bytes (checked on Telegram's size and on the bytes).
+    pub max_upload_bytes: u64,
+    /// Where uploads go, relative to the chat's project (a plain relative path).
+    pub upload_dir: PathBuf,
+    /// Largest image attached to a prompt as an image block.
+    pub max_image_bytes: u64,
+    pub archive: crate::media::archive::Limits,
+    /// Album parts arriving within this long of each other become one turn.
+    pub album_window: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
     /// `ENABLE_SCHEDULER`, default on.
@@ -630,6 +645,7 @@ impl Config {
             },
             audit,
             server: parse_server(vars, &get)?,
+            media: parse_media(&get)?,
             scheduler: SchedulerConfig {
                 enabled: parse_bool(get("ENABLE_SCHEDULER"), "ENABLE_SCHEDULER")?,
                 default_tz: match get("SCHEDULER_TIMEZONE") {
@@ -997,6 +1013,50 @@ fn get_secret(
         }
         (None, None) => Ok(None),
     }
+}
+
+/// The upload, image, archive and album settings.
+fn parse_media(get: &dyn Fn(&str) -> Option<String>) -> Result<MediaConfig, ConfigError> {
+    const GIB: u64 = 1 << 30;
+    let upload_dir = get("UPLOAD_DIR").unwrap_or_default();
+    let dir = Path::new(&upload_dir);
+    let plain = !upload_dir.is_empty()
+        && dir
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !plain {
+        return Err(ConfigError::new(
+            "UPLOAD_DIR",
+            format!("{upload_dir:?} must be a relative path inside the project, without `..`"),
+        ));
+    }
+    Ok(MediaConfig {
+        max_upload_bytes: parse_num(get("MAX_UPLOAD_BYTES"), "MAX_UPLOAD_BYTES", 1, 2 * GIB)?,
+        upload_dir: dir.to_path_buf(),
+        max_image_bytes: parse_num(get("MAX_IMAGE_BYTES"), "MAX_IMAGE_BYTES", 1, 100 << 20)?,
+        archive: crate::media::archive::Limits {
+            total_bytes: parse_num(
+                get("ARCHIVE_MAX_TOTAL_BYTES"),
+                "ARCHIVE_MAX_TOTAL_BYTES",
+                1,
+                64 * GIB,
+            )?,
+            files: parse_num(get("ARCHIVE_MAX_FILES"), "ARCHIVE_MAX_FILES", 1, 1_000_000)?,
+            file_bytes: parse_num(
+                get("ARCHIVE_MAX_FILE_BYTES"),
+                "ARCHIVE_MAX_FILE_BYTES",
+                1,
+                64 * GIB,
+            )?,
+            ratio: parse_num(get("ARCHIVE_MAX_RATIO"), "ARCHIVE_MAX_RATIO", 1, 100_000)?,
+        },
+        album_window: Duration::from_millis(parse_num(
+            get("ALBUM_WINDOW_MS"),
+            "ALBUM_WINDOW_MS",
+            100,
+            60_000,
+        )?),
+    })
 }
 
 /// A whole number in `min..=max`; `raw` is `None` only for a variable without a table default.

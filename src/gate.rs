@@ -180,40 +180,39 @@ impl Gate {
             }
         }
 
-        if let IncomingKind::Text { .. } = incoming.kind {
-            if self.limiter.check_key(&user).is_err() {
-                self.audit(
-                    Some(user),
-                    Some(chat.chat_id),
-                    Event::RateLimited,
-                    json!({"kind": kind}),
-                )
-                .await;
-                let mut notices = self
-                    .slow_down_notices
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
-                let now = Instant::now();
-                let recent = notices
-                    .get(&user)
-                    .is_some_and(|t| now.duration_since(*t) < self.config.rate_limit_window);
-                if recent {
-                    return Verdict::Drop {
-                        reason: "rate limited (already told)",
-                    };
-                }
-                notices.insert(user, now);
-                return Verdict::Reply {
-                    chat,
-                    html: format!(
-                        "🐢 Too many messages: at most {} per {}s (bursts of {}). This one was not run; send it again in a moment.",
-                        self.config.rate_limit_requests,
-                        self.config.rate_limit_window.as_secs(),
-                        self.config.rate_limit_burst
-                    ),
-                    delete_message: None,
+        // Files and photos are prompts too: they count like text.
+        if incoming.kind.is_prompt() && self.limiter.check_key(&user).is_err() {
+            self.audit(
+                Some(user),
+                Some(chat.chat_id),
+                Event::RateLimited,
+                json!({"kind": kind}),
+            )
+            .await;
+            let mut notices = self
+                .slow_down_notices
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let recent = notices
+                .get(&user)
+                .is_some_and(|t| now.duration_since(*t) < self.config.rate_limit_window);
+            if recent {
+                return Verdict::Drop {
+                    reason: "rate limited (already told)",
                 };
             }
+            notices.insert(user, now);
+            return Verdict::Reply {
+                chat,
+                html: format!(
+                    "🐢 Too many messages: at most {} per {}s (bursts of {}). This one was not run; send it again in a moment.",
+                    self.config.rate_limit_requests,
+                    self.config.rate_limit_window.as_secs(),
+                    self.config.rate_limit_burst
+                ),
+                delete_message: None,
+            };
         }
 
         Verdict::Pass(Admitted {
@@ -353,7 +352,9 @@ impl Gate {
                 )
                 .await;
                 Some(match incoming.kind {
-                    IncomingKind::Text { .. } => Verdict::Reply {
+                    IncomingKind::Text { .. }
+                    | IncomingKind::Document(_)
+                    | IncomingKind::Photo(_) => Verdict::Reply {
                         chat,
                         html: "🔒 Please log in first: <code>/login &lt;token&gt;</code> (the operator issues tokens with <code>ccgate token issue</code>).".into(),
                         delete_message: None,
@@ -378,6 +379,8 @@ fn kind_label(kind: &IncomingKind) -> &'static str {
         IncomingKind::Text { .. } => "message",
         IncomingKind::Callback { .. } => "callback",
         IncomingKind::Edited { .. } => "edited_message",
+        IncomingKind::Document(_) => "document",
+        IncomingKind::Photo(_) => "photo",
         IncomingKind::Unsupported { .. } => "other",
     }
 }

@@ -216,6 +216,7 @@ pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'st
         BudgetExceeded => "budget",
         PathRejected => "sandbox",
         SecretFileBlocked => "secret_files",
+        UploadRefused | ArchiveRefused => "upload",
         StepUpFailed => "step_up",
         WebhookRejected => "webhook",
         EgressDenied => "egress",
@@ -256,6 +257,8 @@ pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'st
         | StepUpUnavailable
         | TokenIssued
         | TokenRevoked
+        | UploadSaved
+        | ArchiveExtracted
         | TotpEnrolled
         | Unlock
         | UpdateUnparsed

@@ -34,13 +34,14 @@ fn signal(event: Event) -> Signal {
     use Event::*;
     match event {
         AuthRejected => Signal::UnknownSender,
-        PathRejected | AccessDenied | RateLimited | SecretFileBlocked | AuthRequired => {
-            Signal::Rejection
-        }
+        PathRejected | AccessDenied | RateLimited | SecretFileBlocked | AuthRequired
+        | UploadRefused | ArchiveRefused => Signal::Rejection,
         StepUpFailed | TokenInvalid | TokenReplay | TokenExpired => Signal::LoginFailure,
         RunFinished => Signal::RunCost,
         Anomaly
         | ApprovalChoiceRefused
+        | ArchiveExtracted
+        | UploadSaved
         | ApprovalDecided
         | ApprovalRequested
         | ApprovalStalePress

@@ -75,6 +75,10 @@ events! {
     GrantRevoked => "grant_revoked",
     /// A message from a group ccgate is not enabled in.
     GroupNotEnabled => "group_not_enabled",
+    /// An uploaded archive was extracted into the project.
+    ArchiveExtracted => "archive_extracted",
+    /// An uploaded archive was refused (a member broke a rule, or a limit was passed).
+    ArchiveRefused => "archive_refused",
     /// A scheduled job started.
     JobFired => "job_fired",
     /// A scheduled job's runs were missed (ccgate was down).
@@ -115,6 +119,10 @@ events! {
     StepUpOk => "step_up_ok",
     /// A step-up was required but the approver has no TOTP secret.
     StepUpUnavailable => "step_up_unavailable",
+    /// A document or photo was saved into the project.
+    UploadSaved => "upload_saved",
+    /// A document or photo was refused (size, name, role, type, download).
+    UploadRefused => "upload_refused",
     /// A login token past its expiry.
     TokenExpired => "token_expired",
     /// A login token that is unknown or not the user's.

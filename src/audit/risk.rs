@@ -93,7 +93,7 @@ pub fn of_event(event: Event, details: &Value) -> Risk {
         // Routine operation.
         Login | Logout | PairingRequested | Command | ApprovalRequested | ApprovalStalePress
         | QuestionStalePress | StepUpOk | JobFired | RunFinished | WebhookReceived
-        | GrantRevoked | GitPanel => Risk::Low,
+        | GrantRevoked | GitPanel | UploadSaved | ArchiveExtracted => Risk::Low,
         // Refusals and changes worth a look.
         AuthRejected
         | AuthRequired
@@ -105,6 +105,7 @@ pub fn of_event(event: Event, details: &Value) -> Risk {
         | ConfigChange
         | StepUpUnavailable
         | AccessDenied
+        | UploadRefused
         | CallbackUnknown
         | ApprovalDecided
         | ApprovalChoiceRefused
@@ -129,6 +130,8 @@ pub fn of_event(event: Event, details: &Value) -> Risk {
         TokenInvalid | TokenReplay | TokenExpired | SecretFileBlocked | Anomaly | StepUpFailed => {
             Risk::High
         }
+        // Links, traversal and bombs in an archive: an attack, or a trace of one.
+        ArchiveRefused => archive_refused(details),
         // Something inside the sandbox tried a host off EGRESS_ALLOW.
         EgressDenied => Risk::High,
         Lockout => Risk::Critical,
@@ -152,6 +155,22 @@ const PATH_KEYS: &[&str] = &[
     "directory",
     "dir",
 ];
+
+/// High for the rules an honest archive does not break (`..`, absolute paths, links, device
+/// files, bombs, secret names); Medium for plain limits and unreadable archives.
+fn archive_refused(details: &Value) -> Risk {
+    match details.get("rule").and_then(Value::as_str) {
+        Some(
+            "archive.traversal"
+            | "archive.absolute_path"
+            | "archive.link"
+            | "archive.special_file"
+            | "archive.ratio"
+            | "archive.secret_name",
+        ) => Risk::High,
+        _ => Risk::Medium,
+    }
+}
 
 fn path_rejected(details: &Value) -> Risk {
     let sensitive = ["path", "input"]

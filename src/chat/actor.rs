@@ -6,6 +6,9 @@
 //! chat are handled one after another, never concurrently, so no state needs a lock. What a
 //! tool call is allowed to do, and whom to ask, is the turn core's ([`crate::turn`]); the actor
 //! keeps the chat's side: queue, progress message, stop and timeouts, and its [`State`].
+//! Uploads ([`crate::media`]) are the one thing taken in beside the actor, in a task whose
+//! result comes back as [`ActorMsg::Uploaded`]: a slow download must not hold up a Stop press;
+//! the chat's other messages wait for it in order (button presses do not).
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -64,6 +67,8 @@ pub enum ActorMsg {
     Evict {
         slot: u64,
     },
+    /// A document or photo was taken in (or refused) in the background.
+    Uploaded(Box<Uploaded>),
     Shutdown,
 }
 
@@ -72,6 +77,16 @@ pub fn spawn(ctx: Arc<Ctx>, chat: ChatRef, chat_kind: String) -> mpsc::Unbounded
     let me = tx.clone();
     tokio::spawn(async move { Actor::new(ctx, chat, chat_kind, me).await.run(rx).await });
     tx
+}
+
+/// The outcome of taking in one upload ([`crate::media::receive`], run off the actor so a
+/// slow download never holds up a Stop press or an approval).
+pub struct Uploaded {
+    update_id: i64,
+    user_id: i64,
+    role: Role,
+    upload: crate::telegram::update::Upload,
+    result: Result<crate::media::Received, crate::media::Refused>,
 }
 
 /// A live `claude` process and what it is bound to.
@@ -106,6 +121,47 @@ pub(super) struct Queued {
     pub role: Role,
     pub message_id: i64,
     pub text: String,
+    /// Image blocks sent before the text (photos, image documents).
+    pub images: Vec<serde_json::Value>,
+    /// Further updates this prompt answers (the other parts of an album), finished with it.
+    pub also: Vec<i64>,
+}
+
+impl Queued {
+    /// A plain text prompt.
+    pub fn text(update_id: i64, user_id: i64, role: Role, message_id: i64, text: String) -> Self {
+        Queued {
+            update_id,
+            user_id,
+            role,
+            message_id,
+            text,
+            images: Vec::new(),
+            also: Vec::new(),
+        }
+    }
+
+    /// Every update this prompt finishes.
+    pub fn ids(&self) -> Vec<i64> {
+        std::iter::once(self.update_id)
+            .chain(self.also.iter().copied())
+            .collect()
+    }
+}
+
+/// The parts of an album received so far (one update each). They become one prompt when no
+/// further part has arrived for `ALBUM_WINDOW_MS`, or when anything else arrives for the chat.
+/// Nothing is finished in the inbox before that prompt is: after a crash every part is
+/// replayed, and collected again.
+pub(super) struct Album {
+    group: String,
+    user_id: i64,
+    role: Role,
+    /// The first part's message (the answer replies to it).
+    message_id: i64,
+    update_ids: Vec<i64>,
+    parts: Vec<crate::media::Received>,
+    deadline: Instant,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +179,10 @@ pub(super) struct Turn {
     pub user_id: i64,
     pub role: Role,
     pub prompt: String,
+    pub images: Vec<serde_json::Value>,
     pub update_id: i64,
+    /// See [`Queued::also`].
+    pub also: Vec<i64>,
     pub reply_to: i64,
     pub started: Instant,
     deadline: Instant,
@@ -235,6 +294,12 @@ pub(super) struct Actor {
     spare: Option<Slot>,
     /// The next prompt, waiting for a slot (the queue stays behind it).
     pub waiting: Option<Waiting>,
+    /// An album being collected.
+    album: Option<Album>,
+    /// An upload is being taken in: later updates (but button presses) wait in `held`, so
+    /// the chat's messages still run in the order they were sent.
+    uploading: bool,
+    held: VecDeque<Admitted>,
 }
 
 impl Actor {
@@ -271,6 +336,9 @@ impl Actor {
             queue: VecDeque::new(),
             spare: None,
             waiting: None,
+            album: None,
+            uploading: false,
+            held: VecDeque::new(),
         }
     }
 
@@ -302,6 +370,7 @@ impl Actor {
                 }
                 Some(ActorMsg::Granted(slot)) => self.on_granted(slot).await,
                 Some(ActorMsg::Evict { slot }) => self.on_evict(slot),
+                Some(ActorMsg::Uploaded(u)) => self.on_uploaded(*u).await,
                 Some(ActorMsg::Shutdown) | None => break,
             }
             // The pool may take back only a process between turns.
@@ -320,6 +389,17 @@ impl Actor {
     }
 
     fn next_wake(&self) -> Option<Instant> {
+        let own = self.next_wake_turn();
+        // While an upload is taken in, the album waits for it (it may be the next part).
+        let album = self.album.as_ref().filter(|_| !self.uploading);
+        match (album, own) {
+            (Some(a), Some(t)) => Some(a.deadline.min(t)),
+            (Some(a), None) => Some(a.deadline),
+            (None, t) => t,
+        }
+    }
+
+    fn next_wake_turn(&self) -> Option<Instant> {
         if let Some(w) = self.waiting.as_ref().filter(|w| !w.told) {
             return Some(w.since + PROGRESS_DELAY);
         }
@@ -337,6 +417,10 @@ impl Actor {
 
     async fn on_timer(&mut self) {
         let now = Instant::now();
+        if !self.uploading && self.album.as_ref().is_some_and(|a| a.deadline <= now) {
+            self.flush_album().await;
+            return;
+        }
         if let Some(w) = self.waiting.as_mut().filter(|w| !w.told) {
             if w.since + PROGRESS_DELAY <= now {
                 w.told = true;
@@ -405,12 +489,27 @@ impl Actor {
     }
 
     async fn on_incoming(&mut self, a: Admitted) {
-        let Admitted { incoming: i, role } = a;
         // A button press acts first and is recorded after: a Stop must not wait for a write
-        // (the database may be locked by another process for seconds).
-        let press = matches!(i.kind, IncomingKind::Callback { .. });
+        // (the database may be locked by another process for seconds), nor for an upload.
+        let press = matches!(a.incoming.kind, IncomingKind::Callback { .. });
+        if self.uploading && !press {
+            self.held.push_back(a);
+            return;
+        }
+        let Admitted { incoming: i, role } = a;
         if !press {
             self.touch_user(&i).await;
+        }
+        // An album is complete once something else arrives (a button press is no message).
+        let same_album = match &i.kind {
+            IncomingKind::Document(u) | IncomingKind::Photo(u) => {
+                u.media_group_id.is_some()
+                    && u.media_group_id.as_deref() == self.album.as_ref().map(|a| a.group.as_str())
+            }
+            _ => press,
+        };
+        if self.album.is_some() && !same_album {
+            self.flush_album().await;
         }
         match i.kind.clone() {
             IncomingKind::Text { message_id, text } => {
@@ -436,15 +535,11 @@ impl Actor {
                     }
                     return;
                 }
-                self.on_prompt(Queued {
-                    update_id: i.update_id,
-                    user_id: i.user_id,
-                    role,
-                    message_id,
-                    text,
-                })
-                .await;
+                self.on_prompt(Queued::text(i.update_id, i.user_id, role, message_id, text))
+                    .await;
             }
+            IncomingKind::Document(u) => self.on_upload(&i, role, &u, false).await,
+            IncomingKind::Photo(u) => self.on_upload(&i, role, &u, true).await,
             IncomingKind::Callback {
                 callback_id, data, ..
             } => {
@@ -508,6 +603,129 @@ impl Actor {
             .outbox
             .answer_callback(callback_id.to_string(), Some(answer.to_string()));
         // No `complete`: intake records a press as done itself (it never waits in the inbox).
+    }
+
+    /// A document or photo: saved (or refused) now, in arrival order; then a prompt, or a part
+    /// of the album being collected.
+    async fn on_upload(
+        &mut self,
+        i: &crate::telegram::update::Incoming,
+        role: Role,
+        u: &crate::telegram::update::Upload,
+        photo: bool,
+    ) {
+        self.uploading = true;
+        let (ctx, tx, chat, cwd) = (
+            self.ctx.clone(),
+            self.tx.clone(),
+            self.chat,
+            self.cwd.clone(),
+        );
+        let (update_id, user_id, upload) = (i.update_id, i.user_id, u.clone());
+        tokio::spawn(async move {
+            let sender = crate::media::Sender {
+                chat,
+                user_id,
+                role,
+                cwd: &cwd,
+            };
+            let result = crate::media::receive(&ctx, &sender, &upload, photo).await;
+            let _ = tx.send(ActorMsg::Uploaded(Box::new(Uploaded {
+                update_id,
+                user_id,
+                role,
+                upload,
+                result,
+            })));
+        });
+    }
+
+    /// An upload was taken in: its prompt (or album part, or refusal); then what waited.
+    async fn on_uploaded(&mut self, up: Uploaded) {
+        self.uploading = false;
+        self.take_upload(up).await;
+        while !self.uploading {
+            let Some(a) = self.held.pop_front() else {
+                break;
+            };
+            self.on_incoming(a).await;
+        }
+    }
+
+    async fn take_upload(&mut self, up: Uploaded) {
+        let Uploaded {
+            update_id,
+            user_id,
+            role,
+            upload: u,
+            result,
+        } = up;
+        let received = match result {
+            Ok(r) => r,
+            Err(refused) => {
+                let row = NewOutbox {
+                    chat_id: self.chat.chat_id,
+                    thread_id: self.chat.thread_id,
+                    html: refused.html,
+                    reply_to: Some(u.message_id),
+                };
+                if let Err(e) = self.ctx.store.complete_updates(&[update_id], &[row]).await {
+                    tracing::error!(error = %e, "could not complete a refused upload");
+                }
+                self.ctx.outbox.kick();
+                return;
+            }
+        };
+        let Some(group) = u.media_group_id.clone() else {
+            self.on_prompt(prompt_of(
+                update_id,
+                user_id,
+                role,
+                u.message_id,
+                vec![received],
+                Vec::new(),
+            ))
+            .await;
+            return;
+        };
+        let deadline = Instant::now() + self.ctx.config.media.album_window;
+        match &mut self.album {
+            Some(a) if a.group == group && a.user_id == user_id => {
+                a.update_ids.push(update_id);
+                a.parts.push(received);
+                a.deadline = deadline;
+            }
+            _ => {
+                self.flush_album().await;
+                self.album = Some(Album {
+                    group,
+                    user_id,
+                    role,
+                    message_id: u.message_id,
+                    update_ids: vec![update_id],
+                    parts: vec![received],
+                    deadline,
+                });
+            }
+        }
+    }
+
+    /// The album collected so far becomes one prompt.
+    async fn flush_album(&mut self) {
+        let Some(a) = self.album.take() else {
+            return;
+        };
+        let mut ids = a.update_ids.into_iter();
+        let first = ids.next().expect("an album has a part");
+        let q = prompt_of(
+            first,
+            a.user_id,
+            a.role,
+            a.message_id,
+            a.parts,
+            ids.collect(),
+        );
+        self.on_prompt(q).await;
     }
 
     pub(super) async fn on_prompt(&mut self, q: Queued) {
@@ -596,8 +814,8 @@ impl Actor {
             return false;
         };
         self.ctx.pool.cancel(w.ticket);
-        let mut ids = vec![w.q.update_id];
-        ids.extend(self.queue.drain(..).map(|q| q.update_id));
+        let mut ids = w.q.ids();
+        ids.extend(self.queue.drain(..).flat_map(|q| q.ids()));
         let row = NewOutbox {
             chat_id: self.chat.chat_id,
             thread_id: self.chat.thread_id,
@@ -736,11 +954,12 @@ impl Actor {
         user_id: i64,
         role: Role,
         text: &str,
+        images: &[serde_json::Value],
         fresh: bool,
     ) -> Result<(), String> {
         self.ensure_process(user_id, role, fresh).await?;
         let p = self.state.proc_mut().expect("ensured");
-        if p.process.send_user(text).await.is_ok() {
+        if p.process.send_user_blocks(text, images).await.is_ok() {
             return Ok(());
         }
         // The process died between turns: start again once (in its slot).
@@ -750,7 +969,7 @@ impl Actor {
         self.ensure_process(user_id, role, fresh).await?;
         let p = self.state.proc_mut().expect("ensured");
         p.process
-            .send_user(text)
+            .send_user_blocks(text, images)
             .await
             .map_err(|e| format!("could not talk to claude: {e}"))
     }
@@ -764,7 +983,10 @@ impl Actor {
         let Some(q) = self.have_slot(q) else {
             return; // queued for a slot: `on_granted` starts it
         };
-        if let Err(e) = self.send_prompt(q.user_id, q.role, &q.text, false).await {
+        if let Err(e) = self
+            .send_prompt(q.user_id, q.role, &q.text, &q.images, false)
+            .await
+        {
             tracing::error!(chat = self.chat.chat_id, error = %e, "turn not started");
             let html = render::failure_message("Could not start Claude", &e);
             self.record_failure(&q, &html, "spawn").await;
@@ -787,7 +1009,9 @@ impl Actor {
             user_id: q.user_id,
             role: q.role,
             prompt: q.text,
+            images: q.images,
             update_id: q.update_id,
+            also: q.also,
             reply_to: q.message_id,
             started: now,
             deadline: now + self.ctx.config.claude_timeout,
@@ -878,12 +1102,7 @@ impl Actor {
             html: html.to_string(),
             reply_to: Some(q.message_id),
         };
-        if let Err(e) = self
-            .ctx
-            .store
-            .record_turn(&rec, &[row], &[q.update_id])
-            .await
-        {
+        if let Err(e) = self.ctx.store.record_turn(&rec, &[row], &q.ids()).await {
             tracing::error!(error = %e, "could not record a failed turn");
         }
         self.ctx.outbox.kick();
@@ -933,7 +1152,7 @@ impl Actor {
         // Queued prompts are cancelled with the stop: the user wants it to end.
         let cancelled: Vec<Queued> = self.queue.drain(..).collect();
         if !cancelled.is_empty() {
-            let ids: Vec<i64> = cancelled.iter().map(|q| q.update_id).collect();
+            let ids: Vec<i64> = cancelled.iter().flat_map(|q| q.ids()).collect();
             let html = format!("🗑 {} queued message(s) cancelled.", cancelled.len());
             let row = NewOutbox {
                 chat_id: self.chat.chat_id,
@@ -1143,10 +1362,11 @@ impl Actor {
             turn.progress
                 .note("previous session not found; starting a new one");
             let prompt = turn.prompt.clone();
+            let images = turn.images.clone();
             let user = turn.user_id;
             let role = turn.role;
             self.state.begin(turn);
-            if let Err(e) = self.send_prompt(user, role, &prompt, true).await {
+            if let Err(e) = self.send_prompt(user, role, &prompt, &images, true).await {
                 self.finish_without_result("Could not start Claude", &e)
                     .await;
             } else {
@@ -1209,12 +1429,10 @@ impl Actor {
             is_error: result.is_error || turn.ending != Ending::Done,
             error_kind: error_kind.as_deref(),
         };
-        if let Err(e) = self
-            .ctx
-            .store
-            .record_turn(&rec, &rows, &[turn.update_id])
-            .await
-        {
+        let ids: Vec<i64> = std::iter::once(turn.update_id)
+            .chain(turn.also.iter().copied())
+            .collect();
+        if let Err(e) = self.ctx.store.record_turn(&rec, &rows, &ids).await {
             tracing::error!(error = %e, "could not record the finished turn");
         }
         self.ctx.publish(Event::RunFinished {
@@ -1273,6 +1491,8 @@ impl Actor {
             role: turn.role,
             message_id: turn.reply_to,
             text: turn.prompt.clone(),
+            images: Vec::new(),
+            also: turn.also.clone(),
         };
         self.record_failure(&q, &html, "crash").await;
         self.ctx.outbox.progress_close(turn.id, self.chat);
@@ -1290,6 +1510,30 @@ impl Actor {
                 }
             }
         })
+    }
+}
+
+/// The prompt for uploads received together (one, or an album's parts).
+fn prompt_of(
+    update_id: i64,
+    user_id: i64,
+    role: Role,
+    message_id: i64,
+    parts: Vec<crate::media::Received>,
+    also: Vec<i64>,
+) -> Queued {
+    let text = crate::media::prompt(&parts);
+    Queued {
+        update_id,
+        user_id,
+        role,
+        message_id,
+        text,
+        images: parts
+            .iter()
+            .filter_map(|p| p.image.as_ref().map(crate::media::Image::block))
+            .collect(),
+        also,
     }
 }
 

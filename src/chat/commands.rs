@@ -104,6 +104,8 @@ impl Actor {
                         _ => 0,
                     },
                     text,
+                    images: Vec::new(),
+                    also: Vec::new(),
                 })
                 .await;
                 return;

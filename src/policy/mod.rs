@@ -10,7 +10,8 @@
 //! files by [`config_files`]; the `@path` mentions the Claude CLI expands by itself by
 //! [`mentions`]; what whole-tree readers and listers reach by [`readers`]; secrets in git's
 //! history by [`git_store`]; which repository and which of its configuration the `/git` panel
-//! may use by [`git_config`]; a chat's working directory (`/cd`, `/ls`) by [`workdir`]; roles,
+//! may use by [`git_config`]; a chat's working directory (`/cd`, `/ls`) by [`workdir`]; uploaded
+//! files and archive members by [`upload`]; roles,
 //! budgets and project access by their own small modules.
 
 pub mod access;
@@ -29,6 +30,7 @@ pub mod roles;
 pub mod sandbox;
 pub mod secret_files;
 pub mod tool;
+pub mod upload;
 pub mod workdir;
 
 use std::path::Path;

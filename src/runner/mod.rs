@@ -244,6 +244,17 @@ impl ClaudeProcess {
         self.write_line(&protocol::user_message_line(text)).await
     }
 
+    /// Send a prompt with image blocks before its text (see
+    /// [`protocol::user_message_blocks_line`]).
+    pub async fn send_user_blocks(
+        &mut self,
+        text: &str,
+        images: &[serde_json::Value],
+    ) -> std::io::Result<()> {
+        self.write_line(&protocol::user_message_blocks_line(text, images))
+            .await
+    }
+
     /// Answer a `can_use_tool` request.
     pub async fn answer_permission(
         &mut self,

@@ -310,6 +310,23 @@ pub fn user_message_line(text: &str) -> String {
     .to_string()
 }
 
+/// A user message line whose content is blocks: `images` (Messages API image blocks) first,
+/// then the text, as the API recommends. With no images it is [`user_message_line`].
+pub fn user_message_blocks_line(text: &str, images: &[Value]) -> String {
+    if images.is_empty() {
+        return user_message_line(text);
+    }
+    let mut content: Vec<Value> = images.to_vec();
+    content.push(json!({"type": "text", "text": text}));
+    json!({
+        "type": "user",
+        "message": {"role": "user", "content": content},
+        "parent_tool_use_id": null,
+        "session_id": "",
+    })
+    .to_string()
+}
+
 /// The host's answer to a `can_use_tool` request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PermissionAnswer {
@@ -476,6 +493,17 @@ mod tests {
     fn outgoing_lines_roundtrip() {
         let v: Value = serde_json::from_str(&user_message_line("hé \"x\"\nnew")).unwrap();
         assert_eq!(v["message"]["content"], "hé \"x\"\nnew");
+        let img = json!({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA=="}});
+        let v: Value = serde_json::from_str(&user_message_blocks_line(
+            "look",
+            std::slice::from_ref(&img),
+        ))
+        .unwrap();
+        assert_eq!(
+            v["message"]["content"],
+            json!([img, {"type": "text", "text": "look"}])
+        );
+        assert_eq!(user_message_blocks_line("x", &[]), user_message_line("x"));
         let v: Value = serde_json::from_str(&permission_response_line(
             "r",
             &PermissionAnswer::Deny {

@@ -115,6 +115,8 @@ pub struct TelegramApi {
     poll_bot: Bot,
     /// For everything else: a short timeout so a stuck request cannot stall a chat.
     bot: Bot,
+    /// File downloads (`getFile` paths), see [`super::files`].
+    pub(super) files: super::files::FileClient,
 }
 
 impl std::fmt::Debug for TelegramApi {
@@ -141,6 +143,7 @@ impl TelegramApi {
                 .build()
         };
         Ok(TelegramApi {
+            files: super::files::FileClient::new(base_url, token)?,
             poll_bot: Bot::builder()
                 .api_url(url.clone())
                 .client(client(poll_timeout + Duration::from_secs(15))?)
@@ -152,7 +155,12 @@ impl TelegramApi {
         })
     }
 
-    async fn call<P>(&self, bot: &Bot, method: &str, params: Option<&P>) -> Result<Value, ApiError>
+    pub(super) async fn call<P>(
+        &self,
+        bot: &Bot,
+        method: &str,
+        params: Option<&P>,
+    ) -> Result<Value, ApiError>
     where
         P: serde::Serialize + std::fmt::Debug + Send + Sync,
     {
@@ -160,6 +168,10 @@ impl TelegramApi {
             .await
             .map(|r| r.result)
             .map_err(classify)
+    }
+
+    pub(super) fn bot(&self) -> &Bot {
+        &self.bot
     }
 
     /// `getMe`: proves the token works.

@@ -5,6 +5,7 @@
 //! concerns. Business logic lives in `chat`, decisions in `policy`.
 
 pub mod api;
+pub mod files;
 pub mod html;
 pub mod instance_lock;
 pub mod intake;

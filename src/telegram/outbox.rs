@@ -110,6 +110,9 @@ enum LaneOp {
 #[derive(Clone)]
 pub struct Outbox {
     tx: mpsc::UnboundedSender<Op>,
+    /// The client the outbox sends with, for the few calls that are not deliveries (file
+    /// downloads, see [`Outbox::api`]).
+    api: TelegramApi,
 }
 
 struct Shared {
@@ -163,7 +166,7 @@ impl Outbox {
         let (live, live_rx) = mpsc::unbounded_channel();
         tokio::spawn(record_live(store.clone(), live_rx));
         let shared = Arc::new(Shared {
-            api,
+            api: api.clone(),
             store,
             redactor,
             limiter: Limiter::new(limits),
@@ -171,9 +174,15 @@ impl Outbox {
             live,
         });
         tokio::spawn(dispatcher(shared, rx));
-        let outbox = Outbox { tx };
+        let outbox = Outbox { tx, api };
         outbox.kick();
         outbox
+    }
+
+    /// The Bot API client, for requests that are answers rather than deliveries (downloading
+    /// the files users send).
+    pub fn api(&self) -> &TelegramApi {
+        &self.api
     }
 
     /// New rows were committed to the database outbox: deliver them.

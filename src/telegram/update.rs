@@ -32,6 +32,10 @@ pub enum IncomingKind {
         message_id: Option<i64>,
         data: String,
     },
+    /// A document (any file sent as a file), with its caption.
+    Document(Upload),
+    /// A photo (Telegram's recompressed JPEG), in its largest size.
+    Photo(Upload),
     /// An edit of an earlier message: never re-run as a prompt.
     Edited { message_id: i64 },
     /// Something we do not handle yet (photo, sticker, …), with a short label.
@@ -39,6 +43,31 @@ pub enum IncomingKind {
         message_id: Option<i64>,
         what: String,
     },
+}
+
+/// A file sent into the chat, as Telegram describes it (nothing downloaded yet). Every field
+/// but `file_id` comes from the sender's client and is only a claim.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    pub message_id: i64,
+    pub file_id: String,
+    pub file_name: Option<String>,
+    pub mime_type: Option<String>,
+    /// Telegram's size, checked against `MAX_UPLOAD_BYTES` before any download.
+    pub file_size: Option<u64>,
+    pub caption: Option<String>,
+    /// Set for the parts of an album (sent together, one update each).
+    pub media_group_id: Option<String>,
+}
+
+impl IncomingKind {
+    /// Whether this is something to run as a prompt (what the rate limit counts).
+    pub fn is_prompt(&self) -> bool {
+        matches!(
+            self,
+            IncomingKind::Text { .. } | IncomingKind::Document(_) | IncomingKind::Photo(_)
+        )
+    }
 }
 
 /// One update, reduced to what ccgate needs.
@@ -174,6 +203,21 @@ pub fn parse(update: &Value) -> Option<Incoming> {
             message_id: message_id?,
             text: text.to_string(),
         }
+    } else if let Some(doc) = msg.get("document") {
+        IncomingKind::Document(upload(msg, doc, message_id?)?)
+    } else if let Some(sizes) = msg.get("photo").and_then(Value::as_array) {
+        // Sizes come smallest first; take the largest by pixels (the last, normally).
+        let largest = sizes.iter().max_by_key(|p| {
+            let d = |k: &str| p.get(k).and_then(Value::as_u64).unwrap_or(0);
+            d("width") * d("height")
+        });
+        match largest {
+            Some(p) => IncomingKind::Photo(upload(msg, p, message_id?)?),
+            None => IncomingKind::Unsupported {
+                message_id,
+                what: "photo".into(),
+            },
+        }
     } else {
         let what = [
             "photo", "document", "voice", "audio", "video", "sticker", "location", "contact",
@@ -199,6 +243,20 @@ pub fn parse(update: &Value) -> Option<Incoming> {
             .and_then(Value::as_str)
             .map(str::to_string),
         kind,
+    })
+}
+
+/// The [`Upload`] of `file` (a `Document` or `PhotoSize`) in `msg`; `None` without a file id.
+fn upload(msg: &Value, file: &Value, message_id: i64) -> Option<Upload> {
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    Some(Upload {
+        message_id,
+        file_id: text(file, "file_id").filter(|f| !f.is_empty())?,
+        file_name: text(file, "file_name"),
+        mime_type: text(file, "mime_type"),
+        file_size: file.get("file_size").and_then(Value::as_u64),
+        caption: text(msg, "caption"),
+        media_group_id: text(msg, "media_group_id"),
     })
 }
 
@@ -360,6 +418,43 @@ mod tests {
         assert!(
             matches!(parse(&photo).unwrap().kind, IncomingKind::Unsupported { ref what, .. } if what == "photo")
         );
+        let sticker = json!({"update_id": 3, "message": {"message_id": 1, "from": {"id": 1}, "chat": {"id": 1, "type": "private"}, "sticker": {}}});
+        assert!(!parse(&sticker).unwrap().kind.is_prompt());
+    }
+
+    #[test]
+    fn documents_and_photos() {
+        let doc = json!({"update_id": 4, "message": {"message_id": 7, "from": {"id": 1},
+            "chat": {"id": 1, "type": "private"}, "caption": "look", "media_group_id": "g1",
+            "document": {"file_id": "F1", "file_unique_id": "U1", "file_name": "a.txt",
+                "mime_type": "text/plain", "file_size": 12}}});
+        let u = Upload {
+            message_id: 7,
+            file_id: "F1".into(),
+            file_name: Some("a.txt".into()),
+            mime_type: Some("text/plain".into()),
+            file_size: Some(12),
+            caption: Some("look".into()),
+            media_group_id: Some("g1".into()),
+        };
+        assert_eq!(parse(&doc).unwrap().kind, IncomingKind::Document(u));
+        let photo = json!({"update_id": 5, "message": {"message_id": 8, "from": {"id": 1},
+            "chat": {"id": 1, "type": "private"},
+            "photo": [{"file_id": "small", "width": 90, "height": 60, "file_size": 10},
+                      {"file_id": "big", "width": 1280, "height": 853, "file_size": 9000},
+                      {"file_id": "mid", "width": 320, "height": 213}]}});
+        let IncomingKind::Photo(p) = parse(&photo).unwrap().kind else {
+            panic!("not a photo")
+        };
+        assert_eq!(
+            (p.file_id.as_str(), p.file_size, p.caption.as_deref()),
+            ("big", Some(9000), None)
+        );
+        assert!(IncomingKind::Photo(p).is_prompt());
+        // A document without a file id cannot be fetched: not placeable.
+        let bad = json!({"update_id": 6, "message": {"message_id": 9, "from": {"id": 1},
+            "chat": {"id": 1, "type": "private"}, "document": {"file_name": "a.txt"}}});
+        assert!(parse(&bad).is_none());
     }
 
     #[test]

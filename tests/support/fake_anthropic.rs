@@ -27,10 +27,12 @@
 //! Canned answers pushed with [`FakeAnthropic::push_script`] are consumed in
 //! order by `POST /v1/messages`. When none is queued, the answer is decided by
 //! directives in the newest user text block that is not a CLI-injected
-//! `<system-reminder>`:
+//! `<system-reminder>` or `[Image: source: …]` note (the CLI adds one after each image block):
 //!
 //! * `[[tool:NAME:{json input}]]`: a `tool_use` block (several allowed). In the
-//!   JSON, `{{PLAN_FILE}}` stands for the plan file the CLI named in plan mode.
+//!   JSON, `{{PLAN_FILE}}` stands for the plan file the CLI named in plan mode, and
+//!   `{{SAVED_PATH}}` for the path the prompt says an upload was "saved at" (relative to the
+//!   working directory the CLI reports), made absolute: the model reads what it was told.
 //! * `[[text:some words]]`: answer exactly this text.
 //! * `[[sleep:SECONDS]]`: wait (fractional seconds) before answering.
 //! * `[[slowstream:SECONDS]]`: stream the text one word per SECONDS.
@@ -349,7 +351,10 @@ fn prompt_source(blocks: &[Value]) -> (String, String) {
         .collect();
     let newest = texts
         .iter()
-        .rfind(|t| !t.trim_start().starts_with("<system-reminder>"))
+        .rfind(|t| {
+            let t = t.trim_start();
+            !t.starts_with("<system-reminder>") && !t.starts_with("[Image: source:")
+        })
         .cloned()
         .unwrap_or_default();
     (newest, texts.join("\n"))
@@ -399,6 +404,25 @@ fn plan_file(body: &Value) -> Option<String> {
         .next()
 }
 
+/// `{{SAVED_PATH}}`: the CLI's working directory ("Primary working directory: …" in what it
+/// sends) joined with the path after "saved at " in `prompt`.
+fn saved_path(body: &Value, prompt: &str) -> Option<String> {
+    let cue = "saved at ";
+    let start = prompt.find(cue)? + cue.len();
+    let rel: String = prompt[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let all = body.to_string();
+    let wd = "Primary working directory: ";
+    let at = all.find(wd)? + wd.len();
+    let cwd: String = all[at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '\\' && *c != '"')
+        .collect();
+    Some(format!("{}/{rel}", cwd.trim_end_matches('/')))
+}
+
 fn decide(inner: &Inner, body: &Value) -> Plan {
     let blocks = last_user_blocks(body);
     let (directive_src, joined) = prompt_source(&blocks);
@@ -434,6 +458,12 @@ fn decide(inner: &Inner, body: &Value) -> Plan {
                         js.replace("{{PLAN_FILE}}", &path)
                     }
                     _ => js.to_string(),
+                };
+                let js = match saved_path(body, &directive_src) {
+                    Some(path) if js.contains("{{SAVED_PATH}}") => {
+                        js.replace("{{SAVED_PATH}}", &path)
+                    }
+                    _ => js,
                 };
                 let js = js.as_str();
                 let input = if js.trim().is_empty() {

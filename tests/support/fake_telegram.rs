@@ -29,6 +29,11 @@
 //!   with "message is not modified";
 //! * with [`FakeTelegram::set_strict_limits`], Telegram's flood limits are enforced and broken
 //!   ones answered with 429 and `retry_after` (see [`RateLimits`] for exactly what is counted);
+//! * `getFile` and downloads at `/file/bot<token>/<file_path>` serve files a test registered
+//!   ([`FakeTelegram::register_file`]; downloads are counted), documents and photos (with
+//!   caption and `media_group_id`) can be sent as updates, and `sendDocument`, `sendPhoto` and
+//!   `sendMediaGroup` (multipart) are recorded ([`FakeTelegram::sent_files`]) and count as
+//!   messages for the flood limits;
 //! * every request is recorded (`calls`), and faults (429 with `retry_after`,
 //!   500, 502, delays, arbitrary API errors, dropped connections) can be
 //!   queued per method with [`FakeTelegram::fail_next`].
@@ -191,6 +196,18 @@ struct FakeState {
     flood: Flood,
     /// Documents the bot sent (`sendDocument`), in order.
     documents: Vec<SentDocument>,
+    /// Registered files by `file_id`.
+    files: HashMap<String, FakeFile>,
+    /// Downloads served (or refused) per `file_id`.
+    downloads: HashMap<String, usize>,
+    /// How long each download waits before its bytes are sent (a slow file server).
+    download_delay: Duration,
+}
+
+/// A file the fake serves (see [`FakeTelegram::register_file`]).
+struct FakeFile {
+    path: String,
+    bytes: Vec<u8>,
 }
 
 /// Telegram's flood limits as the fake enforces them (strict mode). Telegram documents ~30
@@ -295,7 +312,12 @@ fn flood_check(
     let l = st.limits?;
     let message = matches!(
         method,
-        "sendmessage" | "editmessagetext" | "editmessagereplymarkup"
+        "sendmessage"
+            | "editmessagetext"
+            | "editmessagereplymarkup"
+            | "senddocument"
+            | "sendphoto"
+            | "sendmediagroup"
     );
     let other = matches!(
         method,
@@ -397,6 +419,9 @@ impl FakeTelegram {
                 limits: None,
                 flood: Flood::default(),
                 documents: Vec::new(),
+                files: HashMap::new(),
+                downloads: HashMap::new(),
+                download_delay: Duration::ZERO,
             }),
             notify: Notify::new(),
             shutdown: shutdown.clone(),
@@ -538,6 +563,157 @@ impl FakeTelegram {
         };
         self.inner.notify.notify_waiters();
         id
+    }
+
+    /// Serve `bytes` as a file; returns its `file_id` (its `file_path` is
+    /// `documents/file_<n>.<ext>`, `ext` from `name_hint`).
+    pub fn register_file(&self, name_hint: &str, bytes: Vec<u8>) -> String {
+        let mut st = self.inner.lock();
+        let n = st.files.len();
+        let ext = name_hint
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_string())
+            .filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric()))
+            .unwrap_or_else(|| "bin".into());
+        let id = format!("FILE{n}x{:08x}", bytes.len());
+        st.files.insert(
+            id.clone(),
+            FakeFile {
+                path: format!("documents/file_{n}.{ext}"),
+                bytes,
+            },
+        );
+        id
+    }
+
+    /// Make every later download wait `d` before answering.
+    pub fn set_download_delay(&self, d: Duration) {
+        self.inner.lock().download_delay = d;
+    }
+
+    /// How many times the file `file_id` was downloaded.
+    pub fn downloads_of(&self, file_id: &str) -> usize {
+        self.inner
+            .lock()
+            .downloads
+            .get(file_id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Downloads of all files.
+    pub fn downloads(&self) -> usize {
+        self.inner.lock().downloads.values().sum()
+    }
+
+    fn file_size(&self, file_id: &str) -> u64 {
+        self.inner
+            .lock()
+            .files
+            .get(file_id)
+            .map(|f| f.bytes.len() as u64)
+            .unwrap_or(0)
+    }
+
+    /// A document `file_id` (registered) named `file_name` from `user_id` in `chat_id`, its
+    /// `file_size` the registered size. Returns the update id.
+    pub fn inject_document(
+        &self,
+        chat_id: i64,
+        user_id: i64,
+        file_id: &str,
+        file_name: &str,
+        caption: Option<&str>,
+    ) -> i64 {
+        let size = self.file_size(file_id);
+        self.inject_document_claiming(chat_id, user_id, file_id, file_name, size, caption)
+    }
+
+    /// Like [`Self::inject_document`], with the `file_size` the sender's client claims.
+    pub fn inject_document_claiming(
+        &self,
+        chat_id: i64,
+        user_id: i64,
+        file_id: &str,
+        file_name: &str,
+        file_size: u64,
+        caption: Option<&str>,
+    ) -> i64 {
+        let mut fields = json!({"document": {
+            "file_id": file_id,
+            "file_unique_id": format!("u{file_id}"),
+            "file_name": file_name,
+            "mime_type": "application/octet-stream",
+            "file_size": file_size,
+        }});
+        if let Some(c) = caption {
+            fields["caption"] = json!(c);
+        }
+        self.inject_media(chat_id, user_id, fields)
+    }
+
+    /// A photo `file_id` (registered) in three sizes (the largest is `file_id`), optionally
+    /// part of album `media_group_id`.
+    pub fn inject_photo(
+        &self,
+        chat_id: i64,
+        user_id: i64,
+        file_id: &str,
+        caption: Option<&str>,
+        media_group_id: Option<&str>,
+    ) -> i64 {
+        let size = self.file_size(file_id);
+        let mut fields = json!({"photo": [
+            {"file_id": format!("{file_id}-thumb"), "file_unique_id": "t", "width": 90, "height": 60, "file_size": 100},
+            {"file_id": file_id, "file_unique_id": format!("u{file_id}"), "width": 1280, "height": 853, "file_size": size},
+            {"file_id": format!("{file_id}-mid"), "file_unique_id": "m", "width": 320, "height": 213, "file_size": 1000},
+        ]});
+        if let Some(c) = caption {
+            fields["caption"] = json!(c);
+        }
+        if let Some(g) = media_group_id {
+            fields["media_group_id"] = json!(g);
+        }
+        self.inject_media(chat_id, user_id, fields)
+    }
+
+    /// A message from `user_id` in `chat_id` made of `fields` (`document`, `photo`, `caption`,
+    /// `media_group_id`, …) instead of text. Returns the update id.
+    pub fn inject_media(&self, chat_id: i64, user_id: i64, fields: Value) -> i64 {
+        let id = {
+            let mut st = self.inner.lock();
+            let chat = ensure_chat_kind(&mut st, chat_id, user_id, false);
+            let info = chat.info.clone();
+            let message_id = chat.next_message_id;
+            chat.next_message_id += 1;
+            let mut msg = json!({
+                "message_id": message_id,
+                "from": user_json(user_id),
+                "chat": info,
+                "date": now_unix(),
+            });
+            if let (Value::Object(m), Value::Object(f)) = (&mut msg, fields) {
+                m.extend(f);
+            }
+            remember_user_message(&mut st, &msg);
+            push_update(&mut st, json!({ "message": msg }))
+        };
+        self.inner.notify.notify_waiters();
+        id
+    }
+
+    /// Calls of `sendDocument`, `sendPhoto` and `sendMediaGroup`, in order (file parts of the
+    /// multipart body appear as `{"filename", "size"}`).
+    pub fn sent_files(&self) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| {
+                matches!(
+                    c.method.as_str(),
+                    "sendDocument" | "sendPhoto" | "sendMediaGroup"
+                )
+            })
+            .collect()
     }
 
     /// A press of an inline button with `data` on message `message_id` of
@@ -1030,6 +1206,11 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let arrived = Instant::now();
+    if let Some(rest) = uri.path().strip_prefix("/file/bot") {
+        let delay = inner.lock().download_delay;
+        tokio::time::sleep(delay).await;
+        return download(&inner, rest, arrived);
+    }
     // Processed in its own task so that a call completes (and is recorded)
     // even if the client hangs up meanwhile, as on a real server.
     let task = tokio::spawn(process(inner, uri, headers, body, arrived));
@@ -1126,6 +1307,47 @@ async fn process(
     outcome
 }
 
+/// `GET /file/bot<token>/<file_path>`: the registered bytes (recorded as a `download` call).
+fn download(inner: &Arc<Inner>, rest: &str, arrived: Instant) -> Response {
+    let (token, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut st = inner.lock();
+    let found = (token == inner.token)
+        .then(|| {
+            st.files
+                .iter()
+                .find(|(_, f)| f.path == path)
+                .map(|(id, f)| (id.clone(), f.bytes.clone()))
+        })
+        .flatten();
+    let status = match &found {
+        Some(_) => 200,
+        None if token != inner.token => 401,
+        None => 404,
+    };
+    if let Some((id, _)) = &found {
+        *st.downloads.entry(id.clone()).or_default() += 1;
+    }
+    st.calls.push(Call {
+        method: "download".into(),
+        params: json!({ "file_path": path }),
+        at: arrived,
+        status,
+        response: Value::Null,
+    });
+    drop(st);
+    match found {
+        Some((_, bytes)) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            bytes,
+        )
+            .into_response(),
+        None => StatusCode::from_u16(status)
+            .unwrap_or(StatusCode::NOT_FOUND)
+            .into_response(),
+    }
+}
+
 fn fault_outcome(fault: Fault) -> Outcome {
     match fault {
         Fault::RetryAfter(secs) => Outcome::json(
@@ -1183,6 +1405,9 @@ const METHODS: &[&str] = &[
     "setWebhook",
     "deleteWebhook",
     "getWebhookInfo",
+    "getFile",
+    "sendPhoto",
+    "sendMediaGroup",
 ];
 
 fn canonical_method(name: &str) -> String {
@@ -1214,6 +1439,9 @@ async fn dispatch(inner: &Arc<Inner>, method: &str, p: &Map<String, Value>) -> O
             "supports_inline_queries": false,
         }))),
         "sendmessage" => send_message(st, bot_id, p),
+        "getfile" => get_file(st, p),
+        "sendphoto" => send_file(st, bot_id, p, "photo"),
+        "sendmediagroup" => send_media_group(st, bot_id, p),
         "editmessagetext" => edit_message_text(st, p),
         "editmessagereplymarkup" => edit_message_reply_markup(st, p),
         "deletemessage" => delete_message(st, p),
@@ -1490,6 +1718,106 @@ fn send_document(
         message_thread_id: thread,
     });
     Ok(Outcome::ok(msg))
+}
+
+fn get_file(st: &mut FakeState, p: &Map<String, Value>) -> Result<Outcome, String> {
+    let id = get_str(p, "file_id").unwrap_or_default();
+    let f = st
+        .files
+        .get(&id)
+        .ok_or_else(|| "Bad Request: invalid file_id".to_string())?;
+    Ok(Outcome::ok(json!({
+        "file_id": id,
+        "file_unique_id": format!("u{id}"),
+        "file_size": f.bytes.len(),
+        "file_path": f.path,
+    })))
+}
+
+/// `sendDocument` / `sendPhoto`: a message with the file (`{"filename","size"}` from the
+/// multipart body, or the `file_id`/URL string) and its caption.
+fn send_file(
+    st: &mut FakeState,
+    bot_id: i64,
+    p: &Map<String, Value>,
+    field: &str,
+) -> Result<Outcome, String> {
+    let chat_id = chat_id_param(p)?;
+    let file = p
+        .get(field)
+        .cloned()
+        .ok_or_else(|| format!("Bad Request: there is no {field} in the request"))?;
+    let caption = get_str(p, "caption").unwrap_or_default();
+    let chat = ensure_chat(st, chat_id);
+    let message_id = chat.next_message_id;
+    chat.next_message_id += 1;
+    let msg = json!({
+        "message_id": message_id,
+        "from": bot_user(bot_id),
+        "chat": chat.info.clone(),
+        "date": now_unix(),
+        field: file,
+        "caption": caption,
+    });
+    chat.messages.insert(
+        message_id,
+        Stored {
+            from_bot: true,
+            json: msg.clone(),
+            msg: SentMessage {
+                chat_id,
+                message_id,
+                text: caption.clone(),
+                raw_text: caption,
+                parse_mode: get_str(p, "parse_mode"),
+                entities: Vec::new(),
+                reply_markup: None,
+                message_thread_id: get_i64(p, "message_thread_id"),
+                reply_to_message_id: None,
+                deleted: false,
+                edits: 0,
+            },
+        },
+    );
+    Ok(Outcome::ok(msg))
+}
+
+/// `sendMediaGroup`: one message per item of `media` (2–10), as Telegram answers.
+fn send_media_group(
+    st: &mut FakeState,
+    bot_id: i64,
+    p: &Map<String, Value>,
+) -> Result<Outcome, String> {
+    let items = match p.get("media") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+            Ok(Value::Array(a)) => a,
+            _ => return Err("Bad Request: can't parse media JSON object".into()),
+        },
+        _ => return Err("Bad Request: parameter \"media\" is required".into()),
+    };
+    if !(2..=10).contains(&items.len()) {
+        return Err("Bad Request: media must include 2-10 items".into());
+    }
+    let mut sent = Vec::new();
+    for item in items {
+        let kind = item
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("document")
+            .to_string();
+        let mut one = p.clone();
+        one.insert(
+            kind.clone(),
+            item.get("media").cloned().unwrap_or(Value::Null),
+        );
+        if let Some(c) = item.get("caption") {
+            one.insert("caption".into(), c.clone());
+        }
+        let Outcome { json, .. } = send_file(st, bot_id, &one, &kind)?;
+        sent.push(json["result"].clone());
+    }
+    Ok(Outcome::ok(Value::Array(sent)))
 }
 
 fn edit_message_text(st: &mut FakeState, p: &Map<String, Value>) -> Result<Outcome, String> {
