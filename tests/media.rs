@@ -614,7 +614,7 @@ async fn the_fake_records_files_sent_to_the_chat() {
     assert_eq!(methods, ["sendDocument", "sendPhoto", "sendMediaGroup"]);
     assert_eq!(
         sent[0].params["document"],
-        serde_json::json!({"filename": "report.txt", "size": 5})
+        serde_json::json!({"filename": "report.txt", "size": 5, "bytes": b"12345"})
     );
     assert_eq!(sent[0].params["caption"], "the report");
     assert!(h.tg.messages(USER).iter().any(|m| m.text == "the report"));

@@ -1714,9 +1714,31 @@ fn send_document(
         message_id,
         filename,
         bytes,
-        caption: caption_text,
+        caption: caption_text.clone(),
         message_thread_id: thread,
     });
+    // Like any message, it is in the chat (its caption as the text).
+    let caption = caption_text.unwrap_or_default();
+    ensure_chat(st, chat_id).messages.insert(
+        message_id,
+        Stored {
+            from_bot: true,
+            json: msg.clone(),
+            msg: SentMessage {
+                chat_id,
+                message_id,
+                text: caption.clone(),
+                raw_text: caption,
+                parse_mode: get_str(p, "parse_mode"),
+                entities: Vec::new(),
+                reply_markup: None,
+                message_thread_id: thread,
+                reply_to_message_id: None,
+                deleted: false,
+                edits: 0,
+            },
+        },
+    );
     Ok(Outcome::ok(msg))
 }
 
