@@ -1719,26 +1719,7 @@ fn send_document(
     });
     // Like any message, it is in the chat (its caption as the text).
     let caption = caption_text.unwrap_or_default();
-    ensure_chat(st, chat_id).messages.insert(
-        message_id,
-        Stored {
-            from_bot: true,
-            json: msg.clone(),
-            msg: SentMessage {
-                chat_id,
-                message_id,
-                text: caption.clone(),
-                raw_text: caption,
-                parse_mode: get_str(p, "parse_mode"),
-                entities: Vec::new(),
-                reply_markup: None,
-                message_thread_id: thread,
-                reply_to_message_id: None,
-                deleted: false,
-                edits: 0,
-            },
-        },
-    );
+    store_file_message(ensure_chat(st, chat_id), &msg, caption, p);
     Ok(Outcome::ok(msg))
 }
 
@@ -1781,13 +1762,20 @@ fn send_file(
         field: file,
         "caption": caption,
     });
+    store_file_message(chat, &msg, caption, p);
+    Ok(Outcome::ok(msg))
+}
+
+/// A file the bot sent is a message in its chat, its caption as the text.
+fn store_file_message(chat: &mut ChatState, msg: &Value, caption: String, p: &Map<String, Value>) {
+    let message_id = msg["message_id"].as_i64().unwrap_or_default();
     chat.messages.insert(
         message_id,
         Stored {
             from_bot: true,
             json: msg.clone(),
             msg: SentMessage {
-                chat_id,
+                chat_id: msg["chat"]["id"].as_i64().unwrap_or_default(),
                 message_id,
                 text: caption.clone(),
                 raw_text: caption,
@@ -1801,7 +1789,6 @@ fn send_file(
             },
         },
     );
-    Ok(Outcome::ok(msg))
 }
 
 /// `sendMediaGroup`: one message per item of `media` (2–10), as Telegram answers.
