@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 
 use super::api::{ApiError, Button, TelegramApi};
 use super::html;
-use super::limits::{Limiter, Slot};
+use super::limits::{Limiter, Permit, Slot};
 use super::update::ChatRef;
 use crate::audit::Redactor;
 use crate::store::{OutboxRow, Store};
@@ -368,10 +368,10 @@ async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
                     // Best effort: skipped when the global window is busy (answers first; the
                     // indicator is repeated every few seconds anyway). The slot is taken here,
                     // right before the call, not when the task was spawned.
-                    if !shared.limiter.try_acquire_other() {
+                    let Some(_permit) = shared.limiter.try_acquire_other() else {
                         tracing::debug!(chat = chat.chat_id, "typing indicator skipped: busy");
                         return;
-                    }
+                    };
                     if let Err(e) = shared.api.send_typing(chat.chat_id, chat.thread_id).await {
                         tracing::debug!(error = %e, "typing indicator failed");
                     }
@@ -380,8 +380,9 @@ async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
             Op::Delete { chat, message_id } => {
                 let shared = shared.clone();
                 tokio::spawn(async move {
-                    shared.limiter.acquire(Slot::Other).await;
+                    let permit = shared.limiter.acquire(Slot::Other).await;
                     if let Err(e) = with_retries(
+                        permit,
                         &shared.limiter,
                         Slot::Other,
                         || shared.api.delete_message(chat.chat_id, message_id),
@@ -396,7 +397,7 @@ async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
             Op::AnswerCallback { id, text } => {
                 let shared = shared.clone();
                 tokio::spawn(async move {
-                    shared.limiter.acquire(Slot::Other).await;
+                    let _permit = shared.limiter.acquire(Slot::Other).await;
                     if let Err(e) = shared.api.answer_callback_query(&id, text.as_deref()).await {
                         tracing::debug!(error = %e, "answerCallbackQuery failed");
                     }
@@ -465,13 +466,14 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
             }
             LaneOp::Progress { key, html, buttons } => {
                 // Take the freshest text: edits that arrived while we waited for the slot win.
-                shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
+                let permit = shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
                 let (html, buttons) = freshest(&mut queue, &mut rx, key, html, buttons);
                 let html = shared.redactor.redact(&html).into_owned();
                 let b = (!buttons.is_empty()).then_some(buttons.as_slice());
                 let result = match progress.get(&key) {
                     Some(&mid) => {
                         match with_retries(
+                            permit,
                             &shared.limiter,
                             Slot::Message(chat.chat_id),
                             || {
@@ -491,6 +493,7 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                         }
                     }
                     None => with_retries(
+                        permit,
                         &shared.limiter,
                         Slot::Message(chat.chat_id),
                         || {
@@ -525,8 +528,9 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
             LaneOp::ProgressClose { key } => {
                 if let Some(mid) = progress.remove(&key) {
                     note_live(&shared, chat, mid, None);
-                    shared.limiter.acquire(Slot::Other).await;
+                    let permit = shared.limiter.acquire(Slot::Other).await;
                     if let Err(e) = with_retries(
+                        permit,
                         &shared.limiter,
                         Slot::Other,
                         || shared.api.delete_message(chat.chat_id, mid),
@@ -543,10 +547,11 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                 buttons,
                 reply_to,
             } => {
-                shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
+                let permit = shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
                 let html = shared.redactor.redact(&html).into_owned();
                 let b = (!buttons.is_empty()).then_some(buttons.as_slice());
                 if let Err(e) = with_retries(
+                    permit,
                     &shared.limiter,
                     Slot::Message(chat.chat_id),
                     || {
@@ -567,7 +572,7 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                 }
             }
             LaneOp::Document(doc) => {
-                shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
+                let permit = shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
                 let Document {
                     filename,
                     bytes,
@@ -581,6 +586,7 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                 };
                 let caption = caption.map(|c| shared.redactor.redact(&c).into_owned());
                 let r = with_retries(
+                    permit,
                     &shared.limiter,
                     Slot::Message(chat.chat_id),
                     || {
@@ -601,8 +607,9 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                 let _ = done.send(r.map(|_| ()).map_err(|e| e.to_string()));
             }
             LaneOp::Retire { message_id, html } => {
-                shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
+                let permit = shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
                 let r = with_retries(
+                    permit,
                     &shared.limiter,
                     Slot::Message(chat.chat_id),
                     || {
@@ -677,8 +684,9 @@ fn freshest(
 /// Retry rate limits and transient errors a few times; refusals return at once. The first
 /// attempt's slot is the caller's; every retry takes a new one (after a 429, once its
 /// `retry_after` has passed: for a message, the whole chat waits that long).
-async fn with_retries<T, F, Fut>(
-    limiter: &Limiter,
+async fn with_retries<'l, T, F, Fut>(
+    first: Permit<'l>,
+    limiter: &'l Limiter,
     slot: Slot,
     mut f: F,
     attempts: u32,
@@ -689,8 +697,12 @@ where
 {
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(10));
     let mut n = 0;
+    let mut permit = first;
     loop {
-        match f().await {
+        let result = f().await;
+        // The answer is back: from now on the slot only ages.
+        drop(permit);
+        match result {
             Ok(v) => return Ok(v),
             Err(ApiError::RetryAfter(d)) if n < attempts => match slot {
                 Slot::Message(chat) => limiter.pause_chat(chat, d),
@@ -702,7 +714,7 @@ where
             Err(e) => return Err(e),
         }
         n += 1;
-        limiter.acquire(slot).await;
+        permit = limiter.acquire(slot).await;
     }
 }
 
@@ -711,7 +723,7 @@ async fn deliver_durable(shared: &Shared, chat: ChatRef, row: &OutboxRow) {
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     let mut as_html = true;
     loop {
-        shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
+        let permit = shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
         let text = if as_html {
             row.html.clone()
         } else {
@@ -729,6 +741,7 @@ async fn deliver_durable(shared: &Shared, chat: ChatRef, row: &OutboxRow) {
                 row.reply_to,
             )
             .await;
+        drop(permit);
         match result {
             Ok(_) => {
                 if let Err(e) = shared.store.outbox_delete(row.id).await {
@@ -787,7 +800,7 @@ mod tests {
             Limiters(Limiter::new(l))
         }
         async fn message_slot(&self, chat: i64) {
-            self.0.acquire(Slot::Message(chat)).await
+            drop(self.0.acquire(Slot::Message(chat)).await)
         }
     }
 
