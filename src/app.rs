@@ -201,10 +201,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let _lock =
         instance_lock::acquire(&config.lock_dir, config.telegram_bot_token.expose_secret())?;
-    let redactor = Redactor::new(config.redacted_values());
+    // Rotated-in secret values live in the database and are secrets too: read them first, so
+    // the redactor masks them as well as the configured ones (values rotated in later are
+    // masked from the next start; they never reach Claude either way).
+    let rotated = {
+        let store = Store::open(&config.database_path)?;
+        crate::secrets::Secrets::load(&config, &store)
+            .await?
+            .rotated_values()
+    };
+    let mut redacted = config.redacted_values();
+    redacted.extend(rotated);
+    let redactor = Redactor::new(redacted);
     // Normally installed by `main` already (before logging starts); the first one counts.
     crate::audit::redact::install(redactor.clone());
     let store = Store::open(&config.database_path)?.with_redactor(redactor.clone());
+    let rotations = crate::secrets::Secrets::load(&config, &store).await?;
+    rotations.spawn_refresh(store.clone());
     tracing::info!(
         path = %std::fs::canonicalize(&config.database_path).unwrap_or_else(|_| config.database_path.clone()).display(),
         "database opened"
@@ -276,7 +289,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let runtime = ctx.launcher.jail().runtime().to_path_buf();
     let outbox_for_retire = outbox.clone();
     let dispatcher = Arc::new(Dispatcher {
-        gate: Gate::new(config.clone(), store.clone()),
+        gate: Gate::with_secrets(config.clone(), store.clone(), rotations.clone()),
         router: Router::new(ctx.clone()),
         store: store.clone(),
         outbox,
@@ -363,7 +376,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             api.clone(),
             telegram_hook,
         )
-        .with_pool(pool);
+        .with_pool(pool)
+        .with_secrets(rotations.clone());
         let rx = shutdown_rx.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(e) = api::serve(state, listener, rx).await {

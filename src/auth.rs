@@ -7,6 +7,7 @@
 //! ask for access with a short code that only the operator, on the machine, can approve — never
 //! from chat.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -16,6 +17,7 @@ use rusqlite::{params, OptionalExtension};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
+use crate::secrets::{Keyring, Rotatable, Secrets};
 use crate::store::{now_str, Store};
 
 /// Prefix of login tokens, so they are recognisable (and redactable) in logs.
@@ -93,23 +95,45 @@ type TokenRow = (i64, i64, String, String, Option<String>, Option<String>);
 /// Token and session bookkeeping over the store.
 pub struct Auth {
     store: Store,
-    secret: SecretString,
+    /// `AUTH_TOKEN_SECRET` and, during a rotation, its previous values (`crate::secrets`).
+    secrets: Arc<Secrets>,
     session_timeout: Duration,
 }
 
 impl Auth {
+    /// With one fixed key (no rotations).
     pub fn new(store: Store, secret: SecretString, session_timeout: Duration) -> Self {
+        Auth::with_secrets(
+            store,
+            Arc::new(Secrets::single(Rotatable::AuthSecret, secret)),
+            session_timeout,
+        )
+    }
+
+    /// With the live keyring: tokens are hashed with the current key, and a token hashed
+    /// under a key still accepted (a rotation's overlap window) still logs in.
+    pub fn with_secrets(store: Store, secrets: Arc<Secrets>, session_timeout: Duration) -> Self {
         Auth {
             store,
-            secret,
+            secrets,
             session_timeout,
         }
+    }
+
+    fn keys(&self) -> anyhow::Result<Arc<Keyring>> {
+        self.secrets
+            .ring(Rotatable::AuthSecret)
+            .ok_or_else(|| anyhow::anyhow!("AUTH_TOKEN_SECRET is not set"))
     }
 
     /// Issue a one-time token for `user_id`, valid for `ttl`. Returns the token (shown once).
     pub async fn issue(&self, user_id: i64, ttl: Duration) -> anyhow::Result<String> {
         let token = new_token();
-        let hash = token_hash(&self.secret, &token);
+        let keys = self.keys()?;
+        let Some(current) = keys.current.as_ref() else {
+            anyhow::bail!("AUTH_TOKEN_SECRET has no current value");
+        };
+        let hash = token_hash(current, &token);
         self.store.tx(move |tx| {
             tx.execute(
                 "INSERT INTO auth_tokens (user_id, token_hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
@@ -137,19 +161,31 @@ impl Auth {
         if !token.starts_with(TOKEN_PREFIX) || token.len() != TOKEN_PREFIX.len() + 64 {
             return Ok(Err(LoginError::Malformed));
         }
-        let hash = token_hash(&self.secret, token);
+        let hashes: Vec<String> = self
+            .keys()?
+            .accepted
+            .iter()
+            .map(|k| token_hash(k, token))
+            .collect();
         let now = now_str();
         Ok(self.store.tx(move |tx| {
-            // Look up by the keyed hash; the equality below is re-checked in constant time so
-            // the database index is not the only comparison.
-            let row: Option<TokenRow> = tx
-                .query_row(
-                    "SELECT id, user_id, token_hash, expires_at, used_at, revoked_at FROM auth_tokens WHERE token_hash = ?1",
-                    params![hash],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-                )
-                .optional()?;
-            let Some((id, owner, stored, expires, used, revoked)) = row else {
+            // Look up by the keyed hash under each accepted key; the equality below is
+            // re-checked in constant time so the database index is not the only comparison.
+            let mut found = None;
+            for hash in hashes {
+                let row: Option<TokenRow> = tx
+                    .query_row(
+                        "SELECT id, user_id, token_hash, expires_at, used_at, revoked_at FROM auth_tokens WHERE token_hash = ?1",
+                        params![hash],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                    )
+                    .optional()?;
+                if let Some(row) = row {
+                    found = Some((row, hash));
+                    break;
+                }
+            }
+            let Some(((id, owner, stored, expires, used, revoked), hash)) = found else {
                 return Ok(Err(LoginError::Unknown));
             };
             if !constant_time_eq(&stored, &hash) {

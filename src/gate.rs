@@ -58,11 +58,22 @@ pub struct Gate {
 }
 
 impl Gate {
+    /// With the configured secrets only (no rotations).
     pub fn new(config: Arc<Config>, store: Store) -> Self {
+        let secrets = Arc::new(crate::secrets::Secrets::configured(&config));
+        Gate::with_secrets(config, store, secrets)
+    }
+
+    /// With the live secrets (`crate::secrets`): a rotated `AUTH_TOKEN_SECRET` counts.
+    pub fn with_secrets(
+        config: Arc<Config>,
+        store: Store,
+        secrets: Arc<crate::secrets::Secrets>,
+    ) -> Self {
         let auth = match (&config.enable_token_auth, &config.auth_token_secret) {
-            (true, Some(secret)) => Some(Auth::new(
+            (true, Some(_)) => Some(Auth::with_secrets(
                 store.clone(),
-                secret.clone(),
+                secrets,
                 config.session_timeout,
             )),
             _ => None,

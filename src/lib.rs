@@ -35,6 +35,7 @@ pub mod policy;
 pub mod render;
 pub mod runner;
 pub mod scheduler;
+pub mod secrets;
 pub mod services;
 pub mod store;
 pub mod telegram;

@@ -60,6 +60,15 @@ enum Command {
         #[arg(long)]
         install: bool,
     },
+    /// Rotate a shared secret: webhook-secret, github-secret or auth-secret. The new value is
+    /// accepted at once, the old one for the overlap window.
+    Rotate {
+        /// webhook-secret | github-secret | auth-secret
+        secret: String,
+        /// How long the previous value stays accepted: 30m, 24h, 7d…
+        #[arg(long, default_value = "24h")]
+        overlap: String,
+    },
     /// Lift an automatic or manual lockout.
     Unlock {
         #[arg(long)]
@@ -219,6 +228,15 @@ async fn operator(command: Command, config: &Config) -> anyhow::Result<ops::Repo
         }
         Command::Totp(TotpCmd::Enroll { user }) => ops::access::totp_enroll(&store, user).await,
         Command::Unlock { user } => ops::access::unlock(&store, user).await,
+        Command::Rotate { secret, overlap } => {
+            let Some(which) = ccgate::secrets::Rotatable::from_cli(&secret) else {
+                anyhow::bail!(
+                    "unknown secret {secret:?}: use webhook-secret, github-secret or auth-secret"
+                );
+            };
+            let overlap = ops::parse_ttl(&overlap).map_err(anyhow::Error::msg)?;
+            ops::rotate::rotate(&store, config, which, overlap).await
+        }
         Command::Audit(AuditCmd::Verify {
             public_key,
             checkpoint,
@@ -343,6 +361,7 @@ fn main() -> ExitCode {
                 | Command::Schedule(_)
                 | Command::Service { .. }
                 | Command::Unlock { .. }
+                | Command::Rotate { .. }
         )
     );
     let loaded = if offline {

@@ -257,6 +257,7 @@ pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'st
         | StepUpUnavailable
         | TokenIssued
         | TokenRevoked
+        | SecretRotated
         | UploadSaved
         | ArchiveExtracted
         | TotpEnrolled

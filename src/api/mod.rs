@@ -32,6 +32,7 @@ use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::events::{Bus, Event};
+use crate::secrets::{Rotatable, Secrets};
 use crate::store::{Delivery, Store};
 use crate::telegram::api::TelegramApi;
 use crate::telegram::intake::UpdateSink;
@@ -58,6 +59,8 @@ pub struct ApiState {
     rejections: Arc<rejections::Rejections>,
     /// The bound on live `claude` processes, whose load `/metrics` shows (see [`Self::with_pool`]).
     pool: Option<Arc<crate::runner::pool::Pool>>,
+    /// The webhook secrets' accepted values (a rotation's overlap window included).
+    secrets: Arc<Secrets>,
 }
 
 /// How long refusals of one kind are counted before their summary row is written.
@@ -75,7 +78,6 @@ impl ApiState {
             NonZeroU32::new(config.server.rate_limit_per_minute).unwrap_or(NonZeroU32::MIN);
         let limiter = Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute)));
         ApiState {
-            config,
             store,
             bus,
             telegram,
@@ -83,7 +85,15 @@ impl ApiState {
             limiter,
             rejections: Arc::new(rejections::Rejections::new(REJECTION_WINDOW)),
             pool: None,
+            secrets: Arc::new(Secrets::configured(&config)),
+            config,
         }
+    }
+
+    /// Verify webhooks with the live secrets (`crate::secrets`), rotations included.
+    pub fn with_secrets(mut self, secrets: Arc<Secrets>) -> Self {
+        self.secrets = secrets;
+        self
     }
 
     /// Show `pool`'s load (live processes, waiting turns) in `/metrics`.
@@ -197,7 +207,7 @@ async fn github(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(secret) = state.config.server.github_webhook_secret.clone() else {
+    let Some(keys) = state.secrets.ring(Rotatable::GithubSecret) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let body = match admit(&state, "github", peer, body).await {
@@ -205,11 +215,11 @@ async fn github(
         Err(r) => return r,
     };
     let header = |name: &str| headers.get(name).map(|v| v.as_bytes());
-    if let Err(f) = verify::github_signature(
-        secret.expose_secret().as_bytes(),
-        &body,
-        header("x-hub-signature-256"),
-    ) {
+    // Any accepted value (two during a rotation's overlap window) may have signed it.
+    let verdict = verify::any_key(&keys.accepted, |k| {
+        verify::github_signature(k, &body, header("x-hub-signature-256"))
+    });
+    if let Err(f) = verdict {
         return unauthorized(&state, "github", f, peer).await;
     }
     let event = header_str(&headers, "x-github-event").unwrap_or_default();
@@ -236,7 +246,7 @@ async fn generic(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(secret) = state.config.server.webhook_api_secret.clone() else {
+    let Some(keys) = state.secrets.ring(Rotatable::WebhookSecret) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let valid_name = !provider.is_empty()
@@ -251,11 +261,16 @@ async fn generic(
         Ok(b) => b,
         Err(r) => return r,
     };
-    let secret = secret.expose_secret().as_bytes();
     let header = |name: &str| headers.get(name).map(|v| v.as_bytes());
-    if let Err(f) = verify::bearer(secret, header("authorization")) {
-        return unauthorized(&state, &provider, f, peer).await;
-    }
+    // The value the sender holds (two are accepted during a rotation's overlap window) both
+    // authenticates and signs: the signature is checked with the value the Bearer matched.
+    let secret = match verify::matching_key(&keys.accepted, |k| {
+        verify::bearer(k, header("authorization"))
+    }) {
+        Ok(k) => k,
+        Err(f) => return unauthorized(&state, &provider, f, peer).await,
+    };
+    let secret = secret.expose_secret().as_bytes();
     let now = chrono::Utc::now().timestamp();
     let ts = match verify::timestamped_signature(
         secret,

@@ -6,6 +6,7 @@
 //! request failed only to the audit log, never to the caller.
 
 use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -80,6 +81,33 @@ pub fn bearer(secret: &[u8], header: Option<&[u8]>) -> Result<(), AuthFailure> {
     } else {
         Err(AuthFailure::Mismatch)
     }
+}
+
+/// The first of `keys` that `check` accepts (during a rotation's overlap window two values
+/// are accepted, the current one first). When none does, the failure of the first one: a
+/// missing or malformed header fails alike for every key.
+pub fn matching_key(
+    keys: &[SecretString],
+    check: impl Fn(&[u8]) -> Result<(), AuthFailure>,
+) -> Result<&SecretString, AuthFailure> {
+    let mut first = None;
+    for k in keys {
+        match check(k.expose_secret().as_bytes()) {
+            Ok(()) => return Ok(k),
+            Err(f) => {
+                first.get_or_insert(f);
+            }
+        }
+    }
+    Err(first.unwrap_or(AuthFailure::Mismatch))
+}
+
+/// Whether any of `keys` passes `check` (see [`matching_key`]).
+pub fn any_key(
+    keys: &[SecretString],
+    check: impl Fn(&[u8]) -> Result<(), AuthFailure>,
+) -> Result<(), AuthFailure> {
+    matching_key(keys, check).map(|_| ())
 }
 
 /// Whether `given` equals `secret`, in time independent of where they differ — or of their

@@ -75,6 +75,7 @@ fn signal(event: Event) -> Signal {
         | StepUpUnavailable
         | TokenIssued
         | TokenRevoked
+        | SecretRotated
         | ToolDecision
         | TotpEnrolled
         | Unlock

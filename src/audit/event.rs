@@ -133,6 +133,9 @@ events! {
     TokenReplay => "token_replay",
     /// The operator revoked login tokens.
     TokenRevoked => "token_revoked",
+    /// The operator rotated a shared secret (`ccgate rotate`); the old value stays accepted
+    /// for the overlap window.
+    SecretRotated => "secret_rotated",
     /// The decision about one of Claude's tool calls.
     ToolDecision => "tool_decision",
     /// The operator enrolled a TOTP secret.

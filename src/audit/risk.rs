@@ -121,6 +121,7 @@ pub fn of_event(event: Event, details: &Value) -> Risk {
         | WebhookReplay
         | TokenIssued
         | TokenRevoked
+        | SecretRotated
         | TotpEnrolled
         | GitSecretMasked
         | GitRefused

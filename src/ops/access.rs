@@ -21,14 +21,16 @@ pub async fn token_issue(
     user: i64,
     ttl: Duration,
 ) -> anyhow::Result<Report> {
-    let Some(secret) = config.auth_token_secret.clone() else {
+    if config.auth_token_secret.is_none() {
         bail!("AUTH_TOKEN_SECRET is not set; token auth needs it");
-    };
+    }
     let mut report = Report::default();
     if !config.enable_token_auth {
         report.note("note: ENABLE_TOKEN_AUTH is off; the token works once it is turned on");
     }
-    let token = auth::Auth::new(store.clone(), secret, config.session_timeout)
+    // Hashed with the current value: after `ccgate rotate auth-secret`, the rotated one.
+    let live = crate::secrets::Secrets::load(config, store).await?;
+    let token = auth::Auth::with_secrets(store.clone(), live, config.session_timeout)
         .issue(user, ttl)
         .await?;
     crate::audit::try_record(

@@ -15,6 +15,7 @@ pub mod access;
 pub mod audit;
 pub mod check;
 pub mod policy;
+pub mod rotate;
 pub mod schedule;
 pub mod service;
 

@@ -14,11 +14,13 @@
 mod automation;
 mod checkpoints;
 mod error;
+mod rotations;
 mod schema;
 mod thread;
 
 pub use automation::{Delivery, JobRow, NewJob};
 pub use error::{Result, StoreError};
+pub use rotations::Rotated;
 
 use std::path::Path;
 use std::sync::Arc;

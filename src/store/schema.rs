@@ -302,6 +302,22 @@ pub fn migrations() -> Migrations<'static> {
         );
         "#,
         ),
+        M::up(
+            r#"
+        -- Secret rotation (`ccgate rotate`, crate::secrets): a value of a rotatable secret is
+        -- accepted from `added_at` until `until` (unix seconds; NULL: no end). `value` is NULL
+        -- for a configured value (env, *_FILE, credential), which only its hash retires.
+        CREATE TABLE secret_rotations (
+            id           INTEGER PRIMARY KEY,
+            name         TEXT NOT NULL,
+            value_sha256 TEXT NOT NULL,
+            value        TEXT,
+            added_at     INTEGER NOT NULL,
+            until        INTEGER,
+            UNIQUE (name, value_sha256)
+        );
+        "#,
+        ),
     ])
 }
 

@@ -542,7 +542,10 @@ mod tests {
         });
         assert!(l.try_acquire_other().is_some());
         assert!(l.try_acquire_other().is_some());
-        assert!(l.try_acquire_other().is_none(), "the window's third is full");
+        assert!(
+            l.try_acquire_other().is_none(),
+            "the window's third is full"
+        );
 
         let l = Limiter::new(Limits::default());
         l.pause_chat(5, Duration::from_millis(400));
@@ -579,7 +582,11 @@ mod tests {
         w.take(3, ms(1200));
         assert_eq!(w.free_at(ms(1300)), FreeAt::At(ms(1500)));
         w.take(4, ms(1500));
-        assert_eq!(w.free_at(ms(1600)), FreeAt::Returned, "3 and 4 are in flight");
+        assert_eq!(
+            w.free_at(ms(1600)),
+            FreeAt::Returned,
+            "3 and 4 are in flight"
+        );
         w.returned(4, ms(1700));
         // 3 may arrive any time, but then 4 is the older of the two to count.
         assert_eq!(w.free_at(ms(1800)), FreeAt::At(ms(2700)));
@@ -601,7 +608,10 @@ mod tests {
         drop(l.acquire(Slot::Message(10)).await);
         assert!(t.elapsed() < Duration::from_millis(100));
         tokio::time::sleep(Duration::from_millis(1300)).await;
-        assert!(!next.is_finished(), "chat 9's second message went while its first was in flight");
+        assert!(
+            !next.is_finished(),
+            "chat 9's second message went while its first was in flight"
+        );
         let answered = Instant::now();
         drop(first);
         let sent = next.await.unwrap();
