@@ -259,6 +259,16 @@ mod tests {
         SecretString::from(v.to_string())
     }
 
+    /// A row for `value`; `kept`: the value itself is stored (rotated in), else only its hash.
+    fn row(value: &str, kept: bool, added_at: i64, until: Option<i64>) -> RotationRow {
+        RotationRow {
+            value_sha256: fingerprint(value),
+            value: kept.then(|| value.to_string()),
+            added_at,
+            until,
+        }
+    }
+
     fn values(k: &Keyring) -> Vec<String> {
         k.accepted
             .iter()
@@ -283,18 +293,8 @@ mod tests {
     fn a_rotation_accepts_old_and_new_in_the_window_and_only_new_after_it() {
         // Rotated at t=100 with a 50 s overlap: the configured "old" retires at 150.
         let rows = vec![
-            RotationRow {
-                value_sha256: fingerprint("old"),
-                value: None,
-                added_at: 100,
-                until: Some(150),
-            },
-            RotationRow {
-                value_sha256: fingerprint("new"),
-                value: Some("new".into()),
-                added_at: 100,
-                until: None,
-            },
+            row("old", false, 100, Some(150)),
+            row("new", true, 100, None),
         ];
         let before = Keyring::at(Some(&s("old")), &rows, 99);
         assert_eq!(values(&before), ["old"]);
@@ -312,24 +312,9 @@ mod tests {
     #[test]
     fn a_second_rotation_retires_the_first_rotated_value_after_its_own_window() {
         let rows = vec![
-            RotationRow {
-                value_sha256: fingerprint("old"),
-                value: None,
-                added_at: 100,
-                until: Some(150),
-            },
-            RotationRow {
-                value_sha256: fingerprint("v2"),
-                value: Some("v2".into()),
-                added_at: 100,
-                until: Some(400),
-            },
-            RotationRow {
-                value_sha256: fingerprint("v3"),
-                value: Some("v3".into()),
-                added_at: 300,
-                until: None,
-            },
+            row("old", false, 100, Some(150)),
+            row("v2", true, 100, Some(400)),
+            row("v3", true, 300, None),
         ];
         let k = Keyring::at(Some(&s("old")), &rows, 350);
         assert_eq!(values(&k), ["v3", "v2"]);
