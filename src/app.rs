@@ -201,22 +201,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let _lock =
         instance_lock::acquire(&config.lock_dir, config.telegram_bot_token.expose_secret())?;
-    // Rotated-in secret values live in the database and are secrets too: read them first, so
-    // the redactor masks them as well as the configured ones (values rotated in later are
-    // masked from the next start; they never reach Claude either way).
-    let rotated = {
-        let store = Store::open(&config.database_path)?;
-        crate::secrets::Secrets::load(&config, &store)
-            .await?
-            .rotated_values()
-    };
+    // Rotated-in secret values live in the database and are secrets too: read them before the
+    // redactor is made, so it masks them as well as the configured ones (values rotated in
+    // later are masked from the next start; they never reach Claude either way).
+    let store = Store::open(&config.database_path)?;
+    let rotations = crate::secrets::Secrets::load(&config, &store).await?;
     let mut redacted = config.redacted_values();
-    redacted.extend(rotated);
+    redacted.extend(rotations.rotated_values());
     let redactor = Redactor::new(redacted);
     // Normally installed by `main` already (before logging starts); the first one counts.
     crate::audit::redact::install(redactor.clone());
-    let store = Store::open(&config.database_path)?.with_redactor(redactor.clone());
-    let rotations = crate::secrets::Secrets::load(&config, &store).await?;
+    let store = store.with_redactor(redactor.clone());
     rotations.spawn_refresh(store.clone());
     tracing::info!(
         path = %std::fs::canonicalize(&config.database_path).unwrap_or_else(|_| config.database_path.clone()).display(),

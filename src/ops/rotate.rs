@@ -30,6 +30,7 @@ pub async fn rotate(
         );
     }
     let new = secrets::generate();
+    let new_fingerprint = secrets::fingerprint(new.expose_secret());
     let now = chrono::Utc::now().timestamp();
     let until = now + overlap.as_secs() as i64;
     let configured = which
@@ -39,7 +40,7 @@ pub async fn rotate(
         .rotate_secret(
             which.setting(),
             configured,
-            secrets::fingerprint(new.expose_secret()),
+            new_fingerprint.clone(),
             new.expose_secret().to_string(),
             now,
             until,
@@ -54,7 +55,7 @@ pub async fn rotate(
             "setting": which.setting(),
             "overlap_secs": overlap.as_secs(),
             "previous_values_retiring": changed.retiring,
-            "new_fingerprint": &secrets::fingerprint(new.expose_secret())[..16],
+            "new_fingerprint": &new_fingerprint[..16],
         }),
     )
     .await?;
