@@ -120,7 +120,7 @@ impl Auth {
         }
     }
 
-    fn keys(&self) -> anyhow::Result<Arc<Keyring>> {
+    fn keys(&self) -> anyhow::Result<Keyring> {
         self.secrets
             .ring(Rotatable::AuthSecret)
             .ok_or_else(|| anyhow::anyhow!("AUTH_TOKEN_SECRET is not set"))

@@ -155,10 +155,12 @@ impl Keyring {
     }
 }
 
-/// The live keyrings of every rotatable secret, shared by the verifiers.
+/// The live keyrings of every rotatable secret, shared by the verifiers. The refresh only
+/// re-reads the rotation rows; which values count is worked out at the moment of each check
+/// ([`Secrets::ring`]), so a window ends on its second, not up to one refresh later.
 pub struct Secrets {
     configured: HashMap<Rotatable, SecretString>,
-    rings: RwLock<HashMap<Rotatable, Arc<Keyring>>>,
+    rows: RwLock<HashMap<Rotatable, Arc<Vec<RotationRow>>>>,
 }
 
 impl Secrets {
@@ -168,22 +170,17 @@ impl Secrets {
             .into_iter()
             .filter_map(|r| r.configured(config).map(|s| (r, s.clone())))
             .collect();
-        let rings = configured
-            .iter()
-            .map(|(r, s)| (*r, Arc::new(Keyring::at(Some(s), &[], 0))))
-            .collect();
         Secrets {
             configured,
-            rings: RwLock::new(rings),
+            rows: RwLock::default(),
         }
     }
 
     /// One fixed value for one secret (no rotations, no refresh).
     pub fn single(r: Rotatable, value: SecretString) -> Secrets {
-        let ring = Arc::new(Keyring::at(Some(&value), &[], 0));
         Secrets {
             configured: HashMap::from([(r, value)]),
-            rings: RwLock::new(HashMap::from([(r, ring)])),
+            rows: RwLock::default(),
         }
     }
 
@@ -196,17 +193,25 @@ impl Secrets {
 
     /// Re-read the rotations.
     pub async fn refresh(&self, store: &Store) -> anyhow::Result<()> {
-        let now = chrono::Utc::now().timestamp();
-        let mut rings = HashMap::new();
+        let mut all = HashMap::new();
         for r in Rotatable::ALL {
-            let rows = store.rotations(r.setting()).await?;
-            let ring = Keyring::at(self.configured.get(&r), &rows, now);
-            if ring.current.is_some() {
-                rings.insert(r, Arc::new(ring));
-            }
+            all.insert(r, Arc::new(store.rotations(r.setting()).await?));
         }
-        *self.rings.write().unwrap_or_else(|p| p.into_inner()) = rings;
+        *self.rows.write().unwrap_or_else(|p| p.into_inner()) = all;
         Ok(())
+    }
+
+    /// The keyring of `r` at `now` (unix seconds).
+    fn ring_at(&self, r: Rotatable, now: i64) -> Option<Keyring> {
+        let rows = self
+            .rows
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&r)
+            .cloned()
+            .unwrap_or_default();
+        let ring = Keyring::at(self.configured.get(&r), &rows, now);
+        ring.current.is_some().then_some(ring)
     }
 
     /// Keep refreshing until the process ends (a failed read keeps the last view and says so).
@@ -224,26 +229,23 @@ impl Secrets {
     }
 
     /// The keyring of `r`; `None` when the secret is not set at all (its endpoint is off).
-    pub fn ring(&self, r: Rotatable) -> Option<Arc<Keyring>> {
-        self.rings
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&r)
-            .cloned()
+    pub fn ring(&self, r: Rotatable) -> Option<Keyring> {
+        self.ring_at(r, chrono::Utc::now().timestamp())
     }
 
     /// Every rotated-in value accepted now (for the redactor: they are secrets too).
     pub fn rotated_values(&self) -> Vec<String> {
-        let rings = self.rings.read().unwrap_or_else(|p| p.into_inner());
-        rings
-            .iter()
+        let now = chrono::Utc::now().timestamp();
+        Rotatable::ALL
+            .into_iter()
+            .filter_map(|r| self.ring_at(r, now).map(|ring| (r, ring)))
             .flat_map(|(r, ring)| {
                 let configured = self
                     .configured
-                    .get(r)
+                    .get(&r)
                     .map(|c| c.expose_secret().to_string());
                 ring.accepted
-                    .iter()
+                    .into_iter()
                     .map(|s| s.expose_secret().to_string())
                     .filter(move |v| Some(v) != configured.as_ref())
             })
