@@ -239,7 +239,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Err(e) = api.set_my_commands(COMMANDS).await {
         tracing::warn!(error = %e, "could not register the command menu");
     }
-    warn_about_permissions(&config);
     if config.allowed_users.is_empty() {
         tracing::warn!("ALLOWED_USERS is empty: nobody can use this bot (fail closed)");
     }
@@ -272,6 +271,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Events: webhooks, jobs, notifications, finished runs and security alerts share one bus,
     // created before anything that publishes on it.
     let (bus, events) = Bus::new();
+    report_exposures(&config, &bus);
     let ctx = Arc::new(Ctx::new(
         config.clone(),
         store.clone(),
@@ -487,34 +487,28 @@ fn random_token(len: usize) -> String {
     Alphanumeric.sample_string(&mut rand::rng(), len)
 }
 
-/// Secrets at rest must be readable by the owner only; say so loudly when they are not.
-fn warn_about_permissions(config: &Config) {
-    use std::os::unix::fs::PermissionsExt;
-    let db_dir = config
-        .database_path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(|p| p.to_path_buf());
-    let checks = [
-        (config.env_file.clone(), "the .env file", 0o077),
-        (Some(config.database_path.clone()), "the database", 0o077),
-        (db_dir, "the data directory", 0o077),
-    ];
-    for (path, what, forbidden) in checks {
-        let Some(path) = path else { continue };
-        if let Ok(meta) = std::fs::metadata(&path) {
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & forbidden != 0 {
-                tracing::warn!(
-                    path = %path.display(),
-                    mode = format!("{mode:o}"),
-                    "{what} is readable by other users; run: chmod {} {}",
-                    if meta.is_dir() { "700" } else { "600" },
-                    path.display()
-                );
-            }
-        }
+/// ccgate's own files readable by other users or inside the approved directory
+/// (`policy::exposure`): said loudly in the log, and once to the admins.
+fn report_exposures(config: &Config, bus: &Bus) {
+    let found = crate::policy::exposure::of_config(config);
+    if found.is_empty() {
+        return;
     }
+    let lines: Vec<String> = found.iter().map(|e| e.describe()).collect();
+    for l in &lines {
+        tracing::warn!("{l}");
+    }
+    bus.publish(Event::SecurityAlert {
+        kind: "exposed_files".into(),
+        html: format!(
+            "🚨 <b>Check this installation</b> (found at start)\n{}",
+            lines
+                .iter()
+                .map(|l| format!("• {}", crate::telegram::html::escape(l)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    });
 }
 
 /// Watch the audit stream; tell admins about anomalies in their private chats and apply the

@@ -135,6 +135,8 @@ pub struct Config {
     /// The variables that were set, where from and (secrets excepted) their value after path
     /// resolution, in table order; for `ccgate check` (filled by `load`).
     pub settings: Vec<Setting>,
+    /// The files secrets were read from (`NAME_FILE`), by setting: their permissions matter.
+    pub secret_sources: Vec<(&'static str, PathBuf)>,
     /// How long a human has to answer an approval before it is denied.
     pub approval_timeout: Duration,
     /// Tool-call rules (TOML); built-in secure defaults when unset.
@@ -307,6 +309,11 @@ impl Config {
             let named = if set(v.name) {
                 v.name.to_string()
             } else if v.secret && set(&file_var) {
+                if let Some(path) = vars.get(&file_var) {
+                    config
+                        .secret_sources
+                        .push((v.name, PathBuf::from(path.trim())));
+                }
                 file_var
             } else {
                 continue;
@@ -631,6 +638,7 @@ impl Config {
             extra_secrets,
             env_file: None,
             settings: Vec::new(),
+            secret_sources: Vec::new(),
             approval_timeout: Duration::from_secs(parse_num(
                 get("APPROVAL_TIMEOUT"),
                 "APPROVAL_TIMEOUT",

@@ -32,7 +32,11 @@ enum Command {
     Check,
     /// Everything `check` does, and for real: contact the Telegram Bot API (getMe with the
     /// configured token), open the database. Each failure comes with what to fix.
-    Doctor,
+    Doctor {
+        /// Also search the git history of every project for ccgate's secret values.
+        #[arg(long)]
+        deep: bool,
+    },
     /// Login tokens for ENABLE_TOKEN_AUTH.
     #[command(subcommand)]
     Token(TokenCmd),
@@ -285,7 +289,7 @@ async fn operator(command: Command, config: &Config) -> anyhow::Result<ops::Repo
         }
         Command::Run
         | Command::Check
-        | Command::Doctor
+        | Command::Doctor { .. }
         | Command::Config(_)
         | Command::Audit(AuditCmd::Keygen { .. } | AuditCmd::Pubkey)
         | Command::Service { .. }
@@ -404,11 +408,11 @@ fn main() -> ExitCode {
         }
     };
     match cli.command.unwrap_or(Command::Run) {
-        cmd @ (Command::Check | Command::Doctor) => {
-            let mode = if matches!(cmd, Command::Doctor) {
-                ops::check::Mode::Doctor
-            } else {
-                ops::check::Mode::Check
+        cmd @ (Command::Check | Command::Doctor { .. }) => {
+            let mode = match cmd {
+                Command::Doctor { deep: true } => ops::check::Mode::Deep,
+                Command::Doctor { deep: false } => ops::check::Mode::Doctor,
+                _ => ops::check::Mode::Check,
             };
             if rt.block_on(ops::check::run(&config, mode, |item| println!("{item}"))) {
                 ExitCode::SUCCESS

@@ -147,3 +147,120 @@ async fn a_committed_env_is_not_read_back_through_git() {
         .any(|r| r.to_string().contains("history-secret")));
     h.stop().await;
 }
+
+/// `ccgate doctor --deep` in the harness's environment: (exit code, stdout).
+async fn doctor_deep(h: &Harness) -> (i32, String) {
+    let out = h
+        .command()
+        .args(["doctor", "--deep"])
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_deep_finds_a_secret_value_in_a_projects_history_and_own_files_in_reach() {
+    const HOOK_SECRET: &str = "generic-webhook-secret-committed-once";
+    let mut h = Harness::new().await;
+    h.set_env("WEBHOOK_API_SECRET", HOOK_SECRET);
+    let proj = h.approved().join("proj");
+    std::fs::create_dir_all(&proj).unwrap();
+    git(&proj, &["init", "-q", "-b", "main"]);
+    std::fs::write(
+        proj.join("deploy.md"),
+        format!("curl -H 'Bearer {HOOK_SECRET}'\n"),
+    )
+    .unwrap();
+    git(&proj, &["add", "deploy.md"]);
+    git(&proj, &["commit", "-qm", "document the deploy hook"]);
+    std::fs::write(proj.join("deploy.md"), "curl -H 'Bearer $SECRET'\n").unwrap();
+    git(&proj, &["commit", "-qam", "no secret in docs"]);
+    // The policy file in the approved directory: a script Claude runs could rewrite it.
+    let policy = h.approved().join("policy.toml");
+    std::fs::write(&policy, "[tools]\n").unwrap();
+    h.set_env("POLICY_FILE", &policy.display().to_string());
+    // A secret file others may read.
+    let token_file = h.tmp.path().join("bot-token");
+    std::fs::write(&token_file, format!("{}\n", h.token)).unwrap();
+    std::fs::set_permissions(
+        &token_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    h.unset_env("TELEGRAM_BOT_TOKEN");
+    h.set_env("TELEGRAM_BOT_TOKEN_FILE", &token_file.display().to_string());
+
+    let (rc, out) = doctor_deep(&h).await;
+    assert_eq!(rc, 2, "{out}");
+    assert!(
+        out.contains("FAIL  secrets in git history")
+            && out.contains("WEBHOOK_API_SECRET is in the history of")
+            && out.contains("document the deploy hook"),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAIL  own files")
+            && out.contains("POLICY_FILE")
+            && out.contains("is inside APPROVED_DIRECTORY")
+            && out.contains("TELEGRAM_BOT_TOKEN_FILE")
+            && out.contains("mode 644"),
+        "{out}"
+    );
+    assert!(
+        !out.contains(HOOK_SECRET),
+        "the value itself is never printed"
+    );
+    assert!(!out.contains(&h.token), "the token is never printed");
+
+    // Plain doctor does not search history (and says nothing about it).
+    let out2 = h.command().arg("doctor").output().await.unwrap();
+    let out2 = String::from_utf8_lossy(&out2.stdout).into_owned();
+    assert!(!out2.contains("secrets in git history"), "{out2}");
+
+    // Fixed: the history rewritten, the policy moved out, the token file private.
+    std::fs::remove_dir_all(proj.join(".git")).unwrap();
+    git(&proj, &["init", "-q", "-b", "main"]);
+    git(&proj, &["add", "deploy.md"]);
+    git(&proj, &["commit", "-qm", "fresh start"]);
+    let moved = h.tmp.path().join("policy.toml");
+    std::fs::rename(&policy, &moved).unwrap();
+    h.set_env("POLICY_FILE", &moved.display().to_string());
+    std::fs::set_permissions(
+        &token_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let (rc, out) = doctor_deep(&h).await;
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains("ok    secrets in git history") && out.contains("none in 1 repositories"),
+        "{out}"
+    );
+    assert!(out.contains("ok    own files"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_files_in_reach_of_claude_are_told_to_the_admins_at_start() {
+    let mut h = Harness::new().await;
+    h.set_env("USER_ROLES", &format!("{USER}:admin"));
+    let policy = h.approved().join("policy.toml");
+    std::fs::write(&policy, "[tools]\n").unwrap();
+    h.set_env("POLICY_FILE", &policy.display().to_string());
+    h.start().await;
+    let alert = h
+        .wait_message(USER, "the start-up alert", |m| {
+            m.text.contains("Check this installation")
+        })
+        .await;
+    assert!(
+        alert.text.contains("POLICY_FILE") && alert.text.contains("could rewrite it"),
+        "{}",
+        alert.text
+    );
+    assert!(h.log().contains("is inside APPROVED_DIRECTORY"));
+    h.stop().await;
+}

@@ -19,6 +19,9 @@ pub enum Mode {
     Check,
     /// Everything `Check` does, and for real: Telegram's getMe, opening the database.
     Doctor,
+    /// Everything `Doctor` does, and a search of every project's git history for ccgate's
+    /// secret values (slow on big repositories).
+    Deep,
 }
 
 /// One finding, shown as one line.
@@ -118,6 +121,7 @@ pub async fn run(config: &Config, mode: Mode, emit: impl FnMut(Item)) -> bool {
         },
     );
     f.check("database", Ok(config.database_path.display().to_string()));
+    f.check("own files", own_files(config));
     f.check("telegram api", Ok(config.telegram_api_url.clone()));
     f.check("claude cli", claude_cli(config));
     f.check(
@@ -214,7 +218,7 @@ pub async fn run(config: &Config, mode: Mode, emit: impl FnMut(Item)) -> bool {
         });
     }
     match mode {
-        Mode::Doctor => {
+        Mode::Doctor | Mode::Deep => {
             f.check("telegram", telegram(config).await);
             let database = match open_store(config) {
                 Ok(st) => st.cost_today_all().await.map_err(anyhow::Error::from),
@@ -231,6 +235,9 @@ pub async fn run(config: &Config, mode: Mode, emit: impl FnMut(Item)) -> bool {
                         )
                     }),
             );
+            if mode == Mode::Deep {
+                f.check("secrets in git history", secrets_in_history(config).await);
+            }
         }
         Mode::Check => f.item(Item::Skipped {
             what: "telegram",
@@ -241,6 +248,114 @@ pub async fn run(config: &Config, mode: Mode, emit: impl FnMut(Item)) -> bool {
 }
 
 /// The configured `claude` answers `--version` as Claude Code.
+/// ccgate's own files exposed to other users or to Claude (`policy::exposure`).
+fn own_files(config: &Config) -> Result<String, String> {
+    let found = crate::policy::exposure::of_config(config);
+    if found.is_empty() {
+        Ok("private, and outside the approved directory".into())
+    } else {
+        Err(found
+            .iter()
+            .map(|e| e.describe())
+            .collect::<Vec<_>>()
+            .join("; "))
+    }
+}
+
+/// Every secret value ccgate knows (configured, and rotated in), by setting.
+async fn needles(config: &Config) -> Vec<super::history::Needle> {
+    use secrecy::ExposeSecret;
+    let needle = |setting: &str, value: &str| super::history::Needle {
+        setting: setting.to_string(),
+        value: value.to_string(),
+    };
+    let mut v = vec![needle(
+        "TELEGRAM_BOT_TOKEN",
+        config.telegram_bot_token.expose_secret(),
+    )];
+    for (setting, s) in [
+        ("AUTH_TOKEN_SECRET", &config.auth_token_secret),
+        (
+            "GITHUB_WEBHOOK_SECRET",
+            &config.server.github_webhook_secret,
+        ),
+        ("WEBHOOK_API_SECRET", &config.server.webhook_api_secret),
+    ] {
+        if let Some(s) = s {
+            v.push(needle(setting, s.expose_secret()));
+        }
+    }
+    for s in &config.extra_secrets {
+        v.push(needle(
+            "a model credential or PIN (ANTHROPIC_*, CLAUDE_CODE_OAUTH_TOKEN, AUDIT_PKCS11_PIN)",
+            s.expose_secret(),
+        ));
+    }
+    if let Ok(store) = open_store(config) {
+        if let Ok(live) = crate::secrets::Secrets::load(config, &store).await {
+            for r in crate::secrets::Rotatable::ALL {
+                for value in live.ring(r).map(|k| k.accepted).unwrap_or_default() {
+                    v.push(needle(
+                        &format!("{} (rotated)", r.setting()),
+                        value.expose_secret(),
+                    ));
+                }
+            }
+        }
+    }
+    // A value counted once, under its first name.
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|n| seen.insert(n.value.clone()));
+    v
+}
+
+async fn secrets_in_history(config: &Config) -> Result<String, String> {
+    let needles = needles(config).await;
+    let approved = config.approved_directory.clone();
+    let secrets = config.secret_files().map_err(|e| e.to_string())?;
+    let scan =
+        tokio::task::spawn_blocking(move || super::history::scan(&approved, &secrets, &needles))
+            .await
+            .map_err(|e| format!("the scan failed: {e}"))?;
+    let mut problems: Vec<String> = scan
+        .findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{} is in the history of {} ({} {}{}) — rotate it, then rewrite the history \
+                 (git filter-repo) or treat every clone as leaked",
+                f.setting,
+                f.repository.display(),
+                f.kind,
+                &f.object[..f.object.len().min(12)],
+                f.commit
+                    .as_deref()
+                    .map(|c| format!(", added by {c}"))
+                    .unwrap_or_else(|| ", in no commit: run git gc --prune=now".into())
+            )
+        })
+        .collect();
+    problems.extend(
+        scan.errors
+            .iter()
+            .map(|(repo, e)| format!("{} could not be searched: {e}", repo.display())),
+    );
+    if problems.is_empty() {
+        Ok(format!(
+            "none in {} repositories ({} objects{})",
+            scan.repositories,
+            scan.objects,
+            if scan.skipped_large > 0 {
+                format!(", {} over 256 MiB skipped", scan.skipped_large)
+            } else {
+                String::new()
+            }
+        ))
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
 fn claude_cli(config: &Config) -> Result<String, String> {
     let path = &config.claude_cli_path;
     std::process::Command::new(path)

@@ -14,6 +14,7 @@
 pub mod access;
 pub mod audit;
 pub mod check;
+pub mod history;
 pub mod policy;
 pub mod rotate;
 pub mod schedule;

@@ -21,6 +21,7 @@ pub mod bash;
 pub mod budget;
 pub mod config_files;
 pub mod engine;
+pub mod exposure;
 pub mod filename;
 pub mod git_config;
 pub mod git_store;
