@@ -239,6 +239,8 @@ pub struct MediaConfig {
     pub upload_dir: PathBuf,
     /// Largest image attached to a prompt as an image block.
     pub max_image_bytes: u64,
+    /// `MAX_TURN_IMAGE_BYTES`: the images of one prompt (an album) together.
+    pub max_turn_image_bytes: u64,
     pub archive: crate::media::archive::Limits,
     /// Album parts arriving within this long of each other become one turn.
     pub album_window: Duration,
@@ -1042,6 +1044,12 @@ fn parse_media(get: &dyn Fn(&str) -> Option<String>) -> Result<MediaConfig, Conf
         max_upload_bytes: parse_num(get("MAX_UPLOAD_BYTES"), "MAX_UPLOAD_BYTES", 1, 2 * GIB)?,
         upload_dir: dir.to_path_buf(),
         max_image_bytes: parse_num(get("MAX_IMAGE_BYTES"), "MAX_IMAGE_BYTES", 1, 100 << 20)?,
+        max_turn_image_bytes: parse_num(
+            get("MAX_TURN_IMAGE_BYTES"),
+            "MAX_TURN_IMAGE_BYTES",
+            1,
+            100 << 20,
+        )?,
         archive: crate::media::archive::Limits {
             total_bytes: parse_num(
                 get("ARCHIVE_MAX_TOTAL_BYTES"),

@@ -427,6 +427,51 @@ async fn an_album_of_two_photos_is_one_turn_with_two_image_blocks() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_albums_images_beyond_the_per_request_budget_are_saved_but_not_attached() {
+    let (a, b, c) = (png(2), png(3), png(4));
+    let budget = (a.len() + b.len() + 4).to_string();
+    let h = started(&[("MAX_TURN_IMAGE_BYTES", &budget)]).await;
+    let ids: Vec<i64> = [
+        ("a.jpg", &a, Some("three views")),
+        ("b.jpg", &b, None),
+        ("c.jpg", &c, None),
+    ]
+    .into_iter()
+    .map(|(name, bytes, caption)| {
+        let f = h.tg.register_file(name, bytes.clone());
+        h.tg.inject_photo(USER, USER, &f, caption, Some("album-budget"))
+    })
+    .collect();
+    h.wait_message(USER, "the answer", |m| {
+        m.text.contains("FAKE: you said three views")
+    })
+    .await;
+    h.wait_settled("the album", USER, &ids).await;
+    let enc = |x: &[u8]| ("image/png".to_string(), data_encoding::BASE64.encode(x));
+    let blocks = user_blocks(&h);
+    let with_images: Vec<_> = blocks
+        .iter()
+        .map(|bl| images_in(bl))
+        .filter(|i| !i.is_empty())
+        .collect();
+    assert!(
+        with_images.iter().any(|i| i == &vec![enc(&a), enc(&b)]),
+        "the first two attached, in order: {with_images:?}"
+    );
+    assert!(
+        with_images.iter().all(|i| !i.contains(&enc(&c))),
+        "the third image passed the budget"
+    );
+    let prompts = h.model.last_prompt_texts();
+    assert!(
+        prompts.iter().any(|p| p.contains("saved but not attached")),
+        "{prompts:?}"
+    );
+    let saved = std::fs::read_dir(proj(&h).join("uploads")).unwrap().count();
+    assert_eq!(saved, 3, "all three are saved");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_document_stored_before_a_crash_is_processed_after_it_once() {
     let mut h = started(&[]).await;
     let file = h.tg.register_file("crash.txt", b"survives\n".to_vec());

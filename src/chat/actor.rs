@@ -684,6 +684,7 @@ impl Actor {
                 u.message_id,
                 vec![received],
                 Vec::new(),
+                self.ctx.config.media.max_turn_image_bytes,
             ))
             .await;
             return;
@@ -724,6 +725,7 @@ impl Actor {
             a.message_id,
             a.parts,
             ids.collect(),
+            self.ctx.config.media.max_turn_image_bytes,
         );
         self.on_prompt(q).await;
     }
@@ -1519,9 +1521,11 @@ fn prompt_of(
     user_id: i64,
     role: Role,
     message_id: i64,
-    parts: Vec<crate::media::Received>,
+    mut parts: Vec<crate::media::Received>,
     also: Vec<i64>,
+    max_image_bytes: u64,
 ) -> Queued {
+    crate::media::cap_images(&mut parts, max_image_bytes);
     let text = crate::media::prompt(&parts);
     Queued {
         update_id,

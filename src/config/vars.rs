@@ -127,6 +127,7 @@ pub const VARS: &[Var] = &[
     var("MAX_UPLOAD_BYTES", Value("20971520"), "largest document or photo accepted (checked before and during download; 20 MiB is the Bot API's own download limit)"),
     var("UPLOAD_DIR", Value("uploads"), "where uploads are saved, relative to the chat's project (never overwritten: `-1`, `-2`… suffixes)"),
     var("MAX_IMAGE_BYTES", Value("5242880"), "largest image sent to Claude as an image block (larger ones are only saved)"),
+    var("MAX_TURN_IMAGE_BYTES", Value("20971520"), "most image bytes in one request to Claude (an album's images beyond it are only saved; the model API takes 32 MB per request)"),
     var("ARCHIVE_MAX_TOTAL_BYTES", Value("209715200"), "most bytes an uploaded archive may extract to"),
     var("ARCHIVE_MAX_FILES", Value("2000"), "most entries (files and folders) in an uploaded archive"),
     var("ARCHIVE_MAX_FILE_BYTES", Value("52428800"), "largest single file in an uploaded archive"),

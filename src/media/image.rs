@@ -61,6 +61,11 @@ impl Image {
     }
 
     /// The Messages API content block.
+    /// The image's size in bytes (decoded).
+    pub fn size(&self) -> u64 {
+        (self.base64.len() as u64 / 4) * 3
+    }
+
     pub fn block(&self) -> Value {
         json!({
             "type": "image",

@@ -70,6 +70,33 @@ pub fn prompt(parts: &[Received]) -> String {
     format!("{head}\n\n{}", notes.join("\n"))
 }
 
+/// What an attached image's note says (replaced when [`cap_images`] detaches it).
+const ATTACHED: &str = "\n[ccgate: the image is attached to this message.]";
+
+/// Keep the images of one prompt within `max_total` bytes together, in the order sent: the
+/// model API refuses a request over 32 MB, and an album of ten large photos would be one. An
+/// image beyond the budget stays saved (its note says so), it is just not attached.
+pub fn cap_images(parts: &mut [Received], max_total: u64) {
+    let mut total = 0u64;
+    for p in parts.iter_mut() {
+        let Some(size) = p.image.as_ref().map(Image::size) else {
+            continue;
+        };
+        if total + size <= max_total {
+            total += size;
+            continue;
+        }
+        p.image = None;
+        p.note = p.note.replace(
+            ATTACHED,
+            &format!(
+                "\n[ccgate: the image is saved but not attached: the images of this message would pass {} together.]",
+                human_size(max_total)
+            ),
+        );
+    }
+}
+
 /// Why an upload was not taken; `html` is the reply. The refusal has been audited.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refused {
@@ -337,7 +364,7 @@ pub async fn receive(
     // Images: attached when their real type is one the model reads and they are small enough.
     let image = match sniffed {
         Some(_) if bytes.len() as u64 <= media.max_image_bytes => {
-            note.push_str("\n[ccgate: the image is attached to this message.]");
+            note.push_str(ATTACHED);
             Image::from_bytes(&bytes)
         }
         Some(_) => {
@@ -412,5 +439,36 @@ mod tests {
             prompt(&[part(None, true), part(None, true)]),
             "Please look at the images I sent.\n\n[note]\n[note]"
         );
+    }
+
+    #[test]
+    fn the_images_of_one_prompt_stay_within_the_budget_in_the_order_sent() {
+        // A PNG header and `n` bytes of padding: an image of n + 8 bytes.
+        let image = |n: usize| {
+            let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
+            b.resize(8 + n, 0);
+            Image::from_bytes(&b).unwrap()
+        };
+        let with = |n: usize| Received {
+            note: format!("saved a.png{ATTACHED}"),
+            image: Some(image(n)),
+            caption: None,
+            photo: true,
+        };
+        let mut parts = vec![with(592), with(1192), part(None, false), with(292)];
+        assert_eq!(parts[0].image.as_ref().unwrap().size(), 600);
+        cap_images(&mut parts, 1000);
+        let attached: Vec<bool> = parts.iter().map(|p| p.image.is_some()).collect();
+        // 600 fits; 1200 would pass 1000; the file has none; 300 still fits (900 in all).
+        assert_eq!(attached, vec![true, false, false, true]);
+        assert!(parts[0].note.ends_with(ATTACHED));
+        assert!(
+            parts[1].note.contains("saved but not attached")
+                && parts[1].note.contains("1000 B")
+                && !parts[1].note.contains(ATTACHED),
+            "{}",
+            parts[1].note
+        );
+        assert_eq!(parts[2].note, "[note]");
     }
 }
