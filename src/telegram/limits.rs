@@ -38,7 +38,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use tokio::sync::Notify;
 
@@ -314,7 +315,7 @@ impl Limiter {
             let at = free(&mut self.windows(), now);
             match at {
                 FreeAt::At(t) if t <= now => return,
-                FreeAt::At(t) => tokio::time::sleep_until(t.into()).await,
+                FreeAt::At(t) => tokio::time::sleep_until(t).await,
                 FreeAt::Returned => notified.await,
             }
         }

@@ -790,7 +790,7 @@ async fn deliver_durable(shared: &Shared, chat: ChatRef, row: &OutboxRow) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
+    use tokio::time::Instant;
 
     /// These two tests predate the sliding-window [`Limiter`] and still hold with it (the 121st
     /// group message now waits for the first to leave the minute, not 500 ms).
@@ -804,7 +804,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    // Paused time: the group window is a minute long; tokio advances the clock when idle.
+    #[tokio::test(start_paused = true)]
     async fn group_and_global_limits_hold_back_the_next_message() {
         // Generous per-chat limit so the group and global buckets are what is measured.
         let l = Limiters::new(Limits {
