@@ -743,6 +743,8 @@ impl Config {
             canonical(&self.sandbox.home_dir),
             canonical(&self.lock_dir),
             canonical(&self.approved_directory),
+            // Hidden inside the boundary (see `jail::ETC_HIDDEN`).
+            PathBuf::from("/etc/ccgate"),
         ];
         if let Some(f) = &self.env_file {
             forbidden.push(canonical(f));
