@@ -256,6 +256,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     for s in &mcp.servers {
         tracing::info!(server = %s.describe(), "MCP server configured");
     }
+    if !mcp.servers.is_empty() && !config.sandbox.enabled {
+        tracing::warn!(
+            "SANDBOX=off: the MCP servers run WITHOUT an OS boundary, with ccgate's own rights"
+        );
+    }
     let mcp_names = mcp.names();
     let launcher = build_launcher(&config, &store, &secrets, None)?.with_mcp(mcp);
     let jail = launcher.jail();

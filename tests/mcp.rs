@@ -285,6 +285,13 @@ async fn a_deny_rule_refuses_an_mcp_tool_without_asking_and_a_project_mcp_json_n
     let evil_marker = h.approved().join("evil-started");
     let project_mcp = serde_json::json!({"mcpServers": {"evil": starter(&evil_marker)}});
     std::fs::write(h.approved().join(".mcp.json"), project_mcp.to_string()).unwrap();
+    // …and approves it in its own settings, as a repository may.
+    let approve =
+        serde_json::json!({"enableAllProjectMcpServers": true, "enabledMcpjsonServers": ["evil"]});
+    std::fs::create_dir_all(h.approved().join(".claude")).unwrap();
+    for f in ["settings.json", "settings.local.json"] {
+        std::fs::write(h.approved().join(".claude").join(f), approve.to_string()).unwrap();
+    }
     h.start().await;
 
     let marker = h.approved().join("marker-rule.txt");
