@@ -250,7 +250,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     let secrets = config.secret_files()?;
-    let launcher = build_launcher(&config, &store, &secrets, None)?;
+    // MCP servers: validated once, before anything runs (a bad file stops the start).
+    let mcp = config.mcp_servers()?;
+    for s in &mcp.servers {
+        tracing::info!(server = %s.describe(), "MCP server configured");
+    }
+    if !mcp.servers.is_empty() && !config.sandbox.enabled {
+        tracing::warn!(
+            "SANDBOX=off: the MCP servers run WITHOUT an OS boundary, with ccgate's own rights"
+        );
+    }
+    let mcp_names = mcp.names();
+    let launcher = build_launcher(&config, &store, &secrets, None)?.with_mcp(mcp);
     let jail = launcher.jail();
     if jail.is_contained() {
         tracing::info!(boundary = %jail.summary(), "OS boundary active");
@@ -262,7 +273,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(b) = launcher.blocker() {
         tracing::error!(problem = %b, "Claude cannot be started");
     }
-    let rules = config.rules()?;
+    let rules = config.rules()?.with_mcp_servers(mcp_names);
     let triggers = match &config.server.triggers_file {
         Some(path) => Triggers::load(path, &config.approved_directory)
             .map_err(|e| anyhow::anyhow!("TRIGGERS_FILE: {e}"))?,

@@ -141,6 +141,8 @@ pub struct Config {
     pub approval_timeout: Duration,
     /// Tool-call rules (TOML); built-in secure defaults when unset.
     pub policy_file: Option<PathBuf>,
+    /// `MCP_CONFIG_PATH`: the operator's MCP servers, validated by [`Config::mcp_servers`].
+    pub mcp_config_path: Option<PathBuf>,
     /// The HTTP side: webhook API, Telegram webhook mode, health and metrics.
     pub server: ServerConfig,
     /// Scheduled jobs.
@@ -648,6 +650,7 @@ impl Config {
                 86_400,
             )?),
             policy_file: get("POLICY_FILE").map(PathBuf::from),
+            mcp_config_path: get("MCP_CONFIG_PATH").map(PathBuf::from),
             sandbox,
             anthropic: AnthropicConfig {
                 base_url: anthropic_base,
@@ -733,6 +736,40 @@ impl Config {
             Some(p) => crate::policy::engine::Rules::load(p)
                 .map_err(|e| ConfigError::new("POLICY_FILE", e.to_string())),
         }
+    }
+
+    /// The operator's MCP servers (`MCP_CONFIG_PATH`), validated against the boundary and
+    /// ccgate's own files (see `policy::mcp`); none when unset. Read once at start.
+    pub fn mcp_servers(&self) -> Result<crate::policy::mcp::OperatorMcp, ConfigError> {
+        let Some(path) = &self.mcp_config_path else {
+            return Ok(Default::default());
+        };
+        let canonical = |p: &Path| {
+            let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+            abs.canonicalize().unwrap_or(abs)
+        };
+        let mut forbidden: Vec<PathBuf> = vec![
+            canonical(self.database_path.parent().unwrap_or(Path::new("."))),
+            canonical(&self.sandbox.home_dir),
+            canonical(&self.lock_dir),
+            canonical(&self.approved_directory),
+            // Hidden inside the boundary (see `jail::ETC_HIDDEN`).
+            PathBuf::from("/etc/ccgate"),
+        ];
+        if let Some(f) = &self.env_file {
+            forbidden.push(canonical(f));
+        }
+        let visible = crate::jail::shown_read_only(&self.sandbox.read_only);
+        let secrets = self.secret_files()?;
+        let jail_path = std::env::var("PATH").ok();
+        let limits = crate::policy::mcp::Limits {
+            visible: &visible,
+            forbidden: &forbidden,
+            secrets: &secrets,
+            path: jail_path.as_deref(),
+            secret_values: &self.redacted_values(),
+        };
+        crate::policy::mcp::load(path, &limits).map_err(|e| ConfigError::new("MCP_CONFIG_PATH", e))
     }
 
     /// The role of an allowed user.

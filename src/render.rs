@@ -175,7 +175,9 @@ pub fn tool_summary(name: &str, input: &Value) -> String {
         _ => String::new(),
     };
     let target = target.lines().next().unwrap_or("").to_string();
-    if target.is_empty() {
+    if let Some(shown) = crate::policy::mcp::shown_name(name) {
+        shown
+    } else if target.is_empty() {
         name.to_string()
     } else {
         format!("{name}: {}", truncate(&target, MAX_LINE_CHARS))

@@ -650,7 +650,7 @@ fn prompt_html(req: &Request, details: bool) -> String {
     let mut s = format!(
         "🔐 <b>Approval needed</b>{}\nClaude wants to use <b>{}</b> in chat <code>{}</code>:\n<pre>{}</pre>\nWhy: {}",
         if req.step_up { " (🔑 TOTP required)" } else { "" },
-        escape(&req.tool),
+        escape(&crate::policy::mcp::shown_name(&req.tool).unwrap_or_else(|| req.tool.clone())),
         req.chat.chat_id,
         escape(&summary(&req.tool, &req.input, if details { 1500 } else { 600 })),
         escape(&req.reason),
@@ -719,6 +719,21 @@ pub fn summary(tool: &str, input: &Value, max: usize) -> String {
             d
         }
         "Write" => format!("{}\n{}", f("file_path"), f("content")),
+        // An MCP tool's arguments, one `key: value` per line (values compact, cut short).
+        t if t.starts_with("mcp__") => match input.as_object() {
+            Some(m) if !m.is_empty() => m
+                .iter()
+                .map(|(k, v)| {
+                    let v = v
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string());
+                    format!("{k}: {}\n", crate::render::truncate(&v, 200))
+                })
+                .collect(),
+            Some(_) => "(no arguments)".into(),
+            None => input.to_string(),
+        },
         _ => serde_json::to_string_pretty(input).unwrap_or_default(),
     };
     crate::render::truncate(&s, max)

@@ -141,6 +141,7 @@ pub const VARS: &[Var] = &[
     var("EGRESS_ALLOW", Means("— (none)"), "hosts tools inside may reach through the proxy: `registry.npmjs.org,*.crates.io,10.0.0.5:8443`"),
     var("APPROVAL_TIMEOUT", Value("300"), "seconds an approval may wait before it is denied"),
     var("POLICY_FILE", Means("built-in rules"), "TOML tool-call rules (`ccgate policy defaults` prints a start)").path(),
+    var("MCP_CONFIG_PATH", Means("— (no MCP servers)"), "the operator's MCP servers (Claude's `{\"mcpServers\": …}` format, stdio only), started inside the boundary; see [MCP servers](#mcp-servers)").path(),
     var("ENABLE_API_SERVER", Value("false"), "webhooks, `/healthz`, `/readyz`, `/metrics`"),
     var("API_SERVER_BIND", Value("127.0.0.1:8080"), "where the HTTP server listens (put TLS in front)"),
     var("GITHUB_WEBHOOK_SECRET", Means("— (endpoint off)"), "secret of the GitHub webhook, ≥ 16 chars").secret(),

@@ -600,6 +600,19 @@ impl Args {
     }
 }
 
+/// What every sandbox shows read-only whatever the project: the system trees and their links,
+/// and `read_only` (`SANDBOX_READ_ONLY_PATHS`), canonical. A host path below one of these needs
+/// no mount of its own (e.g. an MCP server's command, see `policy::mcp`).
+pub fn shown_read_only(read_only: &[PathBuf]) -> Vec<PathBuf> {
+    SYSTEM_TREES
+        .iter()
+        .chain(SYSTEM_LINKS)
+        .map(Path::new)
+        .chain(read_only.iter().map(PathBuf::as_path))
+        .filter_map(|p| p.canonicalize().ok())
+        .collect()
+}
+
 /// `name` as given if it has a slash, else the first match in `PATH` (a file either way).
 pub fn which(name: &Path) -> Option<PathBuf> {
     if name.components().count() > 1 {

@@ -137,6 +137,26 @@ pub async fn run(config: &Config, mode: Mode, emit: impl FnMut(Item)) -> bool {
             })
             .map_err(|e| e.to_string()),
     );
+    match config.mcp_servers() {
+        Ok(m) if m.servers.is_empty() => f.check("mcp servers", Ok("none".into())),
+        Ok(m) => {
+            f.check(
+                "mcp servers",
+                Ok(format!(
+                    "{} from {} (stdio, inside the boundary; each tool decided by [tools] rules, default ask)",
+                    m.servers.len(),
+                    m.source.as_deref().unwrap_or(std::path::Path::new("?")).display()
+                )),
+            );
+            for s in &m.servers {
+                f.item(Item::Layer {
+                    layer: "mcp",
+                    what: s.describe(),
+                });
+            }
+        }
+        Err(e) => f.check("mcp servers", Err(e.to_string())),
+    }
     f.check(
         "triggers",
         match &config.server.triggers_file {

@@ -38,7 +38,9 @@ pub fn check(config: &Config, call: &str) -> anyhow::Result<Report> {
         None => config.default_role,
     };
     let secrets = config.secret_files()?;
-    let rules = config.rules()?;
+    let rules = config
+        .rules()?
+        .with_mcp_servers(config.mcp_servers()?.names());
     let ctx = crate::policy::ToolContext {
         root,
         cwd: &cwd,

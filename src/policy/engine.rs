@@ -174,6 +174,10 @@ pub struct Rules {
     /// Tool name or `prefix*` pattern → action, for tools without built-in handling (WebFetch,
     /// WebSearch, MCP tools…). `default` applies to anything unlisted.
     pub tools: BTreeMap<String, Action>,
+    /// The MCP servers ccgate gave the CLI (`MCP_CONFIG_PATH`, see [`super::mcp`]); a tool of
+    /// any other server is denied before the `[tools]` rules are read. Not from the TOML.
+    #[serde(skip)]
+    pub mcp_servers: std::collections::BTreeSet<String>,
 }
 
 impl Default for Rules {
@@ -187,6 +191,7 @@ impl Default for Rules {
                 ("mcp__*".to_string(), Action::Ask),
                 ("default".to_string(), Action::Deny),
             ]),
+            mcp_servers: Default::default(),
         }
     }
 }
@@ -230,6 +235,12 @@ impl Rules {
         let rules: Rules = toml::from_str(text).map_err(|e| RulesError::Parse(e.to_string()))?;
         rules.validate()?;
         Ok(rules)
+    }
+
+    /// These rules, for a CLI given exactly the MCP servers `names`.
+    pub fn with_mcp_servers(mut self, names: impl IntoIterator<Item = String>) -> Rules {
+        self.mcp_servers = names.into_iter().collect();
+        self
     }
 
     pub fn load(path: &Path) -> Result<Rules, RulesError> {
@@ -788,6 +799,14 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
             writes_config: !config.is_empty(),
         };
         return decide_bash(rules, ctx, &analysis, config).classified(classification);
+    }
+    if let Tool::Mcp { server, .. } = &kind {
+        if !super::mcp::is_known_server(&rules.mcp_servers, server) {
+            return deny(
+                format!("the MCP server {server:?} is not one ccgate configured (MCP_CONFIG_PATH)"),
+                "mcp.unknown_server",
+            );
+        }
     }
     if kind.is_harmless() {
         return Decision::Allow {

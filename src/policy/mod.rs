@@ -7,7 +7,7 @@
 //!
 //! Tool calls are decided by [`engine`] (allow / deny / ask a human) from operator rules with
 //! secure defaults; paths by [`sandbox`]; secret files by [`secret_files`]; what each tool is by [`tool`]; configuration-as-code
-//! files by [`config_files`]; the `@path` mentions the Claude CLI expands by itself by
+//! files by [`config_files`]; the operator's MCP servers by [`mcp`]; the `@path` mentions the Claude CLI expands by itself by
 //! [`mentions`]; what whole-tree readers and listers reach by [`readers`]; secrets in git's
 //! history by [`git_store`]; which repository and which of its configuration the `/git` panel
 //! may use by [`git_config`]; a chat's working directory (`/cd`, `/ls`) by [`workdir`]; uploaded
@@ -25,6 +25,7 @@ pub mod exposure;
 pub mod filename;
 pub mod git_config;
 pub mod git_store;
+pub mod mcp;
 pub mod mentions;
 pub mod readers;
 pub mod roles;
@@ -311,7 +312,7 @@ mod tests {
     #[test]
     fn other_tools_follow_the_tools_table() {
         with_ctx(|ctx, _| {
-            let r = Rules::default();
+            let r = Rules::default().with_mcp_servers(["github".to_string()]);
             assert!(is_ask(&decide(
                 &r,
                 ctx,
@@ -326,9 +327,14 @@ mod tests {
             )));
             assert!(is_deny(&decide(&r, ctx, "SomethingNew", &json!({}))));
             assert!(is_allow(&decide(&r, ctx, "TodoWrite", &json!({}))));
+            // A server ccgate did not configure is denied before any rule is read.
+            let d = decide(&r, ctx, "mcp__evil__run", &json!({}));
+            assert!(is_deny(&d));
+            assert_eq!(d.rule(), "mcp.unknown_server");
             let custom =
                 Rules::from_toml("[tools]\nWebFetch = \"allow\"\n\"mcp__github__*\" = \"deny\"\n")
-                    .unwrap();
+                    .unwrap()
+                    .with_mcp_servers(["github".to_string()]);
             assert!(is_allow(&decide(&custom, ctx, "WebFetch", &json!({}))));
             let d = decide(&custom, ctx, "mcp__github__create_issue", &json!({}));
             assert!(is_deny(&d));

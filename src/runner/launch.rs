@@ -47,6 +47,8 @@ pub struct Launcher {
     /// For `SANDBOX=off` only: the real endpoint and credential, as the CLI reads them.
     direct_env: Vec<(String, String)>,
     secrets: SecretFiles,
+    /// The operator's MCP servers (`MCP_CONFIG_PATH`), passed to every process.
+    mcp: Arc<crate::policy::mcp::OperatorMcp>,
 }
 
 /// How a launch failed, in words for the user (and the operator).
@@ -103,7 +105,30 @@ impl Launcher {
             base_env,
             direct_env,
             secrets,
+            mcp: Arc::default(),
         })
+    }
+
+    /// Give every process these MCP servers (validated at start, see `policy::mcp`).
+    pub fn with_mcp(mut self, mcp: crate::policy::mcp::OperatorMcp) -> Launcher {
+        self.mcp = Arc::new(mcp);
+        self
+    }
+
+    /// The operator's MCP servers.
+    pub fn mcp(&self) -> &crate::policy::mcp::OperatorMcp {
+        &self.mcp
+    }
+
+    /// The CLI's arguments for `spec`: its own, then `--mcp-config` with the operator's servers
+    /// (inline JSON; with `--strict-mcp-config` these are the only servers the CLI starts).
+    pub fn cli_args(&self, spec: &SpawnSpec) -> Vec<String> {
+        let mut args = spec.args();
+        if let Some(json) = crate::policy::mcp::mcp_config_json(&self.mcp, &[]) {
+            args.push("--mcp-config".into());
+            args.push(json);
+        }
+        args
     }
 
     pub fn jail(&self) -> &Jail {
@@ -206,9 +231,20 @@ impl Launcher {
             cli: &cli,
             secrets: &self.secrets,
         };
+        // The servers' files, read-only at their own paths (only a boundary has mounts; without
+        // one the servers see the host as Claude does).
+        let overlays: Vec<(PathBuf, PathBuf)> = if contained {
+            self.mcp
+                .mounts()
+                .into_iter()
+                .map(|p| (p.clone(), p))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut command = self
             .jail
-            .command(&cell, &spec.args())
+            .command_with(&cell, &self.cli_args(spec), &overlays)
             .map_err(|e| e.to_string())?;
         command.env_clear().envs(env);
         let (lifeline, reader) = Lifeline::new().map_err(|e| e.to_string())?;
