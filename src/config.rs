@@ -1153,9 +1153,11 @@ fn voice_url(raw: &str) -> Result<reqwest::Url, String> {
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}
-        "http" => return Err(format!(
+        "http" => {
+            return Err(format!(
             "{raw:?} must use https:// (plain http:// only to a loopback host such as 127.0.0.1)"
-        )),
+        ))
+        }
         _ => return Err(format!("{raw:?} must be an https:// URL")),
     }
     if !url.username().is_empty() || url.password().is_some() {
