@@ -264,3 +264,37 @@ async fn the_api_key_is_sent_as_bearer_and_never_shown() {
         .unwrap();
     assert!(!audit.contains(KEY), "the key is in the audit log");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voice_note_cut_off_by_a_crash_is_transcribed_and_run_once_after_restart() {
+    let stt = FakeTranscribe::start("after the crash").await;
+    stt.set_delay(std::time::Duration::from_secs(60));
+    let url = stt.base_url();
+    let mut h = started(&[("VOICE_TRANSCRIPTION_URL", &url)]).await;
+    let file = h.tg.register_file("voice.ogg", ogg(700));
+    let update = h.tg.inject_voice(USER, USER, &file, 3, None);
+    support::wait_for("the transcription under way", || stt.requests().len() == 1).await;
+    h.kill().await;
+    assert_eq!(h.tg.pending_updates(), 0, "confirmed before the crash");
+    assert!(h.model.last_prompt_texts().is_empty());
+    stt.set_delay(std::time::Duration::ZERO);
+    h.start().await;
+    h.wait_message(USER, "the answer after the restart", |m| {
+        m.text.contains("FAKE: you said after the crash")
+    })
+    .await;
+    h.wait_settled("the voice note", USER, &[update]).await;
+    assert_eq!(
+        stt.requests().len(),
+        2,
+        "transcribed again after the restart"
+    );
+    let runs = h
+        .model
+        .last_prompt_texts()
+        .iter()
+        .filter(|p| p.contains("after the crash"))
+        .count();
+    assert_eq!(runs, 1, "run exactly once");
+    assert_eq!(h.finals(USER).len(), 1);
+}

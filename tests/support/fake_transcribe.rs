@@ -10,6 +10,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
@@ -42,6 +43,8 @@ enum Answer {
 struct Inner {
     answer: Mutex<Answer>,
     requests: Mutex<Vec<TranscribeRequest>>,
+    /// How long each answer waits after its request was recorded.
+    delay: Mutex<Duration>,
 }
 
 /// A running fake on `127.0.0.1`; stopped when dropped.
@@ -61,6 +64,7 @@ impl FakeTranscribe {
         let inner = Arc::new(Inner {
             answer: Mutex::new(Answer::Text(transcript.to_string())),
             requests: Mutex::new(Vec::new()),
+            delay: Mutex::new(Duration::ZERO),
         });
         let app = Router::new()
             .fallback(handle)
@@ -90,6 +94,11 @@ impl FakeTranscribe {
             status,
             message: message.to_string(),
         };
+    }
+
+    /// Make later answers wait `d` (the request is recorded at once).
+    pub fn set_delay(&self, d: Duration) {
+        *self.inner.delay.lock().unwrap() = d;
     }
 
     /// Every request received, in order.
@@ -150,6 +159,10 @@ async fn handle(
     let answer = inner.answer.lock().unwrap().clone();
     let had_file = req.file_len.is_some();
     inner.requests.lock().unwrap().push(req);
+    let delay = *inner.delay.lock().unwrap();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     if !had_file {
         return json_response(400, json!({"error": {"message": "no file part"}}));
     }
