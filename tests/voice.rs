@@ -298,3 +298,27 @@ async fn a_voice_note_cut_off_by_a_crash_is_transcribed_and_run_once_after_resta
     assert_eq!(runs, 1, "run exactly once");
     assert_eq!(h.finals(USER).len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_sent_during_a_slow_transcription_runs_after_the_voice_note() {
+    let stt = FakeTranscribe::start("first the voice").await;
+    stt.set_delay(std::time::Duration::from_secs(2));
+    let url = stt.base_url();
+    let h = started(&[("VOICE_TRANSCRIPTION_URL", &url)]).await;
+    let file = h.tg.register_file("voice.ogg", ogg(700));
+    let voice = h.tg.inject_voice(USER, USER, &file, 3, None);
+    support::wait_for("the transcription under way", || stt.requests().len() == 1).await;
+    let text = h.send("then the text");
+    h.wait_settled("both messages", USER, &[voice, text]).await;
+    let prompts: Vec<String> = h
+        .model
+        .last_prompt_texts()
+        .into_iter()
+        .filter(|p| p == "first the voice" || p == "then the text")
+        .collect();
+    assert_eq!(prompts, vec!["first the voice", "then the text"]);
+    let finals = h.finals(USER);
+    assert_eq!(finals.len(), 2, "{finals:?}");
+    assert!(finals[0].text.contains("FAKE: you said first the voice"));
+    assert!(finals[1].text.contains("FAKE: you said then the text"));
+}
