@@ -247,7 +247,7 @@ pub fn parse(update: &Value) -> Option<Incoming> {
         })
     } else {
         let what = [
-            "photo", "document", "voice", "audio", "video", "sticker", "location", "contact",
+            "photo", "document", "video", "sticker", "location", "contact",
         ]
         .into_iter()
         .find(|k| msg.get(*k).is_some())
