@@ -322,3 +322,44 @@ async fn a_message_sent_during_a_slow_transcription_runs_after_the_voice_note() 
     assert!(finals[0].text.contains("FAKE: you said first the voice"));
     assert!(finals[1].text.contains("FAKE: you said then the text"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_http_url_to_another_host_is_refused_at_start_and_check_shows_the_endpoint() {
+    let mut h = Harness::new().await;
+    h.set_env("VOICE_TRANSCRIPTION_URL", "http://192.0.2.10:8080/v1");
+    let out = h.command().arg("check").output().await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("VOICE_TRANSCRIPTION_URL") && err.contains("https://"),
+        "{err}"
+    );
+    // The bot itself does not start with it either.
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), h.command().output())
+        .await
+        .expect("ccgate started with a plain-http transcription URL")
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("VOICE_TRANSCRIPTION_URL"));
+    // Loopback is fine; check names the endpoint and whether a key is set (never the key).
+    let key_file = h.tmp.path().join("voice.key");
+    std::fs::write(&key_file, "voicekey.0123456789abcdef\n").unwrap();
+    h.set_env("VOICE_TRANSCRIPTION_URL", "http://127.0.0.1:8080/v1");
+    h.set_env(
+        "VOICE_TRANSCRIPTION_API_KEY_FILE",
+        &key_file.display().to_string(),
+    );
+    let out = h.command().arg("check").output().await.unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("voice notes")
+            && text.contains("on: http://127.0.0.1:8080/v1/audio/transcriptions")
+            && text.contains("key set"),
+        "{text}"
+    );
+    assert!(!text.contains("voicekey.0123456789abcdef"), "{text}");
+}
