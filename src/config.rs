@@ -246,6 +246,22 @@ pub struct MediaConfig {
     pub archive: crate::media::archive::Limits,
     /// Album parts arriving within this long of each other become one turn.
     pub album_window: Duration,
+    /// Voice notes and audio files (transcribed into prompts).
+    pub voice: VoiceConfig,
+}
+
+/// Where voice notes are transcribed (`VOICE_*`, `MAX_VOICE_*`); off without a URL.
+#[derive(Debug, Clone)]
+pub struct VoiceConfig {
+    /// `VOICE_TRANSCRIPTION_URL`: the API base (`…/v1`); `None` = voice notes off.
+    pub url: Option<reqwest::Url>,
+    pub model: String,
+    /// Sent as a Bearer token; redacted everywhere, never given to Claude.
+    pub api_key: Option<SecretString>,
+    /// ISO-639-1 hint.
+    pub language: Option<String>,
+    pub max_seconds: u64,
+    pub max_bytes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -658,7 +674,7 @@ impl Config {
             },
             audit,
             server: parse_server(vars, &get)?,
-            media: parse_media(&get)?,
+            media: parse_media(vars, &get)?,
             scheduler: SchedulerConfig {
                 enabled: parse_bool(get("ENABLE_SCHEDULER"), "ENABLE_SCHEDULER")?,
                 default_tz: match get("SCHEDULER_TIMEZONE") {
@@ -681,6 +697,7 @@ impl Config {
             &self.auth_token_secret,
             &self.server.github_webhook_secret,
             &self.server.webhook_api_secret,
+            &self.media.voice.api_key,
         ]
         .into_iter()
         .flatten()
@@ -1062,8 +1079,11 @@ fn get_secret(
     }
 }
 
-/// The upload, image, archive and album settings.
-fn parse_media(get: &dyn Fn(&str) -> Option<String>) -> Result<MediaConfig, ConfigError> {
+/// The upload, image, archive, album and voice settings.
+fn parse_media(
+    vars: &HashMap<String, String>,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<MediaConfig, ConfigError> {
     const GIB: u64 = 1 << 30;
     let upload_dir = get("UPLOAD_DIR").unwrap_or_default();
     let dir = Path::new(&upload_dir);
@@ -1109,7 +1129,97 @@ fn parse_media(get: &dyn Fn(&str) -> Option<String>) -> Result<MediaConfig, Conf
             100,
             60_000,
         )?),
+        voice: parse_voice(vars, get)?,
     })
+}
+
+/// The voice settings. The URL must be `https://`, or `http://` to a loopback host (a local
+/// whisper server): audio and the key never cross a network in the clear. No credentials,
+/// query or fragment in it (they would be logged and could not be redacted).
+fn parse_voice(
+    vars: &HashMap<String, String>,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<VoiceConfig, ConfigError> {
+    let url = match get("VOICE_TRANSCRIPTION_URL")
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+    {
+        None => None,
+        Some(raw) => {
+            Some(voice_url(&raw).map_err(|e| ConfigError::new("VOICE_TRANSCRIPTION_URL", e))?)
+        }
+    };
+    let model = get("VOICE_TRANSCRIPTION_MODEL")
+        .map(|m| m.trim().to_string())
+        .unwrap_or_default();
+    if model.is_empty() || model.len() > 128 || model.chars().any(|c| c.is_control()) {
+        return Err(ConfigError::new(
+            "VOICE_TRANSCRIPTION_MODEL",
+            "must be a model name (1–128 printable characters)",
+        ));
+    }
+    let language = get("VOICE_TRANSCRIPTION_LANGUAGE")
+        .map(|l| l.trim().to_ascii_lowercase())
+        .filter(|l| !l.is_empty());
+    if let Some(l) = &language {
+        if !(2..=3).contains(&l.len()) || !l.bytes().all(|b| b.is_ascii_lowercase()) {
+            return Err(ConfigError::new(
+                "VOICE_TRANSCRIPTION_LANGUAGE",
+                format!("{l:?} must be an ISO-639-1 code such as en or de"),
+            ));
+        }
+    }
+    let api_key = get_secret(
+        vars,
+        "VOICE_TRANSCRIPTION_API_KEY",
+        "VOICE_TRANSCRIPTION_API_KEY_FILE",
+    )?;
+    if let Some(k) = &api_key {
+        if k.chars().any(|c| c.is_control() || c == ' ') {
+            return Err(ConfigError::new(
+                "VOICE_TRANSCRIPTION_API_KEY",
+                "must not contain spaces or control characters",
+            ));
+        }
+    }
+    Ok(VoiceConfig {
+        url,
+        model,
+        api_key: api_key.map(SecretString::from),
+        language,
+        max_seconds: parse_num(get("MAX_VOICE_SECONDS"), "MAX_VOICE_SECONDS", 1, 86_400)?,
+        max_bytes: parse_num(get("MAX_VOICE_BYTES"), "MAX_VOICE_BYTES", 1, 1 << 30)?,
+    })
+}
+
+/// A transcription base URL, or why it is refused.
+fn voice_url(raw: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
+    let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
+        return Err(format!("{raw:?} has no host"));
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(format!(
+            "{raw:?} must use https:// (plain http:// only to a loopback host such as 127.0.0.1)"
+        ))
+        }
+        _ => return Err(format!("{raw:?} must be an https:// URL")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry credentials (use VOICE_TRANSCRIPTION_API_KEY_FILE)".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{raw:?} must not have a query or fragment"));
+    }
+    Ok(url)
 }
 
 /// A whole number in `min..=max`; `raw` is `None` only for a variable without a table default.
@@ -1357,6 +1467,75 @@ mod tests {
         assert_eq!(Config::from_map(&m).unwrap_err().var, "APPROVED_DIRECTORY");
         m.remove("APPROVED_DIRECTORY");
         assert_eq!(Config::from_map(&m).unwrap_err().var, "APPROVED_DIRECTORY");
+    }
+
+    #[test]
+    fn voice_transcription_is_off_by_default_and_its_url_must_be_https_unless_loopback() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::from_map(&base(dir.path())).unwrap();
+        let v = &c.media.voice;
+        assert!(v.url.is_none());
+        assert_eq!((v.model.as_str(), v.max_seconds), ("whisper-1", 600));
+        assert_eq!(v.max_bytes, 20 << 20);
+        for ok in [
+            "https://api.openai.com/v1",
+            "http://127.0.0.1:8080/v1",
+            "http://localhost:9000/v1",
+            "http://[::1]:8080/v1",
+        ] {
+            let mut m = base(dir.path());
+            m.insert("VOICE_TRANSCRIPTION_URL".into(), ok.into());
+            let c = Config::from_map(&m).unwrap_or_else(|e| panic!("{ok}: {e}"));
+            assert_eq!(c.media.voice.url.unwrap().as_str(), ok);
+        }
+        for (var, bad) in [
+            ("VOICE_TRANSCRIPTION_URL", "http://api.openai.com/v1"),
+            ("VOICE_TRANSCRIPTION_URL", "http://10.0.0.5:8080/v1"),
+            ("VOICE_TRANSCRIPTION_URL", "http://127.0.0.1.evil.com/v1"),
+            ("VOICE_TRANSCRIPTION_URL", "ftp://127.0.0.1/v1"),
+            (
+                "VOICE_TRANSCRIPTION_URL",
+                "https://user:pw@api.openai.com/v1",
+            ),
+            ("VOICE_TRANSCRIPTION_URL", "https://api.openai.com/v1?key=x"),
+            ("VOICE_TRANSCRIPTION_URL", "not a url"),
+            ("VOICE_TRANSCRIPTION_LANGUAGE", "english"),
+            ("VOICE_TRANSCRIPTION_MODEL", "whisper\u{1}"),
+            ("VOICE_TRANSCRIPTION_API_KEY", "a b"),
+            ("MAX_VOICE_SECONDS", "0"),
+            ("MAX_VOICE_BYTES", "lots"),
+        ] {
+            let mut m = base(dir.path());
+            m.insert(var.into(), bad.into());
+            let err = Config::from_map(&m).unwrap_err();
+            assert_eq!(err.var, var, "{bad}");
+        }
+        // The key comes from its file, and is a secret: redacted, never given to Claude.
+        let key = dir.path().join("voice.key");
+        std::fs::write(&key, "sk-voice-test-0123456789\n").unwrap();
+        let mut m = base(dir.path());
+        m.insert(
+            "VOICE_TRANSCRIPTION_URL".into(),
+            "https://api.groq.com/openai/v1".into(),
+        );
+        m.insert("VOICE_TRANSCRIPTION_LANGUAGE".into(), "DE".into());
+        m.insert(
+            "VOICE_TRANSCRIPTION_API_KEY_FILE".into(),
+            key.display().to_string(),
+        );
+        let c = Config::from_map(&m).unwrap();
+        let v = &c.media.voice;
+        assert_eq!(v.language.as_deref(), Some("de"));
+        assert_eq!(
+            v.api_key.as_ref().map(|k| k.expose_secret().to_string()),
+            Some("sk-voice-test-0123456789".into())
+        );
+        assert!(c
+            .secret_values()
+            .contains(&"sk-voice-test-0123456789".into()));
+        assert!(c
+            .redacted_values()
+            .contains(&"sk-voice-test-0123456789".into()));
     }
 
     #[test]

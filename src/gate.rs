@@ -365,7 +365,8 @@ impl Gate {
                 Some(match incoming.kind {
                     IncomingKind::Text { .. }
                     | IncomingKind::Document(_)
-                    | IncomingKind::Photo(_) => Verdict::Reply {
+                    | IncomingKind::Photo(_)
+                    | IncomingKind::Voice(_) => Verdict::Reply {
                         chat,
                         html: "🔒 Please log in first: <code>/login &lt;token&gt;</code> (the operator issues tokens with <code>ccgate token issue</code>).".into(),
                         delete_message: None,
@@ -392,6 +393,8 @@ fn kind_label(kind: &IncomingKind) -> &'static str {
         IncomingKind::Edited { .. } => "edited_message",
         IncomingKind::Document(_) => "document",
         IncomingKind::Photo(_) => "photo",
+        IncomingKind::Voice(v) if v.audio => "audio",
+        IncomingKind::Voice(_) => "voice",
         IncomingKind::Unsupported { .. } => "other",
     }
 }

@@ -260,6 +260,7 @@ pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'st
         | SecretRotated
         | UploadSaved
         | ArchiveExtracted
+        | VoiceTranscribed
         | TotpEnrolled
         | Unlock
         | UpdateUnparsed

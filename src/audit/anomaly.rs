@@ -42,6 +42,7 @@ fn signal(event: Event) -> Signal {
         | ApprovalChoiceRefused
         | ArchiveExtracted
         | UploadSaved
+        | VoiceTranscribed
         | ApprovalDecided
         | ApprovalRequested
         | ApprovalStalePress

@@ -123,6 +123,9 @@ events! {
     UploadSaved => "upload_saved",
     /// A document or photo was refused (size, name, role, type, download).
     UploadRefused => "upload_refused",
+    /// A voice note or audio file was sent to the transcription server (`ok` says whether
+    /// a transcript came back).
+    VoiceTranscribed => "voice_transcribed",
     /// A login token past its expiry.
     TokenExpired => "token_expired",
     /// A login token that is unknown or not the user's.

@@ -8,7 +8,8 @@
 //! keeps the chat's side: queue, progress message, stop and timeouts, and its [`State`].
 //! Uploads ([`crate::media`]) are the one thing taken in beside the actor, in a task whose
 //! result comes back as [`ActorMsg::Uploaded`]: a slow download must not hold up a Stop press;
-//! the chat's other messages wait for it in order (button presses do not).
+//! the chat's other messages wait for it in order (button presses do not). Voice notes are
+//! taken in the same way ([`crate::media::voice`], back as [`ActorMsg::Heard`]).
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -69,6 +70,8 @@ pub enum ActorMsg {
     },
     /// A document or photo was taken in (or refused) in the background.
     Uploaded(Box<Uploaded>),
+    /// A voice note was transcribed (or refused) in the background.
+    Heard(Box<Heard>),
     Shutdown,
 }
 
@@ -87,6 +90,16 @@ pub struct Uploaded {
     role: Role,
     upload: crate::telegram::update::Upload,
     result: Result<crate::media::Received, crate::media::Refused>,
+}
+
+/// The outcome of taking in one voice note ([`crate::media::voice::receive`], off the actor
+/// like an upload).
+pub struct Heard {
+    update_id: i64,
+    user_id: i64,
+    role: Role,
+    message_id: i64,
+    result: Result<crate::media::voice::Transcribed, crate::media::Refused>,
 }
 
 /// A live `claude` process and what it is bound to.
@@ -371,6 +384,7 @@ impl Actor {
                 Some(ActorMsg::Granted(slot)) => self.on_granted(slot).await,
                 Some(ActorMsg::Evict { slot }) => self.on_evict(slot),
                 Some(ActorMsg::Uploaded(u)) => self.on_uploaded(*u).await,
+                Some(ActorMsg::Heard(h)) => self.on_heard(*h).await,
                 Some(ActorMsg::Shutdown) | None => break,
             }
             // The pool may take back only a process between turns.
@@ -540,6 +554,7 @@ impl Actor {
             }
             IncomingKind::Document(u) => self.on_upload(&i, role, &u, false).await,
             IncomingKind::Photo(u) => self.on_upload(&i, role, &u, true).await,
+            IncomingKind::Voice(v) => self.on_voice(&i, role, v),
             IncomingKind::Callback {
                 callback_id, data, ..
             } => {
@@ -640,10 +655,95 @@ impl Actor {
         });
     }
 
+    /// A voice note: transcribed (or refused) now, in arrival order, like an upload; then a
+    /// prompt. The update stays unfinished in the inbox until its turn is (a crash replays it).
+    fn on_voice(
+        &mut self,
+        i: &crate::telegram::update::Incoming,
+        role: Role,
+        v: crate::telegram::update::VoiceNote,
+    ) {
+        self.uploading = true;
+        let (ctx, tx, chat, cwd) = (
+            self.ctx.clone(),
+            self.tx.clone(),
+            self.chat,
+            self.cwd.clone(),
+        );
+        let (update_id, user_id) = (i.update_id, i.user_id);
+        tokio::spawn(async move {
+            let sender = crate::media::Sender {
+                chat,
+                user_id,
+                role,
+                cwd: &cwd,
+            };
+            let result = crate::media::voice::receive(&ctx, &sender, &v).await;
+            let _ = tx.send(ActorMsg::Heard(Box::new(Heard {
+                update_id,
+                user_id,
+                role,
+                message_id: v.upload.message_id,
+                result,
+            })));
+        });
+    }
+
+    /// A voice note was transcribed: the user sees the transcript, and it runs as a prompt
+    /// (or the refusal is the update's reply); then what waited.
+    async fn on_heard(&mut self, h: Heard) {
+        self.uploading = false;
+        match h.result {
+            Ok(t) => {
+                // Redacted by the outbox when delivered, like every message.
+                for part in crate::telegram::html::split_html(
+                    &t.shown(),
+                    crate::telegram::html::TELEGRAM_MAX_MESSAGE_LEN,
+                ) {
+                    let row = NewOutbox {
+                        chat_id: self.chat.chat_id,
+                        thread_id: self.chat.thread_id,
+                        html: part,
+                        reply_to: Some(h.message_id),
+                    };
+                    if let Err(e) = self.ctx.store.outbox_insert(&row).await {
+                        tracing::error!(error = %e, "could not queue a transcript");
+                    }
+                }
+                self.ctx.outbox.kick();
+                let q = Queued::text(h.update_id, h.user_id, h.role, h.message_id, t.prompt());
+                self.on_prompt(q).await;
+            }
+            Err(refused) => {
+                let row = NewOutbox {
+                    chat_id: self.chat.chat_id,
+                    thread_id: self.chat.thread_id,
+                    html: refused.html,
+                    reply_to: Some(h.message_id),
+                };
+                if let Err(e) = self
+                    .ctx
+                    .store
+                    .complete_updates(&[h.update_id], &[row])
+                    .await
+                {
+                    tracing::error!(error = %e, "could not complete a refused voice note");
+                }
+                self.ctx.outbox.kick();
+            }
+        }
+        self.take_held().await;
+    }
+
     /// An upload was taken in: its prompt (or album part, or refusal); then what waited.
     async fn on_uploaded(&mut self, up: Uploaded) {
         self.uploading = false;
         self.take_upload(up).await;
+        self.take_held().await;
+    }
+
+    /// The messages that waited for an upload or voice note, until the next one starts.
+    async fn take_held(&mut self) {
         while !self.uploading {
             let Some(a) = self.held.pop_front() else {
                 break;

@@ -12,10 +12,15 @@
 //! to the prompt (and the image blocks), or the refusal to reply with. Nothing is inlined
 //! into the prompt text: the CLI would expand `@path` mentions found in it, so Claude is given
 //! the saved path and reads the file with its (policy-checked) Read tool.
+//!
+//! Voice notes and audio files take their own path ([`voice`]): transcribed by the operator's
+//! server ([`transcribe`]), never saved; the transcript becomes the prompt.
 
 pub mod archive;
 pub mod image;
+pub mod transcribe;
 pub mod upload;
+pub mod voice;
 
 use std::path::{Path, PathBuf};
 

@@ -192,6 +192,23 @@ pub async fn run(config: &Config, mode: Mode, emit: impl FnMut(Item)) -> bool {
             config.scheduler.default_tz.name()
         )),
     );
+    let voice = &config.media.voice;
+    f.check(
+        "voice notes",
+        Ok(match &voice.url {
+            None => "off (VOICE_TRANSCRIPTION_URL unset)".into(),
+            Some(u) => format!(
+                "on: {} (model {}, key {})",
+                crate::media::transcribe::endpoint(u),
+                voice.model,
+                if voice.api_key.is_some() {
+                    "set"
+                } else {
+                    "none"
+                }
+            ),
+        }),
+    );
     match crate::app::build_jail(config, None) {
         Err(e) => f.check("os boundary", Err(format!("cannot set up: {e:#}"))),
         Ok(jail) => {

@@ -11,7 +11,7 @@
 //! [`mentions`]; what whole-tree readers and listers reach by [`readers`]; secrets in git's
 //! history by [`git_store`]; which repository and which of its configuration the `/git` panel
 //! may use by [`git_config`]; a chat's working directory (`/cd`, `/ls`) by [`workdir`]; uploaded
-//! files and archive members by [`upload`]; roles,
+//! files and archive members by [`upload`]; voice notes by [`voice`]; roles,
 //! budgets and project access by their own small modules.
 
 pub mod access;
@@ -33,6 +33,7 @@ pub mod sandbox;
 pub mod secret_files;
 pub mod tool;
 pub mod upload;
+pub mod voice;
 pub mod workdir;
 
 use std::path::Path;

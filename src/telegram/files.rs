@@ -5,7 +5,7 @@
 //! aborted as soon as it passes the caller's byte cap (whatever `Content-Length` or
 //! `file_size` claimed). The URL embeds the bot token, so it is held as a secret and never
 //! printed; the `file_path` Telegram returns is checked before it is put into a URL. Kept apart
-//! from any caller (uploads today; voice notes or `/get` later) so each reuses one capped path.
+//! from any caller (uploads, voice notes; `/get` later) so each reuses one capped path.
 
 use std::time::Duration;
 

@@ -36,6 +36,8 @@ pub enum IncomingKind {
     Document(Upload),
     /// A photo (Telegram's recompressed JPEG), in its largest size.
     Photo(Upload),
+    /// A voice note or an audio file: transcribed, then run as a prompt.
+    Voice(VoiceNote),
     /// An edit of an earlier message: never re-run as a prompt.
     Edited { message_id: i64 },
     /// Something we do not handle yet (photo, sticker, …), with a short label.
@@ -60,12 +62,27 @@ pub struct Upload {
     pub media_group_id: Option<String>,
 }
 
+/// A voice note (`voice`, recorded in Telegram) or an audio file (`audio`), as Telegram
+/// describes it; nothing downloaded yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoiceNote {
+    /// The file (`file_name` is set for audio files only).
+    pub upload: Upload,
+    /// Telegram's duration in seconds, checked against `MAX_VOICE_SECONDS` before any download.
+    pub duration: Option<u64>,
+    /// An `audio` message (a music or audio file) rather than a recorded `voice` note.
+    pub audio: bool,
+}
+
 impl IncomingKind {
     /// Whether this is something to run as a prompt (what the rate limit counts).
     pub fn is_prompt(&self) -> bool {
         matches!(
             self,
-            IncomingKind::Text { .. } | IncomingKind::Document(_) | IncomingKind::Photo(_)
+            IncomingKind::Text { .. }
+                | IncomingKind::Document(_)
+                | IncomingKind::Photo(_)
+                | IncomingKind::Voice(_)
         )
     }
 }
@@ -218,9 +235,19 @@ pub fn parse(update: &Value) -> Option<Incoming> {
                 what: "photo".into(),
             },
         }
+    } else if let Some((file, audio)) = msg
+        .get("voice")
+        .map(|v| (v, false))
+        .or_else(|| msg.get("audio").map(|a| (a, true)))
+    {
+        IncomingKind::Voice(VoiceNote {
+            upload: upload(msg, file, message_id?)?,
+            duration: file.get("duration").and_then(Value::as_u64),
+            audio,
+        })
     } else {
         let what = [
-            "photo", "document", "voice", "audio", "video", "sticker", "location", "contact",
+            "photo", "document", "video", "sticker", "location", "contact",
         ]
         .into_iter()
         .find(|k| msg.get(*k).is_some())
@@ -246,7 +273,7 @@ pub fn parse(update: &Value) -> Option<Incoming> {
     })
 }
 
-/// The [`Upload`] of `file` (a `Document` or `PhotoSize`) in `msg`; `None` without a file id.
+/// The [`Upload`] of `file` (a `Document`, `PhotoSize`, `Voice` or `Audio`) in `msg`; `None` without a file id.
 fn upload(msg: &Value, file: &Value, message_id: i64) -> Option<Upload> {
     let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     Some(Upload {
@@ -454,6 +481,46 @@ mod tests {
         // A document without a file id cannot be fetched: not placeable.
         let bad = json!({"update_id": 6, "message": {"message_id": 9, "from": {"id": 1},
             "chat": {"id": 1, "type": "private"}, "document": {"file_name": "a.txt"}}});
+        assert!(parse(&bad).is_none());
+    }
+
+    #[test]
+    fn voice_notes_and_audio_files() {
+        let voice = json!({"update_id": 7, "message": {"message_id": 3, "from": {"id": 1},
+            "chat": {"id": 1, "type": "private"}, "caption": "and fix it",
+            "voice": {"file_id": "V1", "file_unique_id": "u", "duration": 12,
+                "mime_type": "audio/ogg", "file_size": 4096}}});
+        let v = VoiceNote {
+            upload: Upload {
+                message_id: 3,
+                file_id: "V1".into(),
+                file_name: None,
+                mime_type: Some("audio/ogg".into()),
+                file_size: Some(4096),
+                caption: Some("and fix it".into()),
+                media_group_id: None,
+            },
+            duration: Some(12),
+            audio: false,
+        };
+        let kind = parse(&voice).unwrap().kind;
+        assert_eq!(kind, IncomingKind::Voice(v));
+        assert!(kind.is_prompt());
+        let audio = json!({"update_id": 8, "message": {"message_id": 4, "from": {"id": 1},
+            "chat": {"id": 1, "type": "private"}, "media_group_id": "g",
+            "audio": {"file_id": "A1", "duration": 300, "file_name": "talk.mp3",
+                "mime_type": "audio/mpeg"}}});
+        let IncomingKind::Voice(a) = parse(&audio).unwrap().kind else {
+            panic!("not audio")
+        };
+        assert!(a.audio);
+        assert_eq!(a.duration, Some(300));
+        assert_eq!(a.upload.file_name.as_deref(), Some("talk.mp3"));
+        assert_eq!(a.upload.media_group_id.as_deref(), Some("g"));
+        assert_eq!(a.upload.file_size, None);
+        // Without a file id there is nothing to transcribe: not placeable.
+        let bad = json!({"update_id": 9, "message": {"message_id": 5, "from": {"id": 1},
+            "chat": {"id": 1, "type": "private"}, "voice": {"duration": 3}}});
         assert!(parse(&bad).is_none());
     }
 

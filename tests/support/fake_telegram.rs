@@ -677,6 +677,29 @@ impl FakeTelegram {
         self.inject_media(chat_id, user_id, fields)
     }
 
+    /// A voice note `file_id` (registered) of `duration` seconds (`audio/ogg`, its
+    /// `file_size` the registered size). Returns the update id.
+    pub fn inject_voice(
+        &self,
+        chat_id: i64,
+        user_id: i64,
+        file_id: &str,
+        duration: u64,
+        caption: Option<&str>,
+    ) -> i64 {
+        let mut fields = json!({"voice": {
+            "file_id": file_id,
+            "file_unique_id": format!("u{file_id}"),
+            "duration": duration,
+            "mime_type": "audio/ogg",
+            "file_size": self.file_size(file_id),
+        }});
+        if let Some(c) = caption {
+            fields["caption"] = json!(c);
+        }
+        self.inject_media(chat_id, user_id, fields)
+    }
+
     /// A message from `user_id` in `chat_id` made of `fields` (`document`, `photo`, `caption`,
     /// `media_group_id`, …) instead of text. Returns the update id.
     pub fn inject_media(&self, chat_id: i64, user_id: i64, fields: Value) -> i64 {

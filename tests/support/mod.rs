@@ -10,6 +10,7 @@
 
 pub mod fake_anthropic;
 pub mod fake_telegram;
+pub mod fake_transcribe;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
