@@ -233,6 +233,8 @@ pub struct ServerConfig {
 pub struct MediaConfig {
     /// Largest accepted upload, in bytes (checked on Telegram's size and on the bytes).
     pub max_upload_bytes: u64,
+    /// Largest file sent to a chat (`send_file`, `/get`), in bytes.
+    pub max_send_bytes: u64,
     /// Where uploads go, relative to the chat's project (a plain relative path).
     pub upload_dir: PathBuf,
     /// Largest image attached to a prompt as an image block.
@@ -1032,6 +1034,7 @@ fn parse_media(get: &dyn Fn(&str) -> Option<String>) -> Result<MediaConfig, Conf
     }
     Ok(MediaConfig {
         max_upload_bytes: parse_num(get("MAX_UPLOAD_BYTES"), "MAX_UPLOAD_BYTES", 1, 2 * GIB)?,
+        max_send_bytes: parse_num(get("MAX_SEND_BYTES"), "MAX_SEND_BYTES", 1, 50_000_000)?,
         upload_dir: dir.to_path_buf(),
         max_image_bytes: parse_num(get("MAX_IMAGE_BYTES"), "MAX_IMAGE_BYTES", 1, 100 << 20)?,
         archive: crate::media::archive::Limits {

@@ -35,13 +35,14 @@ fn signal(event: Event) -> Signal {
     match event {
         AuthRejected => Signal::UnknownSender,
         PathRejected | AccessDenied | RateLimited | SecretFileBlocked | AuthRequired
-        | UploadRefused | ArchiveRefused => Signal::Rejection,
+        | UploadRefused | ArchiveRefused | FileSendRefused => Signal::Rejection,
         StepUpFailed | TokenInvalid | TokenReplay | TokenExpired => Signal::LoginFailure,
         RunFinished => Signal::RunCost,
         Anomaly
         | ApprovalChoiceRefused
         | ArchiveExtracted
         | UploadSaved
+        | FileSent
         | ApprovalDecided
         | ApprovalRequested
         | ApprovalStalePress

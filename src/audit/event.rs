@@ -123,6 +123,10 @@ events! {
     UploadSaved => "upload_saved",
     /// A document or photo was refused (size, name, role, type, download).
     UploadRefused => "upload_refused",
+    /// A project file was sent to a chat (Claude's `send_file`, `/get`).
+    FileSent => "file_sent",
+    /// A file was not sent: missing, not a regular file, too large, or Telegram refused it.
+    FileSendRefused => "file_send_refused",
     /// A login token past its expiry.
     TokenExpired => "token_expired",
     /// A login token that is unknown or not the user's.

@@ -93,7 +93,7 @@ pub fn of_event(event: Event, details: &Value) -> Risk {
         // Routine operation.
         Login | Logout | PairingRequested | Command | ApprovalRequested | ApprovalStalePress
         | QuestionStalePress | StepUpOk | JobFired | RunFinished | WebhookReceived
-        | GrantRevoked | GitPanel | UploadSaved | ArchiveExtracted => Risk::Low,
+        | GrantRevoked | GitPanel | UploadSaved | ArchiveExtracted | FileSent => Risk::Low,
         // Refusals and changes worth a look.
         AuthRejected
         | AuthRequired
@@ -106,6 +106,7 @@ pub fn of_event(event: Event, details: &Value) -> Risk {
         | StepUpUnavailable
         | AccessDenied
         | UploadRefused
+        | FileSendRefused
         | CallbackUnknown
         | ApprovalDecided
         | ApprovalChoiceRefused

@@ -15,6 +15,7 @@
 
 pub mod archive;
 pub mod image;
+pub mod outgoing;
 pub mod upload;
 
 use std::path::{Path, PathBuf};
@@ -96,7 +97,7 @@ async fn audit(ctx: &Ctx, s: &Sender<'_>, event: Event, details: serde_json::Val
     .await;
 }
 
-fn human_size(n: u64) -> String {
+pub fn human_size(n: u64) -> String {
     const K: f64 = 1024.0;
     let f = n as f64;
     if f < K {

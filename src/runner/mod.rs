@@ -63,6 +63,9 @@ pub struct SpawnSpec {
     pub max_budget_usd: Option<f64>,
     /// Tools removed from the session entirely (`--disallowedTools`), e.g. writes for viewers.
     pub disallowed_tools: Vec<String>,
+    /// Offer ccgate's own tools (`send_file`) as an SDK-hosted MCP server: the owner must then
+    /// answer every [`ClaudeEvent::McpMessage`] (see [`crate::mcp`]).
+    pub ccgate_tools: bool,
 }
 
 impl SpawnSpec {
@@ -91,6 +94,12 @@ impl SpawnSpec {
         a.push("--settings".into());
         a.push(CCGATE_SETTINGS.into());
         a.push("--strict-mcp-config".into());
+        if self.ccgate_tools {
+            // In-process: the CLI carries the server's JSON-RPC over the control protocol on
+            // stdin/stdout, so no extra process runs and nothing is mounted into the jail.
+            a.push("--mcp-config".into());
+            a.push(crate::mcp::MCP_CONFIG.into());
+        }
         // Project settings are off, and with them the project's CLAUDE.md; bring the
         // instructions back (not the settings) by naming the project as an extra directory
         // whose CLAUDE.md the CLI reads (CLAUDE_CODE_ADDITIONAL_DIRECTORIES_CLAUDE_MD=1, set by
@@ -262,6 +271,16 @@ impl ClaudeProcess {
         answer: &PermissionAnswer,
     ) -> std::io::Result<()> {
         self.write_line(&protocol::permission_response_line(request_id, answer))
+            .await
+    }
+
+    /// Answer an `mcp_message` request with the server's JSON-RPC `reply`.
+    pub async fn answer_mcp(
+        &mut self,
+        request_id: &str,
+        reply: &serde_json::Value,
+    ) -> std::io::Result<()> {
+        self.write_line(&protocol::mcp_response_line(request_id, reply))
             .await
     }
 

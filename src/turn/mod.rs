@@ -309,6 +309,8 @@ pub fn spawn_spec(cfg: &Config, dir: &Path, resume: Option<String>, role: Role) 
                 .map(|t| t.to_string())
                 .collect()
         },
+        // Chat turns switch it on (the chat actor answers the MCP traffic).
+        ccgate_tools: false,
     }
 }
 
