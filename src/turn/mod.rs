@@ -456,6 +456,16 @@ mod tests {
         let dev = spawn_spec(&cfg, dir, Some("s1".into()), Role::Developer);
         assert!(dev.disallowed_tools.is_empty());
         assert_eq!(dev.resume.as_deref(), Some("s1"));
+        // ccgate's own MCP server only where the caller answers it (chat turns).
+        assert!(!dev.args().iter().any(|a| a == "--mcp-config"));
+        let chat = SpawnSpec {
+            ccgate_tools: true,
+            ..dev
+        };
+        let args = chat.args();
+        let at = args.iter().position(|a| a == "--mcp-config").unwrap();
+        assert_eq!(args[at + 1], crate::mcp::MCP_CONFIG);
+        assert!(args.iter().any(|a| a == "--strict-mcp-config"));
     }
 
     fn run(dir: &Path) -> Run {
