@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use serde_json::Value;
 use support::{wait_for, Harness, USER};
 
-/// The smallest valid PNG header and chunk layout is not needed by Telegram's fake: the magic
-/// bytes decide the photo, the rest makes the bytes recognisable.
+/// Bytes that start like a PNG: ccgate decides "photo" by the magic bytes alone, and the rest
+/// makes the bytes recognisable when they come back from the fake.
 fn png() -> Vec<u8> {
     let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
     b.extend_from_slice(b"\x00\x00\x00\x0dIHDR chart bytes for the test");
