@@ -237,6 +237,8 @@ pub struct ServerConfig {
 pub struct MediaConfig {
     /// Largest accepted upload, in bytes (checked on Telegram's size and on the bytes).
     pub max_upload_bytes: u64,
+    /// Largest file sent to a chat (`send_file`, `/get`), in bytes.
+    pub max_send_bytes: u64,
     /// Where uploads go, relative to the chat's project (a plain relative path).
     pub upload_dir: PathBuf,
     /// Largest image attached to a prompt as an image block.
@@ -1099,6 +1101,7 @@ fn parse_media(
     }
     Ok(MediaConfig {
         max_upload_bytes: parse_num(get("MAX_UPLOAD_BYTES"), "MAX_UPLOAD_BYTES", 1, 2 * GIB)?,
+        max_send_bytes: parse_num(get("MAX_SEND_BYTES"), "MAX_SEND_BYTES", 1, 50_000_000)?,
         upload_dir: dir.to_path_buf(),
         max_image_bytes: parse_num(get("MAX_IMAGE_BYTES"), "MAX_IMAGE_BYTES", 1, 100 << 20)?,
         max_turn_image_bytes: parse_num(

@@ -28,6 +28,7 @@ pub mod egress;
 pub mod events;
 pub mod gate;
 pub mod jail;
+pub mod mcp;
 pub mod media;
 pub mod metrics;
 pub mod ops;

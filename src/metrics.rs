@@ -217,6 +217,7 @@ pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'st
         PathRejected => "sandbox",
         SecretFileBlocked => "secret_files",
         UploadRefused | ArchiveRefused => "upload",
+        FileSendRefused => "send_out",
         StepUpFailed => "step_up",
         WebhookRejected => "webhook",
         EgressDenied => "egress",
@@ -259,6 +260,7 @@ pub fn rejection_layer(event: Event, details: &serde_json::Value) -> Option<&'st
         | TokenRevoked
         | SecretRotated
         | UploadSaved
+        | FileSent
         | ArchiveExtracted
         | VoiceTranscribed
         | TotpEnrolled

@@ -131,6 +131,7 @@ async fn run_cli(
         max_turns: 2,
         max_budget_usd: None,
         disallowed_tools: Vec::new(),
+        ccgate_tools: false,
     };
     // Uncontained on purpose: this measures what the CLI itself expands.
     let mut command = std::process::Command::new(claude_bin());

@@ -35,7 +35,7 @@ fn signal(event: Event) -> Signal {
     match event {
         AuthRejected => Signal::UnknownSender,
         PathRejected | AccessDenied | RateLimited | SecretFileBlocked | AuthRequired
-        | UploadRefused | ArchiveRefused => Signal::Rejection,
+        | UploadRefused | ArchiveRefused | FileSendRefused => Signal::Rejection,
         StepUpFailed | TokenInvalid | TokenReplay | TokenExpired => Signal::LoginFailure,
         RunFinished => Signal::RunCost,
         Anomaly
@@ -43,6 +43,7 @@ fn signal(event: Event) -> Signal {
         | ArchiveExtracted
         | UploadSaved
         | VoiceTranscribed
+        | FileSent
         | ApprovalDecided
         | ApprovalRequested
         | ApprovalStalePress

@@ -126,6 +126,10 @@ events! {
     /// A voice note or audio file was sent to the transcription server (`ok` says whether
     /// a transcript came back).
     VoiceTranscribed => "voice_transcribed",
+    /// A project file was sent to a chat (Claude's `send_file`, `/get`).
+    FileSent => "file_sent",
+    /// A file was not sent: missing, not a regular file, too large, or Telegram refused it.
+    FileSendRefused => "file_send_refused",
     /// A login token past its expiry.
     TokenExpired => "token_expired",
     /// A login token that is unknown or not the user's.

@@ -93,7 +93,8 @@ pub fn of_event(event: Event, details: &Value) -> Risk {
         // Routine operation.
         Login | Logout | PairingRequested | Command | ApprovalRequested | ApprovalStalePress
         | QuestionStalePress | StepUpOk | JobFired | RunFinished | WebhookReceived
-        | GrantRevoked | GitPanel | UploadSaved | ArchiveExtracted | VoiceTranscribed => Risk::Low,
+        | GrantRevoked | GitPanel | UploadSaved | ArchiveExtracted | VoiceTranscribed
+        | FileSent => Risk::Low,
         // Refusals and changes worth a look.
         AuthRejected
         | AuthRequired
@@ -106,6 +107,7 @@ pub fn of_event(event: Event, details: &Value) -> Risk {
         | StepUpUnavailable
         | AccessDenied
         | UploadRefused
+        | FileSendRefused
         | CallbackUnknown
         | ApprovalDecided
         | ApprovalChoiceRefused

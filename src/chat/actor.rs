@@ -72,6 +72,12 @@ pub enum ActorMsg {
     Uploaded(Box<Uploaded>),
     /// A voice note was transcribed (or refused) in the background.
     Heard(Box<Heard>),
+    /// A `tools/call` of ccgate's MCP server finished in the background: its JSON-RPC reply.
+    McpAnswered {
+        gen: u64,
+        request_id: String,
+        reply: serde_json::Value,
+    },
     Shutdown,
 }
 
@@ -385,6 +391,11 @@ impl Actor {
                 Some(ActorMsg::Evict { slot }) => self.on_evict(slot),
                 Some(ActorMsg::Uploaded(u)) => self.on_uploaded(*u).await,
                 Some(ActorMsg::Heard(h)) => self.on_heard(*h).await,
+                Some(ActorMsg::McpAnswered {
+                    gen,
+                    request_id,
+                    reply,
+                }) => self.answer_mcp(gen, &request_id, &reply).await,
                 Some(ActorMsg::Shutdown) | None => break,
             }
             // The pool may take back only a process between turns.
@@ -1024,7 +1035,9 @@ impl Actor {
         let last_total = session.as_ref().map(|s| s.total_cost_usd).unwrap_or(0.0);
         let resume = session.map(|s| s.claude_session_id);
         let cfg = &self.ctx.config;
-        let spec = turn::spawn_spec(cfg, &dir, resume.clone(), role);
+        let mut spec = turn::spawn_spec(cfg, &dir, resume.clone(), role);
+        // ccgate's own tools (`send_file`): this actor answers their MCP traffic.
+        spec.ccgate_tools = true;
         let owner = Owner {
             user_id,
             chat_id: self.chat.chat_id,
@@ -1290,6 +1303,16 @@ impl Actor {
     }
 
     async fn on_claude(&mut self, ev: ClaudeEvent) {
+        // The MCP handshake comes before any turn's events; every message is answered.
+        if let ClaudeEvent::McpMessage {
+            request_id,
+            server_name,
+            message,
+        } = ev
+        {
+            self.on_mcp(request_id, &server_name, &message).await;
+            return;
+        }
         let Some(turn) = self.state.turn_mut() else {
             if let ClaudeEvent::PermissionRequest(req) = ev {
                 // Nothing is running on the user's behalf: refuse.
@@ -1349,7 +1372,9 @@ impl Actor {
                 self.ctx.prompts.cancel_request(&request_id).await;
                 false
             }
-            ClaudeEvent::ControlResponse { .. } | ClaudeEvent::Other => false,
+            ClaudeEvent::ControlResponse { .. }
+            | ClaudeEvent::McpMessage { .. }
+            | ClaudeEvent::Other => false,
             ClaudeEvent::Result(r) => {
                 self.finish_turn(r).await;
                 return;
@@ -1357,6 +1382,56 @@ impl Actor {
         };
         if changed {
             self.show_progress();
+        }
+    }
+
+    /// One message for ccgate's MCP server: answered at once, or — a `send_file` call — run
+    /// off the actor (an upload may wait for rate limits; Stop must not) and answered by
+    /// [`ActorMsg::McpAnswered`].
+    async fn on_mcp(&mut self, request_id: String, server: &str, message: &serde_json::Value) {
+        let gen = self.state.proc().map(|p| p.gen).unwrap_or(0);
+        let (id, path, caption) = match crate::mcp::handle(server, message) {
+            crate::mcp::Handled::Reply(reply) => {
+                return self.answer_mcp(gen, &request_id, &reply).await
+            }
+            crate::mcp::Handled::SendFile { id, path, caption } => (id, path, caption),
+        };
+        let Some(t) = self.state.turn() else {
+            let reply = crate::mcp::tool_result(id, "refused: no request is running", true);
+            return self.answer_mcp(gen, &request_id, &reply).await;
+        };
+        let (user_id, role) = (t.user_id, t.role);
+        let run = self.current_run();
+        let (ctx, chat, tx) = (self.ctx.clone(), self.chat, self.tx.clone());
+        tokio::spawn(async move {
+            let req = crate::media::outgoing::SendRequest {
+                chat,
+                user_id,
+                role,
+                cwd: &run.dir,
+                input: &path,
+                caption: caption.as_deref(),
+                via: "send_file",
+            };
+            let reply = match crate::media::outgoing::send(&ctx, &req).await {
+                Ok(done) => crate::mcp::tool_result(id, &done, false),
+                Err(e) => crate::mcp::tool_result(id, &e.tool_text(), true),
+            };
+            let _ = tx.send(ActorMsg::McpAnswered {
+                gen,
+                request_id,
+                reply,
+            });
+        });
+    }
+
+    /// Answer an `mcp_message` of the process `gen` (if it is still the chat's).
+    async fn answer_mcp(&mut self, gen: u64, request_id: &str, reply: &serde_json::Value) {
+        let Some(p) = self.state.proc_mut().filter(|p| p.gen == gen) else {
+            return;
+        };
+        if let Err(e) = p.process.answer_mcp(request_id, reply).await {
+            tracing::warn!(error = %e, "could not answer an MCP message");
         }
     }
 

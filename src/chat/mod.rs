@@ -7,6 +7,7 @@
 
 mod actor;
 mod commands;
+mod get;
 mod workbench;
 
 use std::collections::HashMap;

@@ -125,6 +125,7 @@ pub const VARS: &[Var] = &[
     var("CLAUDE_CODE_OAUTH_TOKEN", Means("—"), "instead of an API key: a claude.ai subscription token from `claude setup-token` (held by the gateway)").secret(),
     var("ANTHROPIC_BASE_URL", Means("`https://api.anthropic.com`"), "where the gateway forwards model requests"),
     var("MAX_UPLOAD_BYTES", Value("20971520"), "largest document or photo accepted (checked before and during download; 20 MiB is the Bot API's own download limit)"),
+    var("MAX_SEND_BYTES", Value("20971520"), "largest file Claude's `send_file` or `/get` sends to the chat (at most 50000000: the Bot API's upload limit)"),
     var("UPLOAD_DIR", Value("uploads"), "where uploads are saved, relative to the chat's project (never overwritten: `-1`, `-2`… suffixes)"),
     var("MAX_IMAGE_BYTES", Value("5242880"), "largest image sent to Claude as an image block (larger ones are only saved)"),
     var("MAX_TURN_IMAGE_BYTES", Value("20971520"), "most image bytes in one request to Claude (an album's images beyond it are only saved; the model API takes 32 MB per request)"),

@@ -18,6 +18,7 @@
 
 pub mod archive;
 pub mod image;
+pub mod outgoing;
 pub mod transcribe;
 pub mod upload;
 pub mod voice;
@@ -128,7 +129,7 @@ async fn audit(ctx: &Ctx, s: &Sender<'_>, event: Event, details: serde_json::Val
     .await;
 }
 
-fn human_size(n: u64) -> String {
+pub fn human_size(n: u64) -> String {
     const K: f64 = 1024.0;
     let f = n as f64;
     if f < K {

@@ -814,6 +814,14 @@ pub fn decide(rules: &Rules, ctx: &ToolContext<'_>, tool: &str, input: &Value) -
             class: None,
         };
     }
+    // ccgate's own tool: the call itself is judged when it runs (`policy::send_out`), so the
+    // permission ask only sees whether the operator switched it off by name.
+    if tool == super::send_out::SEND_FILE_TOOL && !rules.tools.contains_key(tool) {
+        return Decision::Allow {
+            rule: "tools.ccgate_send_file".into(),
+            class: None,
+        };
+    }
     let (action, rule) = rules.tool_action(tool);
     match action {
         Action::Allow => Decision::Allow { rule, class: None },

@@ -31,6 +31,7 @@ pub mod readers;
 pub mod roles;
 pub mod sandbox;
 pub mod secret_files;
+pub mod send_out;
 pub mod tool;
 pub mod upload;
 pub mod voice;
@@ -340,6 +341,28 @@ mod tests {
             let d = decide(&custom, ctx, "mcp__github__create_issue", &json!({}));
             assert!(is_deny(&d));
             assert_eq!(d.rule(), "tools.\"mcp__github__*\"");
+            // ccgate's own send_file is allowed (judged when it runs), even under a deny-all
+            // MCP pattern, unless the operator names it.
+            let d = decide(
+                &custom,
+                ctx,
+                send_out::SEND_FILE_TOOL,
+                &json!({"path": ".env"}),
+            );
+            assert!(is_allow(&d), "{d:?}");
+            assert!(is_allow(&decide(
+                &r,
+                ctx,
+                send_out::SEND_FILE_TOOL,
+                &json!({})
+            )));
+            let off = Rules::from_toml("[tools]\n\"mcp__ccgate__send_file\" = \"deny\"\n").unwrap();
+            assert!(is_deny(&decide(
+                &off,
+                ctx,
+                send_out::SEND_FILE_TOOL,
+                &json!({})
+            )));
         });
     }
 

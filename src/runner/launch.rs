@@ -120,11 +120,12 @@ impl Launcher {
         &self.mcp
     }
 
-    /// The CLI's arguments for `spec`: its own, then `--mcp-config` with the operator's servers
-    /// (inline JSON; with `--strict-mcp-config` these are the only servers the CLI starts).
+    /// The CLI's arguments for `spec`: its own, then one `--mcp-config` with the operator's
+    /// servers and, for a caller that answers it, ccgate's own (inline JSON; with
+    /// `--strict-mcp-config` these are the only servers the CLI starts).
     pub fn cli_args(&self, spec: &SpawnSpec) -> Vec<String> {
         let mut args = spec.args();
-        if let Some(json) = crate::policy::mcp::mcp_config_json(&self.mcp, &[]) {
+        if let Some(json) = mcp_config(&self.mcp, spec.ccgate_tools) {
             args.push("--mcp-config".into());
             args.push(json);
         }
@@ -414,4 +415,18 @@ impl StoreSink {
             )),
         }
     }
+}
+
+/// The one `--mcp-config` value: the operator's servers and, for a caller that answers it,
+/// ccgate's own ([`crate::mcp`]); `None` when there are none.
+pub fn mcp_config(
+    operator: &crate::policy::mcp::OperatorMcp,
+    ccgate_tools: bool,
+) -> Option<String> {
+    let own: Vec<(String, serde_json::Value)> = if ccgate_tools {
+        vec![(crate::mcp::SERVER_NAME.into(), crate::mcp::config_entry())]
+    } else {
+        Vec::new()
+    };
+    crate::policy::mcp::mcp_config_json(operator, &own)
 }

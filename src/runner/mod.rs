@@ -63,6 +63,9 @@ pub struct SpawnSpec {
     pub max_budget_usd: Option<f64>,
     /// Tools removed from the session entirely (`--disallowedTools`), e.g. writes for viewers.
     pub disallowed_tools: Vec<String>,
+    /// Offer ccgate's own tools (`send_file`) as an SDK-hosted MCP server: the owner must then
+    /// answer every [`ClaudeEvent::McpMessage`] (see [`crate::mcp`]).
+    pub ccgate_tools: bool,
 }
 
 impl SpawnSpec {
@@ -90,6 +93,8 @@ impl SpawnSpec {
         a.push(String::new());
         a.push("--settings".into());
         a.push(CCGATE_SETTINGS.into());
+        // The only MCP servers are the ones `--mcp-config` names (added by the launcher:
+        // ccgate's own when `ccgate_tools`, and the operator's).
         a.push("--strict-mcp-config".into());
         // Project settings are off, and with them the project's CLAUDE.md; bring the
         // instructions back (not the settings) by naming the project as an extra directory
@@ -262,6 +267,16 @@ impl ClaudeProcess {
         answer: &PermissionAnswer,
     ) -> std::io::Result<()> {
         self.write_line(&protocol::permission_response_line(request_id, answer))
+            .await
+    }
+
+    /// Answer an `mcp_message` request with the server's JSON-RPC `reply`.
+    pub async fn answer_mcp(
+        &mut self,
+        request_id: &str,
+        reply: &serde_json::Value,
+    ) -> std::io::Result<()> {
+        self.write_line(&protocol::mcp_response_line(request_id, reply))
             .await
     }
 

@@ -32,6 +32,13 @@ pub enum ClaudeEvent {
     },
     /// The CLI asks whether a tool may run (`control_request` / `can_use_tool`).
     PermissionRequest(PermissionRequest),
+    /// A JSON-RPC message for an SDK-hosted MCP server (`control_request` / `mcp_message`):
+    /// the CLI talks to ccgate's own tools this way, and waits for [`mcp_response_line`].
+    McpMessage {
+        request_id: String,
+        server_name: String,
+        message: Value,
+    },
     /// The CLI withdrew a pending request (e.g. after an interrupt).
     ControlCancel { request_id: String },
     /// An answer to one of our control requests (e.g. the interrupt acknowledgement).
@@ -215,6 +222,11 @@ pub fn parse_line(line: &str) -> Vec<ClaudeEvent> {
                         description: s(&req, "description"),
                     })]
                 }
+                (Some(request_id), Some("mcp_message")) => vec![ClaudeEvent::McpMessage {
+                    request_id,
+                    server_name: s(&req, "server_name").unwrap_or_default(),
+                    message: req.get("message").cloned().unwrap_or(Value::Null),
+                }],
                 _ => vec![ClaudeEvent::Other],
             }
         }
@@ -354,6 +366,16 @@ pub fn permission_response_line(request_id: &str, answer: &PermissionAnswer) -> 
     .to_string()
 }
 
+/// The host's answer to an `mcp_message` request: `reply` is the server's JSON-RPC reply
+/// (measured with CLI 2.1.330: `response.mcp_response`, also for notifications).
+pub fn mcp_response_line(request_id: &str, reply: &Value) -> String {
+    json!({
+        "type": "control_response",
+        "response": {"subtype": "success", "request_id": request_id, "response": {"mcp_response": reply}},
+    })
+    .to_string()
+}
+
 pub fn interrupt_line(request_id: &str) -> String {
     json!({"type": "control_request", "request_id": request_id, "request": {"subtype": "interrupt"}})
         .to_string()
@@ -443,6 +465,34 @@ mod tests {
                 ok: true
             }]
         );
+    }
+
+    #[test]
+    fn mcp_messages_and_their_answers() {
+        // As CLI 2.1.330 sends it for an `"type":"sdk"` server named in --mcp-config.
+        let line = r#"{"type":"control_request","request_id":"r7","request":{"subtype":"mcp_message","server_name":"ccgate","message":{"method":"tools/call","params":{"name":"send_file","arguments":{"path":"a.txt"}},"jsonrpc":"2.0","id":2}}}"#;
+        let ClaudeEvent::McpMessage {
+            request_id,
+            server_name,
+            message,
+        } = one(line)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (request_id.as_str(), server_name.as_str()),
+            ("r7", "ccgate")
+        );
+        assert_eq!(message["params"]["arguments"]["path"], "a.txt");
+        let v: Value = serde_json::from_str(&mcp_response_line(
+            "r7",
+            &json!({"jsonrpc": "2.0", "id": 2, "result": {}}),
+        ))
+        .unwrap();
+        assert_eq!(v["type"], "control_response");
+        assert_eq!(v["response"]["request_id"], "r7");
+        assert_eq!(v["response"]["subtype"], "success");
+        assert_eq!(v["response"]["response"]["mcp_response"]["id"], 2);
     }
 
     #[test]

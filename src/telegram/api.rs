@@ -328,14 +328,33 @@ impl TelegramApi {
         bytes: Vec<u8>,
         caption: Option<&str>,
     ) -> Result<i64, ApiError> {
+        self.send_file(chat_id, thread_id, false, filename, bytes, caption)
+            .await
+    }
+
+    /// `sendPhoto` (`photo`) or `sendDocument`, uploaded like [`TelegramApi::send_document`].
+    pub async fn send_file(
+        &self,
+        chat_id: i64,
+        thread_id: i64,
+        photo: bool,
+        filename: &str,
+        bytes: Vec<u8>,
+        caption: Option<&str>,
+    ) -> Result<i64, ApiError> {
         use reqwest::multipart::{Form, Part};
+        let (method, field) = if photo {
+            ("sendPhoto", "photo")
+        } else {
+            ("sendDocument", "document")
+        };
         let part = Part::bytes(bytes)
             .file_name(filename.to_string())
             .mime_str("application/octet-stream")
             .map_err(|e| ApiError::Transient(e.without_url().to_string()))?;
         let mut form = Form::new()
             .text("chat_id", chat_id.to_string())
-            .part("document", part);
+            .part(field, part);
         if let Some(t) = thread(thread_id) {
             form = form.text("message_thread_id", t.to_string());
         }
@@ -345,7 +364,7 @@ impl TelegramApi {
                 .text("parse_mode", "HTML");
         }
         // frankenstein uploads only from a path; the in-memory form goes through its client.
-        let url = format!("{}/sendDocument", self.bot.api_url);
+        let url = format!("{}/{method}", self.bot.api_url);
         let response = self
             .bot
             .client
@@ -360,20 +379,18 @@ impl TelegramApi {
             .await
             .map_err(|e| ApiError::Transient(e.without_url().to_string()))?;
         let parsed: Value = serde_json::from_str(&body).map_err(|e| {
-            ApiError::Transient(format!("unreadable sendDocument response ({status}): {e}"))
+            ApiError::Transient(format!("unreadable {method} response ({status}): {e}"))
         })?;
         if parsed.get("ok").and_then(Value::as_bool) == Some(true) {
             return parsed["result"]
                 .get("message_id")
                 .and_then(Value::as_i64)
-                .ok_or_else(|| {
-                    ApiError::Transient("sendDocument answer without message_id".into())
-                });
+                .ok_or_else(|| ApiError::Transient(format!("{method} answer without message_id")));
         }
         match serde_json::from_value::<frankenstein::response::ErrorResponse>(parsed) {
             Ok(resp) => Err(classify(frankenstein::Error::Api(resp))),
             Err(_) => Err(ApiError::Transient(format!(
-                "sendDocument failed with {status}"
+                "{method} failed with {status}"
             ))),
         }
     }

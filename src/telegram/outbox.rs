@@ -70,6 +70,19 @@ enum Op {
         reply_to: Option<i64>,
     },
     Document(ChatRef, Document),
+    File(ChatRef, ProjectFile),
+}
+
+/// A project file sent as it is (see [`Outbox::project_file`]).
+pub struct ProjectFile {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+    /// `sendPhoto` instead of `sendDocument`.
+    pub photo: bool,
+    /// HTML; redacted like every text.
+    pub caption: Option<String>,
+    /// Told the new message's id once Telegram accepted it (or why not).
+    pub done: tokio::sync::oneshot::Sender<Result<i64, String>>,
 }
 
 /// A file to send with `sendDocument` (see [`Outbox::document`]).
@@ -104,6 +117,7 @@ enum LaneOp {
         reply_to: Option<i64>,
     },
     Document(Document),
+    File(ProjectFile),
 }
 
 /// Handle to the outbox; cheap to clone.
@@ -281,6 +295,17 @@ impl Outbox {
     }
 }
 
+impl Outbox {
+    /// Send a file from the project (`sendPhoto` or `sendDocument`) in the chat's lane. Unlike
+    /// [`Outbox::document`] the content is sent byte for byte: it is a file the user asked for
+    /// (the policy refused secret files before); only the caption is redacted.
+    pub fn project_file(&self, chat: ChatRef, file: ProjectFile) {
+        if let Err(mpsc::error::SendError(Op::File(_, f))) = self.tx.send(Op::File(chat, file)) {
+            let _ = f.done.send(Err("the outbox is shut down".into()));
+        }
+    }
+}
+
 async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
     let mut lanes: HashMap<ChatRef, mpsc::UnboundedSender<LaneOp>> = HashMap::new();
     let lane = |chat: ChatRef, lanes: &mut HashMap<ChatRef, mpsc::UnboundedSender<LaneOp>>| {
@@ -351,6 +376,9 @@ async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
                     buttons,
                     reply_to,
                 });
+            }
+            Op::File(chat, file) => {
+                let _ = lane(chat, &mut lanes).send(LaneOp::File(file));
             }
             Op::Document(chat, doc) => {
                 let _ = lane(chat, &mut lanes).send(LaneOp::Document(doc));
@@ -570,6 +598,38 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                 {
                     tracing::error!(chat = chat.chat_id, error = %e, "a panel was not shown");
                 }
+            }
+            LaneOp::File(file) => {
+                let permit = shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
+                let ProjectFile {
+                    filename,
+                    bytes,
+                    photo,
+                    caption,
+                    done,
+                } = file;
+                let caption = caption.map(|c| shared.redactor.redact(&c).into_owned());
+                let r = with_retries(
+                    permit,
+                    &shared.limiter,
+                    Slot::Message(chat.chat_id),
+                    || {
+                        shared.api.send_file(
+                            chat.chat_id,
+                            chat.thread_id,
+                            photo,
+                            &filename,
+                            bytes.clone(),
+                            caption.as_deref(),
+                        )
+                    },
+                    5,
+                )
+                .await;
+                if let Err(e) = &r {
+                    tracing::error!(chat = chat.chat_id, error = %e, "a project file was not sent");
+                }
+                let _ = done.send(r.map_err(|e| e.to_string()));
             }
             LaneOp::Document(doc) => {
                 let permit = shared.limiter.acquire(Slot::Message(chat.chat_id)).await;

@@ -309,6 +309,8 @@ pub fn spawn_spec(cfg: &Config, dir: &Path, resume: Option<String>, role: Role) 
                 .map(|t| t.to_string())
                 .collect()
         },
+        // Chat turns switch it on (the chat actor answers the MCP traffic).
+        ccgate_tools: false,
     }
 }
 
@@ -454,6 +456,23 @@ mod tests {
         let dev = spawn_spec(&cfg, dir, Some("s1".into()), Role::Developer);
         assert!(dev.disallowed_tools.is_empty());
         assert_eq!(dev.resume.as_deref(), Some("s1"));
+        // ccgate's own MCP server only where the caller answers it (chat turns), and one
+        // `--mcp-config` with the operator's servers beside it.
+        let none = crate::policy::mcp::OperatorMcp::default();
+        let config = |spec: &SpawnSpec, operator: &crate::policy::mcp::OperatorMcp| {
+            crate::runner::launch::mcp_config(operator, spec.ccgate_tools)
+        };
+        assert_eq!(config(&dev, &none), None);
+        assert!(dev.args().iter().any(|a| a == "--strict-mcp-config"));
+        let chat = SpawnSpec {
+            ccgate_tools: true,
+            ..dev
+        };
+        let json: serde_json::Value = serde_json::from_str(&config(&chat, &none).unwrap()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"mcpServers": {"ccgate": {"type": "sdk", "name": "ccgate"}}})
+        );
     }
 
     fn run(dir: &Path) -> Run {

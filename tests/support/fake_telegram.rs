@@ -196,6 +196,8 @@ struct FakeState {
     flood: Flood,
     /// Documents the bot sent (`sendDocument`), in order.
     documents: Vec<SentDocument>,
+    /// Photos the bot uploaded (`sendPhoto` with a file part), in order.
+    photos: Vec<SentDocument>,
     /// Registered files by `file_id`.
     files: HashMap<String, FakeFile>,
     /// Downloads served (or refused) per `file_id`.
@@ -419,6 +421,7 @@ impl FakeTelegram {
                 limits: None,
                 flood: Flood::default(),
                 documents: Vec::new(),
+                photos: Vec::new(),
                 files: HashMap::new(),
                 downloads: HashMap::new(),
                 download_delay: Duration::ZERO,
@@ -923,6 +926,17 @@ impl FakeTelegram {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Photos the bot uploaded to `chat_id` with `sendPhoto`, in order (`caption` as sent, HTML).
+    pub fn photos(&self, chat_id: i64) -> Vec<SentDocument> {
+        self.inner
+            .lock()
+            .photos
+            .iter()
+            .filter(|d| d.chat_id == chat_id)
+            .cloned()
+            .collect()
     }
 
     /// Documents the bot sent to `chat_id` with `sendDocument`, in order.
@@ -1463,7 +1477,7 @@ async fn dispatch(inner: &Arc<Inner>, method: &str, p: &Map<String, Value>) -> O
         }))),
         "sendmessage" => send_message(st, bot_id, p),
         "getfile" => get_file(st, p),
-        "sendphoto" => send_file(st, bot_id, p, "photo"),
+        "sendphoto" => send_photo(st, bot_id, p),
         "sendmediagroup" => send_media_group(st, bot_id, p),
         "editmessagetext" => edit_message_text(st, p),
         "editmessagereplymarkup" => edit_message_reply_markup(st, p),
@@ -1758,6 +1772,40 @@ fn get_file(st: &mut FakeState, p: &Map<String, Value>) -> Result<Outcome, Strin
         "file_size": f.bytes.len(),
         "file_path": f.path,
     })))
+}
+
+/// `sendPhoto`: as [`send_file`]; an uploaded photo is also recorded with its bytes
+/// ([`FakeTelegram::photos`]). Telegram refuses photos over 10 MB.
+fn send_photo(st: &mut FakeState, bot_id: i64, p: &Map<String, Value>) -> Result<Outcome, String> {
+    let upload = p.get("photo").filter(|f| f.is_object()).map(|f| {
+        let bytes: Vec<u8> = f["bytes"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|b| b.as_u64().map(|b| b as u8))
+                    .collect()
+            })
+            .unwrap_or_default();
+        (f["filename"].as_str().unwrap_or("").to_string(), bytes)
+    });
+    if let Some((_, bytes)) = &upload {
+        if bytes.len() > 10_000_000 {
+            return Err("Bad Request: PHOTO_INVALID_DIMENSIONS".into());
+        }
+    }
+    let out = send_file(st, bot_id, p, "photo")?;
+    if let Some((filename, bytes)) = upload {
+        let caption = get_str(p, "caption").filter(|c| !c.is_empty());
+        st.photos.push(SentDocument {
+            chat_id: chat_id_param(p)?,
+            message_id: out.json["message_id"].as_i64().unwrap_or_default(),
+            filename,
+            bytes,
+            caption,
+            message_thread_id: get_i64(p, "message_thread_id"),
+        });
+    }
+    Ok(out)
 }
 
 /// `sendDocument` / `sendPhoto`: a message with the file (`{"filename","size"}` from the
