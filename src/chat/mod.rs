@@ -7,6 +7,7 @@
 
 mod actor;
 mod commands;
+mod topics;
 mod workbench;
 
 use std::collections::HashMap;

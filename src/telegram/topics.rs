@@ -107,6 +107,10 @@ pub async fn sync(
     chat_id: i64,
     registry: &Registry,
 ) -> crate::store::Result<Summary> {
+    // One sync at a time (start-up and `/sync_topics` may meet): two would both create a
+    // missing topic.
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one = ONE_AT_A_TIME.lock().await;
     let mapping = store.topics(chat_id).await?;
     // A project moved to another folder: its topic works there from now on (no call needed).
     for row in &mapping {
