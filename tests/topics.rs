@@ -114,6 +114,11 @@ async fn topics_follow_the_registry_and_guide_outside_them() {
         requests,
         "no turn outside the topics"
     );
+    // There, /projects points to the topics instead of offering switches.
+    let mark = h.last_message_id(GROUP);
+    h.tg.inject_message(GROUP, USER, "/projects");
+    let g = wait_in(&h, None, mark, "each topic is a project").await;
+    assert!(g.reply_markup.is_none(), "no buttons outside the topics");
 
     // Only admins sync.
     let mark = h.last_message_id(GROUP);

@@ -231,6 +231,10 @@ impl Actor {
 
     /// `/projects`, `/cd` without an argument: one button per project.
     pub(super) async fn cmd_picker(&self, update_id: i64) {
+        if self.project == Binding::Outside {
+            // Outside the topics a switch means nothing: say where the projects are.
+            return self.reply(update_id, self.guidance().await).await;
+        }
         let (choices, more) = match self.choices() {
             Ok(c) => c,
             Err(e) => return self.reply(update_id, format!("❌ {}", escape(&e))).await,

@@ -85,3 +85,30 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn topics_are_saved_by_slug_and_found_by_thread() {
+        let s = Store::open_in_memory().unwrap();
+        let mut t = TopicRow {
+            chat_id: -100,
+            slug: "web".into(),
+            thread_id: 5,
+            name: "Web".into(),
+            path: "/srv/web".into(),
+            closed: false,
+        };
+        s.topic_save(&t).await.unwrap();
+        t.name = "Web app".into();
+        t.closed = true;
+        s.topic_save(&t).await.unwrap();
+        assert_eq!(s.topics(-100).await.unwrap(), vec![t.clone()]);
+        assert_eq!(s.topics(-200).await.unwrap(), vec![]);
+        assert_eq!(s.topic_by_thread(-100, 5).await.unwrap(), Some(t));
+        assert_eq!(s.topic_by_thread(-100, 6).await.unwrap(), None);
+        assert_eq!(s.topic_by_thread(-200, 5).await.unwrap(), None);
+    }
+}

@@ -308,6 +308,19 @@ mod tests {
     }
 
     #[test]
+    fn a_sync_cut_short_resumes_with_what_is_left() {
+        // The first create was stored before the crash: only the second is planned again.
+        let r = reg(vec![project("a", "A", true), project("b", "B", true)]);
+        assert_eq!(
+            plan(&r, &[row("a", 5, "A", false)]),
+            vec![Action::Create {
+                slug: "b".into(),
+                name: "B".into()
+            }]
+        );
+    }
+
+    #[test]
     fn summary_reads_like_the_reply() {
         let s = Summary {
             created: 2,
