@@ -343,3 +343,31 @@ async fn picker_without_a_registry_lists_folders_and_cd_without_argument_shows_i
     h.ask("/pwd", "other").await;
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_bad_registry_or_group_stops_the_start_and_says_why() {
+    let mut h = harness().await;
+    write_registry(&h, &project("bad", "Bad", "../outside", true));
+    let out = h.command().arg("run").output().await.unwrap();
+    let err =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("projects.toml")
+            && err.contains("project \"bad\"")
+            && err.contains("leaves APPROVED_DIRECTORY"),
+        "{err}"
+    );
+    assert!(h.tg.calls_to("createForumTopic").is_empty());
+
+    // The projects group must be allowed too.
+    h.set_env("ALLOWED_GROUPS", "-5");
+    let out = h.command().arg("run").output().await.unwrap();
+    let err =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("PROJECTS_CHAT_ID") && err.contains("ALLOWED_GROUPS"),
+        "{err}"
+    );
+}
