@@ -279,6 +279,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("TRIGGERS_FILE: {e}"))?,
         None => Triggers::default(),
     };
+    // Project topics: a bad registry stops the start, naming the file, project and rule.
+    let projects = match &config.projects {
+        Some(p) => Some((
+            p.chat_id,
+            crate::config::projects::Registry::load(&p.path, &config.approved_directory, &secrets)
+                .map_err(|e| anyhow::anyhow!("PROJECTS_PATH: {e}"))?,
+        )),
+        None => None,
+    };
     // Events: webhooks, jobs, notifications, finished runs and security alerts share one bus,
     // created before anything that publishes on it.
     let (bus, events) = Bus::new();
@@ -392,6 +401,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }));
     }
     tracing::info!(dir = %config.approved_directory.display(), "ccgate is running");
+    if let Some((chat_id, registry)) = projects {
+        // The bot is up: bring the topics in line (each call waits for the group's rate limit).
+        let (outbox, store) = (outbox_for_retire.clone(), store.clone());
+        tokio::spawn(async move {
+            match crate::telegram::topics::sync(&outbox, &store, chat_id, &registry).await {
+                Ok(summary) => tracing::info!(%summary, "project topics synced"),
+                Err(e) => tracing::error!(error = %e, "project topic sync failed"),
+            }
+        });
+    }
 
     drop(fatal_tx);
     let fatal = tokio::select! {

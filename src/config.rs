@@ -15,6 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::policy::roles::Role;
 
+pub mod projects;
 pub mod vars;
 
 /// A variable that was set.
@@ -118,6 +119,8 @@ pub struct Config {
     /// Top-level project folder → users who may work in it. Unlisted projects are open to all
     /// allowed users.
     pub project_access: HashMap<String, Vec<i64>>,
+    /// Project topics (`PROJECTS_PATH` + `PROJECTS_CHAT_ID`); `None` = off.
+    pub projects: Option<ProjectsConfig>,
     /// Require `/login <token>` in addition to the allowlist.
     pub enable_token_auth: bool,
     /// Key for hashing login tokens (HMAC-SHA256). Required with token auth.
@@ -492,6 +495,7 @@ impl Config {
                 parse_project_access(&s).map_err(|m| ConfigError::new("PROJECT_ACCESS", m))?
             }
         };
+        let projects = parse_projects(&get, &allowed_groups)?;
         let enable_token_auth = parse_bool(get("ENABLE_TOKEN_AUTH"), "ENABLE_TOKEN_AUTH")?;
         let auth_token_secret = get_secret(vars, "AUTH_TOKEN_SECRET", "AUTH_TOKEN_SECRET_FILE")?;
         if let Some(s) = &auth_token_secret {
@@ -652,6 +656,7 @@ impl Config {
             user_roles,
             default_role,
             project_access,
+            projects,
             enable_token_auth,
             auth_token_secret: auth_token_secret.map(SecretString::from),
             session_timeout,
@@ -997,6 +1002,58 @@ fn parse_server(
         triggers_file: get("TRIGGERS_FILE").map(PathBuf::from),
         telegram_webhook_url,
     })
+}
+
+/// Where project topics live: the registry file and the forum supergroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectsConfig {
+    pub path: PathBuf,
+    pub chat_id: i64,
+}
+
+/// `PROJECTS_PATH` / `PROJECTS_CHAT_ID`. Topics need a forum supergroup: private-chat topics
+/// are not supported, so a registry without a group id is refused rather than half working.
+fn parse_projects(
+    get: &dyn Fn(&str) -> Option<String>,
+    allowed_groups: &[i64],
+) -> Result<Option<ProjectsConfig>, ConfigError> {
+    let chat = get("PROJECTS_CHAT_ID");
+    let Some(path) = get("PROJECTS_PATH") else {
+        if chat.is_some() {
+            return Err(ConfigError::new(
+                "PROJECTS_CHAT_ID",
+                "is set but PROJECTS_PATH is not; set both (or neither)",
+            ));
+        }
+        return Ok(None);
+    };
+    let Some(chat) = chat else {
+        return Err(ConfigError::new(
+            "PROJECTS_CHAT_ID",
+            "is required with PROJECTS_PATH: project topics live in a forum supergroup \
+             (topics in private chats are not supported)",
+        ));
+    };
+    let chat_id: i64 = chat
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::new("PROJECTS_CHAT_ID", format!("{chat:?} is not a chat id")))?;
+    if chat_id >= 0 {
+        return Err(ConfigError::new(
+            "PROJECTS_CHAT_ID",
+            format!("{chat_id} is not a supergroup id (those are negative, -100…)"),
+        ));
+    }
+    if !allowed_groups.contains(&chat_id) {
+        return Err(ConfigError::new(
+            "PROJECTS_CHAT_ID",
+            format!("{chat_id} must also be listed in ALLOWED_GROUPS (the bot ignores groups not listed there)"),
+        ));
+    }
+    Ok(Some(ProjectsConfig {
+        path: PathBuf::from(path),
+        chat_id,
+    }))
 }
 
 /// A flag; `raw` is `None` only for a variable without a table default (a table bug).
@@ -1424,6 +1481,41 @@ mod tests {
         assert_eq!(c.verbose_level, 1);
         assert_eq!(c.claude_max_turns, 10);
         assert_eq!(c.approved_directory, dir.path().canonicalize().unwrap());
+    }
+
+    #[test]
+    fn project_topics_need_an_allowed_supergroup() {
+        let dir = tempfile::tempdir().unwrap();
+        let with = |pairs: &[(&str, &str)]| {
+            let mut m = base(dir.path());
+            for (k, v) in pairs {
+                m.insert(k.to_string(), v.to_string());
+            }
+            Config::from_map(&m)
+        };
+        assert_eq!(with(&[]).unwrap().projects, None);
+        let e = with(&[("PROJECTS_PATH", "p.toml")]).unwrap_err();
+        assert_eq!(e.var, "PROJECTS_CHAT_ID");
+        assert!(e.message.contains("forum supergroup"), "{}", e.message);
+        let e = with(&[("PROJECTS_PATH", "p.toml"), ("PROJECTS_CHAT_ID", "-100")]).unwrap_err();
+        assert!(e.message.contains("ALLOWED_GROUPS"), "{}", e.message);
+        let e = with(&[("PROJECTS_PATH", "p.toml"), ("PROJECTS_CHAT_ID", "42")]).unwrap_err();
+        assert!(e.message.contains("not a supergroup"), "{}", e.message);
+        let e = with(&[("PROJECTS_CHAT_ID", "-100"), ("ALLOWED_GROUPS", "-100")]).unwrap_err();
+        assert!(e.message.contains("PROJECTS_PATH is not"), "{}", e.message);
+        let c = with(&[
+            ("PROJECTS_PATH", "p.toml"),
+            ("PROJECTS_CHAT_ID", "-100"),
+            ("ALLOWED_GROUPS", "-5,-100"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.projects,
+            Some(ProjectsConfig {
+                path: "p.toml".into(),
+                chat_id: -100
+            })
+        );
     }
 
     #[test]

@@ -319,6 +319,8 @@ pub(super) struct Actor {
     /// the chat's messages still run in the order they were sent.
     uploading: bool,
     held: VecDeque<Admitted>,
+    /// What this chat is to project topics (a project's topic works only inside it).
+    pub project: super::topics::Binding,
 }
 
 impl Actor {
@@ -344,6 +346,12 @@ impl Actor {
             .as_deref()
             .and_then(|d| sandbox::resolve_dir_within(&root, &root, d).ok())
             .unwrap_or(root);
+        // A project topic starts in its project (and never works outside it).
+        let project = super::topics::binding_of(&ctx, chat).await;
+        let cwd = match &project {
+            super::topics::Binding::Project { dir, .. } if !cwd.starts_with(dir) => dir.clone(),
+            _ => cwd,
+        };
         Actor {
             ctx,
             chat,
@@ -358,6 +366,7 @@ impl Actor {
             album: None,
             uploading: false,
             held: VecDeque::new(),
+            project,
         }
     }
 
@@ -536,6 +545,14 @@ impl Actor {
         if self.album.is_some() && !same_album {
             self.flush_album().await;
         }
+        if !press && self.ctx.config.projects.is_some() {
+            self.refresh_binding().await;
+            if self.project == super::topics::Binding::Outside && !self.works_here(&i) {
+                let html = self.guidance().await;
+                self.reply(i.update_id, html).await;
+                return;
+            }
+        }
         match i.kind.clone() {
             IncomingKind::Text { message_id, text } => {
                 // A TOTP code answering a step-up prompt (only ever in the approver's own chat).
@@ -598,6 +615,16 @@ impl Actor {
             self.ctx
                 .outbox
                 .answer_callback(callback_id.to_string(), Some(answer.await));
+            return;
+        }
+        let message_id = match &i.kind {
+            IncomingKind::Callback { message_id, .. } => *message_id,
+            _ => None,
+        };
+        if let Some(answer) = self.on_pick(i.user_id, role, message_id, data).await {
+            self.ctx
+                .outbox
+                .answer_callback(callback_id.to_string(), Some(answer));
             return;
         }
         let answer = match data.split_once(':') {

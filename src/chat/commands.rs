@@ -21,10 +21,17 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("new", "Start a fresh Claude session"),
     ("stop", "Stop the running request"),
     ("status", "Directory, session and today's cost"),
-    ("cd", "Change directory: /cd <path>"),
+    (
+        "cd",
+        "Change directory: /cd <path> (no path: project buttons)",
+    ),
     ("ls", "List the current directory"),
     ("pwd", "Show the current directory"),
-    ("projects", "List projects in the approved directory"),
+    ("projects", "Switch project (buttons)"),
+    (
+        "sync_topics",
+        "Admins: sync the project topics with the registry",
+    ),
     ("sessions", "List this chat's sessions"),
     ("resume", "Switch to a session: /resume <id>"),
     ("verbose", "Progress detail: /verbose 0|1|2"),
@@ -61,9 +68,11 @@ impl Actor {
             "status" => self.cmd_status(i.user_id).await,
             "verbose" => self.cmd_verbose(args).await,
             "pwd" => format!("📂 <code>{}</code>", escape(&self.rel(&self.cwd.clone()))),
+            "cd" if args.trim().is_empty() => return self.cmd_picker(i.update_id).await,
             "cd" => self.cmd_cd(i.user_id, role, args).await,
             "ls" => self.cmd_ls(i.user_id, role).await,
-            "projects" => self.cmd_projects(),
+            "projects" => return self.cmd_picker(i.update_id).await,
+            "sync_topics" => return self.cmd_sync_topics(i.user_id, role, i.update_id).await,
             "sessions" => self.cmd_sessions(i.user_id).await,
             "resume" => self.cmd_resume(i.user_id, role, args).await,
             "git" => {
@@ -125,7 +134,7 @@ impl Actor {
         self.reply(i.update_id, reply).await;
     }
 
-    fn busy(&self) -> Option<String> {
+    pub(super) fn busy(&self) -> Option<String> {
         (self.state.turn().is_some() || self.waiting.is_some())
             .then(|| "⏳ A request is running. Wait for it or /stop it first.".to_string())
     }
@@ -249,7 +258,7 @@ impl Actor {
         }
     }
 
-    async fn save_settings(&self) -> crate::store::Result<()> {
+    pub(super) async fn save_settings(&self) -> crate::store::Result<()> {
         self.ctx
             .store
             .save_chat_settings(
@@ -299,23 +308,8 @@ impl Actor {
     }
 
     async fn cmd_cd(&mut self, user_id: i64, role: Role, args: &str) -> String {
-        if let Some(b) = self.busy() {
-            return b;
-        }
-        match workdir::change(&self.who(user_id, role), &self.cwd, args) {
-            Ok(dir) => {
-                if dir != self.cwd {
-                    self.cwd = dir.clone();
-                    self.settings.current_dir = Some(dir.to_string_lossy().into_owned());
-                    if let Err(e) = self.save_settings().await {
-                        return format!("❌ {}", escape(&e.to_string()));
-                    }
-                    // Sessions belong to a directory: the next message resumes this one's.
-                    self.stop_process();
-                }
-                format!("📂 Now in <code>{}</code>", escape(&self.rel(&dir)))
-            }
-            Err(r) => self.refused_dir(user_id, "cd", args, &r).await,
+        match self.go_to(user_id, role, args).await {
+            Ok(html) | Err(html) => html,
         }
     }
 
@@ -336,17 +330,6 @@ impl Actor {
                 entries.join("\n")
             ),
             Err(e) => format!("❌ Cannot list the directory: {}", escape(&e.to_string())),
-        }
-    }
-
-    fn cmd_projects(&self) -> String {
-        let root = &self.ctx.config.approved_directory;
-        match list_dir(root, true, &self.ctx.secrets) {
-            Ok(entries) if entries.is_empty() => {
-                "No projects: the approved directory has no subfolders.".into()
-            }
-            Ok(entries) => format!("🗂 Projects (use /cd <i>name</i>):\n{}", entries.join("\n")),
-            Err(e) => format!("❌ Cannot list projects: {}", escape(&e.to_string())),
         }
     }
 
@@ -417,7 +400,12 @@ impl Actor {
                 )
             }
         };
-        if let Err(r) = workdir::check(&self.who(user_id, role), &dir) {
+        if let Err(r) =
+            workdir::check(&self.who(user_id, role), &dir).and_then(|()| match self.bound_dir() {
+                Some(project) => workdir::within_project(&root, project, &dir),
+                None => Ok(()),
+            })
+        {
             return self
                 .refused_dir(user_id, "resume", &sess.directory, &r)
                 .await;

@@ -8,6 +8,7 @@
 mod actor;
 mod commands;
 mod get;
+mod topics;
 mod workbench;
 
 use std::collections::HashMap;

@@ -109,6 +109,8 @@ pub const VARS: &[Var] = &[
     var("USER_ROLES", Means("—"), "`123:admin,456:viewer`; admins receive security alerts"),
     var("DEFAULT_ROLE", Value("developer"), "role of allowed users not in `USER_ROLES`"),
     var("PROJECT_ACCESS", Means("open"), "`webapp:123 456;infra:789` — top-level project → users allowed"),
+    var("PROJECTS_PATH", Means("— (project topics off)"), "TOML registry of projects (`[[project]] slug, name, path, enabled`), each mapped to a forum topic of `PROJECTS_CHAT_ID` (see Project topics)").path(),
+    var("PROJECTS_CHAT_ID", Means("— (required with `PROJECTS_PATH`)"), "the forum supergroup (negative id, also in `ALLOWED_GROUPS`) whose topics are the projects"),
     var("PAIRING", Value("on"), "`off` disables pairing codes for unknown users"),
     var("ENABLE_TOKEN_AUTH", Value("false"), "require `/login <token>` in addition to the allowlist"),
     var("AUTH_TOKEN_SECRET", Means("—"), "≥ 32 chars; key for hashing login tokens (required with token auth)").secret(),

@@ -66,6 +66,12 @@ pub fn may_revoke_grant(user: i64, role: Role, owner: i64) -> bool {
     owner == user || role.is_admin()
 }
 
+/// May `role` re-sync the project topics (`/sync_topics`: creates, renames and closes topics of
+/// the projects group for everyone)? Admins only.
+pub fn may_sync_topics(role: Role) -> bool {
+    role.is_admin()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +123,12 @@ mod tests {
         assert!(may_revoke_grant(7, Role::Viewer, 7));
         assert!(!may_revoke_grant(8, Role::Developer, 7));
         assert!(may_revoke_grant(1, Role::Admin, 7));
+    }
+
+    #[test]
+    fn only_admins_sync_topics() {
+        assert!(may_sync_topics(Role::Admin));
+        assert!(!may_sync_topics(Role::Developer));
+        assert!(!may_sync_topics(Role::Viewer));
     }
 }

@@ -107,6 +107,49 @@ pub fn check(who: &Who<'_>, dir: &Path) -> Result<(), Refusal> {
         .map_err(Refusal::Access)
 }
 
+/// A project registry's `path` (relative to `root`): the canonical project folder, or why it
+/// cannot be one — absolute, outside the approved tree once symlinks are resolved, missing, not
+/// a folder, a secret folder or inside one. Checked when the registry is loaded, so a topic is
+/// never bound to a directory `/cd` would refuse.
+pub fn project_dir(root: &Path, secrets: &SecretFiles, rel: &str) -> Result<PathBuf, String> {
+    if rel.trim().is_empty() {
+        return Err("path is empty".into());
+    }
+    if Path::new(rel).is_absolute() || rel.starts_with('~') {
+        return Err(format!(
+            "path {rel:?} must be relative to APPROVED_DIRECTORY"
+        ));
+    }
+    let lexical = lexical(root, rel);
+    if !lexical.starts_with(root) {
+        return Err(format!("path {rel:?} leaves APPROVED_DIRECTORY"));
+    }
+    if secrets.is_secret(&lexical) {
+        return Err(format!("path {rel:?} is a secret folder"));
+    }
+    let dir =
+        sandbox::resolve_dir_within(root, root, rel).map_err(|e| format!("path {rel:?}: {e}"))?;
+    if secrets.is_secret(&dir) {
+        return Err(format!(
+            "path {rel:?} resolves to the secret folder {}",
+            sandbox::display_relative(root, &dir)
+        ));
+    }
+    Ok(dir)
+}
+
+/// A chat bound to a project (a project topic) works only inside that project: `/cd`, a
+/// picker press or `/resume` that would leave it is refused (the topic *is* the project).
+pub fn within_project(root: &Path, project: &Path, dir: &Path) -> Result<(), Refusal> {
+    if dir.starts_with(project) {
+        return Ok(());
+    }
+    Err(Refusal::Access(format!(
+        "this topic is bound to the project {}; /cd stays inside it (use the project's own topic)",
+        sandbox::display_relative(root, project)
+    )))
+}
+
 /// `base/input` with `.` and `..` folded, no symlinks followed.
 fn lexical(base: &Path, input: &str) -> PathBuf {
     // `join` with an absolute `input` is `input` itself.
@@ -242,5 +285,40 @@ mod tests {
         assert_eq!(r.audit_event(), "secret_file_blocked");
         assert_eq!(r.audit_details("cd", "keys")["rule"], "secret_files");
         assert!(r.to_string().contains("secret folder"), "{r}");
+    }
+
+    #[test]
+    fn registry_paths_must_be_plain_project_folders() {
+        let t = tree();
+        std::fs::write(t.root.join("proj/notes.txt"), "x").unwrap();
+        assert_eq!(
+            project_dir(&t.root, &t.secrets, "proj"),
+            Ok(t.root.join("proj"))
+        );
+        assert_eq!(
+            project_dir(&t.root, &t.secrets, "proj/src/"),
+            Ok(t.root.join("proj/src"))
+        );
+        for (bad, why) in [
+            ("", "empty"),
+            ("/etc", "relative"),
+            ("~/x", "relative"),
+            ("../outside", "leaves"),
+            ("proj/../../x", "leaves"),
+            ("proj/.ssh", "secret"),
+            ("proj/keys", "secret"),
+            ("proj/docs/cloud", "secret"),
+            ("nope", "does not exist"),
+            ("proj/notes.txt", "not a directory"),
+        ] {
+            let e = project_dir(&t.root, &t.secrets, bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        let proj = t.root.join("proj");
+        assert_eq!(within_project(&t.root, &proj, &proj.join("src")), Ok(()));
+        assert_eq!(within_project(&t.root, &proj, &proj), Ok(()));
+        let r = within_project(&t.root, &proj, &t.root.join("other")).unwrap_err();
+        assert!(r.to_string().contains("bound to the project proj"), "{r}");
+        assert!(within_project(&t.root, &proj, &t.root).is_err());
     }
 }

@@ -17,10 +17,12 @@ mod error;
 mod rotations;
 mod schema;
 mod thread;
+mod topics;
 
 pub use automation::{Delivery, JobRow, NewJob};
 pub use error::{Result, StoreError};
 pub use rotations::Rotated;
+pub use topics::TopicRow;
 
 use std::path::Path;
 use std::sync::Arc;

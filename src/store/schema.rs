@@ -318,6 +318,24 @@ pub fn migrations() -> Migrations<'static> {
         );
         "#,
         ),
+        M::up(
+            r#"
+        -- Project topics (telegram::topics): which forum topic of the projects group is which
+        -- registry project, with the name and open/closed state last set on Telegram. `path`
+        -- is the project's canonical folder as of the last sync (what the topic works in).
+        CREATE TABLE project_topics (
+            chat_id    INTEGER NOT NULL,
+            slug       TEXT NOT NULL,
+            thread_id  INTEGER NOT NULL,
+            name       TEXT NOT NULL,
+            path       TEXT NOT NULL,
+            closed     INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (chat_id, slug),
+            UNIQUE (chat_id, thread_id)
+        );
+        "#,
+        ),
     ])
 }
 

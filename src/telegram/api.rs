@@ -51,6 +51,10 @@ impl ApiError {
     pub fn is_not_modified(&self) -> bool {
         matches!(self, ApiError::Rejected { description, .. } if description.contains("message is not modified"))
     }
+    /// A topic edit, close or reopen that changes nothing (it is already so).
+    pub fn is_topic_not_modified(&self) -> bool {
+        matches!(self, ApiError::Rejected { description, .. } if description.contains("TOPIC_NOT_MODIFIED"))
+    }
     pub fn is_message_gone(&self) -> bool {
         matches!(self, ApiError::Rejected { description, .. }
             if description.contains("message to edit not found") || description.contains("message to delete not found"))
@@ -407,6 +411,58 @@ impl TelegramApi {
         self.call(&self.bot, "setMyCommands", Some(&params))
             .await
             .map(|_| ())
+    }
+}
+
+/// A forum-topic call of the project topic sync (see [`super::topics`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicCall {
+    Create { name: String },
+    Rename { thread_id: i64, name: String },
+    Close { thread_id: i64 },
+    Reopen { thread_id: i64 },
+}
+
+impl TelegramApi {
+    /// `createForumTopic`, `editForumTopic`, `closeForumTopic` or `reopenForumTopic` in
+    /// `chat_id`. Returns the topic's `message_thread_id` for a create, else 0.
+    /// "TOPIC_NOT_MODIFIED" (already named so, already closed or open) counts as success.
+    pub async fn forum_topic(&self, chat_id: i64, call: &TopicCall) -> Result<i64, ApiError> {
+        let (method, params) = match call {
+            TopicCall::Create { name } => (
+                "createForumTopic",
+                serde_json::json!({"chat_id": chat_id, "name": name}),
+            ),
+            TopicCall::Rename { thread_id, name } => (
+                "editForumTopic",
+                serde_json::json!({"chat_id": chat_id, "message_thread_id": thread_id, "name": name}),
+            ),
+            TopicCall::Close { thread_id } => (
+                "closeForumTopic",
+                serde_json::json!({"chat_id": chat_id, "message_thread_id": thread_id}),
+            ),
+            TopicCall::Reopen { thread_id } => (
+                "reopenForumTopic",
+                serde_json::json!({"chat_id": chat_id, "message_thread_id": thread_id}),
+            ),
+        };
+        match self.call(&self.bot, method, Some(&params)).await {
+            Ok(v) => match call {
+                TopicCall::Create { .. } => v
+                    .get("message_thread_id")
+                    .and_then(Value::as_i64)
+                    .ok_or_else(|| {
+                        ApiError::Transient(
+                            "createForumTopic answer without message_thread_id".into(),
+                        )
+                    }),
+                _ => Ok(0),
+            },
+            Err(e) if e.is_topic_not_modified() && !matches!(call, TopicCall::Create { .. }) => {
+                Ok(0)
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 

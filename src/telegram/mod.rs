@@ -11,4 +11,5 @@ pub mod instance_lock;
 pub mod intake;
 pub mod limits;
 pub mod outbox;
+pub mod topics;
 pub mod update;

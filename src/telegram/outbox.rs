@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::api::{ApiError, Button, TelegramApi};
+use super::api::{ApiError, Button, TelegramApi, TopicCall};
 use super::html;
 use super::limits::{Limiter, Permit, Slot};
 use super::update::ChatRef;
@@ -70,6 +70,11 @@ enum Op {
         reply_to: Option<i64>,
     },
     Document(ChatRef, Document),
+    Topic {
+        chat_id: i64,
+        call: TopicCall,
+        done: tokio::sync::oneshot::Sender<Result<i64, ApiError>>,
+    },
     File(ChatRef, ProjectFile),
 }
 
@@ -284,6 +289,37 @@ impl Outbox {
         });
     }
 
+    /// A forum-topic call (create, rename, close, reopen) in `chat_id`, taking its slot from the
+    /// same limiter as every message (each call posts a service message in the group), with
+    /// retries of rate limits and transient errors. The topic's thread id for a create.
+    pub async fn topic(&self, chat_id: i64, call: TopicCall) -> Result<i64, ApiError> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        if self
+            .tx
+            .send(Op::Topic {
+                chat_id,
+                call,
+                done,
+            })
+            .is_err()
+        {
+            return Err(ApiError::Transient("the outbox is shut down".into()));
+        }
+        result
+            .await
+            .unwrap_or_else(|_| Err(ApiError::Transient("the outbox stopped".into())))
+    }
+
+    /// Edit `message_id` to `html` and remove its buttons (a picker's confirmation), in the
+    /// chat's lane, redacted and rate-limited like every message.
+    pub fn replace(&self, chat: ChatRef, message_id: i64, html: String) {
+        let _ = self.tx.send(Op::Retire {
+            chat,
+            message_id,
+            html,
+        });
+    }
+
     /// Send a document (`sendDocument`), its text redacted like every message, in the
     /// chat's lane (after the messages queued before it); `doc.done` learns the outcome.
     pub fn document(&self, chat: ChatRef, doc: Document) {
@@ -420,6 +456,36 @@ async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
                     {
                         tracing::error!(chat = chat.chat_id, error = %e, "could not delete a message");
                     }
+                });
+            }
+            Op::Topic {
+                chat_id,
+                call,
+                done,
+            } => {
+                let shared = shared.clone();
+                let call = match call {
+                    TopicCall::Create { name } => TopicCall::Create {
+                        name: shared.redactor.redact(&name).into_owned(),
+                    },
+                    TopicCall::Rename { thread_id, name } => TopicCall::Rename {
+                        thread_id,
+                        name: shared.redactor.redact(&name).into_owned(),
+                    },
+                    other => other,
+                };
+                tokio::spawn(async move {
+                    let slot = Slot::Message(chat_id);
+                    let permit = shared.limiter.acquire(slot).await;
+                    let r = with_retries(
+                        permit,
+                        &shared.limiter,
+                        slot,
+                        || shared.api.forum_topic(chat_id, &call),
+                        5,
+                    )
+                    .await;
+                    let _ = done.send(r);
                 });
             }
             Op::AnswerCallback { id, text } => {
@@ -667,6 +733,7 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                 let _ = done.send(r.map(|_| ()).map_err(|e| e.to_string()));
             }
             LaneOp::Retire { message_id, html } => {
+                let html = shared.redactor.redact(&html).into_owned();
                 let permit = shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
                 let r = with_retries(
                     permit,

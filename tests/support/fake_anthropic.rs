@@ -37,6 +37,8 @@
 //! * `[[sleep:SECONDS]]`: wait (fractional seconds) before answering.
 //! * `[[slowstream:SECONDS]]`: stream the text one word per SECONDS.
 //! * `[[error:STATUS:TYPE]]`: answer an HTTP error, e.g. `529:overloaded_error`.
+//! * `[[meet:GROUP:N]]`: hold the answer until N different prompts of GROUP wait together,
+//!   then answer `FAKE: met GROUP` (proves requests overlapped; see `meet`).
 //! * none: `FAKE: you said <first 60 chars of the prompt>` (or `FAKE: ok` when
 //!   the prompt only held sleep/slowstream directives).
 //!
@@ -102,6 +104,9 @@ struct Inner {
     credentials: Mutex<Vec<(Option<String>, Option<String>)>>,
     prompts: Mutex<Vec<String>>,
     counter: AtomicU64,
+    /// `[[meet:GROUP:N]]`: the distinct prompts of each group that have arrived.
+    meets: Mutex<std::collections::HashMap<String, std::collections::HashSet<String>>>,
+    met: tokio::sync::Notify,
 }
 
 impl FakeAnthropic {
@@ -540,8 +545,39 @@ fn take_chars(s: &str, n: usize) -> &str {
 // ---------------------------------------------------------------------------
 // Answering /v1/messages
 
+/// `[[meet:GROUP:N]]` in the prompt: hold the answer until N different prompts of GROUP are
+/// being answered at once (at most 60 s). The answer is then `FAKE: met GROUP` — a positive
+/// marker that the requests overlapped — or `FAKE: meet GROUP timed out`.
+async fn meet(inner: &Inner, body: &Value) -> Option<String> {
+    let (src, _) = prompt_source(&last_user_blocks(body));
+    let start = src.find("[[meet:")? + "[[meet:".len();
+    let end = src[start..].find("]]")? + start;
+    let (group, n) = src[start..end].split_once(':')?;
+    let n: usize = n.trim().parse().ok()?;
+    let group = group.to_string();
+    lock(&inner.meets)
+        .entry(group.clone())
+        .or_default()
+        .insert(src.clone());
+    inner.met.notify_waiters();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let notified = inner.met.notified();
+        if lock(&inner.meets).get(&group).map_or(0, |s| s.len()) >= n {
+            return Some(format!("FAKE: met {group}"));
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return Some(format!("FAKE: meet {group} timed out"));
+        }
+    }
+}
+
 async fn messages(inner: &Inner, body: Value, n: u64) -> Response {
-    let plan = decide(inner, &body);
+    let met = meet(inner, &body).await;
+    let mut plan = decide(inner, &body);
+    if let (Some(m), Plan::Reply { text, .. }) = (met, &mut plan) {
+        *text = Some(m);
+    }
     let (text, tools, sleep, slow) = match plan {
         Plan::Error { status, etype } => return error_response(status, &etype, "fake error"),
         Plan::Reply {

@@ -939,6 +939,28 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// The forum topics of `chat_id` (created with `createForumTopic`): thread id, name as it
+    /// is now, closed or not; in creation order.
+    pub fn forum_topics(&self, chat_id: i64) -> Vec<(i64, String, bool)> {
+        let st = self.inner.lock();
+        st.chats
+            .get(&chat_id)
+            .map(|c| {
+                c.messages
+                    .values()
+                    .filter_map(|s| {
+                        let t = s.json.get("fake_topic")?;
+                        Some((
+                            s.msg.message_id,
+                            t["name"].as_str().unwrap_or_default().to_string(),
+                            t["closed"].as_bool().unwrap_or(false),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Documents the bot sent to `chat_id` with `sendDocument`, in order.
     pub fn documents(&self, chat_id: i64) -> Vec<SentDocument> {
         self.inner
@@ -1498,6 +1520,9 @@ async fn dispatch(inner: &Arc<Inner>, method: &str, p: &Map<String, Value>) -> O
                 .unwrap_or_else(|| json!([])),
         )),
         "setwebhook" => set_webhook(st, p),
+        "createforumtopic" | "editforumtopic" | "closeforumtopic" | "reopenforumtopic" => {
+            forum_topic(st, bot_id, method, p)
+        }
         "deletewebhook" => {
             if get_bool(p, "drop_pending_updates") {
                 st.updates.clear();
@@ -1939,6 +1964,87 @@ fn edit_message_text(st: &mut FakeState, p: &Map<String, Value>) -> Result<Outco
     set_entities(&mut stored.json, &entities);
     set_inline_markup(&mut stored.json, markup.as_ref());
     Ok(Outcome::ok(stored.json.clone()))
+}
+
+/// `createForumTopic` (the chat becomes a forum; the topic's thread id is the id of its
+/// service message, as in Telegram), `editForumTopic` (name), `closeForumTopic`,
+/// `reopenForumTopic`. A change that changes nothing fails with `TOPIC_NOT_MODIFIED`, an
+/// unknown thread with `TOPIC_ID_INVALID`, as Telegram answers. The topic's state is kept in
+/// its service message (`fake_topic`).
+fn forum_topic(
+    st: &mut FakeState,
+    bot_id: i64,
+    method: &str,
+    p: &Map<String, Value>,
+) -> Result<Outcome, String> {
+    let chat_id = chat_id_param(p)?;
+    if chat_id > 0 {
+        return Err("Bad Request: the chat is not a forum".into());
+    }
+    let name = get_str(p, "name");
+    if let Some(n) = &name {
+        if n.is_empty() || n.chars().count() > 128 {
+            return Err("Bad Request: TOPIC_NAME_INVALID".into());
+        }
+    }
+    if method == "createforumtopic" {
+        let name = name.ok_or_else(|| "Bad Request: TOPIC_NAME_INVALID".to_string())?;
+        let chat = ensure_chat(st, chat_id);
+        chat.info = group_chat_info(chat_id, true);
+        let id = chat.next_message_id;
+        chat.next_message_id += 1;
+        let json = json!({
+            "message_id": id,
+            "from": bot_user(bot_id),
+            "chat": chat.info.clone(),
+            "date": now_unix(),
+            "message_thread_id": id,
+            "is_topic_message": true,
+            "forum_topic_created": {"name": name, "icon_color": 7322096},
+            "fake_topic": {"name": name, "closed": false},
+        });
+        chat.messages.insert(
+            id,
+            Stored {
+                from_bot: false,
+                json,
+                msg: SentMessage {
+                    chat_id,
+                    message_id: id,
+                    text: String::new(),
+                    raw_text: String::new(),
+                    parse_mode: None,
+                    entities: Vec::new(),
+                    reply_markup: None,
+                    message_thread_id: Some(id),
+                    reply_to_message_id: None,
+                    deleted: false,
+                    edits: 0,
+                },
+            },
+        );
+        return Ok(Outcome::ok(
+            json!({"message_thread_id": id, "name": name, "icon_color": 7322096}),
+        ));
+    }
+    let thread = get_i64(p, "message_thread_id")
+        .ok_or_else(|| "Bad Request: message thread not found".to_string())?;
+    let topic = find_message(st, chat_id, thread)
+        .and_then(|s| s.json.get_mut("fake_topic"))
+        .ok_or_else(|| "Bad Request: TOPIC_ID_INVALID".to_string())?;
+    let (field, value) = match method {
+        "editforumtopic" => match name {
+            Some(n) => ("name", json!(n)),
+            None => return Ok(Outcome::ok(json!(true))),
+        },
+        "closeforumtopic" => ("closed", json!(true)),
+        _ => ("closed", json!(false)),
+    };
+    if topic[field] == value {
+        return Err("Bad Request: TOPIC_NOT_MODIFIED".into());
+    }
+    topic[field] = value;
+    Ok(Outcome::ok(json!(true)))
 }
 
 fn edit_message_reply_markup(
