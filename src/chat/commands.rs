@@ -30,6 +30,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("verbose", "Progress detail: /verbose 0|1|2"),
     ("git", "Git panel: branch, changes, diff, log"),
     ("export", "Export this session: /export md|html|json"),
+    ("usage", "Cost per day and project, last 30 days"),
     ("grants", "List tool grants in this chat"),
     ("revoke", "Revoke a grant: /revoke <id>"),
     (
@@ -74,6 +75,7 @@ impl Actor {
                 ).await
             }
             "export" => return self.cmd_export(i.user_id, role, args, i.update_id).await,
+            "usage" => return self.cmd_usage(i.user_id, role, i.update_id).await,
             "grants" => self.cmd_grants().await,
             "revoke" => self.cmd_revoke(i.user_id, role, args).await,
             "schedule" => crate::scheduler::commands::handle_chat(

@@ -7,6 +7,7 @@
 
 mod actor;
 mod commands;
+mod usage;
 mod workbench;
 
 use std::collections::HashMap;

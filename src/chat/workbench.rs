@@ -26,7 +26,7 @@ const MAX_EXPORT_BYTES: usize = 20 * 1024 * 1024;
 
 /// Deliver `htmls` to `chat` durably: with the update `update_id` marked done in the same
 /// transaction, or (for a button press, which intake completes itself) as plain notices.
-async fn deliver(ctx: &Ctx, chat: ChatRef, update_id: Option<i64>, htmls: Vec<String>) {
+pub(super) async fn deliver(ctx: &Ctx, chat: ChatRef, update_id: Option<i64>, htmls: Vec<String>) {
     let rows: Vec<NewOutbox> = htmls
         .iter()
         .flat_map(|h| split_html(h, TELEGRAM_MAX_MESSAGE_LEN))

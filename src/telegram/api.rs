@@ -378,6 +378,72 @@ impl TelegramApi {
         }
     }
 
+    /// `sendPhoto` with `png` uploaded from memory (multipart); `caption` is HTML. Returns the
+    /// new message id.
+    pub async fn send_photo(
+        &self,
+        chat_id: i64,
+        thread_id: i64,
+        filename: &str,
+        png: Vec<u8>,
+        caption: Option<&str>,
+    ) -> Result<i64, ApiError> {
+        use reqwest::multipart::{Form, Part};
+        let part = Part::bytes(png)
+            .file_name(filename.to_string())
+            .mime_str("image/png")
+            .map_err(|e| ApiError::Transient(e.without_url().to_string()))?;
+        let mut form = Form::new()
+            .text("chat_id", chat_id.to_string())
+            .part("photo", part);
+        if let Some(t) = thread(thread_id) {
+            form = form.text("message_thread_id", t.to_string());
+        }
+        if let Some(c) = caption {
+            form = form
+                .text("caption", c.to_string())
+                .text("parse_mode", "HTML");
+        }
+        self.post_multipart("sendPhoto", form).await
+    }
+
+    /// POST a multipart form to `method` and read the new message's id from the answer.
+    async fn post_multipart(
+        &self,
+        method: &str,
+        form: reqwest::multipart::Form,
+    ) -> Result<i64, ApiError> {
+        let url = format!("{}/{method}", self.bot.api_url);
+        let response = self
+            .bot
+            .client
+            .post(url)
+            .multipart(form)
+            .send()
+            .await
+            .map_err(|e| ApiError::Transient(e.without_url().to_string()))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| ApiError::Transient(e.without_url().to_string()))?;
+        let parsed: Value = serde_json::from_str(&body).map_err(|e| {
+            ApiError::Transient(format!("unreadable {method} response ({status}): {e}"))
+        })?;
+        if parsed.get("ok").and_then(Value::as_bool) == Some(true) {
+            return parsed["result"]
+                .get("message_id")
+                .and_then(Value::as_i64)
+                .ok_or_else(|| ApiError::Transient(format!("{method} answer without message_id")));
+        }
+        match serde_json::from_value::<frankenstein::response::ErrorResponse>(parsed) {
+            Ok(resp) => Err(classify(frankenstein::Error::Api(resp))),
+            Err(_) => Err(ApiError::Transient(format!(
+                "{method} failed with {status}"
+            ))),
+        }
+    }
+
     pub async fn set_my_commands(&self, commands: &[(&str, &str)]) -> Result<(), ApiError> {
         let params = SetMyCommandsParams::builder()
             .commands(

@@ -70,6 +70,18 @@ enum Op {
         reply_to: Option<i64>,
     },
     Document(ChatRef, Document),
+    Photo(ChatRef, Photo),
+}
+
+/// A picture to send with `sendPhoto` (see [`Outbox::photo`]).
+pub struct Photo {
+    pub filename: String,
+    /// PNG (or JPEG) bytes; an image, not text, so not redacted (its caption is).
+    pub bytes: Vec<u8>,
+    /// HTML.
+    pub caption: Option<String>,
+    /// Told whether Telegram accepted it (or why not).
+    pub done: tokio::sync::oneshot::Sender<Result<(), String>>,
 }
 
 /// A file to send with `sendDocument` (see [`Outbox::document`]).
@@ -104,6 +116,7 @@ enum LaneOp {
         reply_to: Option<i64>,
     },
     Document(Document),
+    Photo(Photo),
 }
 
 /// Handle to the outbox; cheap to clone.
@@ -279,6 +292,14 @@ impl Outbox {
             let _ = d.done.send(Err("the outbox is shut down".into()));
         }
     }
+
+    /// Send a picture (`sendPhoto`) in the chat's lane, after the messages queued before it,
+    /// rate-limited like a message, caption redacted; `photo.done` learns the outcome.
+    pub fn photo(&self, chat: ChatRef, photo: Photo) {
+        if let Err(mpsc::error::SendError(Op::Photo(_, p))) = self.tx.send(Op::Photo(chat, photo)) {
+            let _ = p.done.send(Err("the outbox is shut down".into()));
+        }
+    }
 }
 
 async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
@@ -354,6 +375,9 @@ async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
             }
             Op::Document(chat, doc) => {
                 let _ = lane(chat, &mut lanes).send(LaneOp::Document(doc));
+            }
+            Op::Photo(chat, photo) => {
+                let _ = lane(chat, &mut lanes).send(LaneOp::Photo(photo));
             }
             Op::Retire {
                 chat,
@@ -603,6 +627,36 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                 .await;
                 if let Err(e) = &r {
                     tracing::error!(chat = chat.chat_id, error = %e, "a document was not sent");
+                }
+                let _ = done.send(r.map(|_| ()).map_err(|e| e.to_string()));
+            }
+            LaneOp::Photo(photo) => {
+                let permit = shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
+                let Photo {
+                    filename,
+                    bytes,
+                    caption,
+                    done,
+                } = photo;
+                let caption = caption.map(|c| shared.redactor.redact(&c).into_owned());
+                let r = with_retries(
+                    permit,
+                    &shared.limiter,
+                    Slot::Message(chat.chat_id),
+                    || {
+                        shared.api.send_photo(
+                            chat.chat_id,
+                            chat.thread_id,
+                            &filename,
+                            bytes.clone(),
+                            caption.as_deref(),
+                        )
+                    },
+                    5,
+                )
+                .await;
+                if let Err(e) = &r {
+                    tracing::error!(chat = chat.chat_id, error = %e, "a photo was not sent");
                 }
                 let _ = done.send(r.map(|_| ()).map_err(|e| e.to_string()));
             }
