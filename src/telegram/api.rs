@@ -378,6 +378,38 @@ impl TelegramApi {
         }
     }
 
+    /// `sendMessageDraft`: show `text` as the message being written in a private chat (a draft
+    /// with the same non-zero `draft_id` is replaced; the next real message replaces it).
+    pub async fn send_message_draft(
+        &self,
+        chat_id: i64,
+        thread_id: i64,
+        draft_id: i64,
+        text: &str,
+        html: bool,
+    ) -> Result<(), ApiError> {
+        #[derive(serde::Serialize, Debug)]
+        struct Params<'a> {
+            chat_id: i64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            message_thread_id: Option<i32>,
+            draft_id: i64,
+            text: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            parse_mode: Option<&'static str>,
+        }
+        let params = Params {
+            chat_id,
+            message_thread_id: thread(thread_id),
+            draft_id,
+            text,
+            parse_mode: html.then_some("HTML"),
+        };
+        self.call(&self.bot, "sendMessageDraft", Some(&params))
+            .await
+            .map(|_| ())
+    }
+
     /// `sendPhoto` with `png` uploaded from memory (multipart); `caption` is HTML. Returns the
     /// new message id.
     pub async fn send_photo(
