@@ -81,10 +81,25 @@ async fn drafts_stream_progress_in_private_chats_and_never_in_groups() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_drafts_fall_back_to_edits_for_the_rest_of_the_run() {
+async fn drafts_not_found_fall_back_to_edits_for_the_rest_of_the_run() {
+    falls_back_to_edits(404, "Not Found").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drafts_refused_with_400_fall_back_to_edits() {
+    falls_back_to_edits(
+        400,
+        "Bad Request: method is available only for bots with forum topic mode enabled",
+    )
+    .await;
+}
+
+/// With `sendMessageDraft` answering `status`/`description`, the first progress tries one draft,
+/// then shows (and edits) a progress message; later turns do not try drafts again.
+async fn falls_back_to_edits(status: u16, description: &str) {
     let mut h = Harness::new().await;
     h.set_env("STREAM_DRAFTS", "1");
-    h.tg.set_drafts_unavailable(Some((404, "Not Found")));
+    h.tg.set_drafts_unavailable(Some((status, description)));
     h.start().await;
 
     h.send("[[sleep:3]] first");
