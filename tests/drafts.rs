@@ -33,7 +33,9 @@ async fn drafts_stream_progress_in_private_chats_and_never_in_groups() {
     let drafts = h.tg.drafts(USER);
     assert!(!drafts.is_empty(), "progress as drafts:\n{}", h.tg.dump());
     assert!(
-        drafts.iter().all(|d| d.text.contains("Working…")),
+        drafts
+            .iter()
+            .all(|d| d.text.contains("Working…") && d.text.contains("/stop to stop")),
         "{drafts:?}"
     );
     assert!(drafts

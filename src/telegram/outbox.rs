@@ -578,6 +578,10 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                 let html = shared.redactor.redact(&html).into_owned();
                 if shared.drafts_in(chat, key) && !progress.contains_key(&key) {
                     // A draft has no buttons: the turn's Stop is `/stop` there.
+                    let text = match live_kind(&buttons) {
+                        Some("progress") => format!("{html}\n<i>/stop to stop</i>"),
+                        _ => html.clone(),
+                    };
                     let r = with_retries(
                         permit,
                         &shared.limiter,
@@ -587,7 +591,7 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                                 chat.chat_id,
                                 chat.thread_id,
                                 draft_id(key),
-                                &html,
+                                &text,
                                 true,
                             )
                         },
@@ -1035,6 +1039,15 @@ mod tests {
             "{:?}",
             t.elapsed()
         );
+    }
+
+    #[test]
+    fn draft_ids_are_non_zero_positive_integers() {
+        for key in [0, 1, 2, i32::MAX as u64, u64::MAX, 1 << 40] {
+            let id = draft_id(key);
+            assert!(id > 0 && id <= i32::MAX as i64, "{key} -> {id}");
+        }
+        assert_ne!(draft_id(1), draft_id(2));
     }
 
     #[test]
