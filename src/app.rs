@@ -28,7 +28,7 @@ use crate::store::{NewOutbox, Store};
 use crate::telegram::api::{ApiError, TelegramApi};
 use crate::telegram::instance_lock;
 use crate::telegram::intake::{self, UpdateSink};
-use crate::telegram::outbox::{Limits, Outbox};
+use crate::telegram::outbox::{Limits, Outbox, OutboxOptions};
 use crate::telegram::update::Update;
 
 /// Connects intake to the gate and the chat router.
@@ -243,7 +243,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::warn!("ALLOWED_USERS is empty: nobody can use this bot (fail closed)");
     }
 
-    let outbox = Outbox::start(api.clone(), store.clone(), Limits::default(), redactor);
+    let outbox = Outbox::start_with(
+        api.clone(),
+        store.clone(),
+        Limits::default(),
+        redactor,
+        OutboxOptions {
+            stream_drafts: config.stream_drafts,
+        },
+    );
     if let Some(cp) = &checkpointer {
         if config.audit.checkpoint_notify {
             notify_checkpoints(cp, &config, &store, &outbox).await;

@@ -91,6 +91,8 @@ pub struct Config {
     /// Extra environment variable names passed through to `claude` (beyond the built-in allowlist).
     pub claude_env_passthrough: Vec<String>,
     pub verbose_level: u8,
+    /// `STREAM_DRAFTS`: progress in private chats as `sendMessageDraft` (see the outbox).
+    pub stream_drafts: bool,
     /// Path of the SQLite database file.
     pub database_path: PathBuf,
     pub log_level: String,
@@ -641,6 +643,7 @@ impl Config {
             max_claude_processes,
             claude_env_passthrough,
             verbose_level,
+            stream_drafts: parse_bool(get("STREAM_DRAFTS"), "STREAM_DRAFTS")?,
             database_path,
             log_level,
             lock_dir: get("LOCK_DIR")

@@ -43,5 +43,6 @@ pub mod telegram;
 #[cfg(test)]
 mod test_rng;
 pub mod turn;
+pub mod usage;
 pub mod walk;
 pub mod workbench;

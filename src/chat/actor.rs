@@ -1266,7 +1266,7 @@ impl Actor {
             text: "⏹ Stop".into(),
             data: format!("stop:{}", t.id),
         }]];
-        self.ctx.outbox.progress(t.id, self.chat, html, stop);
+        self.ctx.outbox.turn_progress(t.id, self.chat, html, stop);
     }
 
     /// Interrupt the running turn (user stop or timeout).

@@ -38,6 +38,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("git", "Git panel: branch, changes, diff, log"),
     ("export", "Export this session: /export md|html|json"),
     ("get", "Send a project file here: /get <path>"),
+    ("usage", "Cost per day and project, last 30 days"),
     ("grants", "List tool grants in this chat"),
     ("revoke", "Revoke a grant: /revoke <id>"),
     (
@@ -85,6 +86,7 @@ impl Actor {
             }
             "export" => return self.cmd_export(i.user_id, role, args, i.update_id).await,
             "get" => return self.cmd_get(i.user_id, role, args, i.update_id).await,
+            "usage" => return self.cmd_usage(i.user_id, role, i.update_id).await,
             "grants" => self.cmd_grants().await,
             "revoke" => self.cmd_revoke(i.user_id, role, args).await,
             "schedule" => crate::scheduler::commands::handle_chat(

@@ -9,6 +9,7 @@ mod actor;
 mod commands;
 mod get;
 mod topics;
+mod usage;
 mod workbench;
 
 use std::collections::HashMap;

@@ -100,6 +100,7 @@ pub const VARS: &[Var] = &[
     var("MAX_CLAUDE_PROCESSES", Means("`MemAvailable` / 256 MiB, clamped to 2–64 (read once at start)"), "most live `claude` processes over all chats and webhook/scheduled runs; when all are taken the least recently used idle one is stopped (its chat resumes on its next message) and new requests wait in one line, chats told their position"),
     var("CLAUDE_ENV_PASSTHROUGH", Means("—"), "extra environment variable names to pass to `claude`"),
     var("VERBOSE_LEVEL", Value("1"), "progress detail: 0 answer only, 1 tool names, 2 tool inputs and notes"),
+    var("STREAM_DRAFTS", Value("false"), "in private chats, stream a turn's progress as a message draft (`sendMessageDraft`) instead of editing a progress message; falls back to edits where the Bot API refuses drafts"),
     var("DATABASE_URL", Value("sqlite:///data/ccgate.db"), "`sqlite:///relative.db` (from the `.env` file's folder) or `sqlite:////absolute.db`; unset under systemd's `StateDirectory=`: `$STATE_DIRECTORY/ccgate.db`"),
     var("LOG_LEVEL", Value("info"), "a level or `tracing` filter, e.g. `info,ccgate=debug` (each directive a level or `target=level`; anything else is a configuration error)"),
     var("TELEGRAM_API_URL", Value("https://api.telegram.org"), "Bot API base (tests point it at a fake)"),

@@ -72,6 +72,35 @@ pub fn may_sync_topics(role: Role) -> bool {
     role.is_admin()
 }
 
+/// Whose spend may `user` (with `role`) see with `/usage`? Their own; an admin everyone's (spend
+/// is a bot-wide concern, like the global budget admins answer for).
+pub fn usage_scope(user: i64, role: Role) -> UsageScope {
+    if role.is_admin() {
+        UsageScope::Everyone
+    } else {
+        UsageScope::Own(user)
+    }
+}
+
+/// Whose spend a `/usage` summary covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageScope {
+    /// One user's own.
+    Own(i64),
+    /// Everyone's, with a line per user (admins).
+    Everyone,
+}
+
+impl UsageScope {
+    /// The user to filter the store's rows by; `None` for everyone.
+    pub fn user(&self) -> Option<i64> {
+        match self {
+            UsageScope::Own(u) => Some(*u),
+            UsageScope::Everyone => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +159,14 @@ mod tests {
         assert!(may_sync_topics(Role::Admin));
         assert!(!may_sync_topics(Role::Developer));
         assert!(!may_sync_topics(Role::Viewer));
+    }
+
+    #[test]
+    fn usage_is_ones_own_and_admins_see_everyone() {
+        assert_eq!(usage_scope(7, Role::Developer), UsageScope::Own(7));
+        assert_eq!(usage_scope(7, Role::Viewer), UsageScope::Own(7));
+        assert_eq!(usage_scope(1, Role::Admin), UsageScope::Everyone);
+        assert_eq!(UsageScope::Own(7).user(), Some(7));
+        assert_eq!(UsageScope::Everyone.user(), None);
     }
 }

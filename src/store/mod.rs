@@ -133,6 +133,17 @@ pub struct TurnRow {
     pub created_at: String,
 }
 
+/// Spend of one user on one UTC day in one directory (see [`Store::usage_since`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageRow {
+    pub user_id: i64,
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    /// Absolute, as the turn's session; `""` for turns recorded before it was kept.
+    pub directory: String,
+    pub cost_usd: f64,
+}
+
 /// A message waiting in the durable outbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxRow {
@@ -577,11 +588,11 @@ impl Store {
         self.tx(move |tx| {
             tx.execute(
                 "INSERT INTO messages (user_id, chat_id, thread_id, claude_session_id, prompt, response, cost_usd,
-                     duration_ms, num_turns, is_error, error_kind, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                     duration_ms, num_turns, is_error, error_kind, created_at, directory)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     user_id, chat_id, thread_id, sid, prompt, response,
-                    cost_usd, duration_ms, num_turns, is_error, error_kind, now
+                    cost_usd, duration_ms, num_turns, is_error, error_kind, now, directory
                 ],
             )?;
             if let Some(sid) = &sid {
@@ -665,6 +676,40 @@ impl Store {
                 )
                 .optional()?
                 .unwrap_or((0.0, 0)))
+        })
+        .await
+    }
+
+    /// Real spend per (user, UTC day, directory) of the turns recorded since `since_day`
+    /// (`YYYY-MM-DD`, inclusive): one user's (`Some`) or everyone's (`None`), for `/usage`.
+    /// A turn recorded before directories were kept has the directory `""`.
+    pub async fn usage_since(
+        &self,
+        user_id: Option<i64>,
+        since_day: &str,
+    ) -> Result<Vec<UsageRow>> {
+        // Stored times are RFC 3339 in UTC, so the first ten characters are the UTC day and
+        // the day string compares like the time.
+        let since = since_day.to_owned();
+        self.read(move |conn| {
+            let mut st = conn.prepare(
+                "SELECT user_id, substr(created_at, 1, 10) AS day, directory, SUM(cost_usd)
+                 FROM messages
+                 WHERE created_at >= ?1 AND (?2 IS NULL OR user_id = ?2)
+                 GROUP BY user_id, day, directory
+                 ORDER BY day, user_id, directory",
+            )?;
+            let rows = st
+                .query_map(params![since, user_id], |r| {
+                    Ok(UsageRow {
+                        user_id: r.get(0)?,
+                        day: r.get(1)?,
+                        directory: r.get(2)?,
+                        cost_usd: r.get(3)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
         })
         .await
     }
@@ -1369,6 +1414,61 @@ mod tests {
         let sess = s.active_session(7, 7, 0, "/p").await.unwrap().unwrap();
         assert_eq!(sess.turns, 2);
         assert_eq!(sess.claude_session_id, "s1");
+    }
+
+    #[tokio::test]
+    async fn usage_groups_by_user_utc_day_and_directory() {
+        let s = Store::open_in_memory().unwrap();
+        s.record_turn(&turn(Some("s1"), 0.5), &[], &[])
+            .await
+            .unwrap();
+        s.record_turn(&turn(Some("s1"), 0.25), &[], &[])
+            .await
+            .unwrap();
+        // Older turns, written as stored: one the last millisecond of a UTC day, one the first of
+        // the next, one before the window, one of another user, one from before the column.
+        s.tx(|tx| {
+            for (user, at, dir, cost) in [
+                (7, "2026-11-01T23:59:59.999Z", "/p", 1.0),
+                (7, "2026-11-02T00:00:00.000Z", "/p/web", 2.0),
+                (7, "2026-10-31T12:00:00.000Z", "/p", 4.0),
+                (8, "2026-11-02T10:00:00.000Z", "/p", 8.0),
+            ] {
+                tx.execute(
+                    "INSERT INTO messages (user_id, chat_id, prompt, cost_usd, created_at, directory)
+                     VALUES (?1, ?1, 'x', ?2, ?3, ?4)",
+                    params![user, cost, at, dir],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO messages (user_id, chat_id, prompt, cost_usd, created_at)
+                 VALUES (7, 7, 'old', 16.0, '2026-11-02T11:00:00.000Z')",
+                [],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let rows = s.usage_since(Some(7), "2026-11-01").await.unwrap();
+        let got: Vec<(&str, &str, f64)> = rows
+            .iter()
+            .map(|r| (r.day.as_str(), r.directory.as_str(), r.cost_usd))
+            .collect();
+        assert_eq!(
+            &got[..3],
+            &[
+                ("2026-11-01", "/p", 1.0),
+                ("2026-11-02", "", 16.0),
+                ("2026-11-02", "/p/web", 2.0)
+            ]
+        );
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert_eq!(got[3].0, today());
+        assert!((got[3].2 - 0.75).abs() < 1e-9, "today's two turns add up");
+        assert!(rows.iter().all(|r| r.user_id == 7));
+        let all = s.usage_since(None, "2026-11-01").await.unwrap();
+        assert!(all.iter().any(|r| r.user_id == 8 && r.cost_usd == 8.0));
+        assert_eq!(all.len(), 5);
     }
 
     #[tokio::test]

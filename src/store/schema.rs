@@ -336,6 +336,13 @@ pub fn migrations() -> Migrations<'static> {
         );
         "#,
         ),
+        M::up(
+            r#"
+        -- `/usage` per project: the directory each turn ran in (absolute, as the session's).
+        -- Turns recorded before this column say '' and are shown as "(unknown)".
+        ALTER TABLE messages ADD COLUMN directory TEXT NOT NULL DEFAULT '';
+        "#,
+        ),
     ])
 }
 

@@ -368,6 +368,47 @@ impl TelegramApi {
                 .text("parse_mode", "HTML");
         }
         // frankenstein uploads only from a path; the in-memory form goes through its client.
+        self.post_multipart(method, form).await
+    }
+
+    /// `sendMessageDraft`: show `text` as the message being written in a private chat (a draft
+    /// with the same non-zero `draft_id` is replaced; the next real message replaces it).
+    pub async fn send_message_draft(
+        &self,
+        chat_id: i64,
+        thread_id: i64,
+        draft_id: i64,
+        text: &str,
+        html: bool,
+    ) -> Result<(), ApiError> {
+        #[derive(serde::Serialize, Debug)]
+        struct Params<'a> {
+            chat_id: i64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            message_thread_id: Option<i32>,
+            draft_id: i64,
+            text: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            parse_mode: Option<&'static str>,
+        }
+        let params = Params {
+            chat_id,
+            message_thread_id: thread(thread_id),
+            draft_id,
+            text,
+            parse_mode: html.then_some("HTML"),
+        };
+        self.call(&self.bot, "sendMessageDraft", Some(&params))
+            .await
+            .map(|_| ())
+    }
+
+    /// POST a multipart form to `method` and read the new message's id from the answer.
+    async fn post_multipart(
+        &self,
+        method: &str,
+        form: reqwest::multipart::Form,
+    ) -> Result<i64, ApiError> {
         let url = format!("{}/{method}", self.bot.api_url);
         let response = self
             .bot

@@ -10,6 +10,11 @@
 //! * **Progress** messages are created once per turn and then edited; pending edits of the same
 //!   message collapse into the newest, so a fast stream of tool calls costs at most one edit per
 //!   second.
+//! * With [`OutboxOptions::stream_drafts`], progress in a private chat is streamed as a message
+//!   draft (`sendMessageDraft`, no message to edit or delete; the answer replaces it) under the
+//!   same one-per-second slot. Where Telegram refuses drafts (an older Bot API: 404, or a 400
+//!   such as "method is available only for …"), that chat falls back to edits for the rest of
+//!   the process's life, logged once.
 //! * Each chat has its own lane (a task), so a slow or rate-limited chat never delays another.
 //! * Every call takes its slot from one [`Limiter`] (see [`super::limits`] for what counts
 //!   against which limit) at the moment it is sent; the typing indicator is skipped rather
@@ -78,7 +83,7 @@ enum Op {
     File(ChatRef, ProjectFile),
 }
 
-/// A project file sent as it is (see [`Outbox::project_file`]).
+/// A file sent as it is (see [`Outbox::project_file`]).
 pub struct ProjectFile {
     pub filename: String,
     pub bytes: Vec<u8>,
@@ -129,6 +134,9 @@ enum LaneOp {
 #[derive(Clone)]
 pub struct Outbox {
     tx: mpsc::UnboundedSender<Op>,
+    /// Progress messages that may be streamed as drafts (a turn's, see
+    /// [`Outbox::turn_progress`]); approvals and questions keep their buttons.
+    draftable: Draftable,
     /// The client the outbox sends with, for the few calls that are not deliveries (file
     /// downloads, see [`Outbox::api`]).
     api: TelegramApi,
@@ -148,6 +156,56 @@ struct Shared {
     /// Notes about messages with live buttons, written in order by [`record_live`] so that no
     /// send waits for the database (another process may hold its lock for seconds).
     live: mpsc::UnboundedSender<LiveNote>,
+    options: OutboxOptions,
+    draftable: Draftable,
+    /// Chats where Telegram refused a draft: progress is edited there from then on.
+    no_drafts: Mutex<std::collections::HashSet<i64>>,
+}
+
+/// The (chat, key) of progress messages that may be drafts.
+type Draftable = Arc<Mutex<std::collections::HashSet<(ChatRef, u64)>>>;
+
+/// How the outbox shows things (settings).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutboxOptions {
+    /// `STREAM_DRAFTS`: progress in private chats as `sendMessageDraft` instead of edits.
+    pub stream_drafts: bool,
+}
+
+impl Shared {
+    /// Is progress in `chat` streamed as a draft? Only private chats (positive ids: a user's
+    /// own chat with the bot) where drafts are on and have not been refused.
+    fn drafts_in(&self, chat: ChatRef, key: u64) -> bool {
+        self.options.stream_drafts
+            && self
+                .draftable
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&(chat, key))
+            && chat.chat_id > 0
+            && !self
+                .no_drafts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&chat.chat_id)
+    }
+
+    /// Telegram refused a draft in `chat`: edits from now on (logged the first time).
+    fn refuse_drafts(&self, chat: ChatRef, e: &ApiError) {
+        let first = self
+            .no_drafts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(chat.chat_id);
+        if first {
+            tracing::warn!(chat = chat.chat_id, error = %e, "sendMessageDraft refused; progress in this chat is edited instead from now on");
+        }
+    }
+}
+
+/// The draft id of progress message `key`: non-zero, in Telegram's integer range.
+fn draft_id(key: u64) -> i64 {
+    (key % (i32::MAX as u64 - 1)) as i64 + 1
 }
 
 /// A message with live buttons appeared (`kind`) or lost them (`None`).
@@ -181,8 +239,20 @@ async fn record_live(store: Store, mut rx: mpsc::UnboundedReceiver<LiveNote>) {
 impl Outbox {
     /// Start the outbox tasks. Undelivered rows from a previous run are sent right away.
     pub fn start(api: TelegramApi, store: Store, limits: Limits, redactor: Redactor) -> Outbox {
+        Self::start_with(api, store, limits, redactor, OutboxOptions::default())
+    }
+
+    /// [`Outbox::start`] with `options`.
+    pub fn start_with(
+        api: TelegramApi,
+        store: Store,
+        limits: Limits,
+        redactor: Redactor,
+        options: OutboxOptions,
+    ) -> Outbox {
         let (tx, rx) = mpsc::unbounded_channel();
         let (live, live_rx) = mpsc::unbounded_channel();
+        let draftable = Draftable::default();
         tokio::spawn(record_live(store.clone(), live_rx));
         let shared = Arc::new(Shared {
             api: api.clone(),
@@ -191,9 +261,12 @@ impl Outbox {
             limiter: Limiter::new(limits),
             in_flight: Mutex::new(HashMap::new()),
             live,
+            options,
+            draftable: draftable.clone(),
+            no_drafts: Mutex::new(std::collections::HashSet::new()),
         });
         tokio::spawn(dispatcher(shared, rx));
-        let outbox = Outbox { tx, api };
+        let outbox = Outbox { tx, api, draftable };
         outbox.kick();
         outbox
     }
@@ -217,6 +290,16 @@ impl Outbox {
             html,
             buttons,
         });
+    }
+
+    /// A turn's progress: like [`Outbox::progress`], but with `STREAM_DRAFTS` in a private chat
+    /// it is shown as a message draft (its buttons dropped: there `/stop` stops).
+    pub fn turn_progress(&self, key: u64, chat: ChatRef, html: String, buttons: Vec<Vec<Button>>) {
+        self.draftable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((chat, key));
+        self.progress(key, chat, html, buttons);
     }
 
     /// Remove the progress message `key` (after the final answer was queued).
@@ -332,9 +415,10 @@ impl Outbox {
 }
 
 impl Outbox {
-    /// Send a file from the project (`sendPhoto` or `sendDocument`) in the chat's lane. Unlike
-    /// [`Outbox::document`] the content is sent byte for byte: it is a file the user asked for
-    /// (the policy refused secret files before); only the caption is redacted.
+    /// Send a file as it is (`sendPhoto` or `sendDocument`) in the chat's lane: a project file
+    /// (the policy refused secret files before) or an image ccgate made (the `/usage` chart).
+    /// Unlike [`Outbox::document`] the content is sent byte for byte; only the caption is
+    /// redacted.
     pub fn project_file(&self, chat: ChatRef, file: ProjectFile) {
         if let Err(mpsc::error::SendError(Op::File(_, f))) = self.tx.send(Op::File(chat, file)) {
             let _ = f.done.send(Err("the outbox is shut down".into()));
@@ -560,9 +644,46 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
             }
             LaneOp::Progress { key, html, buttons } => {
                 // Take the freshest text: edits that arrived while we waited for the slot win.
-                let permit = shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
+                let mut permit = shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
                 let (html, buttons) = freshest(&mut queue, &mut rx, key, html, buttons);
                 let html = shared.redactor.redact(&html).into_owned();
+                if shared.drafts_in(chat, key) && !progress.contains_key(&key) {
+                    // A draft has no buttons: the turn's Stop is `/stop` there.
+                    let text = match live_kind(&buttons) {
+                        Some("progress") => format!("{html}\n<i>/stop to stop</i>"),
+                        _ => html.clone(),
+                    };
+                    let r = with_retries(
+                        permit,
+                        &shared.limiter,
+                        Slot::Message(chat.chat_id),
+                        || {
+                            shared.api.send_message_draft(
+                                chat.chat_id,
+                                chat.thread_id,
+                                draft_id(key),
+                                &text,
+                                true,
+                            )
+                        },
+                        3,
+                    )
+                    .await;
+                    match r {
+                        Ok(()) => continue,
+                        Err(e) if e.is_parse_error() => {
+                            tracing::warn!(chat = chat.chat_id, error = %e, "progress draft not shown");
+                            continue;
+                        }
+                        Err(e @ ApiError::Rejected { .. }) => shared.refuse_drafts(chat, &e),
+                        Err(e) => {
+                            tracing::warn!(chat = chat.chat_id, error = %e, "progress draft not shown");
+                            continue;
+                        }
+                    }
+                    // Shown by a message instead, in the next free slot.
+                    permit = shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
+                }
                 let b = (!buttons.is_empty()).then_some(buttons.as_slice());
                 let result = match progress.get(&key) {
                     Some(&mid) => {
@@ -620,6 +741,11 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                 }
             }
             LaneOp::ProgressClose { key } => {
+                shared
+                    .draftable
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&(chat, key));
                 if let Some(mid) = progress.remove(&key) {
                     note_live(&shared, chat, mid, None);
                     let permit = shared.limiter.acquire(Slot::Other).await;
@@ -988,6 +1114,15 @@ mod tests {
             "{:?}",
             t.elapsed()
         );
+    }
+
+    #[test]
+    fn draft_ids_are_non_zero_positive_integers() {
+        for key in [0, 1, 2, i32::MAX as u64, u64::MAX, 1 << 40] {
+            let id = draft_id(key);
+            assert!(id > 0 && id <= i32::MAX as i64, "{key} -> {id}");
+        }
+        assert_ne!(draft_id(1), draft_id(2));
     }
 
     #[test]

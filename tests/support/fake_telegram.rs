@@ -204,6 +204,22 @@ struct FakeState {
     downloads: HashMap<String, usize>,
     /// How long each download waits before its bytes are sent (a slow file server).
     download_delay: Duration,
+    /// Drafts the bot streamed (`sendMessageDraft`), in order.
+    drafts: Vec<SentDraft>,
+    /// While set, `sendMessageDraft` answers this error (status, description).
+    draft_error: Option<(u16, String)>,
+}
+
+/// One `sendMessageDraft` the bot made (see [`FakeTelegram::drafts`]).
+#[derive(Clone, Debug)]
+pub struct SentDraft {
+    pub chat_id: i64,
+    pub draft_id: i64,
+    /// Plain text after entity parsing, as Telegram shows it.
+    pub text: String,
+    /// The text exactly as sent.
+    pub raw_text: String,
+    pub message_thread_id: Option<i64>,
 }
 
 /// A file the fake serves (see [`FakeTelegram::register_file`]).
@@ -320,6 +336,7 @@ fn flood_check(
             | "senddocument"
             | "sendphoto"
             | "sendmediagroup"
+            | "sendmessagedraft"
     );
     let other = matches!(
         method,
@@ -425,6 +442,8 @@ impl FakeTelegram {
                 files: HashMap::new(),
                 downloads: HashMap::new(),
                 download_delay: Duration::ZERO,
+                drafts: Vec::new(),
+                draft_error: None,
             }),
             notify: Notify::new(),
             shutdown: shutdown.clone(),
@@ -972,6 +991,23 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// Drafts the bot streamed to `chat_id` with `sendMessageDraft` (accepted ones), in order.
+    pub fn drafts(&self, chat_id: i64) -> Vec<SentDraft> {
+        self.inner
+            .lock()
+            .drafts
+            .iter()
+            .filter(|d| d.chat_id == chat_id)
+            .cloned()
+            .collect()
+    }
+
+    /// Make every `sendMessageDraft` answer `Some((status, description))` (a Bot API without
+    /// drafts: 404 "Not Found", or a 400), or behave again (`None`).
+    pub fn set_drafts_unavailable(&self, error: Option<(u16, &str)>) {
+        self.inner.lock().draft_error = error.map(|(c, d)| (c, d.to_string()));
+    }
+
     /// The bot's last message in `chat_id` that is not deleted.
     pub fn last_message(&self, chat_id: i64) -> Option<SentMessage> {
         self.messages(chat_id)
@@ -1467,6 +1503,7 @@ const METHODS: &[&str] = &[
     "getFile",
     "sendPhoto",
     "sendMediaGroup",
+    "sendMessageDraft",
 ];
 
 fn canonical_method(name: &str) -> String {
@@ -1501,6 +1538,7 @@ async fn dispatch(inner: &Arc<Inner>, method: &str, p: &Map<String, Value>) -> O
         "getfile" => get_file(st, p),
         "sendphoto" => send_photo(st, bot_id, p),
         "sendmediagroup" => send_media_group(st, bot_id, p),
+        "sendmessagedraft" => send_message_draft(st, p),
         "editmessagetext" => edit_message_text(st, p),
         "editmessagereplymarkup" => edit_message_reply_markup(st, p),
         "deletemessage" => delete_message(st, p),
@@ -1885,6 +1923,42 @@ fn store_file_message(chat: &mut ChatState, msg: &Value, caption: String, p: &Ma
             },
         },
     );
+}
+
+/// `sendMessageDraft`: a private chat's draft shown while it is being written (`True`), as the
+/// Bot API documents it: a non-zero `draft_id`, text of 1–4096 characters after parsing.
+fn send_message_draft(st: &mut FakeState, p: &Map<String, Value>) -> Result<Outcome, String> {
+    if let Some((status, d)) = &st.draft_error {
+        return Ok(Outcome::err(*status, d));
+    }
+    let chat_id = chat_id_param(p)?;
+    if chat_id < 0 {
+        return Err("Bad Request: method is available only for private chats".into());
+    }
+    let draft_id = get_i64(p, "draft_id").unwrap_or(0);
+    if draft_id == 0 {
+        return Err("Bad Request: draft_id must be non-zero".into());
+    }
+    let raw = get_str(p, "text").unwrap_or_default();
+    let parse_mode = get_str(p, "parse_mode").filter(|m| !m.is_empty());
+    let (text, _) = format_text(
+        &raw,
+        parse_mode.as_deref(),
+        p.get("entities"),
+        st.lenient_html,
+        "Bad Request: message text is empty",
+    )?;
+    if utf16_len(&text) > MAX_TEXT_UTF16 {
+        return Err("Bad Request: message is too long".into());
+    }
+    st.drafts.push(SentDraft {
+        chat_id,
+        draft_id,
+        text,
+        raw_text: raw,
+        message_thread_id: get_i64(p, "message_thread_id"),
+    });
+    Ok(Outcome::ok(json!(true)))
 }
 
 /// `sendMediaGroup`: one message per item of `media` (2–10), as Telegram answers.
