@@ -4,21 +4,11 @@ mod support;
 
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use reqwest::header::HeaderValue;
-use sha2::Sha256;
-use support::{Harness, USER};
+use support::{free_port, hmac_hex, Harness, USER};
 
 const GH_SECRET: &str = "gh-webhook-secret-for-tests";
 const API_SECRET: &str = "generic-webhook-secret-for-tests";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Serve ccgate's HTTP API on a free loopback port (returned).
 fn enable_api(h: &mut Harness) -> u16 {
@@ -33,14 +23,6 @@ fn set_triggers(h: &mut Harness, toml: &str) {
     let path = h.tmp.path().join("triggers.toml");
     std::fs::write(&path, toml).unwrap();
     h.set_env("TRIGGERS_FILE", &path.display().to_string());
-}
-
-fn hmac_hex(secret: &str, parts: &[&[u8]]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    for p in parts {
-        mac.update(p);
-    }
-    hex::encode(mac.finalize().into_bytes())
 }
 
 struct Http {

@@ -7,31 +7,13 @@ mod support;
 
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-use support::{Harness, USER};
+use support::{free_port, hmac_hex, Harness, USER};
 
 const GH_SECRET: &str = "gh-webhook-secret-before-rotation";
 const API_SECRET: &str = "generic-webhook-secret-before-rotation";
 const AUTH_SECRET: &str = "0123456789abcdef0123456789abcdef-auth-before";
 /// Long enough for every "both accepted" check below, short enough to wait out.
 const OVERLAP_SECS: u64 = 12;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn hmac_hex(secret: &str, parts: &[&[u8]]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    for p in parts {
-        mac.update(p);
-    }
-    hex::encode(mac.finalize().into_bytes())
-}
 
 async fn ccgate(h: &Harness, args: &[&str]) -> (i32, String, String) {
     let out = h.command().args(args).output().await.unwrap();

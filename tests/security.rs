@@ -357,6 +357,13 @@ async fn dangerous_configuration_is_refused_at_start() {
     // Secrets may come from files; both forms at once is ambiguous.
     let token_file = h.tmp.path().join("token.txt");
     std::fs::write(&token_file, format!("{}\n", h.token)).unwrap();
+    // Owner-only, as a secret file must be (a readable one is reported: below, and
+    // tests/secrets.rs).
+    std::fs::set_permissions(
+        &token_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     h.set_env("TELEGRAM_BOT_TOKEN_FILE", token_file.to_str().unwrap());
     let (rc, _, err) = ccgate(&h, &["check"]).await;
     assert_eq!(rc, 2);
@@ -377,7 +384,10 @@ async fn dangerous_configuration_is_refused_at_start() {
     h.start().await;
     h.stop().await;
     assert!(
-        h.log().contains("the database is readable by other users"),
+        h.log().contains(&format!(
+            "the database ({}) is readable by other users (mode 644)",
+            h.db_path().display()
+        )),
         "{}",
         h.log()
     );

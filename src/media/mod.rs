@@ -118,6 +118,29 @@ pub struct Sender<'a> {
     pub cwd: &'a Path,
 }
 
+/// Whether the sender may work in the chat's directory (project access lists); a refusal is
+/// audited with `via` (what was sent).
+async fn may_work_here(ctx: &Ctx, s: &Sender<'_>, via: &str) -> Result<(), String> {
+    let cfg = &ctx.config;
+    let Err(why) = access::may_work_in(
+        &cfg.project_access,
+        s.role,
+        s.user_id,
+        &cfg.approved_directory,
+        s.cwd,
+    ) else {
+        return Ok(());
+    };
+    audit(
+        ctx,
+        s,
+        Event::AccessDenied,
+        json!({"via": via, "dir": sandbox::display_relative(&cfg.approved_directory, s.cwd), "reason": why}),
+    )
+    .await;
+    Err(why)
+}
+
 async fn audit(ctx: &Ctx, s: &Sender<'_>, event: Event, details: serde_json::Value) {
     crate::audit::record(
         &ctx.store,
@@ -204,19 +227,7 @@ pub async fn receive(
         .clone()
         .unwrap_or_else(|| if photo { "photo" } else { "file" }.to_string());
     rules::may_upload(s.role).or_refuse(ctx, s, &shown).await?;
-    if let Err(why) = access::may_work_in(
-        &cfg.project_access,
-        s.role,
-        s.user_id,
-        &cfg.approved_directory,
-        s.cwd,
-    ) {
-        audit(
-            ctx,
-            s,
-            Event::AccessDenied,
-            json!({"via": "upload", "dir": sandbox::display_relative(&cfg.approved_directory, s.cwd), "reason": why}),
-        ).await;
+    if let Err(why) = may_work_here(ctx, s, "upload").await {
         return Err(Refused {
             html: format!("🚫 Not saved: {}.", escape(&why)),
         });

@@ -13,7 +13,6 @@ use serde_json::json;
 use super::transcribe::{self, Audio, TranscribeError};
 use super::{audit, Refused, Sender};
 use crate::audit::Event;
-use crate::policy::access;
 use crate::policy::voice::{self as rules, VoiceLimits, VoiceRefusal};
 use crate::services::Ctx;
 use crate::telegram::files::DownloadError;
@@ -139,20 +138,7 @@ pub async fn receive(ctx: &Ctx, s: &Sender<'_>, v: &VoiceNote) -> Result<Transcr
     if let Err(why) = rules::check_announced(v.duration, v.upload.file_size, &limits) {
         return Err(refuse(ctx, s, v, &why).await);
     }
-    if let Err(why) = access::may_work_in(
-        &cfg.project_access,
-        s.role,
-        s.user_id,
-        &cfg.approved_directory,
-        s.cwd,
-    ) {
-        audit(
-            ctx,
-            s,
-            Event::AccessDenied,
-            json!({"via": "voice", "dir": crate::policy::sandbox::display_relative(&cfg.approved_directory, s.cwd), "reason": why}),
-        )
-        .await;
+    if let Err(why) = super::may_work_here(ctx, s, "voice").await {
         return Err(Refused {
             html: format!("🚫 Not run: {}.", escape(&why)),
         });

@@ -792,7 +792,6 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                 }
             }
             LaneOp::File(file) => {
-                let permit = shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
                 let ProjectFile {
                     filename,
                     bytes,
@@ -800,31 +799,13 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                     caption,
                     done,
                 } = file;
-                let caption = caption.map(|c| shared.redactor.redact(&c).into_owned());
-                let r = with_retries(
-                    permit,
-                    &shared.limiter,
-                    Slot::Message(chat.chat_id),
-                    || {
-                        shared.api.send_file(
-                            chat.chat_id,
-                            chat.thread_id,
-                            photo,
-                            &filename,
-                            bytes.clone(),
-                            caption.as_deref(),
-                        )
-                    },
-                    5,
-                )
-                .await;
+                let r = upload(&shared, chat, photo, &filename, bytes, caption).await;
                 if let Err(e) = &r {
                     tracing::error!(chat = chat.chat_id, error = %e, "a project file was not sent");
                 }
                 let _ = done.send(r.map_err(|e| e.to_string()));
             }
             LaneOp::Document(doc) => {
-                let permit = shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
                 let Document {
                     filename,
                     bytes,
@@ -836,23 +817,7 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                     Ok(text) => shared.redactor.redact(&text).into_owned().into_bytes(),
                     Err(e) => e.into_bytes(),
                 };
-                let caption = caption.map(|c| shared.redactor.redact(&c).into_owned());
-                let r = with_retries(
-                    permit,
-                    &shared.limiter,
-                    Slot::Message(chat.chat_id),
-                    || {
-                        shared.api.send_document(
-                            chat.chat_id,
-                            chat.thread_id,
-                            &filename,
-                            bytes.clone(),
-                            caption.as_deref(),
-                        )
-                    },
-                    5,
-                )
-                .await;
+                let r = upload(&shared, chat, false, &filename, bytes, caption).await;
                 if let Err(e) = &r {
                     tracing::error!(chat = chat.chat_id, error = %e, "a document was not sent");
                 }
@@ -1038,6 +1003,37 @@ async fn deliver_durable(shared: &Shared, chat: ChatRef, row: &OutboxRow) {
             }
         }
     }
+}
+
+/// Upload `bytes` as `filename` (`sendPhoto` when `photo`, else `sendDocument`) in `chat`,
+/// within its message slot and with retries; the caption is redacted. The new message's id.
+async fn upload(
+    shared: &Shared,
+    chat: ChatRef,
+    photo: bool,
+    filename: &str,
+    bytes: Vec<u8>,
+    caption: Option<String>,
+) -> Result<i64, ApiError> {
+    let permit = shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
+    let caption = caption.map(|c| shared.redactor.redact(&c).into_owned());
+    with_retries(
+        permit,
+        &shared.limiter,
+        Slot::Message(chat.chat_id),
+        || {
+            shared.api.send_file(
+                chat.chat_id,
+                chat.thread_id,
+                photo,
+                filename,
+                bytes.clone(),
+                caption.as_deref(),
+            )
+        },
+        5,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -503,6 +503,25 @@ pub async fn wait_for(what: &str, cond: impl Fn() -> bool) {
     }
 }
 
+/// A free TCP port on 127.0.0.1 (for ccgate's HTTP server).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Hex HMAC-SHA256 of the concatenated `parts` under `secret` (how webhooks are signed).
+pub fn hmac_hex(secret: &str, parts: &[&[u8]]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    for p in parts {
+        mac.update(p);
+    }
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// Poll the async `cond` every 50 ms until it holds; panics after 30 s naming `what`.
 pub async fn wait_for_async<F: std::future::Future<Output = bool>>(
     what: &str,
