@@ -79,12 +79,11 @@ fn cwd_of(h: &Harness, tag: &str) -> String {
         .collect()
 }
 
-#[tokio::test]
-async fn topics_follow_the_registry_and_guide_outside_them() {
+/// The bot started with the registry, after its start-up sync: one topic per enabled project,
+/// named from the registry. Returns the harness and the Alpha and Beta topics' thread ids.
+async fn started() -> (Harness, i64, i64) {
     let mut h = harness().await;
     h.start().await;
-
-    // Start-up sync: one topic per enabled project, named from the registry.
     support::wait_for("the start-up sync", || synced_count(&h) == 1).await;
     let created: Vec<String> =
         h.tg.calls_to("createForumTopic")
@@ -97,6 +96,12 @@ async fn topics_follow_the_registry_and_guide_outside_them() {
         "disabled gamma gets no topic"
     );
     let (alpha, beta) = (thread_of(&h, "Alpha"), thread_of(&h, "Beta"));
+    (h, alpha, beta)
+}
+
+#[tokio::test]
+async fn topics_follow_the_registry_and_guide_outside_them() {
+    let (mut h, alpha, beta) = started().await;
     let root = h.approved();
 
     // The General topic: guidance listing the topics, no turn.
@@ -235,22 +240,7 @@ async fn topics_follow_the_registry_and_guide_outside_them() {
 
 #[tokio::test]
 async fn two_topics_run_at_once_each_in_its_project() {
-    let mut h = harness().await;
-    h.start().await;
-
-    // Start-up sync: one topic per enabled project, named from the registry.
-    support::wait_for("the start-up sync", || synced_count(&h) == 1).await;
-    let created: Vec<String> =
-        h.tg.calls_to("createForumTopic")
-            .iter()
-            .map(|c| c.params["name"].as_str().unwrap().to_string())
-            .collect();
-    assert_eq!(
-        created,
-        vec!["Alpha", "Beta"],
-        "disabled gamma gets no topic"
-    );
-    let (alpha, beta) = (thread_of(&h, "Alpha"), thread_of(&h, "Beta"));
+    let (mut h, alpha, beta) = started().await;
 
     // Two topics run turns at the same time, each in its own project. The fake model holds
     // each answer until both requests are in: "met" proves they overlapped.
