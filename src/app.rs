@@ -413,7 +413,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         // The bot is up: bring the topics in line (each call waits for the group's rate limit).
         let (outbox, store) = (outbox_for_retire.clone(), store.clone());
         tokio::spawn(async move {
-            match crate::telegram::topics::sync(&outbox, &store, chat_id, &registry).await {
+            match crate::telegram::topics::sync(&outbox, &store, chat_id, &registry, false).await {
                 Ok(summary) => tracing::info!(%summary, "project topics synced"),
                 Err(e) => tracing::error!(error = %e, "project topic sync failed"),
             }

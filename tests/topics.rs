@@ -361,3 +361,48 @@ async fn a_bad_registry_or_group_stops_the_start_and_says_why() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_topic_deleted_by_hand_is_created_again_by_sync_topics() {
+    let (mut h, alpha, beta) = started().await;
+    h.tg.delete_forum_topic(GROUP, alpha);
+
+    let mark = h.last_message_id(GROUP);
+    h.tg.inject_message(GROUP, USER, "/sync_topics");
+    let r = wait_in(&h, None, mark, "Topics synced").await;
+    // Both open topics were checked (a rename to their own name); Alpha's is gone, so it is
+    // created again; Beta's still exists and is left alone.
+    assert!(
+        r.text
+            .contains("created 1, renamed 0, reopened 0, closed 0")
+            && !r.text.contains("failed"),
+        "{}",
+        r.text
+    );
+    let checked: Vec<i64> =
+        h.tg.calls_to("editForumTopic")
+            .iter()
+            .map(|c| c.params["message_thread_id"].as_i64().unwrap())
+            .collect();
+    assert_eq!(checked, vec![alpha, beta]);
+    let creates = h.tg.calls_to("createForumTopic");
+    assert_eq!(creates.len(), 3);
+    assert_eq!(creates[2].params["name"], "Alpha");
+    let new_alpha = thread_of(&h, "Alpha");
+    assert_ne!(new_alpha, alpha);
+
+    // The new topic is alpha's project; nothing is created twice at the next start.
+    let mark = h.last_message_id(GROUP);
+    h.tg.inject_topic_message(GROUP, new_alpha, USER, "alpha again");
+    wait_in(&h, Some(new_alpha), mark, "FAKE: you said alpha again").await;
+    assert_eq!(
+        cwd_of(&h, "alpha again"),
+        h.approved().join("alpha").display().to_string()
+    );
+    h.stop().await;
+    h.tg.clear_calls();
+    h.start().await;
+    support::wait_for("the second start-up sync", || synced_count(&h) == 2).await;
+    assert!(h.tg.calls_to("createForumTopic").is_empty());
+    h.stop().await;
+}

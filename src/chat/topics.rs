@@ -199,23 +199,28 @@ impl Actor {
         let ctx = self.ctx.clone();
         let chat = self.chat;
         tokio::spawn(async move {
-            let html =
-                match crate::telegram::topics::sync(&ctx.outbox, &ctx.store, p.chat_id, &registry)
-                    .await
-                {
-                    Ok(summary) => {
-                        crate::audit::record(
-                            &ctx.store,
-                            Some(user_id),
-                            Some(chat.chat_id),
-                            crate::audit::Event::ConfigChange,
-                            &json!({"setting": "project_topics", "summary": summary.to_string()}),
-                        )
-                        .await;
-                        format!("🔄 Topics synced: {}.", escape(&summary.to_string()))
-                    }
-                    Err(e) => format!("❌ Topic sync failed: {}", escape(&e.to_string())),
-                };
+            let html = match crate::telegram::topics::sync(
+                &ctx.outbox,
+                &ctx.store,
+                p.chat_id,
+                &registry,
+                true,
+            )
+            .await
+            {
+                Ok(summary) => {
+                    crate::audit::record(
+                        &ctx.store,
+                        Some(user_id),
+                        Some(chat.chat_id),
+                        crate::audit::Event::ConfigChange,
+                        &json!({"setting": "project_topics", "summary": summary.to_string()}),
+                    )
+                    .await;
+                    format!("🔄 Topics synced: {}.", escape(&summary.to_string()))
+                }
+                Err(e) => format!("❌ Topic sync failed: {}", escape(&e.to_string())),
+            };
             let row = crate::store::NewOutbox {
                 chat_id: chat.chat_id,
                 thread_id: chat.thread_id,

@@ -55,6 +55,11 @@ impl ApiError {
     pub fn is_topic_not_modified(&self) -> bool {
         matches!(self, ApiError::Rejected { description, .. } if description.contains("TOPIC_NOT_MODIFIED"))
     }
+    /// A topic call naming a topic Telegram no longer has (deleted by hand).
+    pub fn is_topic_gone(&self) -> bool {
+        matches!(self, ApiError::Rejected { description, .. }
+            if description.contains("TOPIC_ID_INVALID") || description.contains("message thread not found"))
+    }
     pub fn is_message_gone(&self) -> bool {
         matches!(self, ApiError::Rejected { description, .. }
             if description.contains("message to edit not found") || description.contains("message to delete not found"))

@@ -6,7 +6,11 @@
 //! change; [`sync`] carries it out through the outbox (`Outbox::topic`: the same rate
 //! limiter as every message, retries) and stores each result as soon as Telegram accepted it,
 //! so a sync cut short by a crash resumes where it stopped and never creates a topic twice.
-//! Topics are closed, never deleted: their history stays readable.
+//! Topics are closed, never deleted: their history stays readable. A topic deleted by hand is
+//! noticed when a call names it (Telegram answers `TOPIC_ID_INVALID`): an enabled project gets
+//! a new topic, a closed one is forgotten. The Bot API cannot list topics, so `/sync_topics`
+//! also *checks* every open topic with a rename to its own name (answered
+//! `TOPIC_NOT_MODIFIED` while it exists); the sync at start does not (one call per project).
 
 use std::collections::HashMap;
 
@@ -26,11 +30,14 @@ pub enum Action {
     Reopen { thread: i64 },
     /// A project disabled or removed from the registry.
     Close { thread: i64 },
+    /// An open topic that should be unchanged: does Telegram still have it?
+    Check { thread: i64, name: String },
 }
 
 /// What to do to make the topics (`mapping`, as last set) match `registry`. A disabled project
-/// that never had a topic gets none; a rename comes before a close or reopen.
-pub fn plan(registry: &Registry, mapping: &[TopicRow]) -> Vec<Action> {
+/// that never had a topic gets none; a rename comes before a close or reopen. With `check`,
+/// every open topic that needs no change is checked.
+pub fn plan(registry: &Registry, mapping: &[TopicRow], check: bool) -> Vec<Action> {
     let by_slug: HashMap<&str, &TopicRow> = mapping.iter().map(|r| (r.slug.as_str(), r)).collect();
     let mut out = Vec::new();
     for p in &registry.projects {
@@ -43,6 +50,11 @@ pub fn plan(registry: &Registry, mapping: &[TopicRow]) -> Vec<Action> {
             Some(row) => {
                 if row.name != p.name {
                     out.push(Action::Rename {
+                        thread: row.thread_id,
+                        name: p.name.clone(),
+                    });
+                } else if check && p.enabled && !row.closed {
+                    out.push(Action::Check {
                         thread: row.thread_id,
                         name: p.name.clone(),
                     });
@@ -100,12 +112,14 @@ impl std::fmt::Display for Summary {
 }
 
 /// Bring the topics of `chat_id` in line with `registry`: plan, then each call in turn, its
-/// outcome stored at once. Errors only when the store cannot be read.
+/// outcome stored at once; with `check`, every open topic is checked too (see the module
+/// docs). Errors only when the store cannot be read.
 pub async fn sync(
     outbox: &Outbox,
     store: &Store,
     chat_id: i64,
     registry: &Registry,
+    check: bool,
 ) -> crate::store::Result<Summary> {
     // One sync at a time (start-up and `/sync_topics` may meet): two would both create a
     // missing topic.
@@ -130,10 +144,10 @@ pub async fn sync(
         mapping.iter().map(|r| (r.thread_id, r.clone())).collect();
     let mut summary = Summary::default();
     let mut rows = by_thread;
-    for action in plan(registry, &mapping) {
+    for mut action in plan(registry, &mapping, check) {
         let call = match &action {
             Action::Create { name, .. } => TopicCall::Create { name: name.clone() },
-            Action::Rename { thread, name } => TopicCall::Rename {
+            Action::Rename { thread, name } | Action::Check { thread, name } => TopicCall::Rename {
                 thread_id: *thread,
                 name: name.clone(),
             },
@@ -142,6 +156,44 @@ pub async fn sync(
         };
         let thread_id = match outbox.topic(chat_id, call).await {
             Ok(t) => t,
+            Err(e) if e.is_topic_gone() && !matches!(action, Action::Create { .. }) => {
+                // Deleted by hand: a new topic for an enabled project, none for the rest.
+                let Some(row) = action_thread(&action).and_then(|t| rows.get(&t)).cloned() else {
+                    continue;
+                };
+                let enabled = registry.get(&row.slug).is_some_and(|p| p.enabled);
+                if !enabled || matches!(action, Action::Close { .. }) {
+                    store
+                        .topic_save(&TopicRow {
+                            closed: true,
+                            ..row.clone()
+                        })
+                        .await?;
+                    if matches!(action, Action::Close { .. }) {
+                        summary.closed += 1;
+                    }
+                    continue;
+                }
+                let name = registry
+                    .get(&row.slug)
+                    .map(|p| p.name.clone())
+                    .unwrap_or_default();
+                tracing::warn!(chat = chat_id, slug = %row.slug, "a project topic was deleted on Telegram; creating it again");
+                action = Action::Create {
+                    slug: row.slug.clone(),
+                    name: name.clone(),
+                };
+                match outbox.topic(chat_id, TopicCall::Create { name }).await {
+                    Ok(t) => {
+                        rows.remove(&row.thread_id);
+                        t
+                    }
+                    Err(e) => {
+                        summary.failed.push(format!("{}: {e}", describe(&action)));
+                        continue;
+                    }
+                }
+            }
             Err(e) => {
                 tracing::warn!(chat = chat_id, ?action, error = %e, "topic sync call failed");
                 summary.failed.push(format!("{}: {e}", describe(&action)));
@@ -171,6 +223,7 @@ pub async fn sync(
                     ..r.clone()
                 }
             }
+            Action::Check { .. } => continue,
             Action::Reopen { thread } | Action::Close { thread } => {
                 let close = matches!(action, Action::Close { .. });
                 if close {
@@ -191,8 +244,20 @@ pub async fn sync(
     Ok(summary)
 }
 
+/// The existing topic an action names (none for a create).
+fn action_thread(a: &Action) -> Option<i64> {
+    match a {
+        Action::Create { .. } => None,
+        Action::Rename { thread, .. }
+        | Action::Check { thread, .. }
+        | Action::Reopen { thread }
+        | Action::Close { thread } => Some(*thread),
+    }
+}
+
 fn describe(a: &Action) -> String {
     match a {
+        Action::Check { thread, .. } => format!("check topic {thread}"),
         Action::Create { slug, .. } => format!("create {slug}"),
         Action::Rename { thread, .. } => format!("rename topic {thread}"),
         Action::Reopen { thread } => format!("reopen topic {thread}"),
@@ -237,7 +302,7 @@ mod tests {
             project("old", "Old", false),
         ]);
         assert_eq!(
-            plan(&r, &[]),
+            plan(&r, &[], false),
             vec![Action::Create {
                 slug: "web".into(),
                 name: "Web".into()
@@ -252,8 +317,19 @@ mod tests {
             project("old", "Old", false),
         ]);
         let m = [row("web", 5, "Web", false), row("old", 6, "Old", true)];
-        assert_eq!(plan(&r, &m), vec![]);
-        assert_eq!(plan(&reg(vec![]), &[row("gone", 9, "G", true)]), vec![]);
+        assert_eq!(plan(&r, &m, false), vec![]);
+        assert_eq!(
+            plan(&reg(vec![]), &[row("gone", 9, "G", true)], false),
+            vec![]
+        );
+        // Checked (`/sync_topics`): only the open topic of an enabled project, by its name.
+        assert_eq!(
+            plan(&r, &m, true),
+            vec![Action::Check {
+                thread: 5,
+                name: "Web".into()
+            }]
+        );
     }
 
     #[test]
@@ -270,7 +346,7 @@ mod tests {
             row("gone", 8, "Gone", false),
         ];
         assert_eq!(
-            plan(&r, &m),
+            plan(&r, &m, false),
             vec![
                 Action::Rename {
                     thread: 5,
@@ -291,7 +367,7 @@ mod tests {
         ]);
         let m = [row("web", 5, "Old", false), row("doc", 6, "D", true)];
         assert_eq!(
-            plan(&r, &m),
+            plan(&r, &m, false),
             vec![
                 Action::Rename {
                     thread: 5,
@@ -312,7 +388,7 @@ mod tests {
         // The first create was stored before the crash: only the second is planned again.
         let r = reg(vec![project("a", "A", true), project("b", "B", true)]);
         assert_eq!(
-            plan(&r, &[row("a", 5, "A", false)]),
+            plan(&r, &[row("a", 5, "A", false)], false),
             vec![Action::Create {
                 slug: "b".into(),
                 name: "B".into()

@@ -980,6 +980,15 @@ impl FakeTelegram {
             .unwrap_or_default()
     }
 
+    /// Delete forum topic `thread` of `chat_id` as a user would by hand (calls naming it then
+    /// answer `TOPIC_ID_INVALID`).
+    pub fn delete_forum_topic(&self, chat_id: i64, thread: i64) {
+        let mut st = self.inner.lock();
+        if let Some(c) = st.chats.get_mut(&chat_id) {
+            c.messages.remove(&thread);
+        }
+    }
+
     /// Documents the bot sent to `chat_id` with `sendDocument`, in order.
     pub fn documents(&self, chat_id: i64) -> Vec<SentDocument> {
         self.inner
