@@ -390,17 +390,13 @@ impl StoreSink {
         // Live: the gateway's own tally grows with every request of a running turn, while the
         // ledger learns a turn's cost only when it ends. Both measure the same spend, so the
         // larger one counts (never their sum).
-        let (Ok((ledger_user, _)), Ok(ledger_all), Ok(seen_user), Ok(seen_all)) = (
-            self.store.cost_today(owner.user_id).await,
-            self.store.cost_today_all().await,
-            self.store.model_cost_today(Some(owner.user_id)).await,
-            self.store.model_cost_today(None).await,
-        ) else {
+        let Ok(s) = self.store.spend_today(owner.user_id).await else {
             return Err(
                 "ccgate cannot read its cost ledger; refusing to spend (fail closed)".into(),
             );
         };
-        let (user_spent, global_spent) = (ledger_user.max(seen_user), ledger_all.max(seen_all));
+        let (user_spent, global_spent) =
+            (s.ledger_user.max(s.seen_user), s.ledger_all.max(s.seen_all));
         match crate::policy::budget::check(
             &self.budgets,
             user_spent,

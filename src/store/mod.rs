@@ -45,6 +45,42 @@ pub fn today() -> String {
     chrono::Utc::now().format("%Y-%m-%d").to_string()
 }
 
+/// Today's spend, from the ledger (turns that ended) and from the gateway (every request).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SpendToday {
+    pub ledger_user: f64,
+    pub ledger_all: f64,
+    pub seen_user: f64,
+    pub seen_all: f64,
+}
+
+/// The gateway's tally of UTC day `day` (`YYYY-MM-DD`) for one user or everyone. Stored times
+/// are RFC 3339 in UTC, so the day is a range of `at` (an index serves it; a `substr` would
+/// read every row).
+fn model_cost_on(
+    conn: &rusqlite::Connection,
+    user_id: Option<i64>,
+    day: &str,
+) -> rusqlite::Result<f64> {
+    let next = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.succ_opt())
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| "9999-12-31".into());
+    match user_id {
+        Some(u) => conn.query_row(
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM model_requests WHERE user_id = ?1 AND at >= ?2 AND at < ?3",
+            params![u, day, next],
+            |r| r.get(0),
+        ),
+        None => conn.query_row(
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM model_requests WHERE at >= ?1 AND at < ?2",
+            params![day, next],
+            |r| r.get(0),
+        ),
+    }
+}
+
 /// One request through the model gateway.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelRequestRow {
@@ -802,19 +838,38 @@ impl Store {
 
     /// What the gateway saw `user_id` (or everyone, with `None`) spend today (UTC), in USD.
     pub async fn model_cost_today(&self, user_id: Option<i64>) -> Result<f64> {
+        self.read(move |conn| Ok(model_cost_on(conn, user_id, &today())?))
+            .await
+    }
+
+    /// Today's spend as the budget check before each model request needs it, in one read: the
+    /// ledger (finished turns) and the gateway's tally (every request), for `user_id` and for
+    /// everyone.
+    pub async fn spend_today(&self, user_id: i64) -> Result<SpendToday> {
         self.read(move |conn| {
-    let day = today();
-                    Ok(match user_id {
-                Some(u) => conn.query_row(
-                    "SELECT COALESCE(SUM(cost_usd), 0) FROM model_requests WHERE user_id = ?1 AND substr(at, 1, 10) = ?2",
-                    params![u, day],
-                    |r| r.get(0),
-                )?,
-                None => conn.query_row(
-                    "SELECT COALESCE(SUM(cost_usd), 0) FROM model_requests WHERE substr(at, 1, 10) = ?1",
-                    params![day],
-                    |r| r.get(0),
-                )?,
+            let day = today();
+            let ledger = |user: Option<i64>| -> rusqlite::Result<f64> {
+                match user {
+                    Some(u) => conn
+                        .query_row(
+                            "SELECT cost_usd FROM cost_ledger WHERE user_id = ?1 AND day = ?2",
+                            params![u, day],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map(|v| v.unwrap_or(0.0)),
+                    None => conn.query_row(
+                        "SELECT COALESCE(SUM(cost_usd), 0) FROM cost_ledger WHERE day = ?1",
+                        params![day],
+                        |r| r.get(0),
+                    ),
+                }
+            };
+            Ok(SpendToday {
+                ledger_user: ledger(Some(user_id))?,
+                ledger_all: ledger(None)?,
+                seen_user: model_cost_on(conn, Some(user_id), &day)?,
+                seen_all: model_cost_on(conn, None, &day)?,
             })
         })
         .await
@@ -1414,6 +1469,51 @@ mod tests {
         let sess = s.active_session(7, 7, 0, "/p").await.unwrap().unwrap();
         assert_eq!(sess.turns, 2);
         assert_eq!(sess.claude_session_id, "s1");
+    }
+
+    #[tokio::test]
+    async fn spend_today_reads_the_ledger_and_the_gateway_for_one_user_and_everyone() {
+        let s = Store::open_in_memory().unwrap();
+        let day = today();
+        let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
+            .format("%Y-%m-%d")
+            .to_string();
+        let (d, y) = (day.clone(), yesterday.clone());
+        s.tx(move |tx| {
+            for (user, at, cost) in [
+                (7, format!("{d}T00:00:00.000+00:00"), 0.5),
+                (7, format!("{d}T23:59:59.999+00:00"), 0.25),
+                (8, format!("{d}T12:00:00+00:00"), 2.0),
+                (7, format!("{y}T23:59:59.999+00:00"), 100.0),
+            ] {
+                tx.execute(
+                    "INSERT INTO model_requests (at, user_id, chat_id, label, model, status, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd, duration_ms)
+                     VALUES (?1, ?2, ?2, 'chat', 'm', 200, 0, 0, 0, 0, ?3, 1)",
+                    params![at, user, cost],
+                )?;
+            }
+            for (user, day, cost) in [(7, &d, 0.5), (8, &d, 1.0), (7, &y, 50.0)] {
+                tx.execute(
+                    "INSERT INTO cost_ledger (user_id, day, cost_usd, runs) VALUES (?1, ?2, ?3, 1)",
+                    params![user, day, cost],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            s.spend_today(7).await.unwrap(),
+            SpendToday {
+                ledger_user: 0.5,
+                ledger_all: 1.5,
+                seen_user: 0.75,
+                seen_all: 2.75,
+            }
+        );
+        assert_eq!(s.spend_today(9).await.unwrap().ledger_user, 0.0);
+        assert_eq!(s.model_cost_today(Some(7)).await.unwrap(), 0.75);
+        assert_eq!(s.model_cost_today(None).await.unwrap(), 2.75);
     }
 
     #[tokio::test]

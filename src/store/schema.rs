@@ -343,6 +343,13 @@ pub fn migrations() -> Migrations<'static> {
         ALTER TABLE messages ADD COLUMN directory TEXT NOT NULL DEFAULT '';
         "#,
         ),
+        M::up(
+            r#"
+        -- The budget check before every model request sums today's gateway tally of everyone
+        -- (a range of `at`); without this index that read every row.
+        CREATE INDEX model_requests_at ON model_requests(at);
+        "#,
+        ),
     ])
 }
 
