@@ -136,6 +136,17 @@ pub fn tool_context<'a>(
     }
 }
 
+/// Run `f`, which may block on the disk or a child process, without holding up the other
+/// tasks of this runtime worker (they move to another; a current-thread runtime, as in unit
+/// tests, just runs it).
+fn off_worker<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// Steps 1–3 of the pipeline for `req` in `run`.
 pub async fn decide(ctx: &Ctx, run: &Run, req: &PermissionRequest) -> Step {
     let (tool, input) = (req.tool_name.as_str(), &req.input);
@@ -146,8 +157,10 @@ pub async fn decide(ctx: &Ctx, run: &Run, req: &PermissionRequest) -> Step {
     }
     let plans_dir = ctx.launcher.plans_dir_of(run.user_id);
     let tctx = tool_context(ctx, &run.dir, run.role, &plans_dir);
+    // The policy may read the tree or ask git (secret files in history): seconds on a big
+    // repository, so other chats' tasks must not wait behind it on this worker.
     let (reason, rule, step_up, grant_scope, class) =
-        match engine::decide(&ctx.rules, &tctx, tool, input) {
+        match off_worker(|| engine::decide(&ctx.rules, &tctx, tool, input)) {
             Decision::Ask {
                 reason,
                 rule,
@@ -158,7 +171,7 @@ pub async fn decide(ctx: &Ctx, run: &Run, req: &PermissionRequest) -> Step {
             d => return Step::Now(d),
         };
     // Only an ask can be covered by a grant or create one.
-    let footprint: Footprint = grants::footprint(&tctx, tool, input);
+    let footprint: Footprint = off_worker(|| grants::footprint(&tctx, tool, input));
     let Some(approvers) = approvers(run.answerer, run.user_id, run.role, &ctx.config.admins())
     else {
         return Step::Now(Decision::Deny {
