@@ -667,6 +667,27 @@ impl Actor {
         u: &crate::telegram::update::Upload,
         photo: bool,
     ) {
+        let (update_id, user_id, upload) = (i.update_id, i.user_id, u.clone());
+        self.take_in_beside(user_id, role, move |ctx, sender| async move {
+            let result = crate::media::receive(&ctx, &sender, &upload, photo).await;
+            ActorMsg::Uploaded(Box::new(Uploaded {
+                update_id,
+                user_id,
+                role,
+                upload,
+                result,
+            }))
+        });
+    }
+
+    /// Take something in beside the actor (a download, a transcription): `work` runs in a
+    /// task for this chat's sender and directory, its message comes back to the actor, and the
+    /// chat's other messages wait for it ([`Actor::take_held`]).
+    fn take_in_beside<F, Fut>(&mut self, user_id: i64, role: Role, work: F)
+    where
+        F: FnOnce(Arc<Ctx>, crate::media::Sender) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ActorMsg> + Send,
+    {
         self.uploading = true;
         let (ctx, tx, chat, cwd) = (
             self.ctx.clone(),
@@ -674,22 +695,14 @@ impl Actor {
             self.chat,
             self.cwd.clone(),
         );
-        let (update_id, user_id, upload) = (i.update_id, i.user_id, u.clone());
         tokio::spawn(async move {
             let sender = crate::media::Sender {
                 chat,
                 user_id,
                 role,
-                cwd: &cwd,
+                cwd,
             };
-            let result = crate::media::receive(&ctx, &sender, &upload, photo).await;
-            let _ = tx.send(ActorMsg::Uploaded(Box::new(Uploaded {
-                update_id,
-                user_id,
-                role,
-                upload,
-                result,
-            })));
+            let _ = tx.send(work(ctx, sender).await);
         });
     }
 
@@ -701,29 +714,16 @@ impl Actor {
         role: Role,
         v: crate::telegram::update::VoiceNote,
     ) {
-        self.uploading = true;
-        let (ctx, tx, chat, cwd) = (
-            self.ctx.clone(),
-            self.tx.clone(),
-            self.chat,
-            self.cwd.clone(),
-        );
         let (update_id, user_id) = (i.update_id, i.user_id);
-        tokio::spawn(async move {
-            let sender = crate::media::Sender {
-                chat,
-                user_id,
-                role,
-                cwd: &cwd,
-            };
+        self.take_in_beside(user_id, role, move |ctx, sender| async move {
             let result = crate::media::voice::receive(&ctx, &sender, &v).await;
-            let _ = tx.send(ActorMsg::Heard(Box::new(Heard {
+            ActorMsg::Heard(Box::new(Heard {
                 update_id,
                 user_id,
                 role,
                 message_id: v.upload.message_id,
                 result,
-            })));
+            }))
         });
     }
 
@@ -734,40 +734,13 @@ impl Actor {
         match h.result {
             Ok(t) => {
                 // Redacted by the outbox when delivered, like every message.
-                for part in crate::telegram::html::split_html(
-                    &t.shown(),
-                    crate::telegram::html::TELEGRAM_MAX_MESSAGE_LEN,
-                ) {
-                    let row = NewOutbox {
-                        chat_id: self.chat.chat_id,
-                        thread_id: self.chat.thread_id,
-                        html: part,
-                        reply_to: Some(h.message_id),
-                    };
-                    if let Err(e) = self.ctx.store.outbox_insert(&row).await {
-                        tracing::error!(error = %e, "could not queue a transcript");
-                    }
-                }
-                self.ctx.outbox.kick();
+                self.notify_replying(t.shown(), Some(h.message_id)).await;
                 let q = Queued::text(h.update_id, h.user_id, h.role, h.message_id, t.prompt());
                 self.on_prompt(q).await;
             }
             Err(refused) => {
-                let row = NewOutbox {
-                    chat_id: self.chat.chat_id,
-                    thread_id: self.chat.thread_id,
-                    html: refused.html,
-                    reply_to: Some(h.message_id),
-                };
-                if let Err(e) = self
-                    .ctx
-                    .store
-                    .complete_updates(&[h.update_id], &[row])
+                self.complete_replying(h.update_id, Some(refused.html), Some(h.message_id))
                     .await
-                {
-                    tracing::error!(error = %e, "could not complete a refused voice note");
-                }
-                self.ctx.outbox.kick();
             }
         }
         self.take_held().await;
@@ -801,16 +774,8 @@ impl Actor {
         let received = match result {
             Ok(r) => r,
             Err(refused) => {
-                let row = NewOutbox {
-                    chat_id: self.chat.chat_id,
-                    thread_id: self.chat.thread_id,
-                    html: refused.html,
-                    reply_to: Some(u.message_id),
-                };
-                if let Err(e) = self.ctx.store.complete_updates(&[update_id], &[row]).await {
-                    tracing::error!(error = %e, "could not complete a refused upload");
-                }
-                self.ctx.outbox.kick();
+                self.complete_replying(update_id, Some(refused.html), Some(u.message_id))
+                    .await;
                 return;
             }
         };
@@ -884,8 +849,28 @@ impl Actor {
 
     /// Mark an update handled, optionally with a durable reply.
     pub async fn complete(&self, update_id: i64, reply: Option<String>) {
-        let rows: Vec<NewOutbox> = reply
-            .into_iter()
+        self.complete_replying(update_id, reply, None).await;
+    }
+
+    /// [`Actor::complete`] with the reply quoting message `reply_to`.
+    async fn complete_replying(
+        &self,
+        update_id: i64,
+        reply: Option<String>,
+        reply_to: Option<i64>,
+    ) {
+        let rows = self.rows(reply, reply_to);
+        if let Err(e) = self.ctx.store.complete_updates(&[update_id], &rows).await {
+            tracing::error!(error = %e, update_id, "could not complete update");
+        }
+        if !rows.is_empty() {
+            self.ctx.outbox.kick();
+        }
+    }
+
+    /// The outbox rows of `html` for this chat (split at Telegram's length).
+    fn rows(&self, html: Option<String>, reply_to: Option<i64>) -> Vec<NewOutbox> {
+        html.into_iter()
             .flat_map(|html| {
                 crate::telegram::html::split_html(
                     &html,
@@ -896,15 +881,9 @@ impl Actor {
                 chat_id: self.chat.chat_id,
                 thread_id: self.chat.thread_id,
                 html,
-                reply_to: None,
+                reply_to,
             })
-            .collect();
-        if let Err(e) = self.ctx.store.complete_updates(&[update_id], &rows).await {
-            tracing::error!(error = %e, update_id, "could not complete update");
-        }
-        if !rows.is_empty() {
-            self.ctx.outbox.kick();
-        }
+            .collect()
     }
 
     pub async fn reply(&self, update_id: i64, html: String) {
@@ -913,16 +892,17 @@ impl Actor {
 
     /// A durable message not tied to finishing an update.
     pub async fn notify(&self, html: String) {
-        let row = NewOutbox {
-            chat_id: self.chat.chat_id,
-            thread_id: self.chat.thread_id,
-            html,
-            reply_to: None,
-        };
-        match self.ctx.store.outbox_insert(&row).await {
-            Ok(_) => self.ctx.outbox.kick(),
-            Err(e) => tracing::error!(error = %e, "could not queue a notice"),
+        self.notify_replying(html, None).await;
+    }
+
+    /// [`Actor::notify`] quoting message `reply_to`, split at Telegram's length.
+    async fn notify_replying(&self, html: String, reply_to: Option<i64>) {
+        for row in self.rows(Some(html), reply_to) {
+            if let Err(e) = self.ctx.store.outbox_insert(&row).await {
+                tracing::error!(error = %e, "could not queue a notice");
+            }
         }
+        self.ctx.outbox.kick();
     }
 
     /// Stop the Claude process (if any) in the background; its slot is given back once it

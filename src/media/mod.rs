@@ -110,24 +110,24 @@ pub struct Refused {
 }
 
 /// Who sent an upload, and where it goes.
-pub struct Sender<'a> {
+pub struct Sender {
     pub chat: ChatRef,
     pub user_id: i64,
     pub role: Role,
     /// The chat's working directory (uploads go under `UPLOAD_DIR` in it).
-    pub cwd: &'a Path,
+    pub cwd: PathBuf,
 }
 
 /// Whether the sender may work in the chat's directory (project access lists); a refusal is
 /// audited with `via` (what was sent).
-async fn may_work_here(ctx: &Ctx, s: &Sender<'_>, via: &str) -> Result<(), String> {
+async fn may_work_here(ctx: &Ctx, s: &Sender, via: &str) -> Result<(), String> {
     let cfg = &ctx.config;
     let Err(why) = access::may_work_in(
         &cfg.project_access,
         s.role,
         s.user_id,
         &cfg.approved_directory,
-        s.cwd,
+        &s.cwd,
     ) else {
         return Ok(());
     };
@@ -135,13 +135,13 @@ async fn may_work_here(ctx: &Ctx, s: &Sender<'_>, via: &str) -> Result<(), Strin
         ctx,
         s,
         Event::AccessDenied,
-        json!({"via": via, "dir": sandbox::display_relative(&cfg.approved_directory, s.cwd), "reason": why}),
+        json!({"via": via, "dir": sandbox::display_relative(&cfg.approved_directory, &s.cwd), "reason": why}),
     )
     .await;
     Err(why)
 }
 
-async fn audit(ctx: &Ctx, s: &Sender<'_>, event: Event, details: serde_json::Value) {
+async fn audit(ctx: &Ctx, s: &Sender, event: Event, details: serde_json::Value) {
     crate::audit::record(
         &ctx.store,
         Some(s.user_id),
@@ -167,11 +167,11 @@ pub fn human_size(n: u64) -> String {
 /// Refuse by an upload rule: audited (secret names as [`Event::SecretFileBlocked`]), replied.
 /// A rule's refusal, audited and worded (see [`refuse`]).
 trait OrRefuse<T> {
-    async fn or_refuse(self, ctx: &Ctx, s: &Sender<'_>, name: &str) -> Result<T, Refused>;
+    async fn or_refuse(self, ctx: &Ctx, s: &Sender, name: &str) -> Result<T, Refused>;
 }
 
 impl<T> OrRefuse<T> for Result<T, UploadRefusal> {
-    async fn or_refuse(self, ctx: &Ctx, s: &Sender<'_>, name: &str) -> Result<T, Refused> {
+    async fn or_refuse(self, ctx: &Ctx, s: &Sender, name: &str) -> Result<T, Refused> {
         match self {
             Ok(v) => Ok(v),
             Err(why) => Err(refuse(ctx, s, name, &why).await),
@@ -179,7 +179,7 @@ impl<T> OrRefuse<T> for Result<T, UploadRefusal> {
     }
 }
 
-async fn refuse(ctx: &Ctx, s: &Sender<'_>, name: &str, why: &UploadRefusal) -> Refused {
+async fn refuse(ctx: &Ctx, s: &Sender, name: &str, why: &UploadRefusal) -> Refused {
     let event = match why {
         UploadRefusal::Secret(_) => Event::SecretFileBlocked,
         _ => Event::UploadRefused,
@@ -200,7 +200,7 @@ async fn refuse(ctx: &Ctx, s: &Sender<'_>, name: &str, why: &UploadRefusal) -> R
     }
 }
 
-async fn failed(ctx: &Ctx, s: &Sender<'_>, name: &str, rule: &str, reason: &str) -> Refused {
+async fn failed(ctx: &Ctx, s: &Sender, name: &str, rule: &str, reason: &str) -> Refused {
     audit(
         ctx,
         s,
@@ -214,12 +214,7 @@ async fn failed(ctx: &Ctx, s: &Sender<'_>, name: &str, rule: &str, reason: &str)
 }
 
 /// Take one document or photo: check, download (capped), save, extract, attach.
-pub async fn receive(
-    ctx: &Ctx,
-    s: &Sender<'_>,
-    up: &Upload,
-    photo: bool,
-) -> Result<Received, Refused> {
+pub async fn receive(ctx: &Ctx, s: &Sender, up: &Upload, photo: bool) -> Result<Received, Refused> {
     let cfg = &ctx.config;
     let media = &cfg.media;
     let shown = up
@@ -240,7 +235,7 @@ pub async fn receive(
     }
     let dir = rules::upload_dir(
         &cfg.approved_directory,
-        s.cwd,
+        &s.cwd,
         &media.upload_dir,
         &ctx.secrets,
     )

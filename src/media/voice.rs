@@ -95,7 +95,7 @@ pub fn audio_name(v: &VoiceNote) -> (String, String) {
     )
 }
 
-async fn refuse(ctx: &Ctx, s: &Sender<'_>, v: &VoiceNote, why: &VoiceRefusal) -> Refused {
+async fn refuse(ctx: &Ctx, s: &Sender, v: &VoiceNote, why: &VoiceRefusal) -> Refused {
     audit(
         ctx,
         s,
@@ -111,7 +111,7 @@ async fn refuse(ctx: &Ctx, s: &Sender<'_>, v: &VoiceNote, why: &VoiceRefusal) ->
     }
 }
 
-async fn failed(ctx: &Ctx, s: &Sender<'_>, v: &VoiceNote, rule: &str, reason: &str) -> Refused {
+async fn failed(ctx: &Ctx, s: &Sender, v: &VoiceNote, rule: &str, reason: &str) -> Refused {
     audit(
         ctx,
         s,
@@ -125,7 +125,7 @@ async fn failed(ctx: &Ctx, s: &Sender<'_>, v: &VoiceNote, rule: &str, reason: &s
 }
 
 /// Check, download (capped) and transcribe one voice note or audio file.
-pub async fn receive(ctx: &Ctx, s: &Sender<'_>, v: &VoiceNote) -> Result<Transcribed, Refused> {
+pub async fn receive(ctx: &Ctx, s: &Sender, v: &VoiceNote) -> Result<Transcribed, Refused> {
     let cfg = &ctx.config;
     let voice = &cfg.media.voice;
     let limits = VoiceLimits {
