@@ -49,6 +49,8 @@ enum Op {
         chat: ChatRef,
         html: String,
         buttons: Vec<Vec<Button>>,
+        /// May be streamed as a draft (a turn's progress, see [`Outbox::turn_progress`]).
+        draft: bool,
     },
     ProgressClose {
         key: u64,
@@ -111,6 +113,7 @@ enum LaneOp {
         key: u64,
         html: String,
         buttons: Vec<Vec<Button>>,
+        draft: bool,
     },
     ProgressClose {
         key: u64,
@@ -134,9 +137,6 @@ enum LaneOp {
 #[derive(Clone)]
 pub struct Outbox {
     tx: mpsc::UnboundedSender<Op>,
-    /// Progress messages that may be streamed as drafts (a turn's, see
-    /// [`Outbox::turn_progress`]); approvals and questions keep their buttons.
-    draftable: Draftable,
     /// The client the outbox sends with, for the few calls that are not deliveries (file
     /// downloads, see [`Outbox::api`]).
     api: TelegramApi,
@@ -157,13 +157,9 @@ struct Shared {
     /// send waits for the database (another process may hold its lock for seconds).
     live: mpsc::UnboundedSender<LiveNote>,
     options: OutboxOptions,
-    draftable: Draftable,
     /// Chats where Telegram refused a draft: progress is edited there from then on.
     no_drafts: Mutex<std::collections::HashSet<i64>>,
 }
-
-/// The (chat, key) of progress messages that may be drafts.
-type Draftable = Arc<Mutex<std::collections::HashSet<(ChatRef, u64)>>>;
 
 /// How the outbox shows things (settings).
 #[derive(Debug, Clone, Copy, Default)]
@@ -173,15 +169,10 @@ pub struct OutboxOptions {
 }
 
 impl Shared {
-    /// Is progress in `chat` streamed as a draft? Only private chats (positive ids: a user's
-    /// own chat with the bot) where drafts are on and have not been refused.
-    fn drafts_in(&self, chat: ChatRef, key: u64) -> bool {
+    /// Is draftable progress in `chat` streamed as a draft? Only private chats (positive ids:
+    /// a user's own chat with the bot) where drafts are on and have not been refused.
+    fn drafts_in(&self, chat: ChatRef) -> bool {
         self.options.stream_drafts
-            && self
-                .draftable
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .contains(&(chat, key))
             && chat.chat_id > 0
             && !self
                 .no_drafts
@@ -252,7 +243,6 @@ impl Outbox {
     ) -> Outbox {
         let (tx, rx) = mpsc::unbounded_channel();
         let (live, live_rx) = mpsc::unbounded_channel();
-        let draftable = Draftable::default();
         tokio::spawn(record_live(store.clone(), live_rx));
         let shared = Arc::new(Shared {
             api: api.clone(),
@@ -262,11 +252,10 @@ impl Outbox {
             in_flight: Mutex::new(HashMap::new()),
             live,
             options,
-            draftable: draftable.clone(),
             no_drafts: Mutex::new(std::collections::HashSet::new()),
         });
         tokio::spawn(dispatcher(shared, rx));
-        let outbox = Outbox { tx, api, draftable };
+        let outbox = Outbox { tx, api };
         outbox.kick();
         outbox
     }
@@ -289,17 +278,20 @@ impl Outbox {
             chat,
             html,
             buttons,
+            draft: false,
         });
     }
 
     /// A turn's progress: like [`Outbox::progress`], but with `STREAM_DRAFTS` in a private chat
     /// it is shown as a message draft (its buttons dropped: there `/stop` stops).
     pub fn turn_progress(&self, key: u64, chat: ChatRef, html: String, buttons: Vec<Vec<Button>>) {
-        self.draftable
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert((chat, key));
-        self.progress(key, chat, html, buttons);
+        let _ = self.tx.send(Op::Progress {
+            key,
+            chat,
+            html,
+            buttons,
+            draft: true,
+        });
     }
 
     /// Remove the progress message `key` (after the final answer was queued).
@@ -328,14 +320,11 @@ impl Outbox {
                 }
                 _ => "⌛ <i>This question ended with a restart.</i>",
             };
-            let _ = self.tx.send(Op::Retire {
-                chat: ChatRef {
-                    chat_id: *chat_id,
-                    thread_id: *thread_id,
-                },
-                message_id: *message_id,
-                html: html.to_string(),
-            });
+            let chat = ChatRef {
+                chat_id: *chat_id,
+                thread_id: *thread_id,
+            };
+            self.replace(chat, *message_id, html.to_string());
         }
         Ok(rows.len())
     }
@@ -393,8 +382,9 @@ impl Outbox {
             .unwrap_or_else(|_| Err(ApiError::Transient("the outbox stopped".into())))
     }
 
-    /// Edit `message_id` to `html` and remove its buttons (a picker's confirmation), in the
-    /// chat's lane, redacted and rate-limited like every message.
+    /// Edit `message_id` to `html` and remove its buttons (a picker's confirmation, a message
+    /// left live by an earlier run), in the chat's lane, redacted and rate-limited like every
+    /// message.
     pub fn replace(&self, chat: ChatRef, message_id: i64, html: String) {
         let _ = self.tx.send(Op::Retire {
             chat,
@@ -412,9 +402,7 @@ impl Outbox {
             let _ = d.done.send(Err("the outbox is shut down".into()));
         }
     }
-}
 
-impl Outbox {
     /// Send a file as it is (`sendPhoto` or `sendDocument`) in the chat's lane: a project file
     /// (the policy refused secret files before) or an image ccgate made (the `/usage` chart).
     /// Unlike [`Outbox::document`] the content is sent byte for byte; only the caption is
@@ -479,8 +467,14 @@ async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
                 chat,
                 html,
                 buttons,
+                draft,
             } => {
-                let _ = lane(chat, &mut lanes).send(LaneOp::Progress { key, html, buttons });
+                let _ = lane(chat, &mut lanes).send(LaneOp::Progress {
+                    key,
+                    html,
+                    buttons,
+                    draft,
+                });
             }
             Op::ProgressClose { key, chat } => {
                 let _ = lane(chat, &mut lanes).send(LaneOp::ProgressClose { key });
@@ -589,12 +583,18 @@ async fn dispatcher(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Op>) {
 /// of the same message; a close cancels queued updates of that message.
 fn enqueue(queue: &mut VecDeque<LaneOp>, op: LaneOp) {
     match op {
-        LaneOp::Progress { key, html, buttons } => {
+        LaneOp::Progress {
+            key,
+            html,
+            buttons,
+            draft,
+        } => {
             for q in queue.iter_mut() {
                 if let LaneOp::Progress {
                     key: k,
                     html: h,
                     buttons: b,
+                    ..
                 } = q
                 {
                     if *k == key {
@@ -604,7 +604,12 @@ fn enqueue(queue: &mut VecDeque<LaneOp>, op: LaneOp) {
                     }
                 }
             }
-            queue.push_back(LaneOp::Progress { key, html, buttons });
+            queue.push_back(LaneOp::Progress {
+                key,
+                html,
+                buttons,
+                draft,
+            });
         }
         LaneOp::ProgressClose { key } => {
             // Queued edits of a message about to disappear are pointless, except the very first
@@ -642,12 +647,17 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(row.id, Some(std::time::Instant::now()));
             }
-            LaneOp::Progress { key, html, buttons } => {
+            LaneOp::Progress {
+                key,
+                html,
+                buttons,
+                draft,
+            } => {
                 // Take the freshest text: edits that arrived while we waited for the slot win.
                 let mut permit = shared.limiter.acquire(Slot::Message(chat.chat_id)).await;
                 let (html, buttons) = freshest(&mut queue, &mut rx, key, html, buttons);
                 let html = shared.redactor.redact(&html).into_owned();
-                if shared.drafts_in(chat, key) && !progress.contains_key(&key) {
+                if draft && shared.drafts_in(chat) && !progress.contains_key(&key) {
                     // A draft has no buttons: the turn's Stop is `/stop` there.
                     let text = match live_kind(&buttons) {
                         Some("progress") => format!("{html}\n<i>/stop to stop</i>"),
@@ -671,11 +681,9 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                     .await;
                     match r {
                         Ok(()) => continue,
-                        Err(e) if e.is_parse_error() => {
-                            tracing::warn!(chat = chat.chat_id, error = %e, "progress draft not shown");
-                            continue;
+                        Err(e @ ApiError::Rejected { .. }) if !e.is_parse_error() => {
+                            shared.refuse_drafts(chat, &e)
                         }
-                        Err(e @ ApiError::Rejected { .. }) => shared.refuse_drafts(chat, &e),
                         Err(e) => {
                             tracing::warn!(chat = chat.chat_id, error = %e, "progress draft not shown");
                             continue;
@@ -741,11 +749,6 @@ async fn run_lane(shared: Arc<Shared>, chat: ChatRef, mut rx: mpsc::UnboundedRec
                 }
             }
             LaneOp::ProgressClose { key } => {
-                shared
-                    .draftable
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&(chat, key));
                 if let Some(mid) = progress.remove(&key) {
                     note_live(&shared, chat, mid, None);
                     let permit = shared.limiter.acquire(Slot::Other).await;
@@ -1128,6 +1131,7 @@ mod tests {
             key: 1,
             html: html.into(),
             buttons: vec![],
+            draft: false,
         };
         enqueue(&mut q, p("a"));
         enqueue(&mut q, p("b"));
