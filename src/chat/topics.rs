@@ -13,7 +13,7 @@ use serde_json::json;
 use super::actor::Actor;
 use crate::config::projects::{valid_slug, Registry};
 use crate::policy::roles::Role;
-use crate::policy::{authority, sandbox, workdir};
+use crate::policy::{authority, workdir};
 use crate::services::Ctx;
 use crate::telegram::api::Button;
 use crate::telegram::html::escape;
@@ -181,11 +181,7 @@ impl Actor {
                 .reply(update_id, "🚫 Only admins may /sync_topics.".into())
                 .await;
         }
-        let registry = match Registry::load(
-            &p.path,
-            &self.ctx.config.approved_directory,
-            &self.ctx.secrets,
-        ) {
+        let registry = match self.registry(&p.path) {
             Ok(r) => r,
             Err(e) => {
                 return self
@@ -221,17 +217,13 @@ impl Actor {
                 }
                 Err(e) => format!("❌ Topic sync failed: {}", escape(&e.to_string())),
             };
-            let row = crate::store::NewOutbox {
-                chat_id: chat.chat_id,
-                thread_id: chat.thread_id,
-                html,
-                reply_to: None,
-            };
-            if let Err(e) = ctx.store.complete_updates(&[update_id], &[row]).await {
-                tracing::error!(error = %e, "could not answer /sync_topics");
-            }
-            ctx.outbox.kick();
+            super::workbench::deliver(&ctx, chat, Some(update_id), vec![html]).await;
         });
+    }
+
+    /// The projects registry at `path`, read again now (it may have changed since start).
+    fn registry(&self, path: &std::path::Path) -> Result<Registry, String> {
+        Registry::load(path, &self.ctx.config.approved_directory, &self.ctx.secrets)
     }
 
     /// `/projects`, `/cd` without an argument: one button per project.
@@ -285,11 +277,7 @@ impl Actor {
         let mut buttons = Vec::new();
         let mut more = Vec::new();
         if let Some(p) = &self.ctx.config.projects {
-            let registry = Registry::load(
-                &p.path,
-                &self.ctx.config.approved_directory,
-                &self.ctx.secrets,
-            )?;
+            let registry = self.registry(&p.path)?;
             for proj in registry.projects.iter().filter(|p| p.enabled) {
                 buttons.push((
                     proj.name.clone(),
@@ -337,11 +325,7 @@ impl Actor {
         let target = match rest.split_once(':') {
             Some(("s", slug)) if valid_slug(slug) && self.ctx.config.projects.is_some() => {
                 let p = self.ctx.config.projects.as_ref().expect("checked");
-                match Registry::load(
-                    &p.path,
-                    &self.ctx.config.approved_directory,
-                    &self.ctx.secrets,
-                ) {
+                match self.registry(&p.path) {
                     Ok(r) => match r.get(slug).filter(|p| p.enabled) {
                         Some(p) => Ok(p.dir.to_string_lossy().into_owned()),
                         None => Err("That project is no longer in the registry.".to_string()),
@@ -419,10 +403,7 @@ impl Actor {
         }
         Ok(format!(
             "📂 Now in <code>{}</code>",
-            escape(&sandbox::display_relative(
-                &self.ctx.config.approved_directory,
-                &dir
-            ))
+            escape(&self.rel(&dir))
         ))
     }
 }

@@ -140,12 +140,11 @@ pub async fn sync(
             }
         }
     }
-    let by_thread: HashMap<i64, TopicRow> =
+    let mut rows: HashMap<i64, TopicRow> =
         mapping.iter().map(|r| (r.thread_id, r.clone())).collect();
     let mut summary = Summary::default();
-    let mut rows = by_thread;
     for mut action in plan(registry, &mapping, check) {
-        let call = match &action {
+        let mut call = match &action {
             Action::Create { name, .. } => TopicCall::Create { name: name.clone() },
             Action::Rename { thread, name } | Action::Check { thread, name } => TopicCall::Rename {
                 thread_id: *thread,
@@ -154,51 +153,50 @@ pub async fn sync(
             Action::Reopen { thread } => TopicCall::Reopen { thread_id: *thread },
             Action::Close { thread } => TopicCall::Close { thread_id: *thread },
         };
-        let thread_id = match outbox.topic(chat_id, call).await {
-            Ok(t) => t,
-            Err(e) if e.is_topic_gone() && !matches!(action, Action::Create { .. }) => {
-                // Deleted by hand: a new topic for an enabled project, none for the rest.
-                let Some(row) = action_thread(&action).and_then(|t| rows.get(&t)).cloned() else {
-                    continue;
-                };
-                let enabled = registry.get(&row.slug).is_some_and(|p| p.enabled);
-                if !enabled || matches!(action, Action::Close { .. }) {
-                    store
-                        .topic_save(&TopicRow {
-                            closed: true,
-                            ..row.clone()
-                        })
-                        .await?;
-                    if matches!(action, Action::Close { .. }) {
-                        summary.closed += 1;
-                    }
-                    continue;
-                }
-                let name = registry
-                    .get(&row.slug)
-                    .map(|p| p.name.clone())
-                    .unwrap_or_default();
-                tracing::warn!(chat = chat_id, slug = %row.slug, "a project topic was deleted on Telegram; creating it again");
-                action = Action::Create {
-                    slug: row.slug.clone(),
-                    name: name.clone(),
-                };
-                match outbox.topic(chat_id, TopicCall::Create { name }).await {
-                    Ok(t) => {
-                        rows.remove(&row.thread_id);
-                        t
-                    }
-                    Err(e) => {
-                        summary.failed.push(format!("{}: {e}", describe(&action)));
-                        continue;
+        let thread_id = loop {
+            match outbox.topic(chat_id, call).await {
+                Ok(t) => break Some(t),
+                Err(e) if e.is_topic_gone() && action_thread(&action).is_some() => {
+                    // Deleted by hand: a new topic for an enabled project (then this loop
+                    // makes that call); a closed or disabled one is forgotten.
+                    let Some(row) = action_thread(&action).and_then(|t| rows.remove(&t)) else {
+                        break None;
+                    };
+                    let closing = matches!(action, Action::Close { .. });
+                    match registry.get(&row.slug).filter(|p| p.enabled && !closing) {
+                        Some(p) => {
+                            tracing::warn!(chat = chat_id, slug = %row.slug, "a project topic was deleted on Telegram; creating it again");
+                            call = TopicCall::Create {
+                                name: p.name.clone(),
+                            };
+                            action = Action::Create {
+                                slug: row.slug,
+                                name: p.name.clone(),
+                            };
+                        }
+                        None => {
+                            if closing {
+                                summary.closed += 1;
+                            }
+                            store
+                                .topic_save(&TopicRow {
+                                    closed: true,
+                                    ..row
+                                })
+                                .await?;
+                            break None;
+                        }
                     }
                 }
+                Err(e) => {
+                    tracing::warn!(chat = chat_id, ?action, error = %e, "topic sync call failed");
+                    summary.failed.push(format!("{}: {e}", describe(&action)));
+                    break None;
+                }
             }
-            Err(e) => {
-                tracing::warn!(chat = chat_id, ?action, error = %e, "topic sync call failed");
-                summary.failed.push(format!("{}: {e}", describe(&action)));
-                continue;
-            }
+        };
+        let Some(thread_id) = thread_id else {
+            continue;
         };
         let row = match &action {
             Action::Create { slug, name } => {
