@@ -257,9 +257,10 @@ pub async fn run(config: &Config, mode: Mode, emit: impl FnMut(Item)) -> bool {
     match mode {
         Mode::Doctor | Mode::Deep => {
             f.check("telegram", telegram(config).await);
-            let database = match open_store(config) {
+            let store = open_store(config);
+            let database = match &store {
                 Ok(st) => st.cost_today_all().await.map_err(anyhow::Error::from),
-                Err(e) => Err(e),
+                Err(e) => Err(anyhow::anyhow!("{e:#}")),
             };
             f.check(
                 "database",
@@ -273,7 +274,10 @@ pub async fn run(config: &Config, mode: Mode, emit: impl FnMut(Item)) -> bool {
                     }),
             );
             if mode == Mode::Deep {
-                f.check("secrets in git history", secrets_in_history(config).await);
+                f.check(
+                    "secrets in git history",
+                    secrets_in_history(config, store.as_ref().ok()).await,
+                );
             }
         }
         Mode::Check => f.item(Item::Skipped {
@@ -299,8 +303,12 @@ fn own_files(config: &Config) -> Result<String, String> {
     }
 }
 
-/// Every secret value ccgate knows (configured, and rotated in), by setting.
-async fn needles(config: &Config) -> Vec<super::history::Needle> {
+/// Every secret value ccgate knows (configured, and rotated in when the database could be
+/// opened), by setting.
+async fn needles(
+    config: &Config,
+    store: Option<&crate::store::Store>,
+) -> Vec<super::history::Needle> {
     use secrecy::ExposeSecret;
     let needle = |setting: &str, value: &str| super::history::Needle {
         setting: setting.to_string(),
@@ -328,8 +336,8 @@ async fn needles(config: &Config) -> Vec<super::history::Needle> {
             s.expose_secret(),
         ));
     }
-    if let Ok(store) = open_store(config) {
-        if let Ok(live) = crate::secrets::Secrets::load(config, &store).await {
+    if let Some(store) = store {
+        if let Ok(live) = crate::secrets::Secrets::load(config, store).await {
             for r in crate::secrets::Rotatable::ALL {
                 for value in live.ring(r).map(|k| k.accepted).unwrap_or_default() {
                     v.push(needle(
@@ -346,8 +354,11 @@ async fn needles(config: &Config) -> Vec<super::history::Needle> {
     v
 }
 
-async fn secrets_in_history(config: &Config) -> Result<String, String> {
-    let needles = needles(config).await;
+async fn secrets_in_history(
+    config: &Config,
+    store: Option<&crate::store::Store>,
+) -> Result<String, String> {
+    let needles = needles(config, store).await;
     let approved = config.approved_directory.clone();
     let secrets = config.secret_files().map_err(|e| e.to_string())?;
     let scan =

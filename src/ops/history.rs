@@ -16,12 +16,12 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use aho_corasick::AhoCorasick;
 
-use crate::policy::git_store::{disarmed_env, DISARM_ARGS};
+use crate::policy::git_store::disarmed_git;
 
 /// How long one repository's scan may take.
 const REPO_TIMEOUT: Duration = Duration::from_secs(300);
@@ -142,17 +142,8 @@ struct RepoScan {
     hits: Vec<(String, String, usize)>,
 }
 
-fn git_command(dir: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.env_clear()
-        .envs(disarmed_env())
-        .current_dir(dir)
-        .args(DISARM_ARGS);
-    cmd
-}
-
 fn scan_repository(dir: &Path, ac: &AhoCorasick) -> Result<RepoScan, String> {
-    let mut child = git_command(dir)
+    let mut child = disarmed_git(dir)
         .args(["cat-file", "--batch-all-objects", "--batch", "--unordered"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -257,7 +248,7 @@ fn read_batch(mut r: impl BufRead, ac: &AhoCorasick) -> Result<RepoScan, String>
 /// The commit that added `object` (a blob) to some reachable revision, if any (a long
 /// history makes this one more walk per finding; findings are rare).
 fn introducing_commit(dir: &Path, object: &str) -> Option<String> {
-    let out = git_command(dir)
+    let out = disarmed_git(dir)
         .args([
             "log",
             "--all",
@@ -278,6 +269,7 @@ fn introducing_commit(dir: &Path, object: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::process::Command;
 
     fn sh(dir: &Path, script: &str) {
         let st = Command::new("sh")

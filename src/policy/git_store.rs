@@ -355,15 +355,22 @@ pub fn disarmed_env() -> Vec<(String, String)> {
     .collect()
 }
 
-/// Run git read-only and disarmed in `dir`; stdout on exit status 0 (or `ok_codes`).
-pub(crate) fn git(dir: &Path, args: &[&str], ok_codes: &[i32]) -> Result<Vec<u8>, String> {
-    let deadline = Instant::now() + GIT_TIMEOUT;
+/// A git command in `dir`, disarmed ([`DISARM_ARGS`], [`disarmed_env`]); the caller adds
+/// its arguments and stdio.
+pub(crate) fn disarmed_git(dir: &Path) -> Command {
     let mut cmd = Command::new("git");
     cmd.env_clear()
         .envs(disarmed_env())
         .current_dir(dir)
-        .args(DISARM_ARGS)
-        .args(args)
+        .args(DISARM_ARGS);
+    cmd
+}
+
+/// Run git read-only and disarmed in `dir`; stdout on exit status 0 (or `ok_codes`).
+pub(crate) fn git(dir: &Path, args: &[&str], ok_codes: &[i32]) -> Result<Vec<u8>, String> {
+    let deadline = Instant::now() + GIT_TIMEOUT;
+    let mut cmd = disarmed_git(dir);
+    cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
