@@ -60,17 +60,6 @@ fn tool_results(h: &Harness) -> Vec<(bool, String)> {
         .collect()
 }
 
-fn audit_rows(h: &Harness, event: &str) -> Vec<Value> {
-    let db = h.db();
-    let mut st = db
-        .prepare("SELECT details FROM audit_log WHERE event = ?1 ORDER BY id")
-        .unwrap();
-    st.query_map([event], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(|d| serde_json::from_str(&d.unwrap()).unwrap())
-        .collect()
-}
-
 fn send_file(path: &str, caption: Option<&str>) -> String {
     let mut input = serde_json::json!({ "path": path });
     if let Some(c) = caption {
@@ -113,7 +102,7 @@ async fn claude_sends_a_generated_file_and_an_image_but_never_a_secret() {
             .any(|(err, t)| !err && t.contains("sent document report.txt (17 B)")),
         "{results:?}"
     );
-    let sent = audit_rows(&h, "file_sent");
+    let sent = h.audit_details("file_sent");
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0]["command"], "send_file");
     assert_eq!(sent[0]["path"], "proj/report.txt");
@@ -153,7 +142,7 @@ async fn claude_sends_a_generated_file_and_an_image_but_never_a_secret() {
             .any(|(err, t)| *err && t.contains("refused: secret file (proj/.env)")),
         "{results:?}"
     );
-    let blocked = audit_rows(&h, "secret_file_blocked");
+    let blocked = h.audit_details("secret_file_blocked");
     assert!(
         blocked
             .iter()
@@ -174,7 +163,7 @@ async fn claude_sends_a_generated_file_and_an_image_but_never_a_secret() {
         "{}",
         m.text
     );
-    let rejected = audit_rows(&h, "path_rejected");
+    let rejected = h.audit_details("path_rejected");
     assert!(
         rejected
             .iter()
@@ -185,9 +174,9 @@ async fn claude_sends_a_generated_file_and_an_image_but_never_a_secret() {
     // Only the two allowed files ever reached Telegram.
     let files: Vec<String> = h.tg.sent_files().iter().map(|c| c.method.clone()).collect();
     assert_eq!(files, ["sendDocument", "sendPhoto"], "{files:?}");
-    assert_eq!(audit_rows(&h, "file_sent").len(), 2);
+    assert_eq!(h.audit_details("file_sent").len(), 2);
     // The CLI asked permission for ccgate's tool and the policy allowed it by default.
-    let decisions = audit_rows(&h, "tool_decision");
+    let decisions = h.audit_details("tool_decision");
     assert!(
         decisions
             .iter()
@@ -240,7 +229,7 @@ async fn get_sends_project_files_and_refuses_the_rest() {
     assert_eq!(h.tg.sent_files().len(), 2);
     let mut rules: Vec<String> = ["path_rejected", "secret_file_blocked", "file_send_refused"]
         .iter()
-        .flat_map(|e| audit_rows(&h, e))
+        .flat_map(|e| h.audit_details(e))
         .filter(|d| d["command"] == "/get")
         .map(|d| d["rule"].as_str().unwrap_or("").to_string())
         .collect();
@@ -255,5 +244,5 @@ async fn get_sends_project_files_and_refuses_the_rest() {
             "send.too_large"
         ]
     );
-    assert_eq!(audit_rows(&h, "file_sent").len(), 2);
+    assert_eq!(h.audit_details("file_sent").len(), 2);
 }

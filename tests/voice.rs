@@ -26,18 +26,6 @@ async fn started(env: &[(&str, &str)]) -> Harness {
     h
 }
 
-/// The `details` of every audit row of `event`, oldest first.
-fn audit_details(h: &Harness, event: &str) -> Vec<Value> {
-    let db = h.db();
-    let mut st = db
-        .prepare("SELECT details FROM audit_log WHERE event = ?1 ORDER BY id")
-        .unwrap();
-    st.query_map([event], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(|d| serde_json::from_str(&d.unwrap()).unwrap())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_voice_note_is_transcribed_shown_and_run_with_its_caption_first() {
     let stt = FakeTranscribe::start("list the files in src please").await;
@@ -94,7 +82,7 @@ async fn a_voice_note_is_transcribed_shown_and_run_with_its_caption_first() {
     assert_eq!(r.authorization, None);
     assert_eq!(h.tg.downloads_of(&file), 1);
     // Audited, and the audio itself was not saved into the project.
-    let audited = audit_details(&h, "voice_transcribed");
+    let audited = h.audit_details("voice_transcribed");
     assert_eq!(audited.len(), 1, "{audited:?}");
     assert_eq!(audited[0]["ok"], true);
     assert_eq!(audited[0]["seconds"], 7);
@@ -121,7 +109,7 @@ async fn voice_notes_are_off_by_default_with_a_clear_reply_and_nothing_downloade
     assert_eq!(h.tg.received("getFile"), 0);
     assert_eq!(h.tg.downloads(), 0);
     assert!(h.model.last_prompt_texts().is_empty());
-    let refused = audit_details(&h, "upload_refused");
+    let refused = h.audit_details("upload_refused");
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(refused[0]["rule"], "voice.off");
     assert_eq!(refused[0]["via"], "voice");
@@ -164,7 +152,8 @@ async fn notes_over_the_limits_are_refused_before_transcription() {
     h.wait_settled("the big voice note", USER, &[second]).await;
     assert!(stt.requests().is_empty(), "{:?}", stt.requests());
     assert!(h.model.last_prompt_texts().is_empty());
-    let rules: Vec<Value> = audit_details(&h, "upload_refused")
+    let rules: Vec<Value> = h
+        .audit_details("upload_refused")
         .into_iter()
         .map(|d| d["rule"].clone())
         .collect();
@@ -195,7 +184,7 @@ async fn a_transcription_error_is_reported_and_no_turn_runs() {
     assert_eq!(stt.requests().len(), 1);
     assert!(h.model.last_prompt_texts().is_empty());
     assert!(h.tg.messages(USER).iter().all(|m| !m.text.starts_with("🎙")));
-    let audited = audit_details(&h, "voice_transcribed");
+    let audited = h.audit_details("voice_transcribed");
     assert_eq!(audited.len(), 1, "{audited:?}");
     assert_eq!(audited[0]["ok"], false);
     assert_eq!(audited[0]["error"], "status");

@@ -2714,16 +2714,6 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn find_bytes(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if needle.is_empty() || from > hay.len() {
-        return None;
-    }
-    hay[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
-}
-
 /// Text fields become strings; file parts become `{"filename":..,"size":..}`.
 fn parse_multipart(
     content_type: &str,
@@ -2736,47 +2726,15 @@ fn parse_multipart(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or(content_type);
-    let Some(boundary) = original.split(';').find_map(|part| {
-        let part = part.trim();
-        part.get(..9)
-            .filter(|k| k.eq_ignore_ascii_case("boundary="))
-            .map(|_| part[9..].trim_matches('"').to_string())
-    }) else {
-        return;
-    };
-    let delim = format!("--{boundary}").into_bytes();
-    let mut pos = match find_bytes(body, &delim, 0) {
-        Some(p) => p + delim.len(),
-        None => return,
-    };
-    while let Some(next) = find_bytes(body, &delim, pos) {
-        let part = &body[pos..next];
-        pos = next + delim.len();
-        let part = part.strip_prefix(b"\r\n").unwrap_or(part);
-        let part = part.strip_suffix(b"\r\n").unwrap_or(part);
-        let Some(split) = find_bytes(part, b"\r\n\r\n", 0) else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&part[..split]).into_owned();
-        let content = &part[split + 4..];
-        let attr = |name: &str| {
-            let key = format!("{name}=\"");
-            head.find(&key).and_then(|i| {
-                let rest = &head[i + key.len()..];
-                rest.find('"').map(|j| rest[..j].to_string())
-            })
-        };
-        let Some(name) = attr(" name").or_else(|| attr(";name")) else {
-            continue;
-        };
-        let value = match attr("filename") {
+    for part in super::multipart::parts(original, body) {
+        let value = match part.file_name {
             // The bytes are kept for `sendDocument` (see `send_document`).
             Some(filename) => {
-                json!({ "filename": filename, "size": content.len(), "bytes": content })
+                json!({ "filename": filename, "size": part.content.len(), "bytes": part.content })
             }
-            None => Value::String(String::from_utf8_lossy(content).into_owned()),
+            None => Value::String(String::from_utf8_lossy(&part.content).into_owned()),
         };
-        map.insert(name, value);
+        map.insert(part.name, value);
     }
 }
 

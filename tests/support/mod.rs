@@ -11,6 +11,7 @@
 pub mod fake_anthropic;
 pub mod fake_telegram;
 pub mod fake_transcribe;
+pub mod multipart;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -377,6 +378,18 @@ impl Harness {
     }
 
     /// How many audit rows of `event` ccgate wrote.
+    /// The `details` of every audit row of `event`, oldest first.
+    pub fn audit_details(&self, event: &str) -> Vec<serde_json::Value> {
+        let db = self.db();
+        let mut st = db
+            .prepare("SELECT details FROM audit_log WHERE event = ?1 ORDER BY id")
+            .unwrap();
+        st.query_map([event], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(|d| serde_json::from_str(&d.unwrap()).unwrap())
+            .collect()
+    }
+
     pub fn audit_count(&self, event: &str) -> i64 {
         self.db()
             .query_row(
